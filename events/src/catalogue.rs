@@ -1,0 +1,122 @@
+//! Events of the `catalogue` aggregate: order-type groups, services with their
+//! parameter specifications, and resource providers.
+//!
+//! The catalogue pactum ships is loaded as these events on first start, so every
+//! later change to it is history too. Redefining a service (same id) replaces its
+//! definition from that event on; orders keep the parameters they were validated with.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+use crate::EventPayload;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupDefined {
+    pub group_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceDefined {
+    pub service_id: String,
+    pub name: String,
+    pub group: String,
+    /// The service's path in legacy order strings, e.g.
+    /// `Compute/EGI Cloud compute/General purpose`.
+    pub legacy_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub parameters: Vec<ParameterSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRegistered {
+    pub provider_id: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+    /// Ids of the services this provider can deliver.
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+}
+
+/// One parameter a service takes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParameterSpec {
+    /// Canonical key in JSON orders, e.g. `cpu_cores`.
+    pub key: String,
+    /// The label used in legacy order strings, e.g. `Number of CPU Cores`.
+    pub label: String,
+    #[serde(flatten)]
+    pub kind: ParameterKind,
+    #[serde(default = "required_default")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn required_default() -> bool {
+    true
+}
+
+/// The type of a parameter and its bounds. Bounds are inclusive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ParameterKind {
+    Integer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<i64>,
+    },
+    /// A decimal number; compared exactly, never as a float.
+    Number {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<Number>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<Number>,
+    },
+    Enum {
+        values: Vec<String>,
+    },
+    /// A calendar date: `YYYY-MM-DD` in JSON, `dd/mm/yyyy` in legacy strings.
+    Date,
+    Boolean,
+    Text {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_length: Option<u32>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum CatalogueEvent {
+    GroupDefined(GroupDefined),
+    ServiceDefined(ServiceDefined),
+    ProviderRegistered(ProviderRegistered),
+}
+
+impl EventPayload for CatalogueEvent {
+    const AGGREGATE_TYPE: &'static str = "catalogue";
+
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::GroupDefined(_) => "GroupDefined",
+            Self::ServiceDefined(_) => "ServiceDefined",
+            Self::ProviderRegistered(_) => "ProviderRegistered",
+        }
+    }
+
+    fn current_version(event_type: &str) -> Option<u32> {
+        match event_type {
+            "GroupDefined" | "ServiceDefined" | "ProviderRegistered" => Some(1),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! `cqrs_es::DomainEvent` for every event enum (feature `cqrs`).
+
+use crate::EventPayload;
+use crate::access::AccessEvent;
+use crate::catalogue::CatalogueEvent;
+use crate::order::OrderEvent;
+
+macro_rules! domain_event {
+    ($($ty:ty),*) => {$(
+        impl cqrs_es::DomainEvent for $ty {
+            fn event_type(&self) -> String {
+                EventPayload::event_type(self).to_owned()
+            }
+            fn event_version(&self) -> String {
+                let version = <$ty as EventPayload>::current_version(EventPayload::event_type(self))
+                    .expect("every variant has a version");
+                version.to_string()
+            }
+        }
+    )*};
+}
+
+domain_event!(OrderEvent, CatalogueEvent, AccessEvent);

@@ -1,0 +1,217 @@
+//! Events of the `order` aggregate: intake, review and decision.
+//!
+//! An order's parameters are stored canonically: keys are the catalogue's parameter
+//! keys, integers are JSON integers, decimals JSON numbers, dates `YYYY-MM-DD`
+//! strings, enums their canonical value.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::EventPayload;
+
+/// The lifecycle states of an order (see DESIGN.md, "Order lifecycle").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Submitted,
+    InReview,
+    WaitingForCustomer,
+    Negotiating,
+    Approved,
+    Provisioning,
+    Active,
+    Closed,
+    Rejected,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 10] = [
+        Self::Submitted,
+        Self::InReview,
+        Self::WaitingForCustomer,
+        Self::Negotiating,
+        Self::Approved,
+        Self::Provisioning,
+        Self::Active,
+        Self::Closed,
+        Self::Rejected,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::InReview => "in_review",
+            Self::WaitingForCustomer => "waiting_for_customer",
+            Self::Negotiating => "negotiating",
+            Self::Approved => "approved",
+            Self::Provisioning => "provisioning",
+            Self::Active => "active",
+            Self::Closed => "closed",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Closed, rejected and cancelled orders accept no further work.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Closed | Self::Rejected | Self::Cancelled)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OrderStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown order status {s:?}"))
+    }
+}
+
+/// The customer an order belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub org: String,
+    pub subject: String,
+}
+
+/// How an order entered pactum. Legacy orders keep their original string verbatim,
+/// so an import is lossless.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OrderSource {
+    /// `POST /v1/orders` with JSON.
+    Api,
+    /// `POST /v1/orders:legacy` with a legacy order string.
+    Legacy { raw: String },
+    /// `pactum import-legacy`: one line of a file, with the file's name.
+    LegacyImport {
+        raw: String,
+        file: String,
+        line: u64,
+    },
+}
+
+/// Who can read a comment: everyone on the order, or shifters (and auditors) only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Public,
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderSubmitted {
+    pub order_id: String,
+    pub service: String,
+    /// The order-type group the service belongs to; shifters of this group work it.
+    pub group: String,
+    pub customer: Customer,
+    pub parameters: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// When the customer submitted the order. Equal to the envelope's `recorded_at`
+    /// except for imported legacy orders, which keep their original time.
+    pub submitted_at: Timestamp,
+    pub source: OrderSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAssigned {
+    pub assignee: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_assignee: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentAdded {
+    /// 1-based number of the comment within its order.
+    pub comment_id: u32,
+    pub body: String,
+    pub visibility: Visibility,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionAsked {
+    /// 1-based number of the question within its order.
+    pub question_id: u32,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionAnswered {
+    pub question_id: u32,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderApproved {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRejected {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Every event of the `order` aggregate.
+// Events are built, encoded and dropped one at a time; boxing the large submission
+// would add an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum OrderEvent {
+    OrderSubmitted(OrderSubmitted),
+    OrderAssigned(OrderAssigned),
+    CommentAdded(CommentAdded),
+    QuestionAsked(QuestionAsked),
+    QuestionAnswered(QuestionAnswered),
+    OrderApproved(OrderApproved),
+    OrderRejected(OrderRejected),
+    OrderCancelled(OrderCancelled),
+}
+
+impl EventPayload for OrderEvent {
+    const AGGREGATE_TYPE: &'static str = "order";
+
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::OrderSubmitted(_) => "OrderSubmitted",
+            Self::OrderAssigned(_) => "OrderAssigned",
+            Self::CommentAdded(_) => "CommentAdded",
+            Self::QuestionAsked(_) => "QuestionAsked",
+            Self::QuestionAnswered(_) => "QuestionAnswered",
+            Self::OrderApproved(_) => "OrderApproved",
+            Self::OrderRejected(_) => "OrderRejected",
+            Self::OrderCancelled(_) => "OrderCancelled",
+        }
+    }
+
+    fn current_version(event_type: &str) -> Option<u32> {
+        match event_type {
+            "OrderSubmitted" | "OrderAssigned" | "CommentAdded" | "QuestionAsked"
+            | "QuestionAnswered" | "OrderApproved" | "OrderRejected" | "OrderCancelled" => Some(1),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Golden fixtures: the stored JSON of every event type at its current schema
+//! version. A failing test here means a change would break stored history or a
+//! reporting job: add a new schema version and an upcaster instead.
+//!
+//! To write fixtures for a *new* event type: `UPDATE_FIXTURES=1 cargo test -p pactum-events`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pactum_events::EventPayload;
+use pactum_events::access::*;
+use pactum_events::catalogue::*;
+use pactum_events::order::*;
+use serde_json::json;
+
+fn at(s: &str) -> jiff::Timestamp {
+    s.parse().unwrap()
+}
+
+fn samples_order() -> Vec<OrderEvent> {
+    let mut parameters = BTreeMap::new();
+    parameters.insert("cpu_cores".into(), json!(4));
+    parameters.insert("ram_per_core_gb".into(), json!(2.5));
+    parameters.insert("start_date".into(), json!("2019-12-02"));
+    vec![
+        OrderEvent::OrderSubmitted(OrderSubmitted {
+            order_id: "0190b7e4-0000-7000-8000-000000000001".into(),
+            service: "cloud-compute".into(),
+            group: "compute".into(),
+            customer: Customer {
+                org: "acme".into(),
+                subject: "alice".into(),
+            },
+            parameters,
+            title: Some("GPU-less cloud".into()),
+            note: None,
+            submitted_at: at("2019-11-30T08:15:00Z"),
+            source: OrderSource::LegacyImport {
+                raw: "Compute/EGI Cloud compute/General purpose?Number of CPU Cores=4".into(),
+                file: "orders.csv".into(),
+                line: 2,
+            },
+        }),
+        OrderEvent::OrderAssigned(OrderAssigned {
+            assignee: "sam".into(),
+            previous_assignee: None,
+        }),
+        OrderEvent::CommentAdded(CommentAdded {
+            comment_id: 1,
+            body: "checking quota".into(),
+            visibility: Visibility::Internal,
+        }),
+        OrderEvent::QuestionAsked(QuestionAsked {
+            question_id: 1,
+            body: "Which VO?".into(),
+        }),
+        OrderEvent::QuestionAnswered(QuestionAnswered {
+            question_id: 1,
+            body: "vo.example.org".into(),
+        }),
+        OrderEvent::OrderApproved(OrderApproved {
+            note: Some("ok".into()),
+        }),
+        OrderEvent::OrderRejected(OrderRejected {
+            reason: "no capacity".into(),
+        }),
+        OrderEvent::OrderCancelled(OrderCancelled { reason: None }),
+    ]
+}
+
+fn samples_catalogue() -> Vec<CatalogueEvent> {
+    vec![
+        CatalogueEvent::GroupDefined(GroupDefined {
+            group_id: "compute".into(),
+            name: "Compute".into(),
+            description: None,
+        }),
+        CatalogueEvent::ServiceDefined(ServiceDefined {
+            service_id: "cloud-compute".into(),
+            name: "EGI Cloud Compute".into(),
+            group: "compute".into(),
+            legacy_path: "Compute/EGI Cloud compute/General purpose".into(),
+            description: None,
+            parameters: vec![
+                ParameterSpec {
+                    key: "cpu_cores".into(),
+                    label: "Number of CPU Cores".into(),
+                    kind: ParameterKind::Integer {
+                        min: Some(1),
+                        max: Some(1024),
+                    },
+                    required: true,
+                    unit: Some("cores".into()),
+                    description: None,
+                },
+                ParameterSpec {
+                    key: "ram_per_core_gb".into(),
+                    label: "Amount of RAM per CPU core".into(),
+                    kind: ParameterKind::Number {
+                        min: serde_json::Number::from_f64(0.5),
+                        max: Some(512.into()),
+                    },
+                    required: true,
+                    unit: Some("GB".into()),
+                    description: None,
+                },
+                ParameterSpec {
+                    key: "access_type".into(),
+                    label: "Access type".into(),
+                    kind: ParameterKind::Enum {
+                        values: vec!["opportunistic".into(), "guaranteed".into()],
+                    },
+                    required: true,
+                    unit: None,
+                    description: None,
+                },
+                ParameterSpec {
+                    key: "start_date".into(),
+                    label: "Start of service".into(),
+                    kind: ParameterKind::Date,
+                    required: true,
+                    unit: None,
+                    description: None,
+                },
+                ParameterSpec {
+                    key: "public_ip".into(),
+                    label: "Public IP".into(),
+                    kind: ParameterKind::Boolean,
+                    required: false,
+                    unit: None,
+                    description: None,
+                },
+                ParameterSpec {
+                    key: "vo".into(),
+                    label: "Virtual organisation".into(),
+                    kind: ParameterKind::Text {
+                        max_length: Some(200),
+                    },
+                    required: false,
+                    unit: None,
+                    description: Some("VO name".into()),
+                },
+            ],
+        }),
+        CatalogueEvent::ProviderRegistered(ProviderRegistered {
+            provider_id: "cesnet-mcc".into(),
+            name: "CESNET MetaCentrum Cloud".into(),
+            country: "CZ".into(),
+            services: vec!["cloud-compute".into()],
+            contact_email: Some("cloud@metacentrum.cz".into()),
+        }),
+    ]
+}
+
+fn samples_access() -> Vec<AccessEvent> {
+    vec![
+        AccessEvent::TokenIssued(TokenIssued {
+            token_id: "tok_01".into(),
+            subject: "sam".into(),
+            role: "shifter".into(),
+            org: None,
+            groups: vec!["compute".into(), "storage".into()],
+            provider: None,
+            token_sha256: "ab".repeat(32),
+            expires_at: Some(at("2027-01-01T00:00:00Z")),
+        }),
+        AccessEvent::TokenRevoked(TokenRevoked {
+            token_id: "tok_01".into(),
+            reason: Some("left the team".into()),
+        }),
+    ]
+}
+
+fn check<E: EventPayload + PartialEq + std::fmt::Debug>(samples: Vec<E>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(E::AGGREGATE_TYPE);
+    let update = std::env::var_os("UPDATE_FIXTURES").is_some();
+    for event in samples {
+        let (event_type, version, payload) = event.encode();
+        let path = dir.join(format!("{event_type}.v{version}.json"));
+        let written = serde_json::to_string_pretty(&payload).unwrap() + "\n";
+        if update && !path.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &written).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()));
+        assert_eq!(
+            written, golden,
+            "{event_type} v{version} no longer serializes as its fixture"
+        );
+        let stored: serde_json::Value = serde_json::from_str(&golden).unwrap();
+        let decoded = E::decode(event_type, version, stored).unwrap();
+        assert_eq!(
+            decoded, event,
+            "fixture of {event_type} v{version} decodes differently"
+        );
+    }
+}
+
+#[test]
+fn order_events_match_their_fixtures() {
+    check(samples_order());
+}
+
+#[test]
+fn catalogue_events_match_their_fixtures() {
+    check(samples_catalogue());
+}
+
+#[test]
+fn access_events_match_their_fixtures() {
+    check(samples_access());
+}
+
+#[test]
+fn every_fixture_file_still_decodes() {
+    // Fixtures of old versions stay here forever: each must decode through the
+    // upcasters to the current version.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut seen = 0;
+    for aggregate in std::fs::read_dir(&root).unwrap() {
+        let aggregate = aggregate.unwrap().path();
+        for file in std::fs::read_dir(&aggregate).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            let (event_type, version) = name.split_once(".v").unwrap();
+            let version: u32 = version.parse().unwrap();
+            let payload: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let result = match aggregate.file_name().unwrap().to_str().unwrap() {
+                "order" => OrderEvent::decode(event_type, version, payload).map(|_| ()),
+                "catalogue" => CatalogueEvent::decode(event_type, version, payload).map(|_| ()),
+                "access_token" => AccessEvent::decode(event_type, version, payload).map(|_| ()),
+                other => panic!("fixture folder for unknown aggregate {other}"),
+            };
+            result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 13, "expected a fixture per event type, saw {seen}");
+}
+
+#[test]
+fn unknown_event_types_are_refused() {
+    let err = OrderEvent::decode("OrderTeleported", 1, json!({})).unwrap_err();
+    assert!(err.to_string().contains("unknown event type"), "{err}");
+}

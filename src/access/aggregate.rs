@@ -1,0 +1,200 @@
+//! The `access_token` aggregate: one API token, issued once, revocable once.
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use pactum_events::access::{AccessEvent, TokenIssued, TokenRevoked};
+use serde::{Deserialize, Serialize};
+
+use crate::access::commands::AccessCommand;
+use crate::access::errors::AccessError;
+use crate::access::{Principal, Role};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AccessToken {
+    token_id: Option<String>,
+    revoked: bool,
+}
+
+fn may_manage(principal: &Principal) -> bool {
+    matches!(principal.role, Role::Admin | Role::System)
+}
+
+impl AccessToken {
+    fn decide(&self, command: AccessCommand, id: &str) -> Result<Vec<AccessEvent>, AccessError> {
+        match command {
+            AccessCommand::Issue {
+                by,
+                grant,
+                token_sha256,
+                expires_at,
+            } => {
+                if !may_manage(&by) {
+                    return Err(AccessError::NotAllowed);
+                }
+                if self.token_id.is_some() {
+                    return Err(AccessError::AlreadyIssued);
+                }
+                let (org, groups, provider) = match &grant.role {
+                    Role::Customer { org } => (Some(org.clone()), Vec::new(), None),
+                    Role::Shifter { groups } => (None, groups.iter().cloned().collect(), None),
+                    Role::Provider { provider } => (None, Vec::new(), Some(provider.clone())),
+                    Role::Auditor | Role::Admin | Role::System => (None, Vec::new(), None),
+                };
+                Ok(vec![AccessEvent::TokenIssued(TokenIssued {
+                    token_id: id.to_owned(),
+                    subject: grant.subject.clone(),
+                    role: grant.role_name().to_owned(),
+                    org,
+                    groups,
+                    provider,
+                    token_sha256,
+                    expires_at,
+                })])
+            }
+            AccessCommand::Revoke { by, reason } => {
+                if !may_manage(&by) {
+                    return Err(AccessError::NotAllowed);
+                }
+                let token_id = self.token_id.clone().ok_or(AccessError::NotFound)?;
+                if self.revoked {
+                    return Err(AccessError::AlreadyRevoked);
+                }
+                Ok(vec![AccessEvent::TokenRevoked(TokenRevoked {
+                    token_id,
+                    reason,
+                })])
+            }
+        }
+    }
+}
+
+impl Aggregate for AccessToken {
+    const TYPE: &'static str = "access_token";
+    type Command = (String, AccessCommand);
+    type Event = AccessEvent;
+    type Error = AccessError;
+    type Services = ();
+
+    /// The command comes with the token id: a fresh aggregate does not know its own.
+    async fn handle(
+        &mut self,
+        (id, command): Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), AccessError> {
+        for event in self.decide(command, &id)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: AccessEvent) {
+        match event {
+            AccessEvent::TokenIssued(issued) => self.token_id = Some(issued.token_id),
+            AccessEvent::TokenRevoked(_) => self.revoked = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    fn admin() -> Principal {
+        Principal {
+            subject: "root".into(),
+            role: Role::Admin,
+        }
+    }
+
+    fn issue(by: Principal) -> (String, AccessCommand) {
+        (
+            "tok_1".into(),
+            AccessCommand::Issue {
+                by,
+                grant: Principal {
+                    subject: "alice".into(),
+                    role: Role::Customer { org: "acme".into() },
+                },
+                token_sha256: "00".repeat(32),
+                expires_at: None,
+            },
+        )
+    }
+
+    fn issued() -> AccessEvent {
+        AccessEvent::TokenIssued(TokenIssued {
+            token_id: "tok_1".into(),
+            subject: "alice".into(),
+            role: "customer".into(),
+            org: Some("acme".into()),
+            groups: vec![],
+            provider: None,
+            token_sha256: "00".repeat(32),
+            expires_at: None,
+        })
+    }
+
+    #[test]
+    fn an_admin_issues_a_token() {
+        TestFramework::<AccessToken>::with(())
+            .given_no_previous_events()
+            .when(issue(admin()))
+            .then_expect_events(vec![issued()]);
+    }
+
+    #[test]
+    fn a_customer_cannot_issue_tokens() {
+        let alice = Principal {
+            subject: "alice".into(),
+            role: Role::Customer { org: "acme".into() },
+        };
+        TestFramework::<AccessToken>::with(())
+            .given_no_previous_events()
+            .when(issue(alice))
+            .then_expect_error(AccessError::NotAllowed);
+    }
+
+    #[test]
+    fn a_token_id_is_issued_once() {
+        TestFramework::<AccessToken>::with(())
+            .given(vec![issued()])
+            .when(issue(admin()))
+            .then_expect_error(AccessError::AlreadyIssued);
+    }
+
+    #[test]
+    fn revocation_happens_once() {
+        let revoke = || {
+            (
+                "tok_1".to_owned(),
+                AccessCommand::Revoke {
+                    by: admin(),
+                    reason: None,
+                },
+            )
+        };
+        TestFramework::<AccessToken>::with(())
+            .given(vec![issued()])
+            .when(revoke())
+            .then_expect_events(vec![AccessEvent::TokenRevoked(TokenRevoked {
+                token_id: "tok_1".into(),
+                reason: None,
+            })]);
+        TestFramework::<AccessToken>::with(())
+            .given(vec![
+                issued(),
+                AccessEvent::TokenRevoked(TokenRevoked {
+                    token_id: "tok_1".into(),
+                    reason: None,
+                }),
+            ])
+            .when(revoke())
+            .then_expect_error(AccessError::AlreadyRevoked);
+        TestFramework::<AccessToken>::with(())
+            .given_no_previous_events()
+            .when(revoke())
+            .then_expect_error(AccessError::NotFound);
+    }
+}

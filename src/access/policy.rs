@@ -1,0 +1,151 @@
+//! Who may see and do what. Pure functions of the principal and the order's scope;
+//! the order aggregate calls them while deciding a command.
+//!
+//! Seeing comes first: a caller that may not see an order gets "not found", never
+//! "forbidden", so another organisation's orders do not even leak their existence.
+
+use crate::access::{Principal, Role};
+
+/// What an order's access depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct OrderScope<'a> {
+    pub org: &'a str,
+    pub group: &'a str,
+}
+
+/// The things one can do to an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderAction {
+    Submit,
+    Assign,
+    CommentPublic,
+    CommentInternal,
+    AskQuestion,
+    Answer,
+    Approve,
+    Reject,
+    Cancel,
+}
+
+impl OrderAction {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Submit => "submit",
+            Self::Assign => "assign",
+            Self::CommentPublic => "comment on",
+            Self::CommentInternal => "comment internally on",
+            Self::AskQuestion => "ask a question on",
+            Self::Answer => "answer a question on",
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+pub fn can_see_order(principal: &Principal, scope: OrderScope<'_>) -> bool {
+    match &principal.role {
+        Role::Customer { org } => org == scope.org,
+        Role::Shifter { groups } => groups.contains(scope.group),
+        Role::Auditor | Role::Admin | Role::System => true,
+        // Providers see provisioning steps addressed to them, not orders.
+        Role::Provider { .. } => false,
+    }
+}
+
+/// Whether `principal`, who can see the order, may perform `action` on it.
+pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) -> bool {
+    use OrderAction::*;
+    match &principal.role {
+        Role::Customer { org } => {
+            org == scope.org && matches!(action, Submit | CommentPublic | Answer | Cancel)
+        }
+        Role::Shifter { groups } => {
+            groups.contains(scope.group)
+                && matches!(
+                    action,
+                    Assign | CommentPublic | CommentInternal | AskQuestion | Approve | Reject
+                )
+        }
+        // Imports submit on a customer's behalf; nothing else acts as system.
+        Role::System => action == Submit,
+        Role::Provider { .. } | Role::Auditor | Role::Admin => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const SCOPE: OrderScope<'static> = OrderScope {
+        org: "acme",
+        group: "compute",
+    };
+
+    fn customer(org: &str) -> Principal {
+        Principal {
+            subject: "alice".into(),
+            role: Role::Customer { org: org.into() },
+        }
+    }
+
+    fn shifter(group: &str) -> Principal {
+        Principal {
+            subject: "sam".into(),
+            role: Role::Shifter {
+                groups: BTreeSet::from([group.to_owned()]),
+            },
+        }
+    }
+
+    #[test]
+    fn customers_see_their_organisation_only() {
+        assert!(can_see_order(&customer("acme"), SCOPE));
+        assert!(!can_see_order(&customer("globex"), SCOPE));
+    }
+
+    #[test]
+    fn shifters_see_their_groups_only() {
+        assert!(can_see_order(&shifter("compute"), SCOPE));
+        assert!(!can_see_order(&shifter("storage"), SCOPE));
+    }
+
+    #[test]
+    fn customers_cannot_decide_or_comment_internally() {
+        let alice = customer("acme");
+        for action in [
+            OrderAction::Approve,
+            OrderAction::Reject,
+            OrderAction::Assign,
+            OrderAction::CommentInternal,
+            OrderAction::AskQuestion,
+        ] {
+            assert!(!may(&alice, SCOPE, action), "{action:?}");
+        }
+        assert!(may(&alice, SCOPE, OrderAction::Cancel));
+        assert!(may(&alice, SCOPE, OrderAction::Answer));
+    }
+
+    #[test]
+    fn auditors_and_admins_read_but_never_act() {
+        for role in [Role::Auditor, Role::Admin] {
+            let p = Principal {
+                subject: "x".into(),
+                role,
+            };
+            assert!(can_see_order(&p, SCOPE));
+            assert!(!may(&p, SCOPE, OrderAction::Approve));
+            assert!(!may(&p, SCOPE, OrderAction::CommentPublic));
+        }
+    }
+
+    #[test]
+    fn shifters_decide_but_do_not_answer_for_the_customer() {
+        let sam = shifter("compute");
+        assert!(may(&sam, SCOPE, OrderAction::Approve));
+        assert!(!may(&sam, SCOPE, OrderAction::Answer));
+        assert!(!may(&sam, SCOPE, OrderAction::Cancel));
+        assert!(!may(&shifter("storage"), SCOPE, OrderAction::Approve));
+    }
+}

@@ -1,0 +1,367 @@
+//! API tokens: minted by `pactum token create`, shown once, stored as SHA-256.
+//!
+//! A token is 256 random bits, so a plain SHA-256 is the right hash: there is
+//! nothing to brute-force, and checking one costs a microsecond, not the
+//! deliberate slowness a password hash needs.
+
+use std::collections::BTreeSet;
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+use pactum_events::access::AccessEvent;
+use pactum_events::{EventPayload, RecordedEvent};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+
+use crate::access::aggregate::AccessToken;
+use crate::access::commands::AccessCommand;
+use crate::access::errors::AccessError;
+use crate::access::{Principal, Role};
+use crate::catalogue::Catalogue;
+use crate::execute::{self, CommandMeta};
+use crate::store::{AppendError, AppendOutcome, EventStore, InlineProjection, StoreError};
+use crate::validation::{self, FieldError};
+
+/// Prefix of every token, so that a leaked one is recognisable in logs and scanners.
+pub const TOKEN_PREFIX: &str = "pct_";
+
+/// What `pactum token create` asks for, unvalidated.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    pub subject: String,
+    pub role: String,
+    pub org: Option<String>,
+    pub groups: Vec<String>,
+    pub provider: Option<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl TokenRequest {
+    /// The principal this token will authenticate as, checked against the catalogue:
+    /// each role takes exactly the scope it needs, and that scope must exist.
+    pub fn validate(&self, catalogue: &Catalogue) -> Result<Principal, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let subject = validation::subject("subject", &self.subject).map_err(|e| errors.push(e));
+        let not_for = |flag: &str, role: &str| {
+            FieldError::new(flag, format!("does not apply to role {role}"))
+        };
+        let role = self.role.as_str();
+        if role != "customer" && self.org.is_some() {
+            errors.push(not_for("org", role));
+        }
+        if role != "shifter" && !self.groups.is_empty() {
+            errors.push(not_for("group", role));
+        }
+        if role != "provider" && self.provider.is_some() {
+            errors.push(not_for("provider", role));
+        }
+        let role = match role {
+            "customer" => match &self.org {
+                Some(org) => validation::identifier("org", org)
+                    .map(|org| Role::Customer { org })
+                    .map_err(|e| errors.push(e))
+                    .ok(),
+                None => {
+                    errors.push(FieldError::new("org", "is required for role customer"));
+                    None
+                }
+            },
+            "shifter" => {
+                if self.groups.is_empty() {
+                    errors.push(FieldError::new(
+                        "group",
+                        "at least one is required for role shifter",
+                    ));
+                }
+                for group in &self.groups {
+                    if !catalogue.has_group(group) {
+                        let known = catalogue.groups.keys().cloned().collect::<Vec<_>>();
+                        errors.push(FieldError::new(
+                            "group",
+                            format!("unknown group {group:?} (known: {})", known.join(", ")),
+                        ));
+                    }
+                }
+                Some(Role::Shifter {
+                    groups: self.groups.iter().cloned().collect::<BTreeSet<_>>(),
+                })
+            }
+            "provider" => match &self.provider {
+                Some(provider) if catalogue.has_provider(provider) => Some(Role::Provider {
+                    provider: provider.clone(),
+                }),
+                Some(provider) => {
+                    errors.push(FieldError::new(
+                        "provider",
+                        format!("unknown provider {provider:?}"),
+                    ));
+                    None
+                }
+                None => {
+                    errors.push(FieldError::new("provider", "is required for role provider"));
+                    None
+                }
+            },
+            "auditor" => Some(Role::Auditor),
+            "admin" => Some(Role::Admin),
+            other => {
+                errors.push(FieldError::new(
+                    "role",
+                    format!(
+                        "unknown role {other:?}: one of customer, shifter, provider, auditor, admin"
+                    ),
+                ));
+                None
+            }
+        };
+        match (subject, role) {
+            (Ok(subject), Some(role)) if errors.is_empty() => Ok(Principal { subject, role }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A freshly minted token: the secret (shown once) and its id.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub token: String,
+    pub token_id: String,
+    pub principal: Principal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("invalid token request: {}", join_errors(.0))]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Refused(#[from] AccessError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn join_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Mints a token for `request` and records its issue as an event.
+pub async fn issue(
+    store: &EventStore,
+    catalogue: &Catalogue,
+    request: &TokenRequest,
+    meta: &CommandMeta,
+) -> Result<IssuedToken, IssueError> {
+    let grant = request.validate(catalogue).map_err(IssueError::Invalid)?;
+    let token = format!("{TOKEN_PREFIX}{}", random_hex(32));
+    let token_id = format!("tok_{}", random_hex(8));
+    let loaded = execute::load::<AccessToken>(store, &token_id).await?;
+    let command = AccessCommand::Issue {
+        by: meta.principal.clone(),
+        grant: grant.clone(),
+        token_sha256: hash_token(&token),
+        expires_at: request.expires_at,
+    };
+    let (events, _) = execute::decide(&loaded, (token_id.clone(), command), &()).await?;
+    store
+        .append(execute::append_request(&loaded, &events, meta, None))
+        .await?;
+    Ok(IssuedToken {
+        token,
+        token_id,
+        principal: grant,
+    })
+}
+
+/// Revokes a token by id; it stops working at once, in every process.
+pub async fn revoke(
+    store: &EventStore,
+    token_id: &str,
+    reason: Option<String>,
+    meta: &CommandMeta,
+) -> Result<(), IssueError> {
+    let loaded = execute::load::<AccessToken>(store, token_id).await?;
+    let command = AccessCommand::Revoke {
+        by: meta.principal.clone(),
+        reason,
+    };
+    let (events, _) = execute::decide(&loaded, (token_id.to_owned(), command), &()).await?;
+    match store
+        .append(execute::append_request(&loaded, &events, meta, None))
+        .await?
+    {
+        AppendOutcome::Committed(_) | AppendOutcome::Replayed(_) => Ok(()),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    subject: String,
+    role: String,
+    org: Option<String>,
+    provider: Option<String>,
+    /// JSON array of group ids.
+    groups: String,
+}
+
+/// The principal a bearer token authenticates, if it is known, unexpired and
+/// not revoked.
+pub async fn authenticate(
+    pool: &SqlitePool,
+    token: &str,
+    now: Timestamp,
+) -> Result<Option<Principal>, sqlx::Error> {
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT subject, role, org, provider, \
+         (SELECT json_group_array(group_id) FROM access_token_groups g WHERE g.token_id = t.token_id) \
+         AS groups FROM access_tokens t \
+         WHERE token_sha256 = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+    )
+    .bind(hash_token(token))
+    .bind(now.as_microsecond())
+    .fetch_optional(pool)
+    .await?;
+    let Some(TokenRow {
+        subject,
+        role,
+        org,
+        provider,
+        groups,
+    }) = row
+    else {
+        return Ok(None);
+    };
+    let role = match (role.as_str(), org, provider) {
+        ("customer", Some(org), _) => Role::Customer { org },
+        ("shifter", _, _) => Role::Shifter {
+            groups: serde_json::from_str(&groups).unwrap_or_default(),
+        },
+        ("provider", _, Some(provider)) => Role::Provider { provider },
+        ("auditor", _, _) => Role::Auditor,
+        ("admin", _, _) => Role::Admin,
+        _ => return Ok(None),
+    };
+    Ok(Some(Principal { subject, role }))
+}
+
+/// Whether `subject` holds a live shifter token for `group`: the central list of
+/// shifters that the replaced system lacked.
+pub async fn is_group_shifter(
+    pool: &SqlitePool,
+    subject: &str,
+    group: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM access_tokens t \
+         JOIN access_token_groups g ON g.token_id = t.token_id \
+         WHERE t.subject = ? AND t.role = 'shifter' AND g.group_id = ? \
+         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?))",
+    )
+    .bind(subject)
+    .bind(group)
+    .bind(now.as_microsecond())
+    .fetch_one(pool)
+    .await
+}
+
+/// One row of `pactum token list`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenListing {
+    pub token_id: String,
+    pub subject: String,
+    pub role: String,
+    pub scope: String,
+    pub issued_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn list(pool: &SqlitePool) -> Result<Vec<TokenListing>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT token_id, subject, role, \
+         COALESCE(org, provider, (SELECT group_concat(group_id, ',') FROM access_token_groups g \
+                                  WHERE g.token_id = t.token_id), '') AS scope, \
+         issued_at, expires_at, revoked_at \
+         FROM access_tokens t ORDER BY issued_at, token_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Keeps `access_tokens` in step with the token events, in their transaction.
+pub struct TokenTable;
+
+impl InlineProjection for TokenTable {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut SqliteConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if event.aggregate_type != AccessEvent::AGGREGATE_TYPE {
+                return Ok(());
+            }
+            let decoded = AccessEvent::decode(
+                &event.event_type,
+                event.schema_version,
+                event.payload.clone(),
+            )
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let at = event.recorded_at.as_microsecond();
+            match decoded {
+                AccessEvent::TokenIssued(issued) => {
+                    sqlx::query(
+                        "INSERT INTO access_tokens (token_id, token_sha256, subject, role, org, \
+                         provider, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(&issued.token_id)
+                    .bind(&issued.token_sha256)
+                    .bind(&issued.subject)
+                    .bind(&issued.role)
+                    .bind(&issued.org)
+                    .bind(&issued.provider)
+                    .bind(at)
+                    .bind(issued.expires_at.map(|t| t.as_microsecond()))
+                    .execute(&mut *conn)
+                    .await?;
+                    for group in &issued.groups {
+                        sqlx::query(
+                            "INSERT INTO access_token_groups (token_id, group_id) VALUES (?, ?)",
+                        )
+                        .bind(&issued.token_id)
+                        .bind(group)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                AccessEvent::TokenRevoked(revoked) => {
+                    sqlx::query("UPDATE access_tokens SET revoked_at = ? WHERE token_id = ?")
+                        .bind(at)
+                        .bind(&revoked.token_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}

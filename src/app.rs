@@ -1,0 +1,47 @@
+//! The application core that HTTP handlers and CLI commands share: the event
+//! store, the catalogue and the clock.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::access::tokens::TokenTable;
+use crate::catalogue::{self, Catalogue, SeedError};
+use crate::clock::Clock;
+use crate::store::{EventStore, StorageLocation, StoreError};
+
+#[derive(Clone)]
+pub struct App {
+    pub store: EventStore,
+    pub catalogue: Arc<Catalogue>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot load the catalogue: {0}")]
+    Catalogue(#[from] SeedError),
+}
+
+impl App {
+    /// Opens the store at `location` (creating and migrating it if needed) and
+    /// loads the catalogue, seeding the shipped one into a new store.
+    pub async fn open(
+        location: &StorageLocation,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, OpenError> {
+        let store = EventStore::open(location, vec![Arc::new(TokenTable)]).await?;
+        let catalogue = catalogue::load_or_seed(&store, clock.now()).await?;
+        Ok(Self {
+            store,
+            catalogue: Arc::new(catalogue),
+            clock,
+        })
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

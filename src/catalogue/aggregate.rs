@@ -1,0 +1,86 @@
+//! The catalogue as a cqrs-es aggregate. Seeding appends the shipped catalogue;
+//! admin commands to change it later will live here too.
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use pactum_events::catalogue::CatalogueEvent;
+
+use crate::access::{Principal, Role};
+use crate::catalogue::Catalogue;
+
+#[derive(Clone, Debug)]
+pub enum CatalogueCommand {
+    /// Loads a whole catalogue into an empty one (first start).
+    Seed {
+        by: Principal,
+        events: Vec<CatalogueEvent>,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("only admins may change the catalogue")]
+    NotAllowed,
+    #[error("the catalogue is already loaded")]
+    AlreadySeeded,
+}
+
+impl Aggregate for Catalogue {
+    const TYPE: &'static str = "catalogue";
+    type Command = CatalogueCommand;
+    type Event = CatalogueEvent;
+    type Error = CatalogueError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: CatalogueCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), CatalogueError> {
+        match command {
+            CatalogueCommand::Seed { by, events } => {
+                if !matches!(by.role, Role::Admin | Role::System) {
+                    return Err(CatalogueError::NotAllowed);
+                }
+                if !self.services.is_empty() || !self.groups.is_empty() {
+                    return Err(CatalogueError::AlreadySeeded);
+                }
+                for event in events {
+                    sink.write(event, self).await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn apply(&mut self, event: CatalogueEvent) {
+        Catalogue::apply(self, &event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::shipped::shipped_events;
+    use cqrs_es::test::TestFramework;
+
+    #[test]
+    fn seeding_appends_the_shipped_catalogue_once() {
+        let events = shipped_events();
+        TestFramework::<Catalogue>::with(())
+            .given_no_previous_events()
+            .when(CatalogueCommand::Seed {
+                by: Principal::system("pactum"),
+                events: events.clone(),
+            })
+            .then_expect_events(events.clone());
+        TestFramework::<Catalogue>::with(())
+            .given(events.clone())
+            .when(CatalogueCommand::Seed {
+                by: Principal::system("pactum"),
+                events,
+            })
+            .then_expect_error(CatalogueError::AlreadySeeded);
+    }
+}

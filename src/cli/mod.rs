@@ -1,0 +1,162 @@
+//! The command line: `pactum serve | migrate | token | import-legacy`.
+//!
+//! Every command that touches storage takes `--data-dir DIR` or
+//! `--database-url URL` (also `PACTUM_DATA_DIR`, `PACTUM_DATABASE_URL`), so a
+//! script can point them all at one throwaway store. Output meant for scripts goes
+//! to standard output; progress, logs and errors go to standard error.
+
+mod import_legacy;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::app::App;
+use crate::clock::SystemClock;
+use crate::startup::{ServeConfig, Server};
+use crate::store::StorageLocation;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pactum",
+    version,
+    about = "Event-sourced service orders and SLAs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Create or upgrade the store's schema, then exit.
+    Migrate(StorageArgs),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Import legacy order strings: one a line, or a CSV export.
+    ImportLegacy(import_legacy::ImportArgs),
+}
+
+/// Where the store is.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, env = "PACTUM_DATA_DIR", default_value = "./pactum-data")]
+    data_dir: PathBuf,
+    /// Database URL; takes precedence over --data-dir. This build supports
+    /// `sqlite://FILE`.
+    #[arg(long, env = "PACTUM_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl StorageArgs {
+    pub fn location(&self) -> StorageLocation {
+        match &self.database_url {
+            Some(url) => StorageLocation::DatabaseUrl(url.clone()),
+            None => StorageLocation::DataDir(self.data_dir.clone()),
+        }
+    }
+
+    async fn open(&self) -> Result<App, String> {
+        App::open(&self.location(), Arc::new(SystemClock))
+            .await
+            .map_err(|e| format!("cannot open the store at {}: {e}", self.location()))
+    }
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PACTUM_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Let admins move the clock forward with POST /v1/admin/clock (demos, tests).
+    #[arg(long)]
+    manual_clock: bool,
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    init_tracing(default_level);
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(storage) => migrate(storage).await,
+        Command::Token(command) => token::run(command).await,
+        Command::ImportLegacy(args) => import_legacy::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(default_level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    if args.manual_clock && args.storage.database_url.is_some() {
+        return Err("--manual-clock is for the embedded store only; drop --database-url".into());
+    }
+    let config = ServeConfig {
+        listen: args.listen,
+        storage: args.storage.location(),
+        manual_clock: args.manual_clock,
+    };
+    let server = Server::build(config).await.map_err(|e| e.to_string())?;
+    server
+        .run_until_stopped(shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(storage: StorageArgs) -> Result<ExitCode, String> {
+    let app = storage.open().await?;
+    eprintln!("store at {} is up to date", storage.location());
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,171 @@
+//! Running a command against a cqrs-es aggregate: load its events, let it decide,
+//! and turn the decision into an [`AppendRequest`].
+//!
+//! cqrs-es supplies the `Aggregate` trait and its test framework; its stock
+//! repositories store no global position, timestamp or actor, so pactum loads and
+//! appends through its own store (`docs/adr/0001`). Aggregates never see the clock
+//! or the database: "now" and every outside fact arrive inside the command.
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use jiff::Timestamp;
+use pactum_events::{EventPayload, RecordedEvent};
+
+use crate::access::Principal;
+use crate::store::{
+    AppendRequest, EventMeta, EventStore, IdempotentResponse, NewEvent, StoreError,
+};
+
+/// Everything about a command that is not the command itself.
+#[derive(Clone, Debug)]
+pub struct CommandMeta {
+    pub principal: Principal,
+    pub now: Timestamp,
+    /// Ties together everything one request (or one import) caused.
+    pub correlation_id: String,
+    /// The id of this command; the events it produces record it as their cause.
+    pub command_id: String,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// A client's idempotency key with the fingerprint of the request it came with.
+#[derive(Clone, Debug)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+impl CommandMeta {
+    /// Metadata for work pactum does on its own behalf (seeding, imports).
+    pub fn system(subject: &str, now: Timestamp) -> Self {
+        let id = uuid::Uuid::now_v7().to_string();
+        Self {
+            principal: Principal::system(subject),
+            now,
+            correlation_id: id.clone(),
+            command_id: id,
+            idempotency: None,
+        }
+    }
+
+    fn event_meta(&self) -> EventMeta {
+        EventMeta {
+            recorded_at: self.now,
+            actor: self.principal.actor(),
+            correlation_id: self.correlation_id.clone(),
+            causation_id: Some(self.command_id.clone()),
+            idempotency_key: self.idempotency.as_ref().map(|i| i.key.clone()),
+        }
+    }
+}
+
+/// An aggregate rebuilt from its events, with its typed history.
+pub struct Loaded<A: Aggregate> {
+    pub id: String,
+    pub aggregate: A,
+    /// The sequence number of its last event (0 if it has none).
+    pub version: u64,
+    pub history: Vec<(RecordedEvent, A::Event)>,
+}
+
+impl<A: Aggregate> Loaded<A> {
+    /// A new aggregate that has no events yet (its id was just generated).
+    pub fn fresh(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            aggregate: A::default(),
+            version: 0,
+            history: Vec::new(),
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.version > 0
+    }
+}
+
+/// Loads and folds every event of one aggregate, upcasting old schema versions.
+pub async fn load<A>(store: &EventStore, id: &str) -> Result<Loaded<A>, StoreError>
+where
+    A: Aggregate,
+    A::Event: EventPayload,
+{
+    let events = store.load(A::TYPE, id).await?;
+    let mut aggregate = A::default();
+    let mut history = Vec::with_capacity(events.len());
+    for recorded in events {
+        let event = A::Event::decode(
+            &recorded.event_type,
+            recorded.schema_version,
+            recorded.payload.clone(),
+        )
+        .map_err(|e| StoreError::Corrupt {
+            position: recorded.position,
+            reason: e.to_string(),
+        })?;
+        aggregate.apply(event.clone());
+        history.push((recorded, event));
+    }
+    Ok(Loaded {
+        id: id.to_owned(),
+        version: history.last().map_or(0, |(recorded, _)| recorded.sequence),
+        aggregate,
+        history,
+    })
+}
+
+/// Lets the aggregate decide `command`; returns its events and its state after them.
+pub async fn decide<A>(
+    loaded: &Loaded<A>,
+    command: A::Command,
+    services: &A::Services,
+) -> Result<(Vec<A::Event>, A), A::Error>
+where
+    A: Aggregate + Clone,
+{
+    let mut aggregate = loaded.aggregate.clone();
+    let sink = EventSink::default();
+    aggregate.handle(command, services, &sink).await?;
+    Ok((sink.collect().await, aggregate))
+}
+
+/// The append for events decided on `loaded`, remembering `response` under the
+/// command's idempotency key if it has one.
+pub fn append_request<A>(
+    loaded: &Loaded<A>,
+    events: &[A::Event],
+    meta: &CommandMeta,
+    response: Option<(u16, String)>,
+) -> AppendRequest
+where
+    A: Aggregate,
+    A::Event: EventPayload,
+{
+    AppendRequest {
+        aggregate_type: A::TYPE.to_owned(),
+        aggregate_id: loaded.id.clone(),
+        expected_sequence: loaded.version,
+        events: events
+            .iter()
+            .map(|event| {
+                let (event_type, schema_version, payload) = event.encode();
+                NewEvent {
+                    event_type: event_type.to_owned(),
+                    schema_version,
+                    payload,
+                }
+            })
+            .collect(),
+        meta: meta.event_meta(),
+        response: match (&meta.idempotency, response) {
+            (Some(idempotency), Some((status, body))) => Some(IdempotentResponse {
+                scope: meta.principal.subject.clone(),
+                key: idempotency.key.clone(),
+                request_hash: idempotency.request_hash.clone(),
+                status,
+                body,
+            }),
+            _ => None,
+        },
+    }
+}

@@ -1,0 +1,243 @@
+//! The one error type of the HTTP API, rendered as RFC 9457 problem+json.
+//!
+//! Each variant's doc names its status. Internal errors answer an opaque 500; their
+//! cause travels in a response extension to the logging middleware
+//! ([`super::log_internal_errors`]) so it is logged once, with the request's span.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pactum_events::order::OrderStatus;
+use serde_json::{Value, json};
+
+use crate::orders::errors::OrderError;
+use crate::orders::service::ServiceError;
+use crate::store::{AppendError, StoreError};
+use crate::validation::FieldError;
+
+/// Base of every problem `type` URI. These URIs are part of the API contract.
+pub const PROBLEM_BASE: &str = "https://pactum.dev/problems/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not well-formed JSON (or not UTF-8 text).
+    #[error("{0}")]
+    Malformed(String),
+    /// 400: a query parameter or header is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no bearer token, or one that is unknown, expired or revoked.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// 403: the caller may see the resource but not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such resource, or the caller may not see it.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: the command does not fit the order's current state.
+    #[error("{detail}")]
+    InvalidState {
+        detail: String,
+        current_status: OrderStatus,
+    },
+    /// 409: another command won the race for the same aggregate.
+    #[error("{0}")]
+    Conflict(String),
+    /// 412: `If-Match` names a version that is not the current one.
+    #[error("the resource is at version {current_version}")]
+    PreconditionFailed { current_version: u64 },
+    /// 413: the body is larger than the limit.
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 422: well-formed but invalid; lists every bad field.
+    #[error("{}", summary(.0))]
+    Validation(Vec<FieldError>),
+    /// 422: an idempotency key reused for a different request.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    /// 503: the store cannot take writes right now; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; details are logged, not returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn summary(errors: &[FieldError]) -> String {
+    let fields = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!("{} invalid field(s): {fields}", errors.len())
+}
+
+/// The cause of a 500, for the logging middleware.
+#[derive(Clone, Debug)]
+pub struct InternalErrorReport(pub Arc<String>);
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Malformed(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InvalidState { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation(_) | Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Malformed(_) => ("malformed-body", "Malformed request body"),
+            Self::BadRequest(_) => ("bad-request", "Bad request"),
+            Self::Unauthenticated => ("unauthenticated", "Authentication required"),
+            Self::Forbidden(_) => ("forbidden", "Not allowed"),
+            Self::NotFound(_) => ("not-found", "Not found"),
+            Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
+            Self::InvalidState { .. } => ("invalid-state", "Not possible in the current state"),
+            Self::Conflict(_) => ("conflict", "Concurrent modification"),
+            Self::PreconditionFailed { .. } => ("precondition-failed", "Version mismatch"),
+            Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
+            Self::Validation(_) => ("validation", "Invalid request"),
+            Self::IdempotencyKeyReused(_) => ("idempotency-key-reused", "Idempotency key reused"),
+            Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (slug, title) = self.slug_and_title();
+        let detail = match &self {
+            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let mut body = json!({
+            "type": format!("{PROBLEM_BASE}{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        match &self {
+            Self::Validation(errors) => body["errors"] = json!(errors),
+            Self::InvalidState { current_status, .. } => {
+                body["current_status"] = json!(current_status)
+            }
+            Self::PreconditionFailed { current_version } => {
+                body["current_version"] = json!(current_version)
+            }
+            _ => {}
+        }
+        let mut response = (status, problem_json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthenticated => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"pactum\""),
+                );
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Internal(cause) => {
+                response
+                    .extensions_mut()
+                    .insert(InternalErrorReport(Arc::new(cause.clone())));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn problem_json(body: Value) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        )],
+        body.to_string(),
+    )
+}
+
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        match error {
+            OrderError::NotFound => Self::NotFound("order not found".into()),
+            OrderError::Forbidden { .. } => Self::Forbidden(error.to_string()),
+            OrderError::InvalidState { status, .. } => Self::InvalidState {
+                detail: error.to_string(),
+                current_status: status,
+            },
+            OrderError::AlreadyExists => Self::Conflict(error.to_string()),
+            OrderError::AssigneeNotInGroup { .. } => {
+                Self::Validation(vec![FieldError::new("assignee", error.to_string())])
+            }
+        }
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Conflict { .. } => {
+                Self::Conflict("another command changed this first; reload and retry".into())
+            }
+            AppendError::IdempotencyKeyReused { .. } => {
+                Self::IdempotencyKeyReused(error.to_string())
+            }
+            AppendError::Storage(_) | AppendError::Closed => Self::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Open(_) => Self::Unavailable(error.to_string()),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Unavailable(format!("database: {error}"))
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Order(e) => e.into(),
+            ServiceError::Invalid(errors) => Self::Validation(errors),
+            ServiceError::NotACustomer => Self::Forbidden(error.to_string()),
+            ServiceError::PreconditionFailed { current } => Self::PreconditionFailed {
+                current_version: current,
+            },
+            ServiceError::Conflict => Self::Conflict(error.to_string()),
+            ServiceError::Append(e) => e.into(),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Database(e) => e.into(),
+        }
+    }
+}

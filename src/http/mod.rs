@@ -1,0 +1,65 @@
+//! The HTTP API (v1): JSON in and out, problem+json errors, bearer tokens.
+//!
+//! One `router()` per area ([`health`], [`catalogue`], [`orders`]); [`router`]
+//! assembles them with the cross-cutting layers: request ids, tracing spans that
+//! carry the matched route, the body limit, and logging of internal errors.
+//! Only this module knows the JSON shapes of requests.
+
+pub mod admin;
+pub mod catalogue;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod orders;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+use error::{ApiError, InternalErrorReport};
+
+/// The largest request body accepted (64 KiB): orders and comments are small,
+/// and a hard cap keeps one client from filling memory.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(catalogue::router())
+        .merge(orders::router())
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_internal_errors))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("-");
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %request.method(), route, request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(app)
+}
+
+/// Logs the cause of every 500 once, inside the request's span.
+async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(InternalErrorReport(cause)) = response.extensions().get::<InternalErrorReport>() {
+        tracing::error!(%cause, "request failed");
+    }
+    response
+}

@@ -1,0 +1,17 @@
+//! # pactum
+//!
+//! An event-sourced service-order and SLA engine. Start with `ARCHITECTURE.md`;
+//! in the code, [`startup::Server`] builds the running server, [`app::App`] is the
+//! core every entry point shares, and [`orders`] is the first aggregate to read.
+
+pub mod access;
+pub mod app;
+pub mod catalogue;
+pub mod cli;
+pub mod clock;
+pub mod execute;
+pub mod http;
+pub mod orders;
+pub mod startup;
+pub mod store;
+pub mod validation;

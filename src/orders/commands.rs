@@ -1,0 +1,82 @@
+use jiff::Timestamp;
+use pactum_events::order::{Customer, OrderSource, Visibility};
+
+use crate::access::Principal;
+use crate::access::policy::OrderAction as Action;
+use crate::catalogue::params::Parameters;
+
+/// A command to the order aggregate: who asks, and what.
+#[derive(Clone, Debug)]
+pub struct OrderCommand {
+    pub by: Principal,
+    pub action: OrderAction,
+}
+
+/// Everything one can ask of an order. Text fields arrive validated (trimmed,
+/// bounded); outside facts the aggregate cannot look up arrive as fields.
+#[derive(Clone, Debug)]
+pub enum OrderAction {
+    Submit(Box<NewOrder>),
+    Assign {
+        assignee: String,
+        /// Whether `assignee` is a shifter of the order's group (from the
+        /// central list of shifters, looked up by the caller).
+        assignee_is_group_shifter: bool,
+    },
+    Comment {
+        body: String,
+        visibility: Visibility,
+    },
+    AskQuestion {
+        body: String,
+    },
+    Answer {
+        body: String,
+    },
+    Approve {
+        note: Option<String>,
+    },
+    Reject {
+        reason: String,
+    },
+    Cancel {
+        reason: Option<String>,
+    },
+}
+
+/// A new order, its parameters already validated against its service.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    pub order_id: String,
+    pub service: String,
+    pub group: String,
+    pub customer: Customer,
+    pub parameters: Parameters,
+    pub title: Option<String>,
+    pub note: Option<String>,
+    pub submitted_at: Timestamp,
+    pub source: OrderSource,
+}
+
+impl OrderAction {
+    /// The policy action this command needs permission for.
+    pub fn policy_action(&self) -> Action {
+        match self {
+            Self::Submit(_) => Action::Submit,
+            Self::Assign { .. } => Action::Assign,
+            Self::Comment {
+                visibility: Visibility::Public,
+                ..
+            } => Action::CommentPublic,
+            Self::Comment {
+                visibility: Visibility::Internal,
+                ..
+            } => Action::CommentInternal,
+            Self::AskQuestion { .. } => Action::AskQuestion,
+            Self::Answer { .. } => Action::Answer,
+            Self::Approve { .. } => Action::Approve,
+            Self::Reject { .. } => Action::Reject,
+            Self::Cancel { .. } => Action::Cancel,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Orders: intake, review and decision.
+//!
+//! - [`commands`] — what callers ask for ([`commands::OrderCommand`]).
+//! - [`aggregate`] — the [`aggregate::Order`] aggregate that decides them: lifecycle
+//!   rules and authorization (via [`crate::access::policy`]).
+//! - [`legacy`] — the legacy order string of the replaced JIRA system.
+//! - [`service`] — runs commands and reads for the HTTP API and the CLI: loads the
+//!   order, gathers outside facts, appends, shapes the view per caller.
+
+pub mod aggregate;
+pub mod commands;
+pub mod errors;
+pub mod import;
+pub mod legacy;
+pub mod service;

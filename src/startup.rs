@@ -1,0 +1,93 @@
+//! Building and running the server: open the store, bind the listener (port 0
+//! works, for tests), serve until told to stop, then drain the writer.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::app::{App, OpenError};
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::http;
+use crate::store::StorageLocation;
+
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: String,
+    pub storage: StorageLocation,
+    /// Start the clock at the real time and let admins move it forward through
+    /// `POST /v1/admin/clock` (demos and black-box tests of timers).
+    pub manual_clock: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    app: App,
+}
+
+impl Server {
+    pub async fn build(config: ServeConfig) -> Result<Self, StartError> {
+        let (clock, manual): (Arc<dyn Clock>, Option<Arc<ManualClock>>) = if config.manual_clock {
+            let manual = Arc::new(ManualClock::starting_at(SystemClock.now()));
+            (manual.clone(), Some(manual))
+        } else {
+            (Arc::new(SystemClock), None)
+        };
+        let app = App::open(&config.storage, clock).await?;
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    address: config.listen.clone(),
+                    source,
+                })?;
+        let mut router = http::router(app.clone());
+        if let Some(manual) = manual {
+            router = router.merge(http::admin::clock_router(app.clone(), manual));
+        }
+        Ok(Self {
+            listener,
+            router,
+            app,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish and
+    /// the store's writer commit what it was given.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(address = %self.local_addr(), "pactum is serving");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.app.store.close().await;
+        tracing::info!("pactum stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,363 @@
+//! The event store: pactum's one log, on SQLite (embedded default).
+//!
+//! Reads go through a pool of connections; every write goes through one writer
+//! task ([`writer`]) that owns the only writing connection and commits concurrent
+//! appends together (group commit): one durable transaction, one fsync, many
+//! commands. Start with [`EventStore::open`] and [`EventStore::append`].
+//!
+//! What an append guarantees:
+//! - optimistic concurrency: a request names the aggregate sequence it was decided
+//!   on; if the log moved on, it fails with [`AppendError::Conflict`] and nothing of
+//!   it is written, while the other requests of its batch commit;
+//! - idempotency: a request may carry the response to remember under its
+//!   idempotency key, stored in the same transaction; a later request with that key
+//!   gets the stored response back ([`AppendOutcome::Replayed`]) and appends nothing;
+//! - tamper evidence: each event's hash chains to the previous event of its aggregate;
+//! - inline projections (e.g. the token table) are updated in the same transaction.
+
+mod hash;
+mod location;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+use pactum_events::{Actor, RecordedEvent};
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Row};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use hash::{HashInput, chain_hash};
+pub use location::StorageLocation;
+
+/// An event to append, already encoded by its aggregate.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub schema_version: u32,
+    pub payload: Value,
+}
+
+/// The envelope fields shared by every event a command produces.
+#[derive(Clone, Debug)]
+pub struct EventMeta {
+    pub recorded_at: Timestamp,
+    pub actor: Actor,
+    pub correlation_id: String,
+    pub causation_id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// The answer to remember for an idempotency key.
+#[derive(Clone, Debug)]
+pub struct IdempotentResponse {
+    /// Who may replay it: keys are scoped per caller.
+    pub scope: String,
+    pub key: String,
+    /// Fingerprint of the request, so a key reused for another request is refused.
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+}
+
+/// A response stored under an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+    pub position: u64,
+}
+
+/// Events of one aggregate, decided on the aggregate at `expected_sequence`.
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub expected_sequence: u64,
+    pub events: Vec<NewEvent>,
+    pub meta: EventMeta,
+    pub response: Option<IdempotentResponse>,
+}
+
+#[derive(Clone, Debug)]
+pub enum AppendOutcome {
+    /// The events are durable, with their positions and hashes.
+    Committed(Vec<RecordedEvent>),
+    /// The idempotency key was used before with the same request: nothing was
+    /// appended, here is the first answer.
+    Replayed(StoredResponse),
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error(
+        "{aggregate_type} {aggregate_id} is at sequence {actual}, the command was decided at {expected}"
+    )]
+    Conflict {
+        aggregate_type: String,
+        aggregate_id: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("idempotency key {key:?} was already used for a different request")]
+    IdempotencyKeyReused { key: String },
+    #[error("event store: {0}")]
+    Storage(Arc<sqlx::Error>),
+    #[error("the event store's writer has stopped")]
+    Closed,
+}
+
+impl From<sqlx::Error> for AppendError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Storage(Arc::new(error))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("cannot open the database: {0}")]
+    Open(#[from] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored event at position {position} is unreadable: {reason}")]
+    Corrupt { position: u64, reason: String },
+}
+
+/// A read model kept in the same transaction as the events it folds, for data that
+/// other processes must see the moment it is committed (API tokens).
+pub trait InlineProjection: Send + Sync + 'static {
+    /// Called for every appended event, inside the append's transaction.
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut SqliteConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+}
+
+/// Handle to the event store. Cheap to clone.
+#[derive(Clone)]
+pub struct EventStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    reader: SqlitePool,
+    writer: mpsc::Sender<writer::Message>,
+    head: watch::Receiver<u64>,
+}
+
+const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
+     schema_version, recorded_at, actor_subject, actor_role, actor_org, correlation_id, \
+     causation_id, idempotency_key, payload, hash";
+
+impl EventStore {
+    /// Opens (creating if needed) the store, applies pending migrations and starts
+    /// the writer.
+    pub async fn open(
+        location: &StorageLocation,
+        inline: Vec<Arc<dyn InlineProjection>>,
+    ) -> Result<Self, StoreError> {
+        let options = location.sqlite_options()?;
+        let mut conn = options.connect().await?;
+        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options.read_only(true))
+            .await?;
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(&reader)
+            .await?;
+        let (head_tx, head_rx) = watch::channel(head as u64);
+        let (jobs_tx, jobs_rx) = mpsc::channel(writer::QUEUE_DEPTH);
+        tokio::spawn(writer::run(conn, jobs_rx, head_tx, inline));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                reader,
+                writer: jobs_tx,
+                head: head_rx,
+            }),
+        })
+    }
+
+    /// Appends one aggregate's events (see the module docs for the guarantees).
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        let mut outcomes = self.append_all(vec![request]).await?;
+        Ok(outcomes.pop().expect("one outcome per request"))
+    }
+
+    /// Appends several aggregates' events atomically: all of them or, on any
+    /// conflict or error, none. Replayed requests are answered and skipped.
+    pub async fn append_all(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writer
+            .send(writer::Message::Append(writer::Job { requests, reply }))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Every event of one aggregate, in sequence order.
+    #[tracing::instrument(skip(self))]
+    pub async fn load(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY sequence"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(&self.inner.reader)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Up to `limit` events after global position `after`, in position order.
+    pub async fn read_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after as i64)
+            .bind(limit)
+            .fetch_all(&self.inner.reader)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// The response stored under an idempotency key, if any.
+    pub async fn stored_response(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<StoredResponse>, sqlx::Error> {
+        writer::stored_response(&self.inner.reader, scope, key).await
+    }
+
+    /// The global position of the newest committed event (0 for an empty log).
+    pub fn head(&self) -> u64 {
+        *self.inner.head.borrow()
+    }
+
+    /// Follows the head position as commits land.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.head.clone()
+    }
+
+    /// The read-only pool, for read models that query their own tables.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.inner.reader
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.inner.reader).await?;
+        Ok(())
+    }
+
+    /// Commits every append already queued, then stops the writer and the readers.
+    /// Appends sent afterwards, through any clone, fail with [`AppendError::Closed`].
+    pub async fn close(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self
+            .inner
+            .writer
+            .send(writer::Message::Close(done))
+            .await
+            .is_ok()
+        {
+            let _ = stopped.await;
+        }
+        self.inner.reader.close().await;
+    }
+}
+
+impl StorageLocation {
+    fn sqlite_options(&self) -> Result<SqliteConnectOptions, StoreError> {
+        let options = match self {
+            StorageLocation::DataDir(dir) => {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+                SqliteConnectOptions::new().filename(dir.join("pactum.db"))
+            }
+            StorageLocation::DatabaseUrl(url) if url.starts_with("sqlite:") => {
+                SqliteConnectOptions::from_str(url)?
+            }
+            StorageLocation::DatabaseUrl(url) => {
+                let scheme = url.split(':').next().unwrap_or_default();
+                return Err(StoreError::Unsupported(format!(
+                    "unsupported database URL scheme {scheme:?}: this build stores events in SQLite \
+                     (--data-dir DIR or --database-url sqlite://FILE)"
+                )));
+            }
+        };
+        // WAL lets readers run beside the writer; FULL syncs the WAL on every commit,
+        // so an acknowledged command survives power loss (docs/adr/0002).
+        Ok(options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .disable_statement_logging())
+    }
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.get("position");
+    let corrupt = |reason: String| StoreError::Corrupt {
+        position: position as u64,
+        reason,
+    };
+    let recorded_at: i64 = row.get("recorded_at");
+    let payload: String = row.get("payload");
+    Ok(RecordedEvent {
+        position: position as u64,
+        aggregate_type: row.get("aggregate_type"),
+        aggregate_id: row.get("aggregate_id"),
+        sequence: row.get::<i64, _>("sequence") as u64,
+        event_type: row.get("event_type"),
+        schema_version: row.get::<i64, _>("schema_version") as u32,
+        recorded_at: Timestamp::from_microsecond(recorded_at)
+            .map_err(|e| corrupt(format!("recorded_at: {e}")))?,
+        actor: Actor {
+            subject: row.get("actor_subject"),
+            role: row.get("actor_role"),
+            org: row.get("actor_org"),
+        },
+        correlation_id: row.get("correlation_id"),
+        causation_id: row.get("causation_id"),
+        idempotency_key: row.get("idempotency_key"),
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?,
+        hash: row.get("hash"),
+    })
+}

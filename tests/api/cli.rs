@@ -1,0 +1,369 @@
+//! The real binary: `serve`, `token create`, `import-legacy`, pointed at one
+//! throwaway store with `--data-dir` or `PACTUM_DATA_DIR`.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::helpers::*;
+
+fn pactum(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pactum"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `pactum token create`; returns the token printed alone on the last line.
+fn create_token(data_dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["token", "create"];
+    all.extend_from_slice(args);
+    let output = pactum(&all, data_dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    let token = out.lines().last().expect("a line").trim().to_owned();
+    assert!(token.starts_with("pct_") && !token.contains(' '), "{out:?}");
+    token
+}
+
+/// A `pactum serve` process, killed on drop.
+struct Served {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn serve(data_dir: &Path) -> Served {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_pactum"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("PACTUM_DATA_DIR", data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let served = Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+    };
+    // Wait for readiness (start-up work: migrations, catalogue seeding).
+    for _ in 0..600 {
+        if let Ok(response) = served
+            .client
+            .get(format!("{}/readyz", served.base))
+            .send()
+            .await
+            && response.status() == StatusCode::OK
+        {
+            return served;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("pactum serve did not become ready");
+}
+
+impl Served {
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        send(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    async fn head(&self) -> u64 {
+        let response = self
+            .client
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        body["head_position"].as_u64().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn tokens_minted_beside_a_running_server_work_at_once() {
+    let dir = TempDir::new().unwrap();
+    let server = serve(dir.path()).await;
+    let alice = create_token(
+        dir.path(),
+        &["--subject", "alice", "--role", "customer", "--org", "acme"],
+    );
+    let sam = create_token(
+        dir.path(),
+        &[
+            "--subject",
+            "sam",
+            "--role",
+            "shifter",
+            "--group",
+            "compute",
+            "--group",
+            "storage",
+        ],
+    );
+    let (status, order) = server.post("/v1/orders", &alice, &cloud_order()).await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_str().unwrap();
+    let (status, order) = server
+        .post(
+            &format!("/v1/orders/{id}/assign"),
+            &sam,
+            &json!({"assignee": "sam"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+
+    // Only the token's hash is stored.
+    let db = std::fs::read(dir.path().join("pactum.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("pactum.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(
+            !bytes.windows(alice.len()).any(|w| w == alice.as_bytes()),
+            "the token itself must not be stored"
+        );
+    }
+
+    let list = pactum(&["token", "list"], dir.path());
+    assert!(stdout(&list).contains("alice") && stdout(&list).contains("compute,storage"));
+}
+
+#[tokio::test]
+async fn token_create_refuses_what_does_not_fit_the_role() {
+    let dir = TempDir::new().unwrap();
+    for (args, needle) in [
+        (vec!["--subject", "a", "--role", "customer"], "--org"),
+        (vec!["--subject", "a", "--role", "shifter"], "--group"),
+        (
+            vec!["--subject", "a", "--role", "shifter", "--group", "quantum"],
+            "quantum",
+        ),
+        (vec!["--subject", "a", "--role", "overlord"], "overlord"),
+        (
+            vec!["--subject", "a", "--role", "auditor", "--org", "acme"],
+            "--org",
+        ),
+        (
+            vec![
+                "--subject",
+                "a",
+                "--role",
+                "provider",
+                "--provider",
+                "nowhere",
+            ],
+            "nowhere",
+        ),
+    ] {
+        let mut all = vec!["token", "create"];
+        all.extend(args.iter().copied());
+        let output = pactum(&all, dir.path());
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stdout(&output).is_empty(), "no token printed for {args:?}");
+        assert!(
+            stderr(&output).contains(needle),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[tokio::test]
+async fn import_legacy_reads_lines_and_keeps_them_verbatim() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("orders.txt");
+    std::fs::write(&file, format!("{SEED_PLAIN}\n\n{SEED_BOLD}\n{SEED_LINK}\n")).unwrap();
+    let output = pactum(
+        &[
+            "import-legacy",
+            file.to_str().unwrap(),
+            "--org",
+            "acme",
+            "--subject",
+            "alice",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ids: Vec<String> = stdout(&output)
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3);
+
+    let alice = create_token(
+        dir.path(),
+        &["--subject", "alice", "--role", "customer", "--org", "acme"],
+    );
+    let server = serve(dir.path()).await;
+    for (id, raw) in ids.iter().zip([SEED_PLAIN, SEED_BOLD, SEED_LINK]) {
+        let (status, order) = server.get(&format!("/v1/orders/{id}"), &alice).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(order["parameters"], cloud_parameters());
+        assert_eq!(order["legacy_order"], raw);
+        assert_eq!(order["source"], "legacy_import");
+        assert_eq!(order["customer"]["subject"], "alice");
+    }
+    let head = server.head().await;
+    drop(server);
+
+    // Running the same import again adds nothing.
+    let again = pactum(
+        &[
+            "import-legacy",
+            file.to_str().unwrap(),
+            "--org",
+            "acme",
+            "--subject",
+            "alice",
+        ],
+        dir.path(),
+    );
+    assert!(again.status.success());
+    assert!(
+        stdout(&again)
+            .lines()
+            .all(|l| l.ends_with("already-imported"))
+    );
+    let server = serve(dir.path()).await;
+    assert_eq!(server.head().await, head);
+}
+
+#[tokio::test]
+async fn import_legacy_csv_keeps_the_original_submission_time() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("export.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "org,subject,submitted_at,order\nacme,alice,2019-11-30T08:15:00Z,\"{SEED_PLAIN}\"\nglobex,gina,02/Dec/19 10:15 AM,\"{SEED_LINK}\"\n"
+        ),
+    )
+    .unwrap();
+    let output = pactum(&["import-legacy", file.to_str().unwrap()], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ids: Vec<String> = stdout(&output)
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap().to_owned())
+        .collect();
+    let audrey = create_token(dir.path(), &["--subject", "audrey", "--role", "auditor"]);
+    let server = serve(dir.path()).await;
+    let (_, first) = server.get(&format!("/v1/orders/{}", ids[0]), &audrey).await;
+    assert_eq!(first["created_at"], "2019-11-30T08:15:00Z");
+    assert_eq!(
+        first["customer"],
+        json!({"org": "acme", "subject": "alice"})
+    );
+    let (_, second) = server.get(&format!("/v1/orders/{}", ids[1]), &audrey).await;
+    assert_eq!(second["created_at"], "2019-12-02T10:15:00Z");
+    assert_eq!(second["customer"]["org"], "globex");
+    let (_, history) = server
+        .get(&format!("/v1/orders/{}/history", ids[0]), &audrey)
+        .await;
+    assert_eq!(history["events"][0]["actor"]["role"], "system");
+}
+
+#[tokio::test]
+async fn a_bad_import_names_every_problem_and_stores_nothing() {
+    let dir = TempDir::new().unwrap();
+    // Open the store once so the head position is comparable.
+    let audrey = create_token(dir.path(), &["--subject", "audrey", "--role", "auditor"]);
+    let server = serve(dir.path()).await;
+    let head = server.head().await;
+    drop(server);
+
+    let file = dir.path().join("orders.txt");
+    let bad_label = SEED_PLAIN.replace("Local disk=40", "Local disc=40");
+    let bad_service = "Storage/Floppy disks/3.5 inch?Count=3";
+    std::fs::write(&file, format!("{SEED_PLAIN}\n{bad_label}\n{bad_service}\n")).unwrap();
+    let output = pactum(
+        &[
+            "import-legacy",
+            file.to_str().unwrap(),
+            "--org",
+            "acme",
+            "--subject",
+            "alice",
+        ],
+        dir.path(),
+    );
+    assert!(!output.status.success());
+    let errors = stderr(&output);
+    assert!(
+        errors.contains("line 2") && errors.contains("Local disc"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("line 3") && errors.contains("Floppy disks"),
+        "{errors}"
+    );
+    assert!(errors.contains("nothing was imported"), "{errors}");
+
+    let server = serve(dir.path()).await;
+    assert_eq!(
+        server.head().await,
+        head,
+        "not even the good line was stored"
+    );
+    let (status, _) = server.get("/v1/services", &audrey).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn migrate_creates_the_store_and_health_reports_ready() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("nested").join("store");
+    let output = pactum(&["migrate"], &store);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(store.join("pactum.db").exists());
+    let server = serve(&store).await;
+    let response = server
+        .client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -1,0 +1,190 @@
+//! Bad input: every error is problem+json, and nothing is appended.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let head = app.head();
+    for body in [
+        "{\"service\": ",
+        "not json",
+        "{\"service\": \"cloud-compute\"} extra",
+    ] {
+        let response = app
+            .post("/v1/orders", &alice)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_problem(response, StatusCode::BAD_REQUEST).await;
+    }
+    let id = app.submit(&alice).await;
+    let head_after_submit = app.head();
+    let response = app
+        .post(&format!("/v1/orders/{id}/comments"), &alice)
+        .body("{body: nope}")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(app.head(), head_after_submit);
+    assert_eq!(head_after_submit, head + 1);
+}
+
+#[tokio::test]
+async fn wrong_types_in_command_bodies_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let id = app.submit(&alice).await;
+    for (action, body, field) in [
+        ("assign", json!({"assignee": 42}), "assignee"),
+        ("assign", json!({}), "assignee"),
+        (
+            "comments",
+            json!({"body": "x", "visibility": "secret"}),
+            "visibility",
+        ),
+        ("comments", json!({"body": ""}), "body"),
+        ("reject", json!({"reason": "ok", "extra": true}), "extra"),
+    ] {
+        let response = app
+            .post(&format!("/v1/orders/{id}/{action}"), &sam)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(
+            problem["errors"][0]["field"], field,
+            "{action} {body}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let id = app.submit(&alice).await;
+    let head = app.head();
+    let huge = "x".repeat(200 * 1024);
+    let response = app
+        .post(&format!("/v1/orders/{id}/comments"), &alice)
+        .json(&json!({ "body": huge }))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+    let response = app
+        .post("/v1/orders:legacy", &alice)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(app.head(), head);
+}
+
+#[tokio::test]
+async fn unknown_orders_and_routes_are_404_and_wrong_methods_405() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let response = app
+        .get("/v1/orders/0190b7e4-0000-7000-8000-000000000000", &alice)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::NOT_FOUND).await;
+    let (status, _) = app
+        .command("no-such-order", "approve", &alice, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = app.get("/v1/nowhere", &alice).send().await.unwrap();
+    expect_problem(response, StatusCode::NOT_FOUND).await;
+    let response = app
+        .client
+        .delete(app.url("/v1/orders"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+#[tokio::test]
+async fn if_match_guards_against_lost_updates() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let id = app.submit(&alice).await;
+    let response = app
+        .get(&format!("/v1/orders/{id}"), &sam)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["etag"], "\"1\"");
+
+    let head = app.head();
+    let response = app
+        .post(&format!("/v1/orders/{id}/assign"), &sam)
+        .header("if-match", "\"7\"")
+        .json(&json!({"assignee": "sam"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(response, StatusCode::PRECONDITION_FAILED).await;
+    assert_eq!(problem["current_version"], 1);
+    assert_eq!(app.head(), head);
+
+    let response = app
+        .post(&format!("/v1/orders/{id}/assign"), &sam)
+        .header("if-match", "\"1\"")
+        .json(&json!({"assignee": "sam"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["etag"], "\"2\"");
+
+    let response = app
+        .post(&format!("/v1/orders/{id}/approve"), &sam)
+        .header("if-match", "one")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn racing_commands_with_the_same_if_match_cannot_both_win() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let tess = app.shifter("tess", &["compute"]).await;
+    for _ in 0..10 {
+        let id = app.submit(&alice).await;
+        let comment = |token: &str, body: &str| {
+            app.post(&format!("/v1/orders/{id}/comments"), token)
+                .header("if-match", "\"1\"")
+                .json(&json!({"body": body}))
+        };
+        let (a, b) = tokio::join!(
+            send(comment(&sam, "mine")),
+            send(comment(&tess, "no, mine"))
+        );
+        let mut statuses = [a.0.as_u16(), b.0.as_u16()];
+        statuses.sort();
+        assert!(
+            statuses == [201, 409] || statuses == [201, 412],
+            "exactly one wins: {a:?} {b:?}"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! Test harness: a real server on a random port over a fresh SQLite store per test,
+//! with typed helpers for tokens and requests.
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use pactum::access::tokens::{self, TokenRequest};
+use pactum::app::App;
+use pactum::execute::CommandMeta;
+use pactum::startup::{ServeConfig, Server};
+use pactum::store::StorageLocation;
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
+    }
+});
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    // Kept so the directory lives as long as the app; None when the caller owns it.
+    _temp: Option<Arc<TempDir>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// A server over a fresh, empty store.
+pub async fn spawn_app() -> TestApp {
+    let temp = Arc::new(TempDir::new().expect("a temp dir"));
+    let dir = temp.path().to_owned();
+    let mut app = spawn_app_at(&dir).await;
+    app._temp = Some(temp);
+    app
+}
+
+/// A server over the store in `dir` (which the caller keeps alive).
+pub async fn spawn_app_at(dir: &Path) -> TestApp {
+    LazyLock::force(&TRACING);
+    let server = Server::build(ServeConfig {
+        listen: "127.0.0.1:0".into(),
+        storage: StorageLocation::DataDir(dir.to_owned()),
+        manual_clock: false,
+    })
+    .await
+    .expect("the server starts");
+    let address = format!("http://{}", server.local_addr());
+    let app = server.app().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        server
+            .run_until_stopped(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("the server runs");
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        app,
+        _temp: None,
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+/// The cloud-compute parameters of the seed's legacy order, as JSON.
+pub fn cloud_parameters() -> Value {
+    json!({
+        "cpu_cores": 4,
+        "ram_per_core_gb": 2,
+        "local_disk_gb": 40,
+        "vm_instances": 2,
+        "access_type": "opportunistic",
+        "start_date": "2019-12-02",
+        "duration_days": 2
+    })
+}
+
+pub fn cloud_order() -> Value {
+    json!({ "service": "cloud-compute", "parameters": cloud_parameters(), "title": "Lab cloud" })
+}
+
+pub const SEED_PLAIN: &str = "SO-1-legacy : Compute/EGI Cloud compute/General purpose?Number of CPU Cores=4&Amount of RAM per CPU core=2&Local disk=40&Number of VM instances=2&Access type=opportunistic&Start of service=02/12/2019&Number of days=2";
+pub const SEED_BOLD: &str = "SO-1-legacy : **Compute/EGI Cloud compute/General purpose**?Number of CPU Cores=4&Amount of RAM per CPU core=2&Local disk=40&Number of VM instances=2&Access type=opportunistic&**Start of service=02/12/2019&Number of days=2**";
+pub const SEED_LINK: &str = "SO-1-legacy : [Compute/EGI Cloud compute/General purpose](#)?Number of CPU Cores=4&Amount of RAM per CPU core=2&Local disk=40&Number of VM instances=2&Access type=opportunistic&**Start of service=02/12/2019&Number of days=2**";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Mints a token in this app's store, as `pactum token create` does.
+    pub async fn token(&self, request: TokenRequest) -> String {
+        tokens::issue(
+            &self.app.store,
+            &self.app.catalogue,
+            &request,
+            &CommandMeta::system("test", self.app.now()),
+        )
+        .await
+        .expect("the token is issued")
+        .token
+    }
+
+    pub async fn customer(&self, subject: &str, org: &str) -> String {
+        self.token(TokenRequest {
+            subject: subject.into(),
+            role: "customer".into(),
+            org: Some(org.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn shifter(&self, subject: &str, groups: &[&str]) -> String {
+        self.token(TokenRequest {
+            subject: subject.into(),
+            role: "shifter".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn role(&self, subject: &str, role: &str) -> String {
+        self.token(TokenRequest {
+            subject: subject.into(),
+            role: role.into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(token)
+    }
+
+    /// POSTs JSON and returns the status and the parsed body.
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        send(self.post(path, token).json(body)).await
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        send(self.get(path, token)).await
+    }
+
+    /// Submits the standard cloud order; returns its id.
+    pub async fn submit(&self, customer: &str) -> String {
+        let (status, body) = self.post_json("/v1/orders", customer, &cloud_order()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("an order id").to_owned()
+    }
+
+    pub async fn command(
+        &self,
+        id: &str,
+        action: &str,
+        token: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.post_json(&format!("/v1/orders/{id}/{action}"), token, &body)
+            .await
+    }
+
+    /// The global position of the newest event: equal before and after a
+    /// refused command, since nothing may be appended.
+    pub fn head(&self) -> u64 {
+        self.app.store.head()
+    }
+
+    /// Stops the server and waits until its writer has finished.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("the server task ends cleanly");
+        }
+    }
+}
+
+pub async fn send(request: RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+/// Asserts an RFC 9457 problem response and returns its body.
+pub async fn expect_problem(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("a JSON problem");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://pactum.dev/problems/")),
+        "{body}"
+    );
+    body
+}

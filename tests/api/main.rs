@@ -1,0 +1,11 @@
+//! Black-box tests of the HTTP API and the CLI: a real server (or the real
+//! binary) on a random port, a real SQLite store, one fresh store per test.
+
+mod helpers;
+
+mod cli;
+mod errors;
+mod idempotency;
+mod intake;
+mod review;
+mod tenancy;
