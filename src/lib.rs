@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod execute;
 pub mod http;
+pub mod metrics;
 pub mod orders;
 pub mod startup;
 pub mod store;

@@ -1,17 +1,24 @@
-//! Liveness and readiness, without authentication.
+//! Liveness and readiness (no token), and Prometheus metrics.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::access::Role;
 use crate::app::App;
 use crate::http::error::ApiError;
+use crate::http::extract::Caller;
+use crate::metrics::METRICS;
 
 pub fn router() -> Router<App> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// The process is up.
@@ -30,4 +37,21 @@ async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
         "store": "sqlite",
         "head_position": app.store.head(),
     })))
+}
+
+/// Prometheus metrics, for admins and auditors (scrape with a bearer token).
+async fn metrics(Caller(principal): Caller) -> Result<Response, ApiError> {
+    if !matches!(principal.role, Role::Admin | Role::Auditor) {
+        return Err(ApiError::Forbidden(
+            "metrics are for admins and auditors".into(),
+        ));
+    }
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        METRICS.render(),
+    )
+        .into_response())
 }

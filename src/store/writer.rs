@@ -16,6 +16,8 @@ use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Acquire, Connection};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::metrics::METRICS;
+
 use super::{
     AppendError, AppendOutcome, AppendRequest, HashInput, InlineProjection, StoredResponse,
     chain_hash,
@@ -73,8 +75,12 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let results = match commit_batch(&mut conn, &batch, &inline).await {
-            Ok(results) => results,
+            Ok(results) => {
+                record_batch(&batch, &results, started.elapsed());
+                results
+            }
             Err(error) => {
                 tracing::error!(%error, jobs = batch.len(), "commit of a batch failed");
                 let error = AppendError::from(error);
@@ -91,6 +97,7 @@ pub(super) async fn run(
             })
             .max();
         if let Some(newest) = newest {
+            METRICS.head_position.set(newest as i64);
             head.send_if_modified(|current| {
                 let moved = newest > *current;
                 *current = (*current).max(newest);
@@ -108,6 +115,26 @@ pub(super) async fn run(
     if let Some(done) = closing {
         let _ = done.send(());
     }
+}
+
+fn record_batch(
+    batch: &[Job],
+    results: &[Result<Vec<AppendOutcome>, AppendError>],
+    elapsed: std::time::Duration,
+) {
+    let events: usize = results
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|outcome| match outcome {
+            AppendOutcome::Committed(events) => events.len(),
+            AppendOutcome::Replayed(_) => 0,
+        })
+        .sum();
+    METRICS.events_appended.inc_by(events as u64);
+    METRICS.append_batches.inc();
+    METRICS.append_batch_jobs.observe(batch.len() as f64);
+    METRICS.commit_duration.observe(elapsed.as_secs_f64());
 }
 
 async fn commit_batch(

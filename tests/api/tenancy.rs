@@ -241,3 +241,26 @@ async fn health_needs_no_token() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn metrics_are_for_admins_and_auditors() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let root = app.role("root", "admin").await;
+    app.submit(&alice).await;
+    let response = app.get("/metrics", &root).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            "pactum_http_requests_total{method=\"POST\",route=\"/v1/orders\",status=\"201\"}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("pactum_events_appended_total"));
+    assert!(text.contains("pactum_append_batch_jobs_bucket"));
+    let (status, _) = app.get_json("/metrics", &alice).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,124 @@
+//! Process metrics in the Prometheus text format, served at `GET /metrics`.
+//!
+//! One process-wide registry: counters are cheap atomics, and a process serves one
+//! store, so global state is the honest shape here.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<RequestLabels, Counter>,
+    pub http_duration: Family<RouteLabels, Histogram>,
+    pub events_appended: Counter,
+    pub append_batches: Counter,
+    pub append_batch_jobs: Histogram,
+    pub commit_duration: Histogram,
+    pub head_position: Gauge,
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("pactum");
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by matched route and status",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            http_duration.clone(),
+        );
+        let events_appended = Counter::default();
+        registry.register(
+            "events_appended",
+            "Events appended to the log by this process",
+            events_appended.clone(),
+        );
+        let append_batches = Counter::default();
+        registry.register(
+            "append_batches",
+            "Transactions committed by the store's writer (group commits)",
+            append_batches.clone(),
+        );
+        let append_batch_jobs = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "append_batch_jobs",
+            "Commands committed together in one transaction",
+            append_batch_jobs.clone(),
+        );
+        let commit_duration = Histogram::new(exponential_buckets(0.000_25, 2.0, 14));
+        registry.register(
+            "append_commit_duration_seconds",
+            "Time to write and durably commit one batch",
+            commit_duration.clone(),
+        );
+        let head_position = Gauge::default();
+        registry.register(
+            "log_head_position",
+            "Global position of the newest event this process has seen committed",
+            head_position.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            events_appended,
+            append_batches,
+            append_batch_jobs,
+            commit_duration,
+            head_position,
+        }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The registry in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
