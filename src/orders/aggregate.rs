@@ -174,14 +174,13 @@ impl Order {
                 OrderEvent::OrderRejected(OrderRejected { reason })
             }
             OrderAction::Cancel { reason } => {
-                require(&[
-                    Submitted,
-                    InReview,
-                    WaitingForCustomer,
-                    Negotiating,
-                    Approved,
-                    Provisioning,
-                ])?;
+                // Anything before active; an active order is terminated instead.
+                if status.is_final() || status == Active {
+                    return Err(OrderError::InvalidState {
+                        verb: wanted.verb(),
+                        status,
+                    });
+                }
                 OrderEvent::OrderCancelled(OrderCancelled { reason })
             }
         };
