@@ -20,7 +20,7 @@ mod location;
 mod writer;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -210,10 +210,84 @@ impl EventStore {
         let (reply, answer) = oneshot::channel();
         self.inner
             .writer
-            .send(writer::Message::Append(writer::Job { requests, reply }))
+            .send(writer::Message::Work(writer::Work::Append {
+                requests,
+                reply,
+            }))
             .await
             .map_err(|_| AppendError::Closed)?;
         answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Inserts events recorded by another store exactly as they are (positions,
+    /// times, hashes), updating inline projections. For `pactum import` into an
+    /// empty store; positions must continue the log without gaps.
+    pub async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writer
+            .send(writer::Message::Work(writer::Work::Import {
+                events,
+                reply,
+            }))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Runs `task` on the writer's connection inside the next group commit, in a
+    /// savepoint of its own: its writes are kept if it returns `Ok` and rolled back
+    /// if it returns `Err`. Answers after the commit, so an `Ok` is durable.
+    ///
+    /// This is how read models update their rows and checkpoint atomically without
+    /// a second writing connection competing for SQLite's lock.
+    pub async fn write<T, E, F>(&self, task: F) -> Result<Result<T, E>, AppendError>
+    where
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let task: writer::Task = Box::new(move |conn| {
+            Box::pin(async move {
+                let result = task(conn).await;
+                let keep = result.is_ok();
+                let deliver: writer::Deliver = Box::new(move |commit| {
+                    let _ = reply.send(commit.map(|()| result));
+                });
+                (keep, deliver)
+            })
+        });
+        self.inner
+            .writer
+            .send(writer::Message::Work(writer::Work::Task(task)))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Whether the log has no event at all.
+    pub async fn is_empty(&self) -> Result<bool, sqlx::Error> {
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events)")
+            .fetch_one(&self.inner.reader)
+            .await?;
+        Ok(!any)
+    }
+
+    /// Every event, aggregate by aggregate in sequence order, streamed with
+    /// bounded memory (one read transaction). For `pactum verify`.
+    pub fn stream_by_aggregate(
+        &self,
+    ) -> impl futures::Stream<Item = Result<RecordedEvent, StoreError>> + '_ {
+        use futures::StreamExt;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM events ORDER BY aggregate_type, aggregate_id, sequence"
+            )
+        });
+        sqlx::query(SQL.as_str())
+            .fetch(&self.inner.reader)
+            .map(|row| event_from_row(&row?))
     }
 
     /// Every event of one aggregate, in sequence order.

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use pactum_events::RecordedEvent;
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Acquire, Connection};
@@ -29,14 +30,41 @@ pub(super) const QUEUE_DEPTH: usize = 4096;
 const MAX_BATCH: usize = 512;
 
 pub(super) enum Message {
-    Append(Job),
+    Work(Work),
     /// Stop after everything queued before this message; answers once stopped.
     Close(oneshot::Sender<()>),
 }
 
-pub(super) struct Job {
-    pub requests: Vec<AppendRequest>,
-    pub reply: oneshot::Sender<Result<Vec<AppendOutcome>, AppendError>>,
+/// One job: it runs in its own SAVEPOINT of the batch's transaction and is
+/// answered after the batch's COMMIT.
+pub(super) enum Work {
+    /// Events decided by commands (see [`AppendRequest`]).
+    Append {
+        requests: Vec<AppendRequest>,
+        reply: oneshot::Sender<Result<Vec<AppendOutcome>, AppendError>>,
+    },
+    /// Events recorded elsewhere, kept exactly as they are (`pactum import`).
+    Import {
+        events: Vec<RecordedEvent>,
+        reply: oneshot::Sender<Result<(), AppendError>>,
+    },
+    /// Arbitrary writes that must share the writer's connection (projection
+    /// batches with their checkpoints).
+    Task(Task),
+}
+
+/// Called after the batch's COMMIT with its outcome.
+pub(super) type Deliver = Box<dyn FnOnce(Result<(), AppendError>) + Send>;
+
+/// A write task: returns whether to keep its writes, and how to answer its caller.
+pub(super) type Task =
+    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
+
+/// What one job did inside the batch.
+struct Done {
+    deliver: Deliver,
+    /// Events it appended (for the head position and metrics).
+    appended: Vec<u64>,
 }
 
 #[derive(Clone)]
@@ -59,7 +87,7 @@ pub(super) async fn run(
             break;
         };
         let mut batch = match first {
-            Message::Append(job) => vec![job],
+            Message::Work(work) => vec![work],
             Message::Close(done) => {
                 closing = Some(done);
                 break;
@@ -67,7 +95,7 @@ pub(super) async fn run(
         };
         while batch.len() < MAX_BATCH {
             match messages.try_recv() {
-                Ok(Message::Append(job)) => batch.push(job),
+                Ok(Message::Work(work)) => batch.push(work),
                 Ok(Message::Close(done)) => {
                     closing = Some(done);
                     break;
@@ -75,38 +103,40 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
+        let jobs = batch.len();
         let started = std::time::Instant::now();
-        let results = match commit_batch(&mut conn, &batch, &inline).await {
-            Ok(results) => {
-                record_batch(&batch, &results, started.elapsed());
-                results
+        let mut done = Vec::with_capacity(jobs);
+        let committed = commit_batch(&mut conn, batch, &inline, &mut done).await;
+        let outcome = match committed {
+            Ok(()) => {
+                let positions: Vec<u64> = done
+                    .iter()
+                    .flat_map(|d| d.appended.iter().copied())
+                    .collect();
+                METRICS.events_appended.inc_by(positions.len() as u64);
+                METRICS.append_batches.inc();
+                METRICS.append_batch_jobs.observe(jobs as f64);
+                METRICS
+                    .commit_duration
+                    .observe(started.elapsed().as_secs_f64());
+                if let Some(&newest) = positions.iter().max() {
+                    METRICS.head_position.set(newest as i64);
+                    head.send_if_modified(|current| {
+                        let moved = newest > *current;
+                        *current = (*current).max(newest);
+                        moved
+                    });
+                }
+                Ok(())
             }
             Err(error) => {
-                tracing::error!(%error, jobs = batch.len(), "commit of a batch failed");
-                let error = AppendError::from(error);
-                batch.iter().map(|_| Err(error.clone())).collect()
+                tracing::error!(%error, jobs, "commit of a batch failed");
+                Err(AppendError::from(error))
             }
         };
-        let newest = results
-            .iter()
-            .flatten()
-            .flatten()
-            .filter_map(|outcome| match outcome {
-                AppendOutcome::Committed(events) => events.last().map(|e| e.position),
-                AppendOutcome::Replayed(_) => None,
-            })
-            .max();
-        if let Some(newest) = newest {
-            METRICS.head_position.set(newest as i64);
-            head.send_if_modified(|current| {
-                let moved = newest > *current;
-                *current = (*current).max(newest);
-                moved
-            });
-        }
-        for (job, result) in batch.into_iter().zip(results) {
-            // The caller may have gone away; its events are committed regardless.
-            let _ = job.reply.send(result);
+        for job in done {
+            // The caller may have gone away; what was committed stays committed.
+            (job.deliver)(outcome.clone());
         }
     }
     // Appends sent after the close find the channel shut and fail as `Closed`.
@@ -117,53 +147,171 @@ pub(super) async fn run(
     }
 }
 
-fn record_batch(
-    batch: &[Job],
-    results: &[Result<Vec<AppendOutcome>, AppendError>],
-    elapsed: std::time::Duration,
-) {
-    let events: usize = results
-        .iter()
-        .flatten()
-        .flatten()
-        .map(|outcome| match outcome {
-            AppendOutcome::Committed(events) => events.len(),
-            AppendOutcome::Replayed(_) => 0,
-        })
-        .sum();
-    METRICS.events_appended.inc_by(events as u64);
-    METRICS.append_batches.inc();
-    METRICS.append_batch_jobs.observe(batch.len() as f64);
-    METRICS.commit_duration.observe(elapsed.as_secs_f64());
-}
-
+/// Runs every job of the batch in its own savepoint and commits the batch. Jobs
+/// that ran are pushed to `done` even when the commit then fails, so every caller
+/// gets an answer.
 async fn commit_batch(
     conn: &mut SqliteConnection,
-    batch: &[Job],
+    batch: Vec<Work>,
     inline: &[Arc<dyn InlineProjection>],
-) -> Result<Vec<Result<Vec<AppendOutcome>, AppendError>>, sqlx::Error> {
+    done: &mut Vec<Done>,
+) -> Result<(), sqlx::Error> {
     // IMMEDIATE takes the write lock up front: another process writing the same
     // file makes us wait (busy_timeout) instead of failing at the first INSERT.
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(error) => {
+            done.extend(batch.into_iter().map(|work| refuse(work, error_of(&error))));
+            return Err(error);
+        }
+    };
     let mut heads: HashMap<AggregateKey, Head> = HashMap::new();
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        let mut savepoint = tx.begin().await?;
-        let mut staged = HashMap::new();
-        match append_job(&mut savepoint, &job.requests, &heads, &mut staged, inline).await {
-            Ok(outcomes) => {
-                savepoint.commit().await?;
-                heads.extend(staged);
-                results.push(Ok(outcomes));
+    let mut work = batch.into_iter();
+    while let Some(job) = work.next() {
+        let mut savepoint = match tx.begin().await {
+            Ok(savepoint) => savepoint,
+            Err(error) => {
+                done.push(refuse(job, error_of(&error)));
+                done.extend(work.map(|job| refuse(job, error_of(&error))));
+                return Err(error);
             }
-            Err(refusal) => {
-                savepoint.rollback().await?;
-                results.push(Err(refusal));
-            }
+        };
+        let (keep, job_done, staged) = run_job(&mut savepoint, job, &heads, inline).await;
+        let finished = if keep {
+            savepoint.commit().await
+        } else {
+            savepoint.rollback().await
+        };
+        done.push(job_done);
+        if let Err(error) = finished {
+            done.extend(work.map(|job| refuse(job, error_of(&error))));
+            return Err(error);
+        }
+        if keep {
+            heads.extend(staged);
         }
     }
-    tx.commit().await?;
-    Ok(results)
+    tx.commit().await
+}
+
+fn error_of(error: &sqlx::Error) -> AppendError {
+    AppendError::Storage(Arc::new(sqlx::Error::Protocol(error.to_string())))
+}
+
+/// Answers a job that never ran.
+fn refuse(work: Work, error: AppendError) -> Done {
+    let deliver: Deliver = match work {
+        Work::Append { reply, .. } => Box::new(move |_| {
+            let _ = reply.send(Err(error));
+        }),
+        Work::Import { reply, .. } => Box::new(move |_| {
+            let _ = reply.send(Err(error));
+        }),
+        Work::Task(task) => {
+            // A task answers through its own deliver; a task that cannot run is
+            // answered with the error by dropping its reply channel.
+            drop(task);
+            Box::new(|_| {})
+        }
+    };
+    Done {
+        deliver,
+        appended: Vec::new(),
+    }
+}
+
+/// Runs one job; returns whether to keep its writes, its answer, and the
+/// aggregate heads it moved.
+async fn run_job(
+    conn: &mut SqliteConnection,
+    work: Work,
+    heads: &HashMap<AggregateKey, Head>,
+    inline: &[Arc<dyn InlineProjection>],
+) -> (bool, Done, HashMap<AggregateKey, Head>) {
+    let mut staged = HashMap::new();
+    match work {
+        Work::Append { requests, reply } => {
+            let result = append_job(conn, &requests, heads, &mut staged, inline).await;
+            let keep = result.is_ok();
+            let appended = committed_positions(&result);
+            let deliver: Deliver = Box::new(move |commit| {
+                let _ = reply.send(commit.and(result));
+            });
+            (keep, Done { deliver, appended }, staged)
+        }
+        Work::Import { events, reply } => {
+            let result = import_job(conn, &events, inline).await;
+            let keep = result.is_ok();
+            let appended = if keep {
+                events.iter().map(|e| e.position).collect()
+            } else {
+                Vec::new()
+            };
+            let deliver: Deliver = Box::new(move |commit| {
+                let _ = reply.send(commit.and(result));
+            });
+            (keep, Done { deliver, appended }, staged)
+        }
+        Work::Task(task) => {
+            let (keep, deliver) = task(conn).await;
+            (
+                keep,
+                Done {
+                    deliver,
+                    appended: Vec::new(),
+                },
+                staged,
+            )
+        }
+    }
+}
+
+fn committed_positions(result: &Result<Vec<AppendOutcome>, AppendError>) -> Vec<u64> {
+    result
+        .iter()
+        .flatten()
+        .flat_map(|outcome| match outcome {
+            AppendOutcome::Committed(events) => events.iter().map(|e| e.position).collect(),
+            AppendOutcome::Replayed(_) => Vec::new(),
+        })
+        .collect()
+}
+
+/// Inserts recorded events exactly as they are, positions and hashes included.
+async fn import_job(
+    conn: &mut SqliteConnection,
+    events: &[RecordedEvent],
+    inline: &[Arc<dyn InlineProjection>],
+) -> Result<(), AppendError> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, \
+             schema_version, recorded_at, actor_subject, actor_role, actor_org, \
+             correlation_id, causation_id, idempotency_key, payload, hash) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.position as i64)
+        .bind(&event.aggregate_type)
+        .bind(&event.aggregate_id)
+        .bind(event.sequence as i64)
+        .bind(&event.event_type)
+        .bind(event.schema_version)
+        .bind(event.recorded_at.as_microsecond())
+        .bind(&event.actor.subject)
+        .bind(&event.actor.role)
+        .bind(&event.actor.org)
+        .bind(&event.correlation_id)
+        .bind(&event.causation_id)
+        .bind(&event.idempotency_key)
+        .bind(event.payload.to_string())
+        .bind(&event.hash)
+        .execute(&mut *conn)
+        .await?;
+        for projection in inline {
+            projection.apply(&mut *conn, event).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn append_job(
