@@ -1,13 +1,15 @@
 //! The application core that HTTP handlers and CLI commands share: the event
-//! store, the catalogue and the clock.
+//! store, the catalogue, the clock and the read models' handles.
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
 
 use crate::access::tokens::TokenTable;
 use crate::catalogue::{self, Catalogue, SeedError};
 use crate::clock::Clock;
+use crate::projector::Projections;
 use crate::store::{EventStore, StorageLocation, StoreError};
 
 #[derive(Clone)]
@@ -15,6 +17,11 @@ pub struct App {
     pub store: EventStore,
     pub catalogue: Arc<Catalogue>,
     pub clock: Arc<dyn Clock>,
+    /// Where each read model is served from (kept live by the server).
+    pub projections: Projections,
+    /// Cancelled when the process shuts down: long-running work (event streams,
+    /// projection supervisors) ends on it.
+    pub shutdown: CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +45,8 @@ impl App {
             store,
             catalogue: Arc::new(catalogue),
             clock,
+            projections: Projections::default(),
+            shutdown: CancellationToken::new(),
         })
     }
 

@@ -13,6 +13,7 @@ pub mod execute;
 pub mod http;
 pub mod metrics;
 pub mod orders;
+pub mod projector;
 pub mod startup;
 pub mod store;
 pub mod validation;

@@ -7,19 +7,30 @@ use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::app::{App, OpenError};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::http;
+use crate::projector::{self, Hooks};
 use crate::store::StorageLocation;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServeConfig {
     pub listen: String,
     pub storage: StorageLocation,
-    /// Start the clock at the real time and let admins move it forward through
-    /// `POST /v1/admin/clock` (demos and black-box tests of timers).
-    pub manual_clock: bool,
+    pub clock: ClockConfig,
+    /// Test hooks of the projection runners (failure injection, pacing).
+    pub hooks: Hooks,
+}
+
+#[derive(Clone, Default)]
+pub enum ClockConfig {
+    #[default]
+    System,
+    /// A clock admins move forward through `POST /v1/admin/clock`
+    /// (`serve --manual-clock`: demos and black-box tests of timers).
+    Manual(Arc<ManualClock>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +48,24 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     app: App,
+    projectors: Vec<JoinHandle<()>>,
 }
 
 impl Server {
     pub async fn build(config: ServeConfig) -> Result<Self, StartError> {
-        let (clock, manual): (Arc<dyn Clock>, Option<Arc<ManualClock>>) = if config.manual_clock {
-            let manual = Arc::new(ManualClock::starting_at(SystemClock.now()));
-            (manual.clone(), Some(manual))
-        } else {
-            (Arc::new(SystemClock), None)
+        let (clock, manual): (Arc<dyn Clock>, Option<Arc<ManualClock>>) = match config.clock {
+            ClockConfig::Manual(manual) => (manual.clone(), Some(manual)),
+            ClockConfig::System => (Arc::new(SystemClock), None),
         };
         let app = App::open(&config.storage, clock).await?;
+        let projectors = projector::start(
+            &app.store,
+            &app.projections,
+            &config.hooks,
+            Arc::clone(&app.clock),
+            &app.shutdown,
+        )
+        .await;
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -63,6 +81,7 @@ impl Server {
             listener,
             router,
             app,
+            projectors,
         })
     }
 
@@ -83,9 +102,20 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.local_addr(), "pactum is serving");
+        let cancel = self.app.shutdown.clone();
+        // Ending the token first ends event streams, which would otherwise keep
+        // graceful shutdown waiting forever.
+        let signal = async move {
+            shutdown.await;
+            cancel.cancel();
+        };
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(signal)
             .await?;
+        self.app.shutdown.cancel();
+        for task in self.projectors {
+            let _ = task.await;
+        }
         self.app.store.close().await;
         tracing::info!("pactum stopped");
         Ok(())

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::EventPayload;
 
 /// The lifecycle states of an order (see DESIGN.md, "Order lifecycle").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Submitted,

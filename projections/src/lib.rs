@@ -8,9 +8,13 @@
 //! - [`order_view`]: one order as its customer or a shifter sees it, at any point
 //!   of its history.
 //! - [`audience`]: who may see which event — the one place role filtering happens.
+//! - [`projection`]: what a stored projection is (name, version, event types,
+//!   table, fold); [`order_queue`] is the first one.
 
 pub mod audience;
+pub mod order_queue;
 pub mod order_view;
+pub mod projection;
 
 use jiff::Timestamp;
 use pactum_events::Actor;

@@ -53,6 +53,13 @@ pub fn can_see_order(principal: &Principal, scope: OrderScope<'_>) -> bool {
     }
 }
 
+/// Whether `principal` may read the global log (`GET /v1/events`, the SSE stream):
+/// auditors and admins only. It holds every organisation's orders and every
+/// internal comment; customers and shifters read their orders' histories instead.
+pub fn can_read_log(principal: &Principal) -> bool {
+    matches!(principal.role, Role::Auditor | Role::Admin)
+}
+
 /// Whether `principal`, who can see the order, may perform `action` on it.
 pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) -> bool {
     use OrderAction::*;

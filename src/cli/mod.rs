@@ -1,4 +1,5 @@
-//! The command line: `pactum serve | migrate | token | import-legacy`.
+//! The command line: `pactum serve | migrate | token | import-legacy | replay |
+//! projections`.
 //!
 //! Every command that touches storage takes `--data-dir DIR` or
 //! `--database-url URL` (also `PACTUM_DATA_DIR`, `PACTUM_DATABASE_URL`), so a
@@ -6,6 +7,7 @@
 //! to standard output; progress, logs and errors go to standard error.
 
 mod import_legacy;
+mod projections;
 mod token;
 
 use std::io::IsTerminal;
@@ -17,8 +19,8 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
-use crate::clock::SystemClock;
-use crate::startup::{ServeConfig, Server};
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::startup::{ClockConfig, ServeConfig, Server};
 use crate::store::StorageLocation;
 
 #[derive(Debug, Parser)]
@@ -43,6 +45,11 @@ enum Command {
     Token(token::TokenCommand),
     /// Import legacy order strings: one a line, or a CSV export.
     ImportLegacy(import_legacy::ImportArgs),
+    /// Rebuild read models from the log, with a progress bar.
+    Replay(projections::ReplayArgs),
+    /// Inspect read models: their generations, or their rows.
+    #[command(subcommand)]
+    Projections(projections::ProjectionsCommand),
 }
 
 /// Where the store is.
@@ -96,6 +103,8 @@ pub async fn run() -> ExitCode {
         Command::Migrate(storage) => migrate(storage).await,
         Command::Token(command) => token::run(command).await,
         Command::ImportLegacy(args) => import_legacy::run(args).await,
+        Command::Replay(args) => projections::replay(args).await,
+        Command::Projections(command) => projections::run(command).await,
     };
     match result {
         Ok(code) => code,
@@ -120,10 +129,16 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     if args.manual_clock && args.storage.database_url.is_some() {
         return Err("--manual-clock is for the embedded store only; drop --database-url".into());
     }
+    let clock = if args.manual_clock {
+        ClockConfig::Manual(Arc::new(ManualClock::starting_at(SystemClock.now())))
+    } else {
+        ClockConfig::System
+    };
     let config = ServeConfig {
         listen: args.listen,
         storage: args.storage.location(),
-        manual_clock: args.manual_clock,
+        clock,
+        hooks: Default::default(),
     };
     let server = Server::build(config).await.map_err(|e| e.to_string())?;
     server

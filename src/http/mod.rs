@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod catalogue;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod orders;
@@ -32,6 +33,7 @@ pub fn router(app: App) -> Router {
         .merge(health::router())
         .merge(catalogue::router())
         .merge(orders::router())
+        .merge(events::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

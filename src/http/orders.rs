@@ -2,15 +2,16 @@
 //! (`GET /v1/orders/{id}[?as_of=]`, `/history`) and the review commands.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::Timestamp;
-use pactum_events::order::{OrderSource, Visibility};
+use pactum_events::order::{OrderSource, OrderStatus, Visibility};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -18,6 +19,7 @@ use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, parse_json};
 use crate::orders::commands::OrderAction;
+use crate::orders::queue::{self, Cursor, QueueError, QueueQuery, Sort};
 use crate::orders::service::{self, CommandResponse, Submission};
 use crate::validation::{self, FieldError};
 
@@ -27,7 +29,7 @@ const BODY_MAX: usize = 20_000;
 
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/v1/orders", post(submit))
+        .route("/v1/orders", post(submit).get(list))
         .route("/v1/orders:legacy", post(submit_legacy))
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/history", get(history))
@@ -332,6 +334,139 @@ async fn cancel(
         reason: optional_text("reason", body.reason, NOTE_MAX)?,
     };
     run(&app, &id, &input, action).await
+}
+
+/// How long a read waits for a read model to reach `min_position`.
+const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+
+/// `GET /v1/orders?status=&service=&group=&assignee=&customer=&cursor=&limit=&sort=&min_position=`
+async fn list(
+    State(app): State<App>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (query, min_position) = parse_queue_query(&params, &headers)?;
+    if let Some(position) = min_position
+        && app
+            .projections
+            .order_queue
+            .wait_for(position, READ_YOUR_WRITES_WAIT)
+            .await
+            .is_none()
+    {
+        return Err(ApiError::Unavailable(format!(
+            "the order queue has not reached position {position} yet; retry shortly"
+        )));
+    }
+    let page = queue::list(&app, &principal, &query)
+        .await
+        .map_err(|e| match e {
+            QueueError::Forbidden => ApiError::Forbidden(e.to_string()),
+            QueueError::NotReady => ApiError::Unavailable(e.to_string()),
+            QueueError::CursorMismatch => ApiError::BadRequest(e.to_string()),
+            QueueError::Database(e) => e.into(),
+            QueueError::Row(e) => ApiError::internal(e),
+        })?;
+    let mut response = Json(&page).into_response();
+    response
+        .headers_mut()
+        .insert(POSITION.clone(), page.position.into());
+    Ok(response)
+}
+
+/// The queue filters of a query string; every parameter is checked.
+fn parse_queue_query(
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(QueueQuery, Option<u64>), ApiError> {
+    const KNOWN: [&str; 9] = [
+        "status",
+        "service",
+        "group",
+        "assignee",
+        "customer",
+        "cursor",
+        "limit",
+        "sort",
+        "min_position",
+    ];
+    if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown query parameter {unknown:?} (known: {})",
+            KNOWN.join(", ")
+        )));
+    }
+    let text = |name: &str| {
+        params
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let statuses = match text("status") {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<OrderStatus>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "status: {e} (one of {})",
+                    OrderStatus::ALL.map(|s| s.as_str()).join(", ")
+                ))
+            })?,
+    };
+    let limit = match text("limit") {
+        None => 50,
+        Some(limit) => limit
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=500).contains(l))
+            .ok_or_else(|| ApiError::BadRequest("limit must be between 1 and 500".into()))?,
+    };
+    let sort = match text("sort").as_deref() {
+        None | Some("newest") => Sort::Newest,
+        Some("oldest") => Sort::Oldest,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "sort must be newest or oldest, not {other:?}"
+            )));
+        }
+    };
+    let cursor = text("cursor")
+        .map(|c| {
+            Cursor::decode(&c).ok_or_else(|| {
+                ApiError::BadRequest("cursor is not one this server handed out".into())
+            })
+        })
+        .transpose()?;
+    let min_position = text("min_position")
+        .or_else(|| {
+            headers
+                .get("pactum-min-position")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .map(|p| {
+            p.trim()
+                .parse::<u64>()
+                .map_err(|_| ApiError::BadRequest("min_position must be a log position".into()))
+        })
+        .transpose()?;
+    Ok((
+        QueueQuery {
+            statuses,
+            service: text("service"),
+            group: text("group"),
+            assignee: text("assignee"),
+            customer: text("customer"),
+            cursor,
+            limit,
+            sort,
+        },
+        min_position,
+    ))
 }
 
 /// `GET /v1/orders/{id}[?as_of=RFC3339]`

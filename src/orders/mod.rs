@@ -12,4 +12,5 @@ pub mod commands;
 pub mod errors;
 pub mod import;
 pub mod legacy;
+pub mod queue;
 pub mod service;

@@ -326,6 +326,34 @@ impl EventStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// Like [`EventStore::read_after`], on a given connection (inside a write task,
+    /// where the writer's own transaction is what must be read).
+    pub async fn read_after_on(
+        conn: &mut SqliteConnection,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+            )
+        });
+        let rows = sqlx::query(SQL.as_str())
+            .bind(after as i64)
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// The newest committed position, read on a given connection.
+    pub async fn head_on(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(conn)
+            .await?;
+        Ok(head as u64)
+    }
+
     /// The response stored under an idempotency key, if any.
     pub async fn stored_response(
         &self,

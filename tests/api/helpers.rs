@@ -6,8 +6,10 @@ use std::sync::{Arc, LazyLock};
 
 use pactum::access::tokens::{self, TokenRequest};
 use pactum::app::App;
+use pactum::clock::ManualClock;
 use pactum::execute::CommandMeta;
-use pactum::startup::{ServeConfig, Server};
+use pactum::projector::Hooks;
+use pactum::startup::{ClockConfig, ServeConfig, Server};
 use pactum::store::StorageLocation;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
@@ -34,22 +36,47 @@ pub struct TestApp {
     handle: Option<JoinHandle<()>>,
 }
 
+/// How to start a test server.
+#[derive(Clone, Default)]
+pub struct Options {
+    pub clock: ClockConfig,
+    pub hooks: Hooks,
+}
+
 /// A server over a fresh, empty store.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+/// A server over a fresh store whose clock the test moves.
+pub async fn spawn_app_with_clock(clock: Arc<ManualClock>) -> TestApp {
+    spawn_app_with(Options {
+        clock: ClockConfig::Manual(clock),
+        ..Options::default()
+    })
+    .await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
     let temp = Arc::new(TempDir::new().expect("a temp dir"));
     let dir = temp.path().to_owned();
-    let mut app = spawn_app_at(&dir).await;
+    let mut app = spawn_app_at_with(&dir, options).await;
     app._temp = Some(temp);
     app
 }
 
 /// A server over the store in `dir` (which the caller keeps alive).
 pub async fn spawn_app_at(dir: &Path) -> TestApp {
+    spawn_app_at_with(dir, Options::default()).await
+}
+
+pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
     LazyLock::force(&TRACING);
     let server = Server::build(ServeConfig {
         listen: "127.0.0.1:0".into(),
         storage: StorageLocation::DataDir(dir.to_owned()),
-        manual_clock: false,
+        clock: options.clock,
+        hooks: options.hooks,
     })
     .await
     .expect("the server starts");
@@ -157,6 +184,14 @@ impl TestApp {
 
     pub async fn get_json(&self, path: &str, token: &str) -> (StatusCode, Value) {
         send(self.get(path, token)).await
+    }
+
+    /// Lists the queue as `token` sees it, after the read model has caught up
+    /// with everything committed so far (read-your-writes).
+    pub async fn queue(&self, token: &str, query: &str) -> (StatusCode, Value) {
+        let separator = if query.is_empty() { "" } else { "&" };
+        let path = format!("/v1/orders?min_position={}{separator}{query}", self.head());
+        self.get_json(&path, token).await
     }
 
     /// Submits the standard cloud order; returns its id.

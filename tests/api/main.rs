@@ -5,7 +5,9 @@ mod helpers;
 
 mod cli;
 mod errors;
+mod feed;
 mod idempotency;
 mod intake;
+mod queue;
 mod review;
 mod tenancy;

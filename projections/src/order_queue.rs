@@ -1,0 +1,292 @@
+//! The order queue: one row per order with what a queue screen needs — who, what,
+//! which state since when, who works it, when it last moved. Behind
+//! `GET /v1/orders`.
+
+use jiff::Timestamp;
+use pactum_events::order::{OrderEvent, OrderStatus, Visibility};
+use pactum_events::{EventPayload, RecordedEvent};
+
+use crate::projection::{ApplyError, Column, ColumnKind, ColumnSpec, Projection, TableSpec};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueRow {
+    pub order_id: String,
+    pub service: String,
+    pub group: String,
+    pub status: OrderStatus,
+    pub org: String,
+    pub customer_subject: String,
+    pub assignee: Option<String>,
+    pub title: Option<String>,
+    pub created_at: Timestamp,
+    /// The last event of any kind.
+    pub last_activity_at: Timestamp,
+    /// The last event a customer can see (internal comments excluded).
+    pub last_public_activity_at: Timestamp,
+    /// When the order entered its current status.
+    pub status_since: Timestamp,
+    /// While waiting for the customer: since when.
+    pub waiting_since: Option<Timestamp>,
+    pub version: u64,
+}
+
+const fn text(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: ColumnKind::Text,
+        nullable: false,
+    }
+}
+
+const fn int(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: ColumnKind::Integer,
+        nullable: false,
+    }
+}
+
+const fn nullable(mut spec: ColumnSpec) -> ColumnSpec {
+    spec.nullable = true;
+    spec
+}
+
+/// Columns after the key `order_id`; times are microseconds since the epoch.
+pub static TABLE: TableSpec = TableSpec {
+    key: "order_id",
+    columns: &[
+        text("service"),
+        text("group_id"),
+        text("status"),
+        text("org"),
+        text("customer_subject"),
+        nullable(text("assignee")),
+        nullable(text("title")),
+        int("created_at"),
+        int("last_activity_at"),
+        int("last_public_activity_at"),
+        int("status_since"),
+        nullable(int("waiting_since")),
+        int("version"),
+    ],
+    // Keyset pagination runs newest/oldest first on (created_at, order_id); each
+    // index puts the equality filters a queue uses in front of that keyset, so a
+    // page is one index range scan whatever the store's size.
+    indexes: &[
+        &["created_at", "order_id"],
+        &["group_id", "created_at", "order_id"],
+        &["group_id", "status", "created_at", "order_id"],
+        &["group_id", "assignee", "created_at", "order_id"],
+        &["org", "created_at", "order_id"],
+        &["org", "status", "created_at", "order_id"],
+        &["status", "created_at", "order_id"],
+        &["service", "created_at", "order_id"],
+        &["assignee", "created_at", "order_id"],
+    ],
+};
+
+pub struct OrderQueue;
+
+impl OrderQueue {
+    pub const NAME: &'static str = "order_queue";
+}
+
+fn micros(t: Timestamp) -> Column {
+    Column::Int(t.as_microsecond())
+}
+
+impl Projection for OrderQueue {
+    type Event = OrderEvent;
+    type Row = QueueRow;
+
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        &[
+            "OrderSubmitted",
+            "OrderAssigned",
+            "CommentAdded",
+            "QuestionAsked",
+            "QuestionAnswered",
+            "OrderApproved",
+            "OrderRejected",
+            "OrderCancelled",
+        ]
+    }
+
+    fn table(&self) -> &'static TableSpec {
+        &TABLE
+    }
+
+    fn decode(&self, event: &RecordedEvent) -> Result<OrderEvent, ApplyError> {
+        Ok(OrderEvent::decode(
+            &event.event_type,
+            event.schema_version,
+            event.payload.clone(),
+        )?)
+    }
+
+    fn key(&self, envelope: &RecordedEvent, _: &OrderEvent) -> String {
+        envelope.aggregate_id.clone()
+    }
+
+    fn apply(
+        &self,
+        row: Option<QueueRow>,
+        envelope: &RecordedEvent,
+        event: &OrderEvent,
+    ) -> Result<Option<QueueRow>, ApplyError> {
+        let at = envelope.recorded_at;
+        let mut row = match (row, event) {
+            (None, OrderEvent::OrderSubmitted(submitted)) => {
+                return Ok(Some(QueueRow {
+                    order_id: submitted.order_id.clone(),
+                    service: submitted.service.clone(),
+                    group: submitted.group.clone(),
+                    status: OrderStatus::Submitted,
+                    org: submitted.customer.org.clone(),
+                    customer_subject: submitted.customer.subject.clone(),
+                    assignee: None,
+                    title: submitted.title.clone(),
+                    created_at: submitted.submitted_at,
+                    last_activity_at: submitted.submitted_at,
+                    last_public_activity_at: submitted.submitted_at,
+                    status_since: submitted.submitted_at,
+                    waiting_since: None,
+                    version: envelope.sequence,
+                }));
+            }
+            (Some(_), OrderEvent::OrderSubmitted(_)) => {
+                return Err(ApplyError(format!(
+                    "order {} submitted twice (position {})",
+                    envelope.aggregate_id, envelope.position
+                )));
+            }
+            (Some(row), _) => row,
+            (None, _) => {
+                return Err(ApplyError(format!(
+                    "{} for order {} before its submission (position {})",
+                    envelope.event_type, envelope.aggregate_id, envelope.position
+                )));
+            }
+        };
+        let enter = |row: &mut QueueRow, status: OrderStatus| {
+            if row.status != status {
+                row.status = status;
+                row.status_since = at;
+            }
+        };
+        let mut public = true;
+        match event {
+            OrderEvent::OrderSubmitted(_) => unreachable!("handled above"),
+            OrderEvent::OrderAssigned(assigned) => {
+                row.assignee = Some(assigned.assignee.clone());
+                if row.status == OrderStatus::Submitted {
+                    enter(&mut row, OrderStatus::InReview);
+                }
+            }
+            OrderEvent::CommentAdded(comment) => {
+                public = comment.visibility == Visibility::Public;
+            }
+            OrderEvent::QuestionAsked(_) => {
+                enter(&mut row, OrderStatus::WaitingForCustomer);
+                row.waiting_since = Some(at);
+            }
+            OrderEvent::QuestionAnswered(_) => {
+                enter(&mut row, OrderStatus::InReview);
+                row.waiting_since = None;
+            }
+            OrderEvent::OrderApproved(_) => enter(&mut row, OrderStatus::Approved),
+            OrderEvent::OrderRejected(_) => enter(&mut row, OrderStatus::Rejected),
+            OrderEvent::OrderCancelled(_) => {
+                enter(&mut row, OrderStatus::Cancelled);
+                row.waiting_since = None;
+            }
+        }
+        if matches!(row.status, OrderStatus::Rejected | OrderStatus::Cancelled) {
+            row.waiting_since = None;
+        }
+        row.version = envelope.sequence;
+        row.last_activity_at = at;
+        if public {
+            row.last_public_activity_at = at;
+        }
+        Ok(Some(row))
+    }
+
+    fn to_columns(&self, row: &QueueRow) -> Vec<Column> {
+        vec![
+            Column::text(&row.service),
+            Column::text(&row.group),
+            Column::text(row.status.as_str()),
+            Column::text(&row.org),
+            Column::text(&row.customer_subject),
+            Column::opt_text(row.assignee.as_deref()),
+            Column::opt_text(row.title.as_deref()),
+            micros(row.created_at),
+            micros(row.last_activity_at),
+            micros(row.last_public_activity_at),
+            micros(row.status_since),
+            Column::opt_int(row.waiting_since.map(|t| t.as_microsecond())),
+            Column::Int(row.version as i64),
+        ]
+    }
+
+    fn from_columns(&self, key: String, columns: Vec<Column>) -> Result<QueueRow, ApplyError> {
+        let bad = |what: &str| ApplyError(format!("order_queue row {key}: bad {what}"));
+        let mut it = columns.into_iter();
+        let mut text = |what: &str| match it.next() {
+            Some(Column::Text(v)) => Ok(Some(v)),
+            Some(Column::Null) => Ok(None),
+            _ => Err(bad(what)),
+        };
+        let service = text("service")?.ok_or_else(|| bad("service"))?;
+        let group = text("group_id")?.ok_or_else(|| bad("group_id"))?;
+        let status = text("status")?
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("status"))?;
+        let org = text("org")?.ok_or_else(|| bad("org"))?;
+        let customer_subject = text("customer_subject")?.ok_or_else(|| bad("customer_subject"))?;
+        let assignee = text("assignee")?;
+        let title = text("title")?;
+        let mut time = |what: &str| match it.next() {
+            Some(Column::Int(us)) => Timestamp::from_microsecond(us)
+                .map(Some)
+                .map_err(|_| bad(what)),
+            Some(Column::Null) => Ok(None),
+            _ => Err(bad(what)),
+        };
+        let created_at = time("created_at")?.ok_or_else(|| bad("created_at"))?;
+        let last_activity_at = time("last_activity_at")?.ok_or_else(|| bad("last_activity_at"))?;
+        let last_public_activity_at =
+            time("last_public_activity_at")?.ok_or_else(|| bad("last_public_activity_at"))?;
+        let status_since = time("status_since")?.ok_or_else(|| bad("status_since"))?;
+        let waiting_since = time("waiting_since")?;
+        let version = match it.next() {
+            Some(Column::Int(v)) if v >= 0 => v as u64,
+            _ => return Err(bad("version")),
+        };
+        Ok(QueueRow {
+            order_id: key,
+            service,
+            group,
+            status,
+            org,
+            customer_subject,
+            assignee,
+            title,
+            created_at,
+            last_activity_at,
+            last_public_activity_at,
+            status_since,
+            waiting_since,
+            version,
+        })
+    }
+}

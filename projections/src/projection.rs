@@ -1,0 +1,121 @@
+//! What a projection is: a name, a version, the event types it reads, its table, and
+//! a fold from one event and the row it touches to that row's next state.
+//!
+//! Projections here are storage-agnostic: a table is described by a [`TableSpec`]
+//! and rows travel as [`Column`] values, so the server can keep them in SQLite
+//! today and PostgreSQL later, build a fresh copy of the tables for a new version,
+//! and apply a batch of events with every touched row read once and written once.
+
+use pactum_events::RecordedEvent;
+
+/// One value of a row, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Column {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl Column {
+    pub fn text(value: impl Into<String>) -> Self {
+        Self::Text(value.into())
+    }
+
+    pub fn opt_text(value: Option<impl Into<String>>) -> Self {
+        value.map_or(Self::Null, |v| Self::Text(v.into()))
+    }
+
+    pub fn opt_int(value: Option<i64>) -> Self {
+        value.map_or(Self::Null, Self::Int)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    Text,
+    Integer,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+    pub nullable: bool,
+}
+
+/// A projection's table: a text primary key, its other columns (in the order of
+/// [`Projection::to_columns`]) and the indexes its queries need.
+#[derive(Clone, Copy, Debug)]
+pub struct TableSpec {
+    pub key: &'static str,
+    pub columns: &'static [ColumnSpec],
+    /// Each index is a list of column names (the key may be last, for keysets).
+    pub indexes: &'static [&'static [&'static str]],
+}
+
+/// Why a projection could not apply an event. The batch is rolled back and
+/// retried; an event that never applies stalls the projection (and says so in
+/// the logs and in `pactum projections`) rather than being skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyError(pub String);
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+impl From<pactum_events::DecodeError> for ApplyError {
+    fn from(error: pactum_events::DecodeError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// A read model maintained from the log. Each event touches at most one row,
+/// found by [`Projection::key`].
+pub trait Projection: Send + Sync + 'static {
+    /// The decoded events this projection reads.
+    type Event: Send + Sync + 'static;
+    /// One row of its table.
+    type Row: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static;
+
+    /// Stable name; tables are named after it.
+    fn name(&self) -> &'static str;
+
+    /// Bumped whenever the fold or the table changes: the server then rebuilds the
+    /// projection into fresh tables and swaps them in when caught up.
+    fn version(&self) -> u32;
+
+    /// The event types it reads; every other event is skipped without decoding.
+    fn event_types(&self) -> &'static [&'static str];
+
+    fn table(&self) -> &'static TableSpec;
+
+    /// Decodes an event of one of [`Projection::event_types`] (upcasting old
+    /// schema versions).
+    fn decode(&self, event: &RecordedEvent) -> Result<Self::Event, ApplyError>;
+
+    /// The key of the row `event` touches.
+    fn key(&self, envelope: &RecordedEvent, event: &Self::Event) -> String;
+
+    /// The row after `event`: `None` deletes it.
+    fn apply(
+        &self,
+        row: Option<Self::Row>,
+        envelope: &RecordedEvent,
+        event: &Self::Event,
+    ) -> Result<Option<Self::Row>, ApplyError>;
+
+    /// The row's columns, in [`TableSpec::columns`] order (without the key).
+    fn to_columns(&self, row: &Self::Row) -> Vec<Column>;
+
+    /// Rebuilds a row from its key and columns as [`Projection::to_columns`] wrote them.
+    fn from_columns(&self, key: String, columns: Vec<Column>) -> Result<Self::Row, ApplyError>;
+
+    /// Whether this projection reads `event` at all.
+    fn reads(&self, event: &RecordedEvent) -> bool {
+        self.event_types().contains(&event.event_type.as_str())
+    }
+}

@@ -1,0 +1,274 @@
+//! Keeping read models: projections (defined in `pactum-projections`) stored in
+//! tables of their own, each with a checkpoint written in the same transaction as
+//! its rows.
+//!
+//! - [`runner`]: applies the log to one generation of one projection, batch by batch,
+//!   exactly once.
+//! - [`supervisor`]: in the server, keeps each projection live — builds a new
+//!   generation when the version changed (the old one serves meanwhile), then
+//!   follows new commits, notified in-process.
+//! - [`registry`]: the generations and their checkpoints; [`tables`]: their SQL.
+//! - [`ProjectionHandle`]: what reads use to find the live table and to wait for a
+//!   position (read-your-writes).
+//! - [`rebuild`]: `pactum replay`.
+
+pub mod registry;
+pub mod runner;
+pub mod supervisor;
+pub mod tables;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use pactum_projections::order_queue::OrderQueue;
+use pactum_projections::projection::{Projection, TableSpec};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::store::EventStore;
+use registry::Generation;
+pub use runner::{Hooks, ProjectorError, Runner, Step};
+use supervisor::Supervisor;
+
+/// The live generation of a projection as a reader needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveView {
+    pub generation: u64,
+    pub version: u32,
+    /// Every event up to this global position is reflected in the table.
+    pub checkpoint: u64,
+    pub table: Arc<str>,
+}
+
+impl LiveView {
+    fn of(generation: &Generation) -> Self {
+        Self {
+            generation: generation.generation,
+            version: generation.version,
+            checkpoint: generation.checkpoint,
+            table: generation.table().into(),
+        }
+    }
+}
+
+/// Where one projection can be read, and how far it has got.
+#[derive(Clone)]
+pub struct ProjectionHandle {
+    state: Arc<watch::Sender<Option<LiveView>>>,
+}
+
+impl Default for ProjectionHandle {
+    fn default() -> Self {
+        Self {
+            state: Arc::new(watch::Sender::new(None)),
+        }
+    }
+}
+
+impl ProjectionHandle {
+    /// The live generation, if one can serve reads.
+    pub fn current(&self) -> Option<LiveView> {
+        self.state.borrow().clone()
+    }
+
+    fn publish(&self, view: Option<LiveView>) {
+        self.state.send_replace(view);
+    }
+
+    fn advance(&self, generation: u64, checkpoint: u64) {
+        self.state.send_if_modified(|view| match view {
+            Some(view) if view.generation == generation && view.checkpoint < checkpoint => {
+                view.checkpoint = checkpoint;
+                true
+            }
+            _ => false,
+        });
+    }
+
+    /// Waits (notified, not polling) until the live generation reflects every
+    /// event up to `position`; `None` if that does not happen within `timeout`.
+    pub async fn wait_for(&self, position: u64, timeout: Duration) -> Option<LiveView> {
+        let mut receiver = self.state.subscribe();
+        let reached = receiver.wait_for(|view| {
+            view.as_ref()
+                .is_some_and(|view| view.checkpoint >= position)
+        });
+        match tokio::time::timeout(timeout, reached).await {
+            Ok(Ok(view)) => view.clone(),
+            _ => None,
+        }
+    }
+}
+
+/// The handles of every projection the server keeps.
+#[derive(Clone, Default)]
+pub struct Projections {
+    pub order_queue: ProjectionHandle,
+}
+
+/// A registered projection, whatever its row type.
+pub trait AnyProjection: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn version(&self) -> u32;
+    fn table(&self) -> &'static TableSpec;
+
+    /// Starts its supervisor; the receiver fires when it can serve reads.
+    fn spawn(
+        &self,
+        store: EventStore,
+        handle: ProjectionHandle,
+        hooks: Hooks,
+        clock: Arc<dyn Clock>,
+        cancel: CancellationToken,
+    ) -> (JoinHandle<()>, oneshot::Receiver<()>);
+
+    /// Builds a fresh generation from the whole log and swaps it in.
+    fn rebuild<'a>(
+        &'a self,
+        store: &'a EventStore,
+        clock: &'a dyn Clock,
+        progress: &'a (dyn Fn(u64) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Generation, ProjectorError>>;
+}
+
+struct Registered<P>(Arc<P>);
+
+impl<P: Projection> AnyProjection for Registered<P> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn version(&self) -> u32 {
+        self.0.version()
+    }
+
+    fn table(&self) -> &'static TableSpec {
+        self.0.table()
+    }
+
+    fn spawn(
+        &self,
+        store: EventStore,
+        handle: ProjectionHandle,
+        hooks: Hooks,
+        clock: Arc<dyn Clock>,
+        cancel: CancellationToken,
+    ) -> (JoinHandle<()>, oneshot::Receiver<()>) {
+        let (ready, is_ready) = oneshot::channel();
+        let supervisor = Supervisor {
+            projection: Arc::clone(&self.0),
+            store,
+            handle,
+            hooks,
+            clock,
+            cancel,
+        };
+        (tokio::spawn(supervisor.run(ready)), is_ready)
+    }
+
+    fn rebuild<'a>(
+        &'a self,
+        store: &'a EventStore,
+        clock: &'a dyn Clock,
+        progress: &'a (dyn Fn(u64) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Generation, ProjectorError>> {
+        Box::pin(rebuild(Arc::clone(&self.0), store, clock, progress))
+    }
+}
+
+/// Every projection, in the order they are built.
+pub fn all() -> Vec<Box<dyn AnyProjection>> {
+    vec![Box::new(Registered(Arc::new(OrderQueue)))]
+}
+
+fn handle_of<'a>(projections: &'a Projections, name: &str) -> Option<&'a ProjectionHandle> {
+    match name {
+        OrderQueue::NAME => Some(&projections.order_queue),
+        _ => None,
+    }
+}
+
+/// Starts a supervisor per projection and waits until each can serve reads
+/// (immediately if it is live at this version; after building it otherwise).
+pub async fn start(
+    store: &EventStore,
+    projections: &Projections,
+    hooks: &Hooks,
+    clock: Arc<dyn Clock>,
+    cancel: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let mut waiting = Vec::new();
+    for projection in all() {
+        let handle = handle_of(projections, projection.name())
+            .expect("every registered projection has a handle")
+            .clone();
+        let (task, ready) = projection.spawn(
+            store.clone(),
+            handle,
+            hooks.clone(),
+            Arc::clone(&clock),
+            cancel.child_token(),
+        );
+        tasks.push(task);
+        waiting.push((projection.name(), ready));
+    }
+    for (name, ready) in waiting {
+        if ready.await.is_err() {
+            tracing::warn!(projection = name, "stopped before it could serve");
+        }
+    }
+    tasks
+}
+
+/// Builds a new generation of `projection` from position 0 and swaps it in.
+/// Memory stays bounded by one batch, whatever the size of the log.
+pub async fn rebuild<P: Projection>(
+    projection: Arc<P>,
+    store: &EventStore,
+    clock: &dyn Clock,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Generation, ProjectorError> {
+    let name = projection.name();
+    let version = projection.version();
+    let spec = projection.table();
+    let now = clock.now();
+    let generation = store
+        .write(move |conn| {
+            Box::pin(async move { registry::create(conn, name, version, spec, now).await })
+        })
+        .await??;
+    let mut runner = Runner::new(projection, store.clone(), generation, Hooks::default());
+    loop {
+        if runner.catch_up(progress).await? == Step::Retired {
+            return Err(ProjectorError::Apply {
+                name: name.to_owned(),
+                position: runner.checkpoint(),
+                reason: "another rebuild replaced this one".into(),
+            });
+        }
+        if runner.promote(clock.now()).await? {
+            progress(runner.checkpoint());
+            return Ok(runner.generation().clone());
+        }
+    }
+}
+
+/// Every row of the live generation of `name`, one JSON line each, by key.
+pub async fn dump(store: &EventStore, name: &str) -> Result<Vec<String>, ProjectorError> {
+    let projection = all()
+        .into_iter()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| ProjectorError::Apply {
+            name: name.to_owned(),
+            position: 0,
+            reason: "no such projection".into(),
+        })?;
+    let Some(live) = registry::live(store.reader(), name).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(tables::dump(store.reader(), projection.table(), &live.table()).await?)
+}

@@ -1,0 +1,205 @@
+//! The generations of each projection (`projection_generations`): which one is
+//! live, which are building, and how far each has got.
+
+use jiff::Timestamp;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+
+use super::tables;
+use pactum_projections::projection::TableSpec;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Building,
+    Live,
+    Retired,
+}
+
+impl State {
+    fn parse(text: &str) -> Self {
+        match text {
+            "building" => Self::Building,
+            "live" => Self::Live,
+            _ => Self::Retired,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Building => "building",
+            Self::Live => "live",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    pub name: String,
+    pub generation: u64,
+    pub version: u32,
+    pub state: State,
+    pub checkpoint: u64,
+}
+
+impl Generation {
+    pub fn table(&self) -> String {
+        tables::table_name(&self.name, self.generation)
+    }
+}
+
+type GenerationRow = (String, i64, i64, String, i64);
+
+fn from_row((name, generation, version, state, checkpoint): GenerationRow) -> Generation {
+    Generation {
+        name,
+        generation: generation as u64,
+        version: version as u32,
+        state: State::parse(&state),
+        checkpoint: checkpoint as u64,
+    }
+}
+
+const COLUMNS: &str = "name, generation, version, state, checkpoint";
+
+pub async fn live(pool: &SqlitePool, name: &str) -> Result<Option<Generation>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM projection_generations WHERE name = ? AND state = 'live'");
+    let row: Option<GenerationRow> = sqlx::query_as(&sql).bind(name).fetch_optional(pool).await?;
+    Ok(row.map(from_row))
+}
+
+/// Every generation of one projection.
+pub async fn of(pool: &SqlitePool, name: &str) -> Result<Vec<Generation>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM projection_generations WHERE name = ? ORDER BY generation");
+    let rows: Vec<GenerationRow> = sqlx::query_as(&sql).bind(name).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// Every generation of every projection, for `pactum projections`.
+pub async fn all(pool: &SqlitePool) -> Result<Vec<Generation>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM projection_generations ORDER BY name, generation");
+    let rows: Vec<GenerationRow> = sqlx::query_as(&sql).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// State and checkpoint of one generation, read inside a write transaction.
+pub async fn current(
+    conn: &mut SqliteConnection,
+    name: &str,
+    generation: u64,
+) -> Result<Option<(State, u64)>, sqlx::Error> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT state, checkpoint FROM projection_generations WHERE name = ? AND generation = ?",
+    )
+    .bind(name)
+    .bind(generation as i64)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(state, checkpoint)| (State::parse(&state), checkpoint as u64)))
+}
+
+pub async fn set_checkpoint(
+    conn: &mut SqliteConnection,
+    name: &str,
+    generation: u64,
+    checkpoint: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_generations SET checkpoint = ? WHERE name = ? AND generation = ?",
+    )
+    .bind(checkpoint as i64)
+    .bind(name)
+    .bind(generation as i64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Registers a new, empty generation in state `building` and creates its tables.
+pub async fn create(
+    conn: &mut SqliteConnection,
+    name: &str,
+    version: u32,
+    spec: &TableSpec,
+    now: Timestamp,
+) -> Result<Generation, sqlx::Error> {
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(generation), 0) + 1 FROM projection_generations WHERE name = ?",
+    )
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO projection_generations (name, generation, version, state, checkpoint, created_at) \
+         VALUES (?, ?, ?, 'building', 0, ?)",
+    )
+    .bind(name)
+    .bind(next)
+    .bind(version)
+    .bind(now.as_microsecond())
+    .execute(&mut *conn)
+    .await?;
+    let generation = Generation {
+        name: name.to_owned(),
+        generation: next as u64,
+        version,
+        state: State::Building,
+        checkpoint: 0,
+    };
+    tables::create(conn, spec, &generation.table()).await?;
+    Ok(generation)
+}
+
+/// Makes `generation` the live one and retires the previous live one.
+pub async fn promote(
+    conn: &mut SqliteConnection,
+    name: &str,
+    generation: u64,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_generations SET state = 'retired' WHERE name = ? AND state = 'live'",
+    )
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE projection_generations SET state = 'live', live_at = ? WHERE name = ? AND generation = ?",
+    )
+    .bind(now.as_microsecond())
+    .bind(name)
+    .bind(generation as i64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops the tables of retired generations, and of unfinished builds of another
+/// version than `version`, and forgets them.
+pub async fn drop_stale(
+    conn: &mut SqliteConnection,
+    name: &str,
+    version: u32,
+) -> Result<usize, sqlx::Error> {
+    let retired: Vec<i64> = sqlx::query_scalar(
+        "SELECT generation FROM projection_generations WHERE name = ? \
+         AND (state = 'retired' OR (state = 'building' AND version <> ?))",
+    )
+    .bind(name)
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?;
+    for generation in &retired {
+        let table = tables::table_name(name, *generation as u64);
+        sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM projection_generations WHERE name = ? AND generation = ?")
+            .bind(name)
+            .bind(generation)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(retired.len())
+}

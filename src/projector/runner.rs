@@ -1,0 +1,332 @@
+//! Applying the log to one generation of one projection, a batch at a time.
+//!
+//! A batch is read from the log after the generation's checkpoint, decoded and
+//! keyed outside the writer, then applied in one write task on the store's writer:
+//! check the generation is still ours at the expected checkpoint, read each
+//! touched row once, fold, write each row once, move the checkpoint — all in one
+//! savepoint of one transaction. A crash anywhere before the commit leaves rows
+//! and checkpoint as they were; after it, both have moved. So an event is applied
+//! exactly once, whoever restarts, and two runners on one generation (two
+//! processes) cannot both apply a batch: the second finds the checkpoint moved.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use pactum_events::RecordedEvent;
+use pactum_projections::projection::{ApplyError, Projection};
+use sqlx::sqlite::SqliteConnection;
+use tokio::sync::Semaphore;
+
+use super::registry::{self, Generation, State};
+use super::tables;
+use crate::store::{AppendError, EventStore, StoreError};
+
+/// Events read per batch.
+pub const BATCH: u32 = 2_000;
+
+/// Test hooks: failure injection and pacing. Empty in production.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Called after a batch's rows and checkpoint are written, before the commit;
+    /// `true` fails the batch there, as a crash would.
+    pub fail_before_commit: Option<Arc<dyn Fn(&str, u64) -> bool + Send + Sync>>,
+    /// Every batch takes a permit first, so a test can hold a build mid-way.
+    pub gate: Option<Arc<Semaphore>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error("projection {name} cannot apply the event at position {position}: {reason}")]
+    Apply {
+        name: String,
+        position: u64,
+        reason: String,
+    },
+    #[error("injected failure before commit at position {0}")]
+    Injected(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What a step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A batch was applied; the checkpoint is now here.
+    Applied { checkpoint: u64, events: usize },
+    /// Nothing after the checkpoint.
+    CaughtUp,
+    /// Another generation replaced this one.
+    Retired,
+    /// Someone else (another process) moved this generation's checkpoint.
+    Moved { checkpoint: u64 },
+}
+
+enum BatchError {
+    Retired,
+    Moved(u64),
+    Apply { position: u64, reason: String },
+    Injected(u64),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for BatchError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+type Prepared<P> = Vec<(String, RecordedEvent, <P as Projection>::Event)>;
+
+/// Decodes and keys the events the projection reads (the rest are skipped).
+fn prepare<P: Projection>(
+    projection: &P,
+    events: Vec<RecordedEvent>,
+) -> Result<Prepared<P>, BatchError> {
+    let mut prepared = Vec::with_capacity(events.len());
+    for envelope in events {
+        if !projection.reads(&envelope) {
+            continue;
+        }
+        let event = projection
+            .decode(&envelope)
+            .map_err(|e| BatchError::Apply {
+                position: envelope.position,
+                reason: e.0,
+            })?;
+        let key = projection.key(&envelope, &event);
+        prepared.push((key, envelope, event));
+    }
+    Ok(prepared)
+}
+
+/// Folds a prepared batch into the table: each touched row read once, written once.
+async fn write_prepared<P: Projection>(
+    conn: &mut SqliteConnection,
+    projection: &P,
+    table: &str,
+    prepared: Prepared<P>,
+) -> Result<(), BatchError> {
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    let spec = projection.table();
+    let mut seen = HashSet::new();
+    let keys: Vec<&str> = prepared
+        .iter()
+        .map(|(key, _, _)| key.as_str())
+        .filter(|key| seen.insert(*key))
+        .collect();
+    let stored = tables::load(conn, spec, table, &keys).await?;
+    let mut rows: HashMap<String, Option<P::Row>> = HashMap::with_capacity(keys.len());
+    for (key, columns) in stored {
+        let row = projection
+            .from_columns(key.clone(), columns)
+            .map_err(|e| BatchError::Apply {
+                position: 0,
+                reason: format!("stored row unreadable: {e}"),
+            })?;
+        rows.insert(key, Some(row));
+    }
+    for (key, envelope, event) in &prepared {
+        let current = rows.remove(key).flatten();
+        let next = projection
+            .apply(current, envelope, event)
+            .map_err(|ApplyError(reason)| BatchError::Apply {
+                position: envelope.position,
+                reason,
+            })?;
+        rows.insert(key.clone(), next);
+    }
+    for (key, row) in &rows {
+        match row {
+            Some(row) => {
+                tables::upsert(conn, spec, table, key, &projection.to_columns(row)).await?;
+            }
+            None => tables::delete(conn, spec, table, key).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Drives one generation of a projection.
+pub struct Runner<P: Projection> {
+    projection: Arc<P>,
+    store: EventStore,
+    generation: Generation,
+    hooks: Hooks,
+}
+
+impl<P: Projection> Runner<P> {
+    pub fn new(
+        projection: Arc<P>,
+        store: EventStore,
+        generation: Generation,
+        hooks: Hooks,
+    ) -> Self {
+        Self {
+            projection,
+            store,
+            generation,
+            hooks,
+        }
+    }
+
+    pub fn generation(&self) -> &Generation {
+        &self.generation
+    }
+
+    pub fn checkpoint(&self) -> u64 {
+        self.generation.checkpoint
+    }
+
+    fn error(&self, error: BatchError) -> Result<Step, ProjectorError> {
+        match error {
+            BatchError::Retired => Ok(Step::Retired),
+            BatchError::Moved(checkpoint) => Ok(Step::Moved { checkpoint }),
+            BatchError::Apply { position, reason } => Err(ProjectorError::Apply {
+                name: self.generation.name.clone(),
+                position,
+                reason,
+            }),
+            BatchError::Injected(position) => Err(ProjectorError::Injected(position)),
+            BatchError::Database(e) => Err(e.into()),
+        }
+    }
+
+    /// Applies the next batch, if there is one.
+    pub async fn step(&mut self) -> Result<Step, ProjectorError> {
+        if let Some(gate) = &self.hooks.gate
+            && let Ok(permit) = gate.acquire().await
+        {
+            permit.forget();
+        }
+        let events = self
+            .store
+            .read_after(self.generation.checkpoint, BATCH)
+            .await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(Step::CaughtUp);
+        };
+        let count = events.len();
+        let prepared = match prepare(&*self.projection, events) {
+            Ok(prepared) => prepared,
+            Err(error) => return self.error(error),
+        };
+        let projection = Arc::clone(&self.projection);
+        let name = self.generation.name.clone();
+        let number = self.generation.generation;
+        let table = self.generation.table();
+        let expected = self.generation.checkpoint;
+        let fail = self.hooks.fail_before_commit.clone();
+        let outcome = self
+            .store
+            .write(move |conn| {
+                Box::pin(async move {
+                    match registry::current(conn, &name, number).await? {
+                        None | Some((State::Retired, _)) => return Err(BatchError::Retired),
+                        Some((_, stored)) if stored != expected => {
+                            return Err(BatchError::Moved(stored));
+                        }
+                        Some(_) => {}
+                    }
+                    write_prepared(conn, &*projection, &table, prepared).await?;
+                    registry::set_checkpoint(conn, &name, number, last).await?;
+                    if fail.is_some_and(|fail| fail(&name, last)) {
+                        return Err(BatchError::Injected(last));
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        match outcome {
+            Ok(()) => {
+                self.generation.checkpoint = last;
+                Ok(Step::Applied {
+                    checkpoint: last,
+                    events: count,
+                })
+            }
+            Err(BatchError::Moved(checkpoint)) => {
+                self.generation.checkpoint = checkpoint;
+                Ok(Step::Moved { checkpoint })
+            }
+            Err(error) => self.error(error),
+        }
+    }
+
+    /// Steps until caught up with the log (or retired), reporting the checkpoint
+    /// after every batch.
+    pub async fn catch_up(
+        &mut self,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Step, ProjectorError> {
+        loop {
+            match self.step().await? {
+                Step::Applied { checkpoint, .. } | Step::Moved { checkpoint } => {
+                    progress(checkpoint)
+                }
+                done @ (Step::CaughtUp | Step::Retired) => return Ok(done),
+            }
+        }
+    }
+
+    /// Makes this (building) generation live: applies whatever arrived since the
+    /// last step and swaps it in, in one transaction, so nothing can slip in
+    /// between. Returns `false` if too much arrived meanwhile (catch up again).
+    pub async fn promote(&mut self, now: Timestamp) -> Result<bool, ProjectorError> {
+        /// More than this since the last step: catch up outside the writer first.
+        const REMAINDER: u32 = 10_000;
+        let projection = Arc::clone(&self.projection);
+        let name = self.generation.name.clone();
+        let number = self.generation.generation;
+        let table = self.generation.table();
+        let expected = self.generation.checkpoint;
+        let outcome = self
+            .store
+            .write(move |conn| {
+                Box::pin(async move {
+                    match registry::current(conn, &name, number).await? {
+                        None | Some((State::Retired, _)) => return Err(BatchError::Retired),
+                        Some((_, stored)) if stored != expected => {
+                            return Err(BatchError::Moved(stored));
+                        }
+                        Some(_) => {}
+                    }
+                    let rest = EventStore::read_after_on(conn, expected, REMAINDER)
+                        .await
+                        .map_err(|e| BatchError::Apply {
+                            position: expected,
+                            reason: e.to_string(),
+                        })?;
+                    if rest.len() == REMAINDER as usize {
+                        return Ok(None);
+                    }
+                    let last = rest.last().map_or(expected, |e| e.position);
+                    let prepared = prepare(&*projection, rest)?;
+                    write_prepared(conn, &*projection, &table, prepared).await?;
+                    registry::set_checkpoint(conn, &name, number, last).await?;
+                    registry::promote(conn, &name, number, now).await?;
+                    Ok(Some(last))
+                })
+            })
+            .await?;
+        match outcome {
+            Ok(Some(checkpoint)) => {
+                self.generation.checkpoint = checkpoint;
+                self.generation.state = State::Live;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(BatchError::Moved(checkpoint)) => {
+                self.generation.checkpoint = checkpoint;
+                Ok(false)
+            }
+            Err(error) => self.error(error).map(|_| false),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! A projection's table in SQLite: DDL from its [`TableSpec`], reading and writing
+//! rows as [`Column`]s, and dumps for comparing two stores.
+
+use std::collections::HashMap;
+
+use pactum_projections::projection::{Column, ColumnKind, TableSpec};
+use serde_json::{Map, Value, json};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Executor, Row};
+
+/// The table of one generation of a projection.
+pub fn table_name(projection: &str, generation: u64) -> String {
+    format!("proj_{projection}_g{generation}")
+}
+
+/// Statements creating the table and its indexes.
+pub fn create_statements(spec: &TableSpec, table: &str) -> Vec<String> {
+    let columns = spec
+        .columns
+        .iter()
+        .map(|c| {
+            let kind = match c.kind {
+                ColumnKind::Text => "TEXT",
+                ColumnKind::Integer => "INTEGER",
+            };
+            let null = if c.nullable { "" } else { " NOT NULL" };
+            format!("{} {kind}{null}", c.name)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut statements = vec![format!(
+        "CREATE TABLE {table} ({} TEXT NOT NULL PRIMARY KEY, {columns}) WITHOUT ROWID",
+        spec.key
+    )];
+    for (n, index) in spec.indexes.iter().enumerate() {
+        statements.push(format!(
+            "CREATE INDEX {} ON {table} ({})",
+            index_name(table, n),
+            index.join(", ")
+        ));
+    }
+    statements
+}
+
+/// The name of the `n`th index of [`TableSpec::indexes`].
+pub fn index_name(table: &str, n: usize) -> String {
+    format!("{table}_i{n}")
+}
+
+fn select_columns(spec: &TableSpec) -> String {
+    std::iter::once(spec.key)
+        .chain(spec.columns.iter().map(|c| c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads a row as its key and columns.
+pub fn row_columns(
+    spec: &TableSpec,
+    row: &SqliteRow,
+) -> Result<(String, Vec<Column>), sqlx::Error> {
+    let key: String = row.try_get(0)?;
+    let mut columns = Vec::with_capacity(spec.columns.len());
+    for (i, column) in spec.columns.iter().enumerate() {
+        let value = match column.kind {
+            ColumnKind::Text => row
+                .try_get::<Option<String>, _>(i + 1)?
+                .map_or(Column::Null, Column::Text),
+            ColumnKind::Integer => row
+                .try_get::<Option<i64>, _>(i + 1)?
+                .map_or(Column::Null, Column::Int),
+        };
+        columns.push(value);
+    }
+    Ok((key, columns))
+}
+
+/// SQLite's default limit on bound parameters is far above this; chunks keep
+/// statements small and cacheable.
+const KEYS_PER_QUERY: usize = 256;
+
+/// The stored rows of `keys` (absent keys are absent from the map).
+pub async fn load(
+    conn: &mut SqliteConnection,
+    spec: &TableSpec,
+    table: &str,
+    keys: &[&str],
+) -> Result<HashMap<String, Vec<Column>>, sqlx::Error> {
+    let mut rows = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE {} IN ({placeholders})",
+            select_columns(spec),
+            spec.key
+        );
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let (key, columns) = row_columns(spec, &row)?;
+            rows.insert(key, columns);
+        }
+    }
+    Ok(rows)
+}
+
+/// Writes (inserts or replaces) one row.
+pub async fn upsert(
+    conn: &mut SqliteConnection,
+    spec: &TableSpec,
+    table: &str,
+    key: &str,
+    columns: &[Column],
+) -> Result<(), sqlx::Error> {
+    let placeholders = vec!["?"; spec.columns.len() + 1].join(", ");
+    let sql = format!(
+        "INSERT OR REPLACE INTO {table} ({}) VALUES ({placeholders})",
+        select_columns(spec)
+    );
+    let mut query = sqlx::query(&sql).bind(key);
+    for column in columns {
+        query = match column {
+            Column::Null => query.bind(None::<String>),
+            Column::Int(v) => query.bind(*v),
+            Column::Text(v) => query.bind(v.as_str()),
+        };
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+pub async fn delete(
+    conn: &mut SqliteConnection,
+    spec: &TableSpec,
+    table: &str,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = format!("DELETE FROM {table} WHERE {} = ?", spec.key);
+    sqlx::query(&sql).bind(key).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn create(
+    conn: &mut SqliteConnection,
+    spec: &TableSpec,
+    table: &str,
+) -> Result<(), sqlx::Error> {
+    for statement in create_statements(spec, table) {
+        conn.execute(statement.as_str()).await?;
+    }
+    Ok(())
+}
+
+/// Every row as one JSON line, ordered by key: two stores with equal dumps hold
+/// equal read models.
+pub async fn dump(
+    pool: &SqlitePool,
+    spec: &TableSpec,
+    table: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {} FROM {table} ORDER BY {}",
+        select_columns(spec),
+        spec.key
+    );
+    let rows = sqlx::query(&sql).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            let (key, columns) = row_columns(spec, row)?;
+            let mut object = Map::new();
+            object.insert(spec.key.to_owned(), json!(key));
+            for (spec, column) in spec.columns.iter().zip(columns) {
+                let value = match column {
+                    Column::Null => Value::Null,
+                    Column::Int(v) => json!(v),
+                    Column::Text(v) => json!(v),
+                };
+                object.insert(spec.name.to_owned(), value);
+            }
+            Ok(Value::Object(object).to_string())
+        })
+        .collect()
+}
