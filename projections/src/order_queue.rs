@@ -220,7 +220,7 @@ impl Projection for OrderQueue {
         Ok(Some(row))
     }
 
-    fn to_columns(&self, row: &QueueRow) -> Vec<Column> {
+    fn row_to_columns(&self, row: &QueueRow) -> Vec<Column> {
         vec![
             Column::text(&row.service),
             Column::text(&row.group),
@@ -238,7 +238,7 @@ impl Projection for OrderQueue {
         ]
     }
 
-    fn from_columns(&self, key: String, columns: Vec<Column>) -> Result<QueueRow, ApplyError> {
+    fn row_from_columns(&self, key: String, columns: Vec<Column>) -> Result<QueueRow, ApplyError> {
         let bad = |what: &str| ApplyError(format!("order_queue row {key}: bad {what}"));
         let mut it = columns.into_iter();
         let mut text = |what: &str| match it.next() {

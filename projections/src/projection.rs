@@ -44,7 +44,7 @@ pub struct ColumnSpec {
 }
 
 /// A projection's table: a text primary key, its other columns (in the order of
-/// [`Projection::to_columns`]) and the indexes its queries need.
+/// [`Projection::row_to_columns`]) and the indexes its queries need.
 #[derive(Clone, Copy, Debug)]
 pub struct TableSpec {
     pub key: &'static str,
@@ -109,10 +109,10 @@ pub trait Projection: Send + Sync + 'static {
     ) -> Result<Option<Self::Row>, ApplyError>;
 
     /// The row's columns, in [`TableSpec::columns`] order (without the key).
-    fn to_columns(&self, row: &Self::Row) -> Vec<Column>;
+    fn row_to_columns(&self, row: &Self::Row) -> Vec<Column>;
 
-    /// Rebuilds a row from its key and columns as [`Projection::to_columns`] wrote them.
-    fn from_columns(&self, key: String, columns: Vec<Column>) -> Result<Self::Row, ApplyError>;
+    /// Rebuilds a row from its key and columns as [`Projection::row_to_columns`] wrote them.
+    fn row_from_columns(&self, key: String, columns: Vec<Column>) -> Result<Self::Row, ApplyError>;
 
     /// Whether this projection reads `event` at all.
     fn reads(&self, event: &RecordedEvent) -> bool {

@@ -284,7 +284,7 @@ pub async fn list(
             .await?
         {
             let (key, columns) = tables::row_columns(spec, &row)?;
-            rows.push(OrderQueue.from_columns(key, columns)?);
+            rows.push(OrderQueue.row_from_columns(key, columns)?);
         }
     }
     rows.sort_by(|a, b| {

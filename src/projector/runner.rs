@@ -125,7 +125,7 @@ async fn write_prepared<P: Projection>(
     let mut rows: HashMap<String, Option<P::Row>> = HashMap::with_capacity(keys.len());
     for (key, columns) in stored {
         let row = projection
-            .from_columns(key.clone(), columns)
+            .row_from_columns(key.clone(), columns)
             .map_err(|e| BatchError::Apply {
                 position: 0,
                 reason: format!("stored row unreadable: {e}"),
@@ -145,7 +145,7 @@ async fn write_prepared<P: Projection>(
     for (key, row) in &rows {
         match row {
             Some(row) => {
-                tables::upsert(conn, spec, table, key, &projection.to_columns(row)).await?;
+                tables::upsert(conn, spec, table, key, &projection.row_to_columns(row)).await?;
             }
             None => tables::delete(conn, spec, table, key).await?,
         }
