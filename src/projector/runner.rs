@@ -25,12 +25,16 @@ use crate::store::{AppendError, EventStore, StoreError};
 /// Events read per batch.
 pub const BATCH: u32 = 2_000;
 
+/// Decides, given a projection's name and a batch's last position, whether to
+/// fail that batch just before its commit.
+pub type FailPoint = Arc<dyn Fn(&str, u64) -> bool + Send + Sync>;
+
 /// Test hooks: failure injection and pacing. Empty in production.
 #[derive(Clone, Default)]
 pub struct Hooks {
     /// Called after a batch's rows and checkpoint are written, before the commit;
     /// `true` fails the batch there, as a crash would.
-    pub fail_before_commit: Option<Arc<dyn Fn(&str, u64) -> bool + Send + Sync>>,
+    pub fail_before_commit: Option<FailPoint>,
     /// Every batch takes a permit first, so a test can hold a build mid-way.
     pub gate: Option<Arc<Semaphore>>,
 }
