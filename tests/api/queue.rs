@@ -176,11 +176,11 @@ async fn filters_by_status_and_assignee() {
     app.command(&approved, "approve", &sam, json!({})).await;
 
     let (_, page) = app.queue(&sam, "status=submitted").await;
-    assert_eq!(ids(&page), [fresh.clone()]);
+    assert_eq!(ids(&page), [fresh]);
     let (_, page) = app.queue(&sam, "status=submitted,in_review").await;
     assert_eq!(ids(&page).len(), 3);
     let (_, page) = app.queue(&sam, "assignee=sam").await;
-    assert_eq!(ids(&page), [mine.clone()]);
+    assert_eq!(ids(&page), [mine]);
     let (_, page) = app.queue(&sam, "status=approved").await;
     assert_eq!(ids(&page), [approved]);
     let (status, problem) = app.queue(&sam, "status=lost").await;
