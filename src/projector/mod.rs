@@ -91,11 +91,18 @@ impl ProjectionHandle {
     /// Waits (notified, not polling) until the live generation reflects every
     /// event up to `position`; `None` if that does not happen within `timeout`.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> Option<LiveView> {
+        self.wait_until(|view| view.checkpoint >= position, timeout)
+            .await
+    }
+
+    /// Waits until the live generation satisfies `condition`.
+    pub async fn wait_until(
+        &self,
+        condition: impl Fn(&LiveView) -> bool,
+        timeout: Duration,
+    ) -> Option<LiveView> {
         let mut receiver = self.state.subscribe();
-        let reached = receiver.wait_for(|view| {
-            view.as_ref()
-                .is_some_and(|view| view.checkpoint >= position)
-        });
+        let reached = receiver.wait_for(|view| view.as_ref().is_some_and(&condition));
         match tokio::time::timeout(timeout, reached).await {
             Ok(Ok(view)) => view.clone(),
             _ => None,

@@ -163,6 +163,7 @@ pub struct Runner<P: Projection> {
     store: EventStore,
     generation: Generation,
     hooks: Hooks,
+    batch: u32,
 }
 
 impl<P: Projection> Runner<P> {
@@ -177,7 +178,14 @@ impl<P: Projection> Runner<P> {
             store,
             generation,
             hooks,
+            batch: BATCH,
         }
+    }
+
+    /// Reads `batch` events at a time instead of [`BATCH`].
+    pub fn with_batch(mut self, batch: u32) -> Self {
+        self.batch = batch.max(1);
+        self
     }
 
     pub fn generation(&self) -> &Generation {
@@ -211,7 +219,7 @@ impl<P: Projection> Runner<P> {
         }
         let events = self
             .store
-            .read_after(self.generation.checkpoint, BATCH)
+            .read_after(self.generation.checkpoint, self.batch)
             .await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(Step::CaughtUp);

@@ -74,19 +74,8 @@ impl<P: Projection> Supervisor<P> {
             }
             return self.follow(live.clone()).await;
         }
-        if let Some(old) = live {
-            // Serve the old version, frozen, while the new one builds.
-            self.handle.publish(Some(LiveView::of(old)));
-            if let Some(ready) = ready.take() {
-                let _ = ready.send(());
-            }
-            tracing::info!(
-                projection = name,
-                from = old.version,
-                to = version,
-                "rebuilding into fresh tables; the old version serves meanwhile"
-            );
-        }
+        // Register (or resume) the new generation first, so that whoever waits for
+        // readiness finds it.
         let resumable = generations
             .iter()
             .filter(|g| g.state == State::Building && g.version == version)
@@ -106,6 +95,19 @@ impl<P: Projection> Supervisor<P> {
                     .await??
             }
         };
+        if let Some(old) = live {
+            // Serve the old version, frozen, while the new one builds.
+            self.handle.publish(Some(LiveView::of(old)));
+            if let Some(ready) = ready.take() {
+                let _ = ready.send(());
+            }
+            tracing::info!(
+                projection = name,
+                from = old.version,
+                to = version,
+                "rebuilding into fresh tables; the old version serves meanwhile"
+            );
+        }
         self.build(generation).await
     }
 

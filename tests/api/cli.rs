@@ -367,3 +367,54 @@ async fn migrate_creates_the_store_and_health_reports_ready() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
+    let dir = TempDir::new().unwrap();
+    let app = spawn_app_at(dir.path()).await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    for _ in 0..5 {
+        let id = app.submit(&alice).await;
+        app.command(&id, "assign", &sam, json!({"assignee": "sam"}))
+            .await;
+    }
+    app.app
+        .projections
+        .order_queue
+        .wait_for(app.head(), std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let head = app.head();
+    app.stop().await;
+
+    let before = pactum(&["projections", "dump", "order_queue"], dir.path());
+    assert!(before.status.success(), "{}", stderr(&before));
+    assert_eq!(stdout(&before).lines().count(), 5);
+
+    let replay = pactum(&["replay"], dir.path());
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let summary = stdout(&replay);
+    let fields: Vec<&str> = summary.trim().split('\t').collect();
+    assert_eq!(fields[0], "order_queue");
+    assert_eq!(fields[1], "2", "a new generation");
+    assert_eq!(fields[2], head.to_string(), "every event replayed");
+    assert!(stderr(&replay).contains("events/s"), "{}", stderr(&replay));
+
+    let after = pactum(&["projections", "dump", "order_queue"], dir.path());
+    assert_eq!(stdout(&after), stdout(&before));
+    let status = stdout(&pactum(&["projections", "status"], dir.path()));
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("order_queue\t1\t2\tlive\t") && l.ends_with("\t0")),
+        "{status}"
+    );
+
+    let unknown = pactum(&["replay", "--projection", "nope"], dir.path());
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("order_queue"),
+        "names the known projections"
+    );
+}

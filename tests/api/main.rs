@@ -8,6 +8,8 @@ mod errors;
 mod feed;
 mod idempotency;
 mod intake;
+mod projections;
 mod queue;
+mod replay;
 mod review;
 mod tenancy;

@@ -328,3 +328,85 @@ async fn command_responses_carry_version_and_position() {
     let order: Value = response.json().await.unwrap();
     assert_eq!(order["comments"][0]["author"], "alice");
 }
+
+#[tokio::test]
+async fn as_of_answers_for_any_instant_between_events() {
+    use jiff::{SignedDuration, Timestamp};
+    use pactum::clock::ManualClock;
+    let t0: Timestamp = "2026-03-01T09:00:00Z".parse().unwrap();
+    let clock = std::sync::Arc::new(ManualClock::starting_at(t0));
+    let app = spawn_app_with_clock(clock.clone()).await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let id = app.submit(&alice).await;
+    clock.set("2026-03-01T10:00:00Z".parse().unwrap()).unwrap();
+    app.command(&id, "assign", &sam, json!({"assignee": "sam"}))
+        .await;
+    clock.set("2026-03-01T11:00:00Z".parse().unwrap()).unwrap();
+    app.command(
+        &id,
+        "comments",
+        &sam,
+        json!({"body": "internal note", "visibility": "internal"}),
+    )
+    .await;
+    clock.set("2026-03-01T12:00:00Z".parse().unwrap()).unwrap();
+    app.command(&id, "approve", &sam, json!({})).await;
+
+    let at = |instant: Timestamp| format!("/v1/orders/{id}?as_of={instant}");
+    let micro = SignedDuration::from_micros(1);
+    for (instant, status, version) in [
+        (t0, "submitted", 1),
+        (
+            "2026-03-01T09:59:59.999999Z".parse().unwrap(),
+            "submitted",
+            1,
+        ),
+        ("2026-03-01T10:00:00Z".parse().unwrap(), "in_review", 2),
+        ("2026-03-01T11:30:00Z".parse().unwrap(), "in_review", 3),
+        (
+            "2026-03-01T12:00:00Z".parse::<Timestamp>().unwrap() - micro,
+            "in_review",
+            3,
+        ),
+        ("2026-03-01T12:00:00Z".parse().unwrap(), "approved", 4),
+        ("2027-01-01T00:00:00Z".parse().unwrap(), "approved", 4),
+    ] {
+        let (status_code, view) = app.get_json(&at(instant), &sam).await;
+        assert_eq!(status_code, StatusCode::OK, "{instant}");
+        assert_eq!(
+            (
+                view["status"].as_str().unwrap(),
+                view["version"].as_u64().unwrap()
+            ),
+            (status, version),
+            "{instant}"
+        );
+    }
+    let (status, _) = app.get_json(&at(t0 - micro), &sam).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "before its submission the order did not exist"
+    );
+    // As of 11:30 a shifter sees the internal comment, the customer does not.
+    let (_, staff) = app
+        .get_json(&at("2026-03-01T11:30:00Z".parse().unwrap()), &sam)
+        .await;
+    assert_eq!(staff["comments"].as_array().unwrap().len(), 1);
+    let (_, customer) = app
+        .get_json(&at("2026-03-01T11:30:00Z".parse().unwrap()), &alice)
+        .await;
+    assert!(customer["comments"].as_array().unwrap().is_empty());
+    // An offset is accepted ('+' arrives as a space in a query string).
+    let (status, view) = app
+        .get_json(
+            &format!("/v1/orders/{id}?as_of=2026-03-01T11:30:00%2B01:00"),
+            &sam,
+        )
+        .await;
+    assert_eq!(
+        (status, view["status"].as_str().unwrap()),
+        (StatusCode::OK, "in_review")
+    );
+}
