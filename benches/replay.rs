@@ -1,0 +1,228 @@
+//! Replay benchmark: rebuild every read model from a generated log and report
+//! events/s and the peak RSS of the `pactum replay` process, at two log sizes, so
+//! that memory staying flat is visible in one run.
+//!
+//! Run: `cargo bench --bench replay` (default sizes 200000 and 1000000 events), or
+//! `cargo bench --bench replay -- 1000000 5000000`. Generated stores are kept in
+//! `target/bench-data/` and reused.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use jiff::{SignedDuration, Timestamp};
+use pactum::access::tokens::TokenTable;
+use pactum::store::{EventStore, HashInput, StorageLocation, chain_hash};
+use pactum_events::EventPayload;
+use pactum_events::order::*;
+use serde_json::json;
+use sqlx::{Connection, SqliteConnection};
+
+/// One order's life: 8 events, like a reviewed, questioned and approved order.
+fn lifecycle(n: u64, at: Timestamp) -> Vec<(OrderEvent, &'static str)> {
+    let mut parameters = BTreeMap::new();
+    parameters.insert("cpu_cores".into(), json!(4 + n % 60));
+    parameters.insert("ram_per_core_gb".into(), json!(2));
+    parameters.insert("local_disk_gb".into(), json!(40));
+    parameters.insert("vm_instances".into(), json!(1 + n % 9));
+    parameters.insert("access_type".into(), json!("opportunistic"));
+    parameters.insert("start_date".into(), json!("2027-01-04"));
+    parameters.insert("duration_days".into(), json!(90));
+    let org = format!("org-{}", n % 500);
+    vec![
+        (
+            OrderEvent::OrderSubmitted(OrderSubmitted {
+                order_id: format!("order-{n:012}"),
+                service: "cloud-compute".into(),
+                group: "compute".into(),
+                customer: Customer { org, subject: format!("user-{}", n % 2000) },
+                parameters,
+                title: Some(format!("Project {n}")),
+                note: None,
+                submitted_at: at,
+                source: OrderSource::Api,
+            }),
+            "customer",
+        ),
+        (
+            OrderEvent::OrderAssigned(OrderAssigned {
+                assignee: format!("shifter-{}", n % 20),
+                previous_assignee: None,
+            }),
+            "shifter",
+        ),
+        (
+            OrderEvent::CommentAdded(CommentAdded {
+                comment_id: 1,
+                body: "Checking the quota with the provider.".into(),
+                visibility: Visibility::Internal,
+            }),
+            "shifter",
+        ),
+        (
+            OrderEvent::QuestionAsked(QuestionAsked {
+                question_id: 1,
+                body: "Which virtual organisation will use the machines?".into(),
+            }),
+            "shifter",
+        ),
+        (
+            OrderEvent::QuestionAnswered(QuestionAnswered {
+                question_id: 1,
+                body: "vo.example.org".into(),
+            }),
+            "customer",
+        ),
+        (
+            OrderEvent::CommentAdded(CommentAdded {
+                comment_id: 2,
+                body: "Thanks, that works for us.".into(),
+                visibility: Visibility::Public,
+            }),
+            "customer",
+        ),
+        (
+            OrderEvent::CommentAdded(CommentAdded {
+                comment_id: 3,
+                body: "Capacity confirmed at the site.".into(),
+                visibility: Visibility::Internal,
+            }),
+            "shifter",
+        ),
+        (OrderEvent::OrderApproved(OrderApproved { note: None }), "shifter"),
+    ]
+}
+
+/// Creates a store holding `events` order events (rounded up to whole orders).
+async fn generate(dir: &Path, events: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let store = EventStore::open(&StorageLocation::DataDir(dir.to_owned()), vec![Arc::new(TokenTable)])
+        .await
+        .unwrap();
+    store.close().await;
+    let url = format!("sqlite://{}", dir.join("pactum.db").display());
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    // Generation only: durability does not matter here.
+    sqlx::query("PRAGMA synchronous = OFF").execute(&mut conn).await.unwrap();
+    let orders = events.div_ceil(8);
+    let start: Timestamp = "2025-01-01T00:00:00Z".parse().unwrap();
+    let started = Instant::now();
+    let mut position = 0u64;
+    for chunk in (0..orders).collect::<Vec<_>>().chunks(5_000) {
+        let mut tx = conn.begin().await.unwrap();
+        for &n in chunk {
+            let submitted = start + SignedDuration::from_secs(n as i64 * 60);
+            let mut prev = String::new();
+            for (offset, (event, role)) in lifecycle(n, submitted).into_iter().enumerate() {
+                position += 1;
+                let sequence = offset as u64 + 1;
+                let at = (submitted + SignedDuration::from_mins(offset as i64 * 30)).as_microsecond();
+                let (event_type, version, payload) = event.encode();
+                let payload = payload.to_string();
+                let id = format!("order-{n:012}");
+                let subject = if role == "customer" { format!("user-{}", n % 2000) } else { format!("shifter-{}", n % 20) };
+                let org = (role == "customer").then(|| format!("org-{}", n % 500));
+                let hash = chain_hash(
+                    &prev,
+                    &HashInput {
+                        aggregate_type: "order",
+                        aggregate_id: &id,
+                        sequence,
+                        event_type,
+                        schema_version: version,
+                        recorded_at_us: at,
+                        actor_subject: &subject,
+                        actor_role: role,
+                        actor_org: org.as_deref(),
+                        correlation_id: &id,
+                        causation_id: None,
+                        idempotency_key: None,
+                        payload: &payload,
+                    },
+                );
+                sqlx::query(
+                    "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, \
+                     schema_version, recorded_at, actor_subject, actor_role, actor_org, correlation_id, \
+                     payload, hash) VALUES (?, 'order', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(position as i64)
+                .bind(&id)
+                .bind(sequence as i64)
+                .bind(event_type)
+                .bind(version)
+                .bind(at)
+                .bind(&subject)
+                .bind(role)
+                .bind(&org)
+                .bind(&id)
+                .bind(&payload)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+                prev = hash;
+            }
+        }
+        tx.commit().await.unwrap();
+    }
+    eprintln!(
+        "generated {position} events in {:.1} s at {}",
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    );
+}
+
+/// Runs `pactum replay` on `dir`; returns (events, seconds, events/s, peak RSS KiB).
+fn replay(dir: &Path) -> (u64, f64, f64, i64) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_pactum"))
+        .args(["replay", "--data-dir"])
+        .arg(dir)
+        .output()
+        .expect("pactum replay runs");
+    let wall = started.elapsed().as_secs_f64();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let peak_kib = peak_rss_of_children();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<&str> = stdout.lines().last().unwrap().split('\t').collect();
+    let events: u64 = fields[2].parse().unwrap();
+    let seconds: f64 = fields[3].parse().unwrap();
+    let _ = wall;
+    (events, seconds, events as f64 / seconds, peak_kib)
+}
+
+/// The largest peak RSS of any child waited for so far (Linux: KiB).
+fn peak_rss_of_children() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss
+}
+
+fn main() {
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() { vec![200_000, 1_000_000] } else { sizes };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    println!("size\tevents\tseconds\tevents_per_s\tpeak_rss_mib");
+    // Sizes run smallest first: RUSAGE_CHILDREN keeps the maximum over all
+    // children, so each row's peak is at least the previous one's.
+    let mut sizes = sizes;
+    sizes.sort_unstable();
+    for size in sizes {
+        let dir = root.join(format!("replay-{size}"));
+        if !dir.join("pactum.db").exists() {
+            runtime.block_on(generate(&dir, size));
+        }
+        let (events, seconds, rate, peak_kib) = replay(&dir);
+        println!(
+            "{size}\t{events}\t{seconds:.2}\t{rate:.0}\t{:.1}",
+            peak_kib as f64 / 1024.0
+        );
+    }
+}
