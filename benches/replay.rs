@@ -37,7 +37,10 @@ fn lifecycle(n: u64, at: Timestamp) -> Vec<(OrderEvent, &'static str)> {
                 order_id: format!("order-{n:012}"),
                 service: "cloud-compute".into(),
                 group: "compute".into(),
-                customer: Customer { org, subject: format!("user-{}", n % 2000) },
+                customer: Customer {
+                    org,
+                    subject: format!("user-{}", n % 2000),
+                },
                 parameters,
                 title: Some(format!("Project {n}")),
                 note: None,
@@ -91,21 +94,30 @@ fn lifecycle(n: u64, at: Timestamp) -> Vec<(OrderEvent, &'static str)> {
             }),
             "shifter",
         ),
-        (OrderEvent::OrderApproved(OrderApproved { note: None }), "shifter"),
+        (
+            OrderEvent::OrderApproved(OrderApproved { note: None }),
+            "shifter",
+        ),
     ]
 }
 
 /// Creates a store holding `events` order events (rounded up to whole orders).
 async fn generate(dir: &Path, events: u64) {
     std::fs::create_dir_all(dir).unwrap();
-    let store = EventStore::open(&StorageLocation::DataDir(dir.to_owned()), vec![Arc::new(TokenTable)])
-        .await
-        .unwrap();
+    let store = EventStore::open(
+        &StorageLocation::DataDir(dir.to_owned()),
+        vec![Arc::new(TokenTable)],
+    )
+    .await
+    .unwrap();
     store.close().await;
     let url = format!("sqlite://{}", dir.join("pactum.db").display());
     let mut conn = SqliteConnection::connect(&url).await.unwrap();
     // Generation only: durability does not matter here.
-    sqlx::query("PRAGMA synchronous = OFF").execute(&mut conn).await.unwrap();
+    sqlx::query("PRAGMA synchronous = OFF")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let orders = events.div_ceil(8);
     let start: Timestamp = "2025-01-01T00:00:00Z".parse().unwrap();
     let started = Instant::now();
@@ -118,11 +130,16 @@ async fn generate(dir: &Path, events: u64) {
             for (offset, (event, role)) in lifecycle(n, submitted).into_iter().enumerate() {
                 position += 1;
                 let sequence = offset as u64 + 1;
-                let at = (submitted + SignedDuration::from_mins(offset as i64 * 30)).as_microsecond();
+                let at =
+                    (submitted + SignedDuration::from_mins(offset as i64 * 30)).as_microsecond();
                 let (event_type, version, payload) = event.encode();
                 let payload = payload.to_string();
                 let id = format!("order-{n:012}");
-                let subject = if role == "customer" { format!("user-{}", n % 2000) } else { format!("shifter-{}", n % 20) };
+                let subject = if role == "customer" {
+                    format!("user-{}", n % 2000)
+                } else {
+                    format!("shifter-{}", n % 20)
+                };
                 let org = (role == "customer").then(|| format!("org-{}", n % 500));
                 let hash = chain_hash(
                     &prev,
@@ -183,7 +200,11 @@ fn replay(dir: &Path) -> (u64, f64, f64, i64) {
         .output()
         .expect("pactum replay runs");
     let wall = started.elapsed().as_secs_f64();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let peak_kib = peak_rss_of_children();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let fields: Vec<&str> = stdout.lines().last().unwrap().split('\t').collect();
@@ -206,7 +227,11 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![200_000, 1_000_000] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![200_000, 1_000_000]
+    } else {
+        sizes
+    };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!("size\tevents\tseconds\tevents_per_s\tpeak_rss_mib");

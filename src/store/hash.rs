@@ -8,6 +8,7 @@
 //! microseconds since the epoch, absent options are `null`, and `payload` is the
 //! stored payload text. Anyone holding an export can recompute it.
 
+use pactum_events::RecordedEvent;
 use sha2::{Digest, Sha256};
 
 /// The fields of one event that its hash covers.
@@ -46,6 +47,34 @@ pub fn chain_hash(prev_hash: &str, e: &HashInput<'_>) -> String {
         e.payload,
     ]);
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// The hash `event` should carry if `prev_hash` is its predecessor's: recomputed
+/// from its stored fields (`pactum verify`, `pactum import`).
+///
+/// The payload is hashed as its compact serialization, which is the stored text:
+/// the writer stores `payload.to_string()` and a `serde_json::Value` (keys sorted)
+/// serializes back to exactly that text.
+pub fn recorded_hash(prev_hash: &str, event: &RecordedEvent) -> String {
+    let payload = event.payload.to_string();
+    chain_hash(
+        prev_hash,
+        &HashInput {
+            aggregate_type: &event.aggregate_type,
+            aggregate_id: &event.aggregate_id,
+            sequence: event.sequence,
+            event_type: &event.event_type,
+            schema_version: event.schema_version,
+            recorded_at_us: event.recorded_at.as_microsecond(),
+            actor_subject: &event.actor.subject,
+            actor_role: &event.actor.role,
+            actor_org: event.actor.org.as_deref(),
+            correlation_id: &event.correlation_id,
+            causation_id: event.causation_id.as_deref(),
+            idempotency_key: event.idempotency_key.as_deref(),
+            payload: &payload,
+        },
+    )
 }
 
 #[cfg(test)]

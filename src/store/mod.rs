@@ -14,9 +14,15 @@
 //!   gets the stored response back ([`AppendOutcome::Replayed`]) and appends nothing;
 //! - tamper evidence: each event's hash chains to the previous event of its aggregate;
 //! - inline projections (e.g. the token table) are updated in the same transaction.
+//!
+//! Beside the store: [`verify`] checks the hash chains and the gap-free positions
+//! (`pactum verify`); [`transfer`] writes and reads the whole log as JSON lines
+//! (`pactum export | import`).
 
 mod hash;
 mod location;
+pub mod transfer;
+pub mod verify;
 mod writer;
 
 use std::str::FromStr;
@@ -34,7 +40,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use hash::{HashInput, chain_hash};
+pub use hash::{HashInput, chain_hash, recorded_hash};
 pub use location::StorageLocation;
 
 /// An event to append, already encoded by its aggregate.
@@ -147,6 +153,14 @@ pub trait InlineProjection: Send + Sync + 'static {
         conn: &'a mut SqliteConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// Whether [`apply`](Self::apply) can fold `event`, judged without the
+    /// database. `pactum import` asks this of every event before inserting any, so
+    /// an event this build cannot read is refused up front, not halfway through.
+    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
+        let _ = event;
+        Ok(())
+    }
 }
 
 /// Handle to the event store. Cheap to clone.
@@ -159,6 +173,8 @@ struct Inner {
     reader: SqlitePool,
     writer: mpsc::Sender<writer::Message>,
     head: watch::Receiver<u64>,
+    /// The writer's inline projections, for [`EventStore::check_inline`].
+    inline: Vec<Arc<dyn InlineProjection>>,
 }
 
 const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -185,12 +201,13 @@ impl EventStore {
             .await?;
         let (head_tx, head_rx) = watch::channel(head as u64);
         let (jobs_tx, jobs_rx) = mpsc::channel(writer::QUEUE_DEPTH);
-        tokio::spawn(writer::run(conn, jobs_rx, head_tx, inline));
+        tokio::spawn(writer::run(conn, jobs_rx, head_tx, inline.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 reader,
                 writer: jobs_tx,
                 head: head_rx,
+                inline,
             }),
         })
     }
@@ -233,6 +250,14 @@ impl EventStore {
             .await
             .map_err(|_| AppendError::Closed)?;
         answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Whether every inline projection can fold `event` ([`InlineProjection::check`]).
+    pub fn check_inline(&self, event: &RecordedEvent) -> Result<(), String> {
+        self.inner
+            .inline
+            .iter()
+            .try_for_each(|projection| projection.check(event))
     }
 
     /// Runs `task` on the writer's connection inside the next group commit, in a

@@ -1,5 +1,6 @@
 //! The real binary: `serve`, `token create`, `import-legacy`, pointed at one
-//! throwaway store with `--data-dir` or `PACTUM_DATA_DIR`.
+//! throwaway store with `--data-dir` or `PACTUM_DATA_DIR`. Its helpers to run the
+//! binary are shared with `audit.rs`.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -10,7 +11,7 @@ use tempfile::TempDir;
 
 use crate::helpers::*;
 
-fn pactum(args: &[&str], data_dir: &Path) -> Output {
+pub(crate) fn pactum(args: &[&str], data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pactum"))
         .args(args)
         .arg("--data-dir")
@@ -19,16 +20,16 @@ fn pactum(args: &[&str], data_dir: &Path) -> Output {
         .expect("the binary runs")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// `pactum token create`; returns the token printed alone on the last line.
-fn create_token(data_dir: &Path, args: &[&str]) -> String {
+pub(crate) fn create_token(data_dir: &Path, args: &[&str]) -> String {
     let mut all = vec!["token", "create"];
     all.extend_from_slice(args);
     let output = pactum(&all, data_dir);
@@ -40,7 +41,7 @@ fn create_token(data_dir: &Path, args: &[&str]) -> String {
 }
 
 /// A `pactum serve` process, killed on drop.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     base: String,
     client: reqwest::Client,
@@ -61,7 +62,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn serve(data_dir: &Path) -> Served {
+pub(crate) async fn serve(data_dir: &Path) -> Served {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_pactum"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -92,7 +93,7 @@ async fn serve(data_dir: &Path) -> Served {
 }
 
 impl Served {
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         send(
             self.client
                 .get(format!("{}{path}", self.base))
@@ -111,7 +112,7 @@ impl Served {
         .await
     }
 
-    async fn head(&self) -> u64 {
+    pub(crate) async fn head(&self) -> u64 {
         let response = self
             .client
             .get(format!("{}/readyz", self.base))
