@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -193,33 +194,35 @@ async fn generate(dir: &Path, events: u64) {
 
 /// Runs `pactum replay` on `dir`; returns (events, seconds, events/s, peak RSS KiB).
 fn replay(dir: &Path) -> (u64, f64, f64, i64) {
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_pactum"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pactum"))
         .args(["replay", "--data-dir"])
         .arg(dir)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
         .expect("pactum replay runs");
-    let wall = started.elapsed().as_secs_f64();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    // wait4 reaps this child and reports its own resource usage, peak RSS included.
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our child's; status and usage are ours to write.
+    let reaped = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, child.id() as i32);
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "pactum replay failed"
     );
-    let peak_kib = peak_rss_of_children();
-    let stdout = String::from_utf8_lossy(&output.stdout);
     let fields: Vec<&str> = stdout.lines().last().unwrap().split('\t').collect();
     let events: u64 = fields[2].parse().unwrap();
     let seconds: f64 = fields[3].parse().unwrap();
-    let _ = wall;
-    (events, seconds, events as f64 / seconds, peak_kib)
-}
-
-/// The largest peak RSS of any child waited for so far (Linux: KiB).
-fn peak_rss_of_children() -> i64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss
+    (events, seconds, events as f64 / seconds, usage.ru_maxrss)
 }
 
 fn main() {
@@ -235,10 +238,6 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!("size\tevents\tseconds\tevents_per_s\tpeak_rss_mib");
-    // Sizes run smallest first: RUSAGE_CHILDREN keeps the maximum over all
-    // children, so each row's peak is at least the previous one's.
-    let mut sizes = sizes;
-    sizes.sort_unstable();
     for size in sizes {
         let dir = root.join(format!("replay-{size}"));
         if !dir.join("pactum.db").exists() {

@@ -104,6 +104,12 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, String> {
 
     let store = args.storage.open_log().await?;
     let result = import_into(&store, source, size).await;
+    let result = match result {
+        // A restored store serves at once: its read models are built from the
+        // imported log, identical to the original's.
+        Ok(events) => build_read_models(&store).await.map(|()| events),
+        Err(error) => Err(error),
+    };
     store.close().await;
     match result {
         Ok(events) => {
@@ -117,6 +123,17 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, String> {
         }
         Err(error) => Err(format!("{name}: {error}")),
     }
+}
+
+/// Builds every read model from the freshly imported log.
+async fn build_read_models(store: &EventStore) -> Result<(), ImportError> {
+    for projection in crate::projector::all() {
+        projection
+            .rebuild(store, &crate::clock::SystemClock, &|_| {})
+            .await
+            .map_err(|e| ImportError::ReadModels(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Checks all of `source`, then stores it: two passes, so that a bad line

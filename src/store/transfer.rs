@@ -117,6 +117,12 @@ pub enum ImportError {
          remove it before importing again"
     )]
     Insert { stored: u64, source: AppendError },
+    /// The log is restored, but a read model could not be built from it.
+    #[error(
+        "the log is restored, but building its read models failed: {0}; \
+         run `pactum replay` (or `pactum serve`, which builds them) once fixed"
+    )]
+    ReadModels(String),
 }
 
 /// Checks a log, event by event in file order: positions 1, 2, 3…, and each
