@@ -157,6 +157,21 @@ async fn write_prepared<P: Projection>(
     Ok(())
 }
 
+/// Checks, inside the write transaction, that the generation is still ours to
+/// write at the checkpoint we read from: not retired, not moved on by another runner.
+async fn claim(
+    conn: &mut SqliteConnection,
+    name: &str,
+    generation: u64,
+    expected: u64,
+) -> Result<(), BatchError> {
+    match registry::current(conn, name, generation).await? {
+        None | Some((State::Retired, _)) => Err(BatchError::Retired),
+        Some((_, stored)) if stored != expected => Err(BatchError::Moved(stored)),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Drives one generation of a projection.
 pub struct Runner<P: Projection> {
     projection: Arc<P>,
@@ -239,13 +254,7 @@ impl<P: Projection> Runner<P> {
             .store
             .write(move |conn| {
                 Box::pin(async move {
-                    match registry::current(conn, &name, number).await? {
-                        None | Some((State::Retired, _)) => return Err(BatchError::Retired),
-                        Some((_, stored)) if stored != expected => {
-                            return Err(BatchError::Moved(stored));
-                        }
-                        Some(_) => {}
-                    }
+                    claim(conn, &name, number, expected).await?;
                     write_prepared(conn, &*projection, &table, prepared).await?;
                     registry::set_checkpoint(conn, &name, number, last).await?;
                     if fail.is_some_and(|fail| fail(&name, last)) {
@@ -302,13 +311,7 @@ impl<P: Projection> Runner<P> {
             .store
             .write(move |conn| {
                 Box::pin(async move {
-                    match registry::current(conn, &name, number).await? {
-                        None | Some((State::Retired, _)) => return Err(BatchError::Retired),
-                        Some((_, stored)) if stored != expected => {
-                            return Err(BatchError::Moved(stored));
-                        }
-                        Some(_) => {}
-                    }
+                    claim(conn, &name, number, expected).await?;
                     let rest = EventStore::read_after_on(conn, expected, REMAINDER)
                         .await
                         .map_err(|e| BatchError::Apply {
