@@ -9,6 +9,7 @@ pub mod app;
 pub mod catalogue;
 pub mod cli;
 pub mod clock;
+pub mod documents;
 pub mod execute;
 pub mod http;
 pub mod metrics;
