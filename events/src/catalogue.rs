@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
 use crate::EventPayload;
+pub use crate::agreement::Targets;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupDefined {
@@ -29,6 +30,43 @@ pub struct ServiceDefined {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub parameters: Vec<ParameterSpec>,
+    /// Default service level targets of its agreements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Targets>,
+    /// Default support level of its agreements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<SupportLevel>,
+    /// Which parameters give an agreement's validity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<ValiditySpec>,
+}
+
+/// A support level a service offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportLevel {
+    pub level: String,
+    /// Time to first response, in working hours.
+    pub response_hours: u32,
+}
+
+/// The parameters that say when a service starts and for how long.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValiditySpec {
+    /// Key of a date parameter.
+    pub start: String,
+    /// Key of an integer parameter counting days.
+    pub duration_days: String,
+}
+
+/// Who issues agreements (the infrastructure), and its default brand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerDefined {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// `#rrggbb`.
+    pub colour: String,
+    pub footer: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +138,7 @@ pub enum CatalogueEvent {
     GroupDefined(GroupDefined),
     ServiceDefined(ServiceDefined),
     ProviderRegistered(ProviderRegistered),
+    IssuerDefined(IssuerDefined),
 }
 
 impl EventPayload for CatalogueEvent {
@@ -110,12 +149,13 @@ impl EventPayload for CatalogueEvent {
             Self::GroupDefined(_) => "GroupDefined",
             Self::ServiceDefined(_) => "ServiceDefined",
             Self::ProviderRegistered(_) => "ProviderRegistered",
+            Self::IssuerDefined(_) => "IssuerDefined",
         }
     }
 
     fn current_version(event_type: &str) -> Option<u32> {
         match event_type {
-            "GroupDefined" | "ServiceDefined" | "ProviderRegistered" => Some(1),
+            "GroupDefined" | "ServiceDefined" | "ProviderRegistered" | "IssuerDefined" => Some(1),
             _ => None,
         }
     }

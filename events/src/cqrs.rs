@@ -2,6 +2,8 @@
 
 use crate::EventPayload;
 use crate::access::AccessEvent;
+use crate::agreement::AgreementEvent;
+use crate::brand::BrandEvent;
 use crate::catalogue::CatalogueEvent;
 use crate::order::OrderEvent;
 
@@ -20,4 +22,10 @@ macro_rules! domain_event {
     )*};
 }
 
-domain_event!(OrderEvent, CatalogueEvent, AccessEvent);
+domain_event!(
+    OrderEvent,
+    CatalogueEvent,
+    AccessEvent,
+    AgreementEvent,
+    BrandEvent
+);

@@ -8,7 +8,8 @@
 //!
 //! Start with [`RecordedEvent`] (the shape of one line of `pactum export`), then the
 //! event enum of the aggregate you care about: [`order::OrderEvent`],
-//! [`catalogue::CatalogueEvent`], [`access::AccessEvent`].
+//! [`catalogue::CatalogueEvent`], [`access::AccessEvent`],
+//! [`agreement::AgreementEvent`], [`brand::BrandEvent`].
 //!
 //! **Contract rules.** An event's type string never changes once released. A payload
 //! change that old readers cannot ignore is a new schema version with an upcaster in
@@ -16,6 +17,8 @@
 //! pin the JSON of every event type.
 
 pub mod access;
+pub mod agreement;
+pub mod brand;
 pub mod catalogue;
 mod codec;
 #[cfg(feature = "cqrs")]

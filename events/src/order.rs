@@ -1,4 +1,5 @@
-//! Events of the `order` aggregate: intake, review and decision.
+//! Events of the `order` aggregate: intake, review, negotiation, decision,
+//! provisioning, activation and closing.
 //!
 //! An order's parameters are stored canonically: keys are the catalogue's parameter
 //! keys, integers are JSON integers, decimals JSON numbers, dates `YYYY-MM-DD`
@@ -174,6 +175,95 @@ pub struct OrderCancelled {
     pub reason: Option<String>,
 }
 
+/// Which side of a negotiation made a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// A shifter, for the infrastructure.
+    Shifter,
+    /// The ordering organisation.
+    Customer,
+}
+
+/// Changed parameters offered by one side; `parameters` is the whole set that
+/// would be agreed, validated against the service like an order's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalMade {
+    /// 1-based number of the proposal within its order.
+    pub proposal_id: u32,
+    pub side: Side,
+    pub parameters: BTreeMap<String, Value>,
+    /// Keys whose value differs from the parameters agreed so far.
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The open proposal of the other side this one answers, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_to: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalAccepted {
+    pub proposal_id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalDeclined {
+    pub proposal_id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One piece of provisioning work, addressed to one resource provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedStep {
+    /// 1-based number of the step within its order, never reused.
+    pub step_id: u32,
+    pub provider: String,
+    pub action: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisioningPlanned {
+    pub steps: Vec<PlannedStep>,
+    /// Steps of an earlier plan that were not done and are replaced by this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<u32>,
+}
+
+/// A provider reports on a step (done or failed), or a shifter retries one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub step_id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An agreement issued when its order became active.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementRef {
+    pub agreement_id: String,
+    /// `sla` or `ola`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderActivated {
+    pub agreements: Vec<AgreementRef>,
+}
+
+/// The service ended: its SLA was terminated or expired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderClosed {
+    /// `terminated` or `expired`.
+    pub reason: String,
+    pub agreement_id: String,
+}
+
 /// Every event of the `order` aggregate.
 // Events are built, encoded and dropped one at a time; boxing the large submission
 // would add an allocation for nothing.
@@ -189,6 +279,15 @@ pub enum OrderEvent {
     OrderApproved(OrderApproved),
     OrderRejected(OrderRejected),
     OrderCancelled(OrderCancelled),
+    ProposalMade(ProposalMade),
+    ProposalAccepted(ProposalAccepted),
+    ProposalDeclined(ProposalDeclined),
+    ProvisioningPlanned(ProvisioningPlanned),
+    ProvisioningStepDone(StepReport),
+    ProvisioningStepFailed(StepReport),
+    ProvisioningStepRetried(StepReport),
+    OrderActivated(OrderActivated),
+    OrderClosed(OrderClosed),
 }
 
 impl EventPayload for OrderEvent {
@@ -204,13 +303,37 @@ impl EventPayload for OrderEvent {
             Self::OrderApproved(_) => "OrderApproved",
             Self::OrderRejected(_) => "OrderRejected",
             Self::OrderCancelled(_) => "OrderCancelled",
+            Self::ProposalMade(_) => "ProposalMade",
+            Self::ProposalAccepted(_) => "ProposalAccepted",
+            Self::ProposalDeclined(_) => "ProposalDeclined",
+            Self::ProvisioningPlanned(_) => "ProvisioningPlanned",
+            Self::ProvisioningStepDone(_) => "ProvisioningStepDone",
+            Self::ProvisioningStepFailed(_) => "ProvisioningStepFailed",
+            Self::ProvisioningStepRetried(_) => "ProvisioningStepRetried",
+            Self::OrderActivated(_) => "OrderActivated",
+            Self::OrderClosed(_) => "OrderClosed",
         }
     }
 
     fn current_version(event_type: &str) -> Option<u32> {
         match event_type {
-            "OrderSubmitted" | "OrderAssigned" | "CommentAdded" | "QuestionAsked"
-            | "QuestionAnswered" | "OrderApproved" | "OrderRejected" | "OrderCancelled" => Some(1),
+            "OrderSubmitted"
+            | "OrderAssigned"
+            | "CommentAdded"
+            | "QuestionAsked"
+            | "QuestionAnswered"
+            | "OrderApproved"
+            | "OrderRejected"
+            | "OrderCancelled"
+            | "ProposalMade"
+            | "ProposalAccepted"
+            | "ProposalDeclined"
+            | "ProvisioningPlanned"
+            | "ProvisioningStepDone"
+            | "ProvisioningStepFailed"
+            | "ProvisioningStepRetried"
+            | "OrderActivated"
+            | "OrderClosed" => Some(1),
             _ => None,
         }
     }

@@ -65,7 +65,165 @@ fn samples_order() -> Vec<OrderEvent> {
             reason: "no capacity".into(),
         }),
         OrderEvent::OrderCancelled(OrderCancelled { reason: None }),
+        OrderEvent::ProposalMade(ProposalMade {
+            proposal_id: 1,
+            side: Side::Shifter,
+            parameters: BTreeMap::from([("cpu_cores".into(), json!(2))]),
+            changed: vec!["cpu_cores".into()],
+            note: Some("Only 2 cores free until March".into()),
+            counter_to: None,
+        }),
+        OrderEvent::ProposalAccepted(ProposalAccepted {
+            proposal_id: 2,
+            note: None,
+        }),
+        OrderEvent::ProposalDeclined(ProposalDeclined {
+            proposal_id: 1,
+            note: Some("too few".into()),
+        }),
+        OrderEvent::ProvisioningPlanned(ProvisioningPlanned {
+            steps: vec![PlannedStep {
+                step_id: 3,
+                provider: "cesnet-mcc".into(),
+                action: "Create project and quota".into(),
+            }],
+            superseded: vec![2],
+        }),
+        OrderEvent::ProvisioningStepDone(StepReport {
+            step_id: 3,
+            note: Some("project acme-lab".into()),
+        }),
+        OrderEvent::ProvisioningStepFailed(StepReport {
+            step_id: 1,
+            note: Some("quota exceeded".into()),
+        }),
+        OrderEvent::ProvisioningStepRetried(StepReport {
+            step_id: 1,
+            note: None,
+        }),
+        OrderEvent::OrderActivated(OrderActivated {
+            agreements: vec![
+                AgreementRef {
+                    agreement_id: "0190b7e4-0000-7000-8000-00000000000a".into(),
+                    kind: "sla".into(),
+                    provider: None,
+                },
+                AgreementRef {
+                    agreement_id: "0190b7e4-0000-7000-8000-00000000000b".into(),
+                    kind: "ola".into(),
+                    provider: Some("cesnet-mcc".into()),
+                },
+            ],
+        }),
+        OrderEvent::OrderClosed(OrderClosed {
+            reason: "expired".into(),
+            agreement_id: "0190b7e4-0000-7000-8000-00000000000a".into(),
+        }),
     ]
+}
+
+fn document() -> pactum_events::agreement::DocumentRef {
+    pactum_events::agreement::DocumentRef {
+        template_id: "sla".into(),
+        template_version: 1,
+        sha256: "cd".repeat(32),
+        size: 23_456,
+    }
+}
+
+fn targets(availability: u64) -> pactum_events::agreement::Targets {
+    pactum_events::agreement::Targets {
+        availability_pct: availability.into(),
+        reliability_pct: 85.into(),
+        period: "monthly".into(),
+    }
+}
+
+fn samples_agreement() -> Vec<pactum_events::agreement::AgreementEvent> {
+    use pactum_events::agreement::*;
+    vec![
+        AgreementEvent::AgreementIssued(AgreementIssued {
+            agreement_id: "0190b7e4-0000-7000-8000-00000000000a".into(),
+            content: AgreementContent {
+                kind: "sla".into(),
+                reference: "SLA-0190B7E4".into(),
+                order_id: "0190b7e4-0000-7000-8000-000000000001".into(),
+                title: Some("Lab cloud".into()),
+                service: ServiceSnapshot {
+                    id: "cloud-compute".into(),
+                    name: "EGI Cloud Compute".into(),
+                    group: "compute".into(),
+                    description: None,
+                },
+                customer: CustomerParty {
+                    org: "acme".into(),
+                    subject: "alice".into(),
+                    name: "ACME Research".into(),
+                },
+                provider: None,
+                issuer: Issuer {
+                    name: "EGI Foundation".into(),
+                    contact: Some("sla@egi.example.org".into()),
+                },
+                parameters: BTreeMap::from([("cpu_cores".into(), json!(4))]),
+                lines: vec![ParameterLine {
+                    key: "cpu_cores".into(),
+                    label: "Number of CPU Cores".into(),
+                    value: "4".into(),
+                    unit: Some("cores".into()),
+                }],
+                validity: Validity {
+                    start: "2027-01-04".parse().unwrap(),
+                    end: "2027-04-03".parse().unwrap(),
+                },
+                targets: targets(80),
+                support: Support {
+                    level: "standard".into(),
+                    response_hours: 8,
+                    contacts: vec!["support@egi.example.org".into()],
+                },
+                brand: BrandSnapshot {
+                    name: "ACME Research".into(),
+                    colour: "#0a5f38".into(),
+                    footer: "ACME Research · Lab street 1".into(),
+                    logo: Some(LogoRef {
+                        media_type: "image/png".into(),
+                        sha256: "ef".repeat(32),
+                    }),
+                },
+            },
+            document: document(),
+        }),
+        AgreementEvent::AgreementAmended(AgreementAmended {
+            version: 2,
+            targets: Some(targets(90)),
+            end: Some("2027-06-30".parse().unwrap()),
+            note: "Extended for the second course".into(),
+            changes: vec!["Availability: 80 % → 90 %".into()],
+            document: document(),
+        }),
+        AgreementEvent::AgreementTerminated(AgreementTerminated {
+            reason: "Project ended early".into(),
+        }),
+        AgreementEvent::AgreementExpired(AgreementExpired {
+            end: "2027-06-30".parse().unwrap(),
+        }),
+    ]
+}
+
+fn samples_brand() -> Vec<pactum_events::brand::BrandEvent> {
+    use pactum_events::brand::*;
+    vec![BrandEvent::BrandDefined(BrandDefined {
+        org: "acme".into(),
+        name: "ACME Research".into(),
+        colour: "#0a5f38".into(),
+        footer: "ACME Research · Lab street 1".into(),
+        logo: Some(LogoImage {
+            media_type: "image/png".into(),
+            base64: "iVBORw0KGgo=".into(),
+            sha256: "ef".repeat(32),
+        }),
+    })]
 }
 
 fn samples_catalogue() -> Vec<CatalogueEvent> {
@@ -141,6 +299,15 @@ fn samples_catalogue() -> Vec<CatalogueEvent> {
                     description: Some("VO name".into()),
                 },
             ],
+            targets: None,
+            support: None,
+            validity: None,
+        }),
+        CatalogueEvent::IssuerDefined(IssuerDefined {
+            name: "EGI Foundation".into(),
+            contact: Some("sla@egi.example.org".into()),
+            colour: "#004a87".into(),
+            footer: "EGI Foundation · Science Park 140 · Amsterdam".into(),
         }),
         CatalogueEvent::ProviderRegistered(ProviderRegistered {
             provider_id: "cesnet-mcc".into(),
@@ -215,6 +382,35 @@ fn access_events_match_their_fixtures() {
 }
 
 #[test]
+fn agreement_events_match_their_fixtures() {
+    check(samples_agreement());
+}
+
+#[test]
+fn brand_events_match_their_fixtures() {
+    check(samples_brand());
+}
+
+#[test]
+fn service_definitions_without_agreement_defaults_still_decode() {
+    // ServiceDefined gained optional targets, support and validity: the fixture
+    // written before them (no such fields) must still decode, to None.
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/catalogue/ServiceDefined.v1.json");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let CatalogueEvent::ServiceDefined(service) =
+        CatalogueEvent::decode("ServiceDefined", 1, stored).unwrap()
+    else {
+        panic!("a service definition");
+    };
+    assert_eq!(
+        (service.targets, service.support, service.validity),
+        (None, None, None)
+    );
+}
+
+#[test]
 fn every_fixture_file_still_decodes() {
     // Fixtures of old versions stay here forever: each must decode through the
     // upcasters to the current version.
@@ -233,13 +429,19 @@ fn every_fixture_file_still_decodes() {
                 "order" => OrderEvent::decode(event_type, version, payload).map(|_| ()),
                 "catalogue" => CatalogueEvent::decode(event_type, version, payload).map(|_| ()),
                 "access_token" => AccessEvent::decode(event_type, version, payload).map(|_| ()),
+                "agreement" => {
+                    pactum_events::agreement::AgreementEvent::decode(event_type, version, payload)
+                        .map(|_| ())
+                }
+                "brand" => pactum_events::brand::BrandEvent::decode(event_type, version, payload)
+                    .map(|_| ()),
                 other => panic!("fixture folder for unknown aggregate {other}"),
             };
             result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             seen += 1;
         }
     }
-    assert!(seen >= 13, "expected a fixture per event type, saw {seen}");
+    assert!(seen >= 28, "expected a fixture per event type, saw {seen}");
 }
 
 #[test]

@@ -104,7 +104,8 @@ impl Projection for OrderQueue {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: negotiation, provisioning, activation and closing events.
+        2
     }
 
     fn event_types(&self) -> &'static [&'static str] {
@@ -117,6 +118,15 @@ impl Projection for OrderQueue {
             "OrderApproved",
             "OrderRejected",
             "OrderCancelled",
+            "ProposalMade",
+            "ProposalAccepted",
+            "ProposalDeclined",
+            "ProvisioningPlanned",
+            "ProvisioningStepDone",
+            "ProvisioningStepFailed",
+            "ProvisioningStepRetried",
+            "OrderActivated",
+            "OrderClosed",
         ]
     }
 
@@ -208,6 +218,16 @@ impl Projection for OrderQueue {
                 enter(&mut row, OrderStatus::Cancelled);
                 row.waiting_since = None;
             }
+            OrderEvent::ProposalMade(_) => enter(&mut row, OrderStatus::Negotiating),
+            OrderEvent::ProposalAccepted(_) | OrderEvent::ProposalDeclined(_) => {
+                enter(&mut row, OrderStatus::InReview)
+            }
+            OrderEvent::ProvisioningPlanned(_) => enter(&mut row, OrderStatus::Provisioning),
+            OrderEvent::ProvisioningStepDone(_)
+            | OrderEvent::ProvisioningStepFailed(_)
+            | OrderEvent::ProvisioningStepRetried(_) => {}
+            OrderEvent::OrderActivated(_) => enter(&mut row, OrderStatus::Active),
+            OrderEvent::OrderClosed(_) => enter(&mut row, OrderStatus::Closed),
         }
         if matches!(row.status, OrderStatus::Rejected | OrderStatus::Cancelled) {
             row.waiting_since = None;

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use pactum_events::order::{Customer, OrderEvent, OrderSource, OrderStatus, Visibility};
+use pactum_events::order::{
+    AgreementRef, Customer, OrderEvent, OrderSource, OrderStatus, Side, Visibility,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -18,7 +20,10 @@ pub struct OrderView {
     pub service: String,
     pub group: String,
     pub customer: Customer,
+    /// The parameters as ordered.
     pub parameters: BTreeMap<String, Value>,
+    /// The parameters agreed so far: as ordered, or as the last accepted proposal.
+    pub agreed_parameters: BTreeMap<String, Value>,
     pub title: Option<String>,
     pub note: Option<String>,
     pub assignee: Option<String>,
@@ -34,6 +39,67 @@ pub struct OrderView {
     pub comments: Vec<CommentView>,
     pub decision: Option<DecisionView>,
     pub cancellation: Option<CancellationView>,
+    pub proposals: Vec<ProposalView>,
+    pub provisioning: Vec<StepView>,
+    pub agreements: Vec<AgreementRef>,
+    pub activated_at: Option<Timestamp>,
+    pub closed: Option<ClosedView>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    Open,
+    Accepted,
+    Declined,
+    /// Answered by a proposal of the other side.
+    Countered,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProposalView {
+    pub id: u32,
+    pub side: Side,
+    pub by: String,
+    pub parameters: BTreeMap<String, Value>,
+    pub changed: Vec<String>,
+    pub note: Option<String>,
+    pub counter_to: Option<u32>,
+    pub status: ProposalStatus,
+    pub made_at: Timestamp,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Timestamp>,
+    pub decision_note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Done,
+    Failed,
+    /// Replaced by a later plan before it was done.
+    Superseded,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepView {
+    pub id: u32,
+    pub provider: String,
+    pub action: String,
+    pub status: StepStatus,
+    pub note: Option<String>,
+    /// How many times it was tried (1, then one more per retry).
+    pub attempts: u32,
+    pub planned_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClosedView {
+    pub reason: String,
+    pub agreement_id: String,
+    pub at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -106,6 +172,7 @@ impl OrderView {
                     group: submitted.group.clone(),
                     customer: submitted.customer.clone(),
                     parameters: submitted.parameters.clone(),
+                    agreed_parameters: submitted.parameters.clone(),
                     title: submitted.title.clone(),
                     note: submitted.note.clone(),
                     assignee: None,
@@ -118,6 +185,11 @@ impl OrderView {
                     comments: Vec::new(),
                     decision: None,
                     cancellation: None,
+                    proposals: Vec::new(),
+                    provisioning: Vec::new(),
+                    agreements: Vec::new(),
+                    activated_at: None,
+                    closed: None,
                 });
             }
             (Some(view), _) => view,
@@ -191,16 +263,148 @@ impl OrderView {
                     reason: cancelled.reason.clone(),
                 });
             }
+            OrderEvent::ProposalMade(made) => {
+                view.status = OrderStatus::Negotiating;
+                if let Some(countered) = made.counter_to
+                    && let Some(previous) = view.proposals.iter_mut().find(|p| p.id == countered)
+                {
+                    previous.status = ProposalStatus::Countered;
+                    previous.decided_by = Some(by.clone());
+                    previous.decided_at = Some(ctx.recorded_at);
+                }
+                view.proposals.push(ProposalView {
+                    id: made.proposal_id,
+                    side: made.side,
+                    by,
+                    parameters: made.parameters.clone(),
+                    changed: made.changed.clone(),
+                    note: made.note.clone(),
+                    counter_to: made.counter_to,
+                    status: ProposalStatus::Open,
+                    made_at: ctx.recorded_at,
+                    decided_by: None,
+                    decided_at: None,
+                    decision_note: None,
+                });
+            }
+            OrderEvent::ProposalAccepted(accepted) => {
+                view.status = OrderStatus::InReview;
+                if let Some(proposal) = view.proposal_mut(accepted.proposal_id) {
+                    proposal.status = ProposalStatus::Accepted;
+                    proposal.decided_by = Some(by);
+                    proposal.decided_at = Some(ctx.recorded_at);
+                    proposal.decision_note = accepted.note.clone();
+                    view.agreed_parameters = proposal.parameters.clone();
+                }
+            }
+            OrderEvent::ProposalDeclined(declined) => {
+                view.status = OrderStatus::InReview;
+                if let Some(proposal) = view.proposal_mut(declined.proposal_id) {
+                    proposal.status = ProposalStatus::Declined;
+                    proposal.decided_by = Some(by);
+                    proposal.decided_at = Some(ctx.recorded_at);
+                    proposal.decision_note = declined.note.clone();
+                }
+            }
+            OrderEvent::ProvisioningPlanned(planned) => {
+                view.status = OrderStatus::Provisioning;
+                for step in view.provisioning.iter_mut() {
+                    if planned.superseded.contains(&step.id) {
+                        step.status = StepStatus::Superseded;
+                        step.updated_at = ctx.recorded_at;
+                    }
+                }
+                view.provisioning
+                    .extend(planned.steps.iter().map(|step| StepView {
+                        id: step.step_id,
+                        provider: step.provider.clone(),
+                        action: step.action.clone(),
+                        status: StepStatus::Pending,
+                        note: None,
+                        attempts: 1,
+                        planned_at: ctx.recorded_at,
+                        updated_at: ctx.recorded_at,
+                    }));
+            }
+            OrderEvent::ProvisioningStepDone(report) => view.report_step(
+                report.step_id,
+                StepStatus::Done,
+                &report.note,
+                ctx.recorded_at,
+            ),
+            OrderEvent::ProvisioningStepFailed(report) => view.report_step(
+                report.step_id,
+                StepStatus::Failed,
+                &report.note,
+                ctx.recorded_at,
+            ),
+            OrderEvent::ProvisioningStepRetried(report) => {
+                if let Some(step) = view
+                    .provisioning
+                    .iter_mut()
+                    .find(|s| s.id == report.step_id)
+                {
+                    step.attempts += 1;
+                }
+                view.report_step(
+                    report.step_id,
+                    StepStatus::Pending,
+                    &report.note,
+                    ctx.recorded_at,
+                )
+            }
+            OrderEvent::OrderActivated(activated) => {
+                view.status = OrderStatus::Active;
+                view.agreements = activated.agreements.clone();
+                view.activated_at = Some(ctx.recorded_at);
+            }
+            OrderEvent::OrderClosed(closed) => {
+                view.status = OrderStatus::Closed;
+                view.closed = Some(ClosedView {
+                    reason: closed.reason.clone(),
+                    agreement_id: closed.agreement_id.clone(),
+                    at: ctx.recorded_at,
+                });
+            }
         }
         view.version = ctx.sequence;
         view.updated_at = ctx.recorded_at;
         Some(view)
     }
 
+    fn proposal_mut(&mut self, id: u32) -> Option<&mut ProposalView> {
+        self.proposals.iter_mut().find(|p| p.id == id)
+    }
+
+    fn report_step(&mut self, id: u32, status: StepStatus, note: &Option<String>, at: Timestamp) {
+        if let Some(step) = self.provisioning.iter_mut().find(|s| s.id == id) {
+            step.status = status;
+            step.note = note.clone();
+            step.updated_at = at;
+        }
+    }
+
     /// The view shaped for `audience`: customers lose internal comments.
     pub fn for_audience(mut self, audience: Audience) -> Self {
         self.comments
             .retain(|comment| audience.sees_comment(comment.visibility));
+        self
+    }
+
+    /// What a resource provider's operator sees: the service, the agreed
+    /// parameters and the steps and OLA addressed to it — no discussion, no other
+    /// provider.
+    pub fn for_provider(mut self, provider: &str) -> Self {
+        self.comments.clear();
+        self.questions.clear();
+        self.proposals.clear();
+        self.note = None;
+        self.decision = None;
+        self.cancellation = None;
+        self.legacy_order = None;
+        self.provisioning.retain(|step| step.provider == provider);
+        self.agreements
+            .retain(|agreement| agreement.provider.as_deref() == Some(provider));
         self
     }
 }

@@ -11,6 +11,8 @@ use crate::access::{Principal, Role};
 pub struct OrderScope<'a> {
     pub org: &'a str,
     pub group: &'a str,
+    /// Providers that provisioning steps of the order are addressed to.
+    pub providers: &'a [String],
 }
 
 /// The things one can do to an order.
@@ -25,6 +27,13 @@ pub enum OrderAction {
     Approve,
     Reject,
     Cancel,
+    Propose,
+    AnswerProposal,
+    PlanProvisioning,
+    ReportStep,
+    RetryStep,
+    Activate,
+    Close,
 }
 
 impl OrderAction {
@@ -39,6 +48,13 @@ impl OrderAction {
             Self::Approve => "approve",
             Self::Reject => "reject",
             Self::Cancel => "cancel",
+            Self::Propose => "make a proposal on",
+            Self::AnswerProposal => "answer a proposal on",
+            Self::PlanProvisioning => "plan provisioning of",
+            Self::ReportStep => "report on a provisioning step of",
+            Self::RetryStep => "retry a provisioning step of",
+            Self::Activate => "activate",
+            Self::Close => "close",
         }
     }
 }
@@ -48,8 +64,8 @@ pub fn can_see_order(principal: &Principal, scope: OrderScope<'_>) -> bool {
         Role::Customer { org } => org == scope.org,
         Role::Shifter { groups } => groups.contains(scope.group),
         Role::Auditor | Role::Admin | Role::System => true,
-        // Providers see provisioning steps addressed to them, not orders.
-        Role::Provider { .. } => false,
+        // Providers see an order only through the steps addressed to them.
+        Role::Provider { provider } => scope.providers.contains(provider),
     }
 }
 
@@ -65,18 +81,35 @@ pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) ->
     use OrderAction::*;
     match &principal.role {
         Role::Customer { org } => {
-            org == scope.org && matches!(action, Submit | CommentPublic | Answer | Cancel)
+            org == scope.org
+                && matches!(
+                    action,
+                    Submit | CommentPublic | Answer | Cancel | Propose | AnswerProposal
+                )
         }
         Role::Shifter { groups } => {
             groups.contains(scope.group)
                 && matches!(
                     action,
-                    Assign | CommentPublic | CommentInternal | AskQuestion | Approve | Reject
+                    Assign
+                        | CommentPublic
+                        | CommentInternal
+                        | AskQuestion
+                        | Approve
+                        | Reject
+                        | Propose
+                        | AnswerProposal
+                        | PlanProvisioning
+                        | RetryStep
+                        | Activate
+                        | Close
                 )
         }
-        // Imports submit on a customer's behalf; nothing else acts as system.
-        Role::System => action == Submit,
-        Role::Provider { .. } | Role::Auditor | Role::Admin => false,
+        // Which steps a provider may report on is the aggregate's call.
+        Role::Provider { provider } => scope.providers.contains(provider) && action == ReportStep,
+        // Imports submit on a customer's behalf; expiry closes orders.
+        Role::System => matches!(action, Submit | Close),
+        Role::Auditor | Role::Admin => false,
     }
 }
 
@@ -88,6 +121,7 @@ mod tests {
     const SCOPE: OrderScope<'static> = OrderScope {
         org: "acme",
         group: "compute",
+        providers: &[],
     };
 
     fn customer(org: &str) -> Principal {
@@ -154,5 +188,31 @@ mod tests {
         assert!(!may(&sam, SCOPE, OrderAction::Answer));
         assert!(!may(&sam, SCOPE, OrderAction::Cancel));
         assert!(!may(&shifter("storage"), SCOPE, OrderAction::Approve));
+    }
+}
+
+#[cfg(test)]
+mod provider_tests {
+    use super::*;
+
+    #[test]
+    fn providers_see_orders_with_steps_addressed_to_them_and_only_report() {
+        let providers = ["cesnet-mcc".to_owned()];
+        let scope = OrderScope {
+            org: "acme",
+            group: "compute",
+            providers: &providers,
+        };
+        let operator = |provider: &str| Principal {
+            subject: "op".into(),
+            role: Role::Provider {
+                provider: provider.into(),
+            },
+        };
+        assert!(can_see_order(&operator("cesnet-mcc"), scope));
+        assert!(!can_see_order(&operator("surf"), scope));
+        assert!(may(&operator("cesnet-mcc"), scope, OrderAction::ReportStep));
+        assert!(!may(&operator("cesnet-mcc"), scope, OrderAction::Activate));
+        assert!(!may(&operator("surf"), scope, OrderAction::ReportStep));
     }
 }

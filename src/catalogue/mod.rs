@@ -12,7 +12,9 @@ pub mod shipped;
 
 use std::collections::BTreeMap;
 
-use pactum_events::catalogue::{CatalogueEvent, GroupDefined, ProviderRegistered, ServiceDefined};
+use pactum_events::catalogue::{
+    CatalogueEvent, GroupDefined, IssuerDefined, ProviderRegistered, ServiceDefined,
+};
 
 /// The aggregate id of the one catalogue.
 pub const CATALOGUE_ID: &str = "catalogue";
@@ -23,6 +25,8 @@ pub struct Catalogue {
     pub groups: BTreeMap<String, GroupDefined>,
     pub services: BTreeMap<String, ServiceDefined>,
     pub providers: BTreeMap<String, ProviderRegistered>,
+    /// Who issues agreements.
+    pub issuer: Option<IssuerDefined>,
 }
 
 impl Catalogue {
@@ -47,6 +51,7 @@ impl Catalogue {
                 self.providers
                     .insert(provider.provider_id.clone(), provider.clone());
             }
+            CatalogueEvent::IssuerDefined(issuer) => self.issuer = Some(issuer.clone()),
         }
     }
 

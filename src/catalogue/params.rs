@@ -617,6 +617,9 @@ mod tests {
             legacy_path: "Test/Single".into(),
             description: None,
             parameters: vec![spec(kind, true)],
+            targets: None,
+            support: None,
+            validity: None,
         }
     }
 

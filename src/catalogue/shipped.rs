@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use pactum_events::catalogue::{
-    CatalogueEvent, GroupDefined, ParameterKind, ParameterSpec, ProviderRegistered, ServiceDefined,
+    CatalogueEvent, GroupDefined, IssuerDefined, ParameterKind, ParameterSpec, ProviderRegistered,
+    ServiceDefined, SupportLevel, Targets, ValiditySpec,
 };
 use serde::Deserialize;
 use serde_json::Number;
@@ -27,6 +28,10 @@ const DEFAULT_TOML: &str = include_str!("default.toml");
 pub enum CatalogueFileError {
     #[error("the catalogue file is not valid: {0}")]
     Toml(#[from] toml::de::Error),
+    #[error("{owner}: colour {colour:?} must be #rrggbb")]
+    BadColour { owner: String, colour: String },
+    #[error("service {service}: agreement defaults: {reason}")]
+    BadAgreementDefaults { service: String, reason: String },
     #[error("{what} id {id:?} must be lower-kebab-case (a-z, 0-9 and inner '-')")]
     BadId { what: &'static str, id: String },
     #[error(
@@ -152,6 +157,9 @@ pub fn parse_catalogue(toml: &str) -> Result<Vec<CatalogueEvent>, CatalogueFileE
             legacy_path: service.legacy_path,
             description: service.description,
             parameters,
+            targets: service.targets,
+            support: service.support,
+            validity: service.validity,
         }));
     }
     for provider in file.provider {
@@ -162,6 +170,9 @@ pub fn parse_catalogue(toml: &str) -> Result<Vec<CatalogueEvent>, CatalogueFileE
             services: provider.services,
             contact_email: provider.contact_email,
         }));
+    }
+    if let Some(issuer) = file.issuer {
+        events.push(CatalogueEvent::IssuerDefined(issuer));
     }
     check_catalogue(&events)?;
     Ok(events)
@@ -234,6 +245,73 @@ pub fn check_catalogue(events: &[CatalogueEvent]) -> Result<(), CatalogueFileErr
                     });
                 }
             }
+            CatalogueEvent::IssuerDefined(issuer) => {
+                check_not_blank("issuer", "name", &issuer.name)?;
+                check_colour("issuer", &issuer.colour)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `#rrggbb`, the one colour notation documents take.
+pub fn check_colour(owner: &str, colour: &str) -> Result<(), CatalogueFileError> {
+    let ok = colour.len() == 7
+        && colour.starts_with('#')
+        && colour[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(CatalogueFileError::BadColour {
+            owner: owner.to_owned(),
+            colour: colour.to_owned(),
+        })
+    }
+}
+
+/// Agreement defaults: targets are percentages, validity names a date and a
+/// day-count parameter of the service.
+fn check_agreement_defaults(service: &ServiceDefined) -> Result<(), CatalogueFileError> {
+    let id = &service.service_id;
+    let bad = |reason: String| CatalogueFileError::BadAgreementDefaults {
+        service: id.clone(),
+        reason,
+    };
+    if let Some(targets) = &service.targets {
+        for (name, value) in [
+            ("availability_pct", &targets.availability_pct),
+            ("reliability_pct", &targets.reliability_pct),
+        ] {
+            if !value.as_f64().is_some_and(|v| (0.0..=100.0).contains(&v)) {
+                return Err(bad(format!("{name} must be a percentage, got {value}")));
+            }
+        }
+        if targets.period.trim().is_empty() {
+            return Err(bad("targets need a measurement period".into()));
+        }
+    }
+    if let Some(validity) = &service.validity {
+        let kind_of = |key: &str| {
+            service
+                .parameters
+                .iter()
+                .find(|p| p.key == key)
+                .map(|p| &p.kind)
+        };
+        if !matches!(kind_of(&validity.start), Some(ParameterKind::Date)) {
+            return Err(bad(format!(
+                "validity start {:?} is not a date parameter",
+                validity.start
+            )));
+        }
+        if !matches!(
+            kind_of(&validity.duration_days),
+            Some(ParameterKind::Integer { .. })
+        ) {
+            return Err(bad(format!(
+                "validity duration {:?} is not an integer parameter",
+                validity.duration_days
+            )));
         }
     }
     Ok(())
@@ -241,6 +319,7 @@ pub fn check_catalogue(events: &[CatalogueEvent]) -> Result<(), CatalogueFileErr
 
 /// The rules that concern one service alone.
 fn check_service(service: &ServiceDefined) -> Result<(), CatalogueFileError> {
+    check_agreement_defaults(service)?;
     let id = &service.service_id;
     let owner = format!("service {id}");
     check_id("service", id)?;
@@ -422,6 +501,7 @@ fn check_legacy_safe(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogueFile {
+    issuer: Option<IssuerDefined>,
     #[serde(default)]
     group: Vec<GroupEntry>,
     #[serde(default)]
@@ -446,6 +526,9 @@ struct ServiceEntry {
     group: String,
     legacy_path: String,
     description: Option<String>,
+    targets: Option<Targets>,
+    support: Option<SupportLevel>,
+    validity: Option<ValiditySpec>,
     #[serde(default)]
     parameter: Vec<ParameterEntry>,
 }
@@ -607,15 +690,19 @@ mod tests {
                 CatalogueEvent::GroupDefined(_) => "group",
                 CatalogueEvent::ServiceDefined(_) => "service",
                 CatalogueEvent::ProviderRegistered(_) => "provider",
+                CatalogueEvent::IssuerDefined(_) => "issuer",
             })
             .collect();
         let mut sorted = kinds.clone();
         sorted.sort_by_key(|kind| {
-            ["group", "service", "provider"]
+            ["group", "service", "provider", "issuer"]
                 .iter()
                 .position(|k| k == kind)
         });
-        assert_eq!(kinds, sorted, "groups, then services, then providers");
+        assert_eq!(
+            kinds, sorted,
+            "groups, then services, then providers, then the issuer"
+        );
         check_catalogue(&events).expect("consistent");
 
         let catalogue = Catalogue::from_events(&events);

@@ -45,7 +45,11 @@ impl Renderer {
     }
 
     /// Renders with the current template for `data.kind`.
-    pub fn render(&self, data: &DocumentData, logo: Option<&Logo>) -> Result<Rendered, RenderError> {
+    pub fn render(
+        &self,
+        data: &DocumentData,
+        logo: Option<&Logo>,
+    ) -> Result<Rendered, RenderError> {
         let (id, version) = self.current(data.kind);
         self.render_with(&id, version, data, logo)
     }

@@ -181,17 +181,31 @@ fn problem_json(body: Value) -> impl IntoResponse {
 
 impl From<OrderError> for ApiError {
     fn from(error: OrderError) -> Self {
+        let detail = error.to_string();
         match error {
-            OrderError::NotFound => Self::NotFound("order not found".into()),
-            OrderError::Forbidden { .. } => Self::Forbidden(error.to_string()),
-            OrderError::InvalidState { status, .. } => Self::InvalidState {
-                detail: error.to_string(),
+            OrderError::InvalidState { status, .. }
+            | OrderError::ProposalOpen { status, .. }
+            | OrderError::ProposalClosed { status, .. }
+            | OrderError::StepState { status, .. }
+            | OrderError::StepsNotDone { status, .. } => Self::InvalidState {
+                detail,
                 current_status: status,
             },
-            OrderError::AlreadyExists => Self::Conflict(error.to_string()),
-            OrderError::AssigneeNotInGroup { .. } => {
-                Self::Validation(vec![FieldError::new("assignee", error.to_string())])
+            OrderError::NotFound => Self::NotFound("order not found".into()),
+            OrderError::NoSuchProposal { .. } | OrderError::NoSuchStep { .. } => {
+                Self::NotFound(detail)
             }
+            OrderError::Forbidden { .. }
+            | OrderError::OwnProposal
+            | OrderError::NotYourStep { .. } => Self::Forbidden(detail),
+            OrderError::AlreadyExists => Self::Conflict(detail),
+            OrderError::AssigneeNotInGroup { .. } => {
+                Self::Validation(vec![FieldError::new("assignee", detail)])
+            }
+            OrderError::NothingChanged => {
+                Self::Validation(vec![FieldError::new("parameters", detail)])
+            }
+            OrderError::EmptyPlan => Self::Validation(vec![FieldError::new("steps", detail)]),
         }
     }
 }

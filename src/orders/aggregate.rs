@@ -2,24 +2,33 @@
 //!
 //! ```text
 //! submitted ─assign─▶ in_review ─ask─▶ waiting_for_customer ─answer─▶ in_review
+//! submitted | in_review | negotiating ─propose─▶ negotiating (one open proposal;
+//!     the other side accepts, declines or counters) ─accept | decline─▶ in_review
 //! submitted | in_review ─approve─▶ approved        (a decision, made once)
 //! submitted | in_review | waiting_for_customer | negotiating ─reject─▶ rejected
+//! approved | provisioning ─plan─▶ provisioning (steps per provider: done, failed,
+//!     retried; a new plan supersedes the steps not done)
+//! provisioning (every step done) | approved (no steps) ─activate─▶ active
+//! active ─close (its SLA terminated or expired)─▶ closed
 //! anything before active ─cancel (customer)─▶ cancelled
 //! ```
-//! Negotiation, provisioning, activation and closing come with agreements.
 //! Comments are allowed in every state. A command that does not fit the state is
 //! refused with the current status and produces no event.
+
+use std::collections::BTreeMap;
 
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use pactum_events::order::{
-    CommentAdded, OrderApproved, OrderAssigned, OrderCancelled, OrderEvent, OrderRejected,
-    OrderStatus, OrderSubmitted, QuestionAnswered, QuestionAsked,
+    CommentAdded, OrderActivated, OrderApproved, OrderAssigned, OrderCancelled, OrderClosed,
+    OrderEvent, OrderRejected, OrderStatus, OrderSubmitted, PlannedStep, ProposalAccepted,
+    ProposalDeclined, ProposalMade, ProvisioningPlanned, QuestionAnswered, QuestionAsked, Side,
+    StepReport,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::access::Principal;
 use crate::access::policy::{self, OrderAction as Action, OrderScope};
+use crate::access::{Principal, Role};
 use crate::orders::commands::{OrderAction, OrderCommand};
 use crate::orders::errors::OrderError;
 
@@ -30,6 +39,12 @@ pub struct Order {
     open_question: Option<u32>,
     questions: u32,
     comments: u32,
+    /// The open proposal and the side that made it.
+    open_proposal: Option<(u32, Side)>,
+    proposals: u32,
+    steps: BTreeMap<u32, Step>,
+    /// Providers any step was ever addressed to: they may see the order.
+    providers: Vec<String>,
 }
 
 /// What is fixed when an order is submitted.
@@ -38,6 +53,31 @@ struct Placed {
     org: String,
     group: String,
     status: OrderStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Step {
+    provider: String,
+    state: StepState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum StepState {
+    Pending,
+    Done,
+    Failed,
+    Superseded,
+}
+
+impl StepState {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Superseded => "superseded",
+        }
+    }
 }
 
 impl Order {
@@ -54,17 +94,30 @@ impl Order {
         self.placed.as_ref().map(|p| p.group.as_str())
     }
 
+    /// The providers of the steps that are done (one OLA each on activation), in
+    /// the order of their first step.
+    pub fn providers_done(&self) -> Vec<String> {
+        let mut providers = Vec::new();
+        for step in self.steps.values() {
+            if step.state == StepState::Done && !providers.contains(&step.provider) {
+                providers.push(step.provider.clone());
+            }
+        }
+        providers
+    }
+
+    fn scope(&self) -> Option<OrderScope<'_>> {
+        self.placed.as_ref().map(|placed| OrderScope {
+            org: &placed.org,
+            group: &placed.group,
+            providers: &self.providers,
+        })
+    }
+
     /// Whether `principal` may see this order at all.
     pub fn visible_to(&self, principal: &Principal) -> bool {
-        self.placed.as_ref().is_some_and(|placed| {
-            policy::can_see_order(
-                principal,
-                OrderScope {
-                    org: &placed.org,
-                    group: &placed.group,
-                },
-            )
-        })
+        self.scope()
+            .is_some_and(|scope| policy::can_see_order(principal, scope))
     }
 
     /// Decides a command: the events it produces, or why it is refused.
@@ -77,6 +130,7 @@ impl Order {
             let scope = OrderScope {
                 org: &new.customer.org,
                 group: &new.group,
+                providers: &[],
             };
             if !policy::may(&by, scope, Action::Submit) {
                 return Err(forbidden(&by, Action::Submit));
@@ -96,10 +150,7 @@ impl Order {
         }
 
         let placed = self.placed.as_ref().ok_or(OrderError::NotFound)?;
-        let scope = OrderScope {
-            org: &placed.org,
-            group: &placed.group,
-        };
+        let scope = self.scope().expect("placed");
         if !policy::can_see_order(&by, scope) {
             return Err(OrderError::NotFound);
         }
@@ -108,14 +159,15 @@ impl Order {
             return Err(forbidden(&by, wanted));
         }
         let status = placed.status;
+        let invalid = || OrderError::InvalidState {
+            verb: wanted.verb(),
+            status,
+        };
         let require = |allowed: &[OrderStatus]| {
             if allowed.contains(&status) {
                 Ok(())
             } else {
-                Err(OrderError::InvalidState {
-                    verb: wanted.verb(),
-                    status,
-                })
+                Err(invalid())
             }
         };
         use OrderStatus::*;
@@ -126,10 +178,7 @@ impl Order {
                 assignee_is_group_shifter,
             } => {
                 if status.is_final() {
-                    return Err(OrderError::InvalidState {
-                        verb: wanted.verb(),
-                        status,
-                    });
+                    return Err(invalid());
                 }
                 if !assignee_is_group_shifter {
                     return Err(OrderError::AssigneeNotInGroup {
@@ -176,15 +225,194 @@ impl Order {
             OrderAction::Cancel { reason } => {
                 // Anything before active; an active order is terminated instead.
                 if status.is_final() || status == Active {
-                    return Err(OrderError::InvalidState {
-                        verb: wanted.verb(),
-                        status,
-                    });
+                    return Err(invalid());
                 }
                 OrderEvent::OrderCancelled(OrderCancelled { reason })
             }
+            OrderAction::Propose {
+                parameters,
+                changed,
+                note,
+            } => {
+                require(&[Submitted, InReview, Negotiating])?;
+                if changed.is_empty() {
+                    return Err(OrderError::NothingChanged);
+                }
+                let side = side_of(&by);
+                let counter_to = match self.open_proposal {
+                    Some((open, open_side)) if open_side == side => {
+                        return Err(OrderError::ProposalOpen {
+                            proposal_id: open,
+                            status,
+                        });
+                    }
+                    Some((open, _)) => Some(open),
+                    None => None,
+                };
+                OrderEvent::ProposalMade(ProposalMade {
+                    proposal_id: self.proposals + 1,
+                    side,
+                    parameters: parameters.into_map(),
+                    changed,
+                    note,
+                    counter_to,
+                })
+            }
+            OrderAction::AcceptProposal { proposal_id, note } => {
+                self.answerable(proposal_id, &by, status)?;
+                OrderEvent::ProposalAccepted(ProposalAccepted { proposal_id, note })
+            }
+            OrderAction::DeclineProposal { proposal_id, note } => {
+                self.answerable(proposal_id, &by, status)?;
+                OrderEvent::ProposalDeclined(ProposalDeclined { proposal_id, note })
+            }
+            OrderAction::PlanProvisioning { steps } => {
+                require(&[Approved, Provisioning])?;
+                if steps.is_empty() {
+                    return Err(OrderError::EmptyPlan);
+                }
+                let next = self.steps.keys().max().copied().unwrap_or(0) + 1;
+                let superseded = self
+                    .steps
+                    .iter()
+                    .filter(|(_, step)| {
+                        matches!(step.state, StepState::Pending | StepState::Failed)
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                OrderEvent::ProvisioningPlanned(ProvisioningPlanned {
+                    steps: steps
+                        .into_iter()
+                        .zip(next..)
+                        .map(|((provider, action), step_id)| PlannedStep {
+                            step_id,
+                            provider,
+                            action,
+                        })
+                        .collect(),
+                    superseded,
+                })
+            }
+            OrderAction::CompleteStep { step_id, note } => {
+                self.reportable(step_id, &by, StepState::Pending, status)?;
+                OrderEvent::ProvisioningStepDone(StepReport { step_id, note })
+            }
+            OrderAction::FailStep { step_id, note } => {
+                self.reportable(step_id, &by, StepState::Pending, status)?;
+                OrderEvent::ProvisioningStepFailed(StepReport { step_id, note })
+            }
+            OrderAction::RetryStep { step_id, note } => {
+                self.reportable(step_id, &by, StepState::Failed, status)?;
+                OrderEvent::ProvisioningStepRetried(StepReport { step_id, note })
+            }
+            OrderAction::Activate { agreements } => {
+                match status {
+                    Provisioning => self.all_steps_done(status)?,
+                    Approved if self.steps.is_empty() => {}
+                    _ => return Err(invalid()),
+                }
+                OrderEvent::OrderActivated(OrderActivated { agreements })
+            }
+            OrderAction::Close {
+                reason,
+                agreement_id,
+            } => {
+                require(&[Active])?;
+                OrderEvent::OrderClosed(OrderClosed {
+                    reason,
+                    agreement_id,
+                })
+            }
         };
         Ok(vec![event])
+    }
+
+    /// A proposal may be answered if it is the open one and `by` is the other side.
+    fn answerable(
+        &self,
+        proposal_id: u32,
+        by: &Principal,
+        status: OrderStatus,
+    ) -> Result<(), OrderError> {
+        if proposal_id == 0 || proposal_id > self.proposals {
+            return Err(OrderError::NoSuchProposal { proposal_id });
+        }
+        match self.open_proposal {
+            Some((open, side)) if open == proposal_id => {
+                if side == side_of(by) {
+                    Err(OrderError::OwnProposal)
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Err(OrderError::ProposalClosed {
+                proposal_id,
+                status,
+            }),
+        }
+    }
+
+    /// A step may be reported on (or retried) when it is in state `expected`;
+    /// providers only report on their own steps.
+    fn reportable(
+        &self,
+        step_id: u32,
+        by: &Principal,
+        expected: StepState,
+        status: OrderStatus,
+    ) -> Result<(), OrderError> {
+        if status != OrderStatus::Provisioning {
+            return Err(OrderError::InvalidState {
+                verb: if expected == StepState::Failed {
+                    Action::RetryStep.verb()
+                } else {
+                    Action::ReportStep.verb()
+                },
+                status,
+            });
+        }
+        let step = self
+            .steps
+            .get(&step_id)
+            .ok_or(OrderError::NoSuchStep { step_id })?;
+        if let Role::Provider { provider } = &by.role
+            && provider != &step.provider
+        {
+            return Err(OrderError::NotYourStep { step_id });
+        }
+        if step.state != expected {
+            return Err(OrderError::StepState {
+                step_id,
+                step_status: step.state.name(),
+                expected: expected.name(),
+                status,
+            });
+        }
+        Ok(())
+    }
+
+    fn all_steps_done(&self, status: OrderStatus) -> Result<(), OrderError> {
+        let open: Vec<String> = self
+            .steps
+            .iter()
+            .filter(|(_, step)| matches!(step.state, StepState::Pending | StepState::Failed))
+            .map(|(id, step)| format!("step {id} is {}", step.state.name()))
+            .collect();
+        if open.is_empty() {
+            Ok(())
+        } else {
+            Err(OrderError::StepsNotDone {
+                detail: open.join(", "),
+                status,
+            })
+        }
+    }
+}
+
+fn side_of(principal: &Principal) -> Side {
+    match principal.role {
+        Role::Customer { .. } => Side::Customer,
+        _ => Side::Shifter,
     }
 }
 
@@ -220,6 +448,11 @@ impl Aggregate for Order {
                 placed.status = status;
             }
         };
+        let set_step = |order: &mut Self, step_id: u32, state| {
+            if let Some(step) = order.steps.get_mut(&step_id) {
+                step.state = state;
+            }
+        };
         match event {
             OrderEvent::OrderSubmitted(submitted) => {
                 self.placed = Some(Placed {
@@ -247,6 +480,44 @@ impl Aggregate for Order {
             OrderEvent::OrderApproved(_) => set_status(self, OrderStatus::Approved),
             OrderEvent::OrderRejected(_) => set_status(self, OrderStatus::Rejected),
             OrderEvent::OrderCancelled(_) => set_status(self, OrderStatus::Cancelled),
+            OrderEvent::ProposalMade(made) => {
+                self.proposals = made.proposal_id;
+                self.open_proposal = Some((made.proposal_id, made.side));
+                set_status(self, OrderStatus::Negotiating);
+            }
+            OrderEvent::ProposalAccepted(_) | OrderEvent::ProposalDeclined(_) => {
+                self.open_proposal = None;
+                set_status(self, OrderStatus::InReview);
+            }
+            OrderEvent::ProvisioningPlanned(planned) => {
+                for id in planned.superseded {
+                    set_step(self, id, StepState::Superseded);
+                }
+                for step in planned.steps {
+                    if !self.providers.contains(&step.provider) {
+                        self.providers.push(step.provider.clone());
+                    }
+                    self.steps.insert(
+                        step.step_id,
+                        Step {
+                            provider: step.provider,
+                            state: StepState::Pending,
+                        },
+                    );
+                }
+                set_status(self, OrderStatus::Provisioning);
+            }
+            OrderEvent::ProvisioningStepDone(report) => {
+                set_step(self, report.step_id, StepState::Done)
+            }
+            OrderEvent::ProvisioningStepFailed(report) => {
+                set_step(self, report.step_id, StepState::Failed)
+            }
+            OrderEvent::ProvisioningStepRetried(report) => {
+                set_step(self, report.step_id, StepState::Pending)
+            }
+            OrderEvent::OrderActivated(_) => set_status(self, OrderStatus::Active),
+            OrderEvent::OrderClosed(_) => set_status(self, OrderStatus::Closed),
         }
     }
 }

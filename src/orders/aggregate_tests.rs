@@ -520,3 +520,467 @@ fn shifters_reject_rather_than_cancel() {
             verb: "cancel",
         });
 }
+
+// --- negotiation ----------------------------------------------------------
+
+fn parameters_with(cores: i64) -> crate::catalogue::params::Parameters {
+    let catalogue = Catalogue::from_events(&shipped_events());
+    let service = catalogue.service("cloud-compute").unwrap();
+    let input = json!({
+        "cpu_cores": cores, "ram_per_core_gb": 2, "local_disk_gb": 40, "vm_instances": 2,
+        "access_type": "opportunistic", "start_date": "2019-12-02", "duration_days": 2
+    });
+    crate::catalogue::params::from_json(service, input.as_object().unwrap()).unwrap()
+}
+
+fn propose(cores: i64) -> OrderAction {
+    OrderAction::Propose {
+        parameters: parameters_with(cores),
+        changed: vec!["cpu_cores".into()],
+        note: None,
+    }
+}
+
+fn proposed(id: u32, side: Side, cores: i64, counter_to: Option<u32>) -> OrderEvent {
+    OrderEvent::ProposalMade(ProposalMade {
+        proposal_id: id,
+        side,
+        parameters: parameters_with(cores).into_map(),
+        changed: vec!["cpu_cores".into()],
+        note: None,
+        counter_to,
+    })
+}
+
+#[test]
+fn a_shifter_proposes_changed_parameters() {
+    Given::with(())
+        .given(vec![submitted(), assigned("sam")])
+        .when(cmd(sam(), propose(2)))
+        .then_expect_events(vec![proposed(1, Side::Shifter, 2, None)]);
+}
+
+#[test]
+fn the_customer_counters_an_open_proposal() {
+    Given::with(())
+        .given(vec![
+            submitted(),
+            assigned("sam"),
+            proposed(1, Side::Shifter, 2, None),
+        ])
+        .when(cmd(alice(), propose(3)))
+        .then_expect_events(vec![proposed(2, Side::Customer, 3, Some(1))]);
+}
+
+#[test]
+fn one_side_cannot_stack_proposals() {
+    Given::with(())
+        .given(vec![
+            submitted(),
+            assigned("sam"),
+            proposed(1, Side::Shifter, 2, None),
+        ])
+        .when(cmd(sam(), propose(3)))
+        .then_expect_error(OrderError::ProposalOpen {
+            proposal_id: 1,
+            status: OrderStatus::Negotiating,
+        });
+}
+
+#[test]
+fn a_proposal_must_change_something() {
+    Given::with(())
+        .given(vec![submitted(), assigned("sam")])
+        .when(cmd(
+            sam(),
+            OrderAction::Propose {
+                parameters: parameters_with(4),
+                changed: vec![],
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::NothingChanged);
+}
+
+#[test]
+fn the_other_side_accepts_or_declines() {
+    let negotiating = || {
+        vec![
+            submitted(),
+            assigned("sam"),
+            proposed(1, Side::Shifter, 2, None),
+        ]
+    };
+    Given::with(())
+        .given(negotiating())
+        .when(cmd(
+            alice(),
+            OrderAction::AcceptProposal {
+                proposal_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::ProposalAccepted(ProposalAccepted {
+            proposal_id: 1,
+            note: None,
+        })]);
+    Given::with(())
+        .given(negotiating())
+        .when(cmd(
+            alice(),
+            OrderAction::DeclineProposal {
+                proposal_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::ProposalDeclined(ProposalDeclined {
+            proposal_id: 1,
+            note: None,
+        })]);
+    Given::with(())
+        .given(negotiating())
+        .when(cmd(
+            sam(),
+            OrderAction::AcceptProposal {
+                proposal_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::OwnProposal);
+}
+
+#[test]
+fn only_the_open_proposal_can_be_answered() {
+    let countered = vec![
+        submitted(),
+        assigned("sam"),
+        proposed(1, Side::Shifter, 2, None),
+        proposed(2, Side::Customer, 3, Some(1)),
+    ];
+    Given::with(())
+        .given(countered.clone())
+        .when(cmd(
+            alice(),
+            OrderAction::AcceptProposal {
+                proposal_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::ProposalClosed {
+            proposal_id: 1,
+            status: OrderStatus::Negotiating,
+        });
+    Given::with(())
+        .given(countered.clone())
+        .when(cmd(
+            sam(),
+            OrderAction::AcceptProposal {
+                proposal_id: 2,
+                note: None,
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::ProposalAccepted(ProposalAccepted {
+            proposal_id: 2,
+            note: None,
+        })]);
+    Given::with(())
+        .given(countered)
+        .when(cmd(
+            sam(),
+            OrderAction::DeclineProposal {
+                proposal_id: 9,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::NoSuchProposal { proposal_id: 9 });
+}
+
+#[test]
+fn approval_waits_for_the_negotiation_to_end() {
+    Given::with(())
+        .given(vec![
+            submitted(),
+            assigned("sam"),
+            proposed(1, Side::Shifter, 2, None),
+        ])
+        .when(cmd(sam(), approve()))
+        .then_expect_error(invalid("approve", OrderStatus::Negotiating));
+    Given::with(())
+        .given(vec![
+            submitted(),
+            assigned("sam"),
+            proposed(1, Side::Shifter, 2, None),
+            OrderEvent::ProposalAccepted(ProposalAccepted {
+                proposal_id: 1,
+                note: None,
+            }),
+        ])
+        .when(cmd(sam(), approve()))
+        .then_expect_events(vec![approved()]);
+}
+
+// --- provisioning ---------------------------------------------------------
+
+fn plan(steps: &[(&str, &str)]) -> OrderAction {
+    OrderAction::PlanProvisioning {
+        steps: steps
+            .iter()
+            .map(|(p, a)| (p.to_string(), a.to_string()))
+            .collect(),
+    }
+}
+
+fn planned(steps: &[(u32, &str)], superseded: Vec<u32>) -> OrderEvent {
+    OrderEvent::ProvisioningPlanned(ProvisioningPlanned {
+        steps: steps
+            .iter()
+            .map(|(id, provider)| PlannedStep {
+                step_id: *id,
+                provider: provider.to_string(),
+                action: "create quota".into(),
+            })
+            .collect(),
+        superseded,
+    })
+}
+
+fn operator(provider: &str) -> Principal {
+    Principal {
+        subject: format!("op-{provider}"),
+        role: Role::Provider {
+            provider: provider.into(),
+        },
+    }
+}
+
+fn report(step_id: u32) -> StepReport {
+    StepReport {
+        step_id,
+        note: None,
+    }
+}
+
+fn two_steps() -> Vec<OrderEvent> {
+    vec![
+        submitted(),
+        assigned("sam"),
+        approved(),
+        planned(&[(1, "cesnet-mcc"), (2, "surf")], vec![]),
+    ]
+}
+
+#[test]
+fn a_shifter_plans_provisioning_after_approval() {
+    Given::with(())
+        .given(vec![submitted(), assigned("sam"), approved()])
+        .when(cmd(
+            sam(),
+            plan(&[("cesnet-mcc", "create quota"), ("surf", "create quota")]),
+        ))
+        .then_expect_events(vec![planned(&[(1, "cesnet-mcc"), (2, "surf")], vec![])]);
+    Given::with(())
+        .given(vec![submitted(), assigned("sam")])
+        .when(cmd(sam(), plan(&[("cesnet-mcc", "create quota")])))
+        .then_expect_error(invalid("plan provisioning of", OrderStatus::InReview));
+    Given::with(())
+        .given(vec![submitted(), assigned("sam"), approved()])
+        .when(cmd(sam(), plan(&[])))
+        .then_expect_error(OrderError::EmptyPlan);
+}
+
+#[test]
+fn providers_report_on_their_own_steps_only() {
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(
+            operator("cesnet-mcc"),
+            OrderAction::CompleteStep {
+                step_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::ProvisioningStepDone(report(1))]);
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(
+            operator("cesnet-mcc"),
+            OrderAction::FailStep {
+                step_id: 2,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::NotYourStep { step_id: 2 });
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(
+            operator("csc"),
+            OrderAction::CompleteStep {
+                step_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::NotFound);
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(
+            sam(),
+            OrderAction::CompleteStep {
+                step_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::Forbidden {
+            role: "shifter",
+            verb: "report on a provisioning step of",
+        });
+}
+
+#[test]
+fn a_step_is_reported_once_and_a_failed_one_retried() {
+    let mut failed = two_steps();
+    failed.push(OrderEvent::ProvisioningStepFailed(report(2)));
+    Given::with(())
+        .given(failed.clone())
+        .when(cmd(
+            operator("surf"),
+            OrderAction::CompleteStep {
+                step_id: 2,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::StepState {
+            step_id: 2,
+            step_status: "failed",
+            expected: "pending",
+            status: OrderStatus::Provisioning,
+        });
+    Given::with(())
+        .given(failed)
+        .when(cmd(
+            sam(),
+            OrderAction::RetryStep {
+                step_id: 2,
+                note: None,
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::ProvisioningStepRetried(report(2))]);
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(
+            sam(),
+            OrderAction::RetryStep {
+                step_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_error(OrderError::StepState {
+            step_id: 1,
+            step_status: "pending",
+            expected: "failed",
+            status: OrderStatus::Provisioning,
+        });
+}
+
+#[test]
+fn a_new_plan_supersedes_the_steps_not_done() {
+    let mut history = two_steps();
+    history.push(OrderEvent::ProvisioningStepDone(report(1)));
+    history.push(OrderEvent::ProvisioningStepFailed(report(2)));
+    Given::with(())
+        .given(history)
+        .when(cmd(sam(), plan(&[("csc", "create quota")])))
+        .then_expect_events(vec![planned(&[(3, "csc")], vec![2])]);
+}
+
+fn agreements() -> Vec<AgreementRef> {
+    vec![AgreementRef {
+        agreement_id: "a-1".into(),
+        kind: "sla".into(),
+        provider: None,
+    }]
+}
+
+#[test]
+fn activation_needs_every_step_done() {
+    let mut history = two_steps();
+    history.push(OrderEvent::ProvisioningStepDone(report(1)));
+    history.push(OrderEvent::ProvisioningStepFailed(report(2)));
+    Given::with(())
+        .given(history.clone())
+        .when(cmd(
+            sam(),
+            OrderAction::Activate {
+                agreements: agreements(),
+            },
+        ))
+        .then_expect_error(OrderError::StepsNotDone {
+            detail: "step 2 is failed".into(),
+            status: OrderStatus::Provisioning,
+        });
+    history.push(OrderEvent::ProvisioningStepRetried(report(2)));
+    history.push(OrderEvent::ProvisioningStepDone(report(2)));
+    Given::with(())
+        .given(history)
+        .when(cmd(
+            sam(),
+            OrderAction::Activate {
+                agreements: agreements(),
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::OrderActivated(OrderActivated {
+            agreements: agreements(),
+        })]);
+}
+
+#[test]
+fn an_approved_order_without_provisioning_activates_directly() {
+    Given::with(())
+        .given(vec![submitted(), assigned("sam"), approved()])
+        .when(cmd(
+            sam(),
+            OrderAction::Activate {
+                agreements: agreements(),
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::OrderActivated(OrderActivated {
+            agreements: agreements(),
+        })]);
+    Given::with(())
+        .given(vec![submitted(), assigned("sam")])
+        .when(cmd(
+            sam(),
+            OrderAction::Activate {
+                agreements: agreements(),
+            },
+        ))
+        .then_expect_error(invalid("activate", OrderStatus::InReview));
+}
+
+#[test]
+fn an_active_order_closes_and_can_no_longer_be_cancelled() {
+    let active = vec![
+        submitted(),
+        assigned("sam"),
+        approved(),
+        OrderEvent::OrderActivated(OrderActivated {
+            agreements: agreements(),
+        }),
+    ];
+    Given::with(())
+        .given(active.clone())
+        .when(cmd(alice(), cancel()))
+        .then_expect_error(invalid("cancel", OrderStatus::Active));
+    Given::with(())
+        .given(active)
+        .when(cmd(
+            Principal::system("expiry"),
+            OrderAction::Close {
+                reason: "expired".into(),
+                agreement_id: "a-1".into(),
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::OrderClosed(OrderClosed {
+            reason: "expired".into(),
+            agreement_id: "a-1".into(),
+        })]);
+}

@@ -1,5 +1,5 @@
 use jiff::Timestamp;
-use pactum_events::order::{Customer, OrderSource, Visibility};
+use pactum_events::order::{AgreementRef, Customer, OrderSource, Visibility};
 
 use crate::access::Principal;
 use crate::access::policy::OrderAction as Action;
@@ -42,6 +42,47 @@ pub enum OrderAction {
     Cancel {
         reason: Option<String>,
     },
+    /// Changed parameters: `parameters` is the whole set that would be agreed
+    /// (validated), `changed` the keys that differ from what is agreed so far.
+    Propose {
+        parameters: Parameters,
+        changed: Vec<String>,
+        note: Option<String>,
+    },
+    AcceptProposal {
+        proposal_id: u32,
+        note: Option<String>,
+    },
+    DeclineProposal {
+        proposal_id: u32,
+        note: Option<String>,
+    },
+    /// Steps, each addressed to a provider that delivers the service (checked by
+    /// the caller against the catalogue).
+    PlanProvisioning {
+        steps: Vec<(String, String)>,
+    },
+    CompleteStep {
+        step_id: u32,
+        note: Option<String>,
+    },
+    FailStep {
+        step_id: u32,
+        note: Option<String>,
+    },
+    RetryStep {
+        step_id: u32,
+        note: Option<String>,
+    },
+    /// The agreements issued with the activation (rendered by the caller).
+    Activate {
+        agreements: Vec<AgreementRef>,
+    },
+    /// Its SLA ended.
+    Close {
+        reason: String,
+        agreement_id: String,
+    },
 }
 
 /// A new order, its parameters already validated against its service.
@@ -77,6 +118,13 @@ impl OrderAction {
             Self::Approve { .. } => Action::Approve,
             Self::Reject { .. } => Action::Reject,
             Self::Cancel { .. } => Action::Cancel,
+            Self::Propose { .. } => Action::Propose,
+            Self::AcceptProposal { .. } | Self::DeclineProposal { .. } => Action::AnswerProposal,
+            Self::PlanProvisioning { .. } => Action::PlanProvisioning,
+            Self::CompleteStep { .. } | Self::FailStep { .. } => Action::ReportStep,
+            Self::RetryStep { .. } => Action::RetryStep,
+            Self::Activate { .. } => Action::Activate,
+            Self::Close { .. } => Action::Close,
         }
     }
 }

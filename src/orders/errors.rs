@@ -20,4 +20,35 @@ pub enum OrderError {
     AlreadyExists,
     #[error("{assignee:?} is not a shifter of group {group:?}")]
     AssigneeNotInGroup { assignee: String, group: String },
+    #[error("proposal {proposal_id} is still open; answer it, or counter it from the other side")]
+    ProposalOpen {
+        proposal_id: u32,
+        status: OrderStatus,
+    },
+    #[error("no proposal {proposal_id} on this order")]
+    NoSuchProposal { proposal_id: u32 },
+    #[error("proposal {proposal_id} is no longer open")]
+    ProposalClosed {
+        proposal_id: u32,
+        status: OrderStatus,
+    },
+    #[error("a proposal is accepted or declined by the other side, not by its author's")]
+    OwnProposal,
+    #[error("the proposal changes nothing")]
+    NothingChanged,
+    #[error("a provisioning plan needs at least one step")]
+    EmptyPlan,
+    #[error("no provisioning step {step_id} on this order")]
+    NoSuchStep { step_id: u32 },
+    #[error("step {step_id} is addressed to another provider")]
+    NotYourStep { step_id: u32 },
+    #[error("step {step_id} is {step_status}, not {expected}")]
+    StepState {
+        step_id: u32,
+        step_status: &'static str,
+        expected: &'static str,
+        status: OrderStatus,
+    },
+    #[error("provisioning is not finished: {detail}")]
+    StepsNotDone { detail: String, status: OrderStatus },
 }

@@ -86,6 +86,9 @@ impl Projection for Tally {
     fn table(&self) -> &'static TableSpec {
         &TALLY_TABLE
     }
+    fn reads(&self, _: &RecordedEvent) -> bool {
+        true
+    }
     fn decode(&self, _: &RecordedEvent) -> Result<(), ApplyError> {
         Ok(())
     }
