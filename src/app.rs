@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::tokens::TokenTable;
 use crate::catalogue::{self, Catalogue, SeedError};
 use crate::clock::Clock;
+use crate::documents::{RenderError, Renderer};
 use crate::projector::Projections;
 use crate::store::{EventStore, StorageLocation, StoreError};
 
@@ -17,6 +18,8 @@ pub struct App {
     pub store: EventStore,
     pub catalogue: Arc<Catalogue>,
     pub clock: Arc<dyn Clock>,
+    /// Renders agreement documents (fonts and templates loaded once).
+    pub renderer: Renderer,
     /// Where each read model is served from (kept live by the server).
     pub projections: Projections,
     /// Cancelled when the process shuts down: long-running work (event streams,
@@ -30,6 +33,8 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error("cannot load the catalogue: {0}")]
     Catalogue(#[from] SeedError),
+    #[error("cannot load the document templates: {0}")]
+    Templates(#[from] RenderError),
 }
 
 impl App {
@@ -45,6 +50,7 @@ impl App {
             store,
             catalogue: Arc::new(catalogue),
             clock,
+            renderer: Renderer::new()?,
             projections: Projections::default(),
             shutdown: CancellationToken::new(),
         })

@@ -167,5 +167,6 @@ where
             }),
             _ => None,
         },
+        attachments: Vec::new(),
     }
 }

@@ -5,7 +5,9 @@
 //! core every entry point shares, and [`orders`] is the first aggregate to read.
 
 pub mod access;
+pub mod agreements;
 pub mod app;
+pub mod brands;
 pub mod catalogue;
 pub mod cli;
 pub mod clock;

@@ -11,6 +11,8 @@
 //! - [`projection`]: what a stored projection is (name, version, event types,
 //!   table, fold); [`order_queue`] is the first one.
 
+pub mod agreement_index;
+pub mod agreement_view;
 pub mod audience;
 pub mod order_queue;
 pub mod order_view;

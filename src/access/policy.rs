@@ -69,6 +69,39 @@ pub fn can_see_order(principal: &Principal, scope: OrderScope<'_>) -> bool {
     }
 }
 
+/// What an agreement's access depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct AgreementScope<'a> {
+    /// `sla` or `ola`.
+    pub kind: &'a str,
+    pub org: &'a str,
+    pub group: &'a str,
+    pub provider: Option<&'a str>,
+}
+
+/// A customer sees its organisation's SLAs, a provider its own OLAs, a shifter
+/// every agreement of its groups, auditors and admins all.
+pub fn can_see_agreement(principal: &Principal, scope: AgreementScope<'_>) -> bool {
+    match &principal.role {
+        Role::Customer { org } => scope.kind == "sla" && org == scope.org,
+        Role::Provider { provider } => {
+            scope.kind == "ola" && scope.provider == Some(provider.as_str())
+        }
+        Role::Shifter { groups } => groups.contains(scope.group),
+        Role::Auditor | Role::Admin | Role::System => true,
+    }
+}
+
+/// Shifters of the group amend and terminate agreements; pactum itself issues
+/// and expires them.
+pub fn may_manage_agreement(principal: &Principal, scope: AgreementScope<'_>) -> bool {
+    match &principal.role {
+        Role::Shifter { groups } => groups.contains(scope.group),
+        Role::System => true,
+        _ => false,
+    }
+}
+
 /// Whether `principal` may read the global log (`GET /v1/events`, the SSE stream):
 /// auditors and admins only. It holds every organisation's orders and every
 /// internal comment; customers and shifters read their orders' histories instead.

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use pactum_events::order::OrderStatus;
 use serde_json::{Value, json};
 
+use crate::agreements::aggregate::AgreementError;
 use crate::orders::errors::OrderError;
 use crate::orders::service::ServiceError;
 use crate::store::{AppendError, StoreError};
@@ -210,6 +211,26 @@ impl From<OrderError> for ApiError {
     }
 }
 
+impl From<AgreementError> for ApiError {
+    fn from(error: AgreementError) -> Self {
+        let detail = error.to_string();
+        match error {
+            AgreementError::NotFound => Self::NotFound("agreement not found".into()),
+            AgreementError::Forbidden { .. } => Self::Forbidden(detail),
+            AgreementError::AlreadyIssued | AgreementError::NotActive { .. } => {
+                Self::Conflict(detail)
+            }
+            AgreementError::EndNotLater { .. } => {
+                Self::Validation(vec![FieldError::new("end", detail)])
+            }
+            AgreementError::NothingToAmend => {
+                Self::Validation(vec![FieldError::new("targets", detail)])
+            }
+            AgreementError::NotYetEnded { .. } => Self::Conflict(detail),
+        }
+    }
+}
+
 impl From<AppendError> for ApiError {
     fn from(error: AppendError) -> Self {
         match error {
@@ -233,6 +254,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::projector::listing::ListError> for ApiError {
+    fn from(error: crate::projector::listing::ListError) -> Self {
+        use crate::projector::listing::ListError;
+        match error {
+            ListError::CursorMismatch => Self::BadRequest(error.to_string()),
+            ListError::Database(e) => e.into(),
+            ListError::Row(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         Self::Unavailable(format!("database: {error}"))
@@ -252,6 +284,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Append(e) => e.into(),
             ServiceError::Store(e) => e.into(),
             ServiceError::Database(e) => e.into(),
+            ServiceError::Agreement(e) => e.into(),
+            ServiceError::Document(e) => Self::internal(e),
+            ServiceError::NoSuchVersion { .. } => Self::NotFound(error.to_string()),
         }
     }
 }

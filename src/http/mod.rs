@@ -6,12 +6,14 @@
 //! Only this module knows the JSON shapes of requests.
 
 pub mod admin;
+pub mod agreements;
 pub mod catalogue;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
 pub mod orders;
+pub mod paging;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -34,6 +36,7 @@ pub fn router(app: App) -> Router {
         .merge(catalogue::router())
         .merge(orders::router())
         .merge(events::router())
+        .merge(agreements::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -1,8 +1,7 @@
 //! Order endpoints: intake (`POST /v1/orders`, `POST /v1/orders:legacy`), reads
 //! (`GET /v1/orders/{id}[?as_of=]`, `/history`) and the review commands.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -15,11 +14,15 @@ use pactum_events::order::{OrderSource, OrderStatus, Visibility};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::agreements;
+use crate::agreements::service::Activation;
 use crate::app::App;
+use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, parse_json};
 use crate::orders::commands::OrderAction;
-use crate::orders::queue::{self, Cursor, QueueError, QueueQuery, Sort};
+use crate::http::paging::{self, Paging};
+use crate::orders::queue::{self, QueueError, QueueQuery};
 use crate::orders::service::{self, CommandResponse, Submission};
 use crate::validation::{self, FieldError};
 
@@ -40,23 +43,31 @@ pub fn router() -> Router<App> {
         .route("/v1/orders/{id}/approve", post(approve))
         .route("/v1/orders/{id}/reject", post(reject))
         .route("/v1/orders/{id}/cancel", post(cancel))
+        .route("/v1/orders/{id}/proposals", post(propose))
+        .route("/v1/orders/{id}/proposals/{n}/accept", post(accept_proposal))
+        .route("/v1/orders/{id}/proposals/{n}/decline", post(decline_proposal))
+        .route("/v1/orders/{id}/provisioning", post(plan))
+        .route("/v1/orders/{id}/provisioning/{step}/done", post(step_done))
+        .route("/v1/orders/{id}/provisioning/{step}/failed", post(step_failed))
+        .route("/v1/orders/{id}/provisioning/{step}/retry", post(step_retry))
+        .route("/v1/orders/{id}/activate", post(activate))
 }
 
-static POSITION: HeaderName = HeaderName::from_static("pactum-position");
+pub(crate) static POSITION: HeaderName = HeaderName::from_static("pactum-position");
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-fn etag(version: u64) -> HeaderValue {
+pub(crate) fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
 }
 
 /// Turns a command's answer into the HTTP response; retries get the first answer.
-fn respond(answer: CommandResponse) -> Response {
+pub(crate) fn respond(answer: CommandResponse) -> Response {
     let json = HeaderValue::from_static("application/json");
     match answer {
         CommandResponse::Done {
             status,
             body,
-            order_id,
+            location,
             version,
             position,
         } => {
@@ -66,9 +77,7 @@ fn respond(answer: CommandResponse) -> Response {
             headers.insert(header::CONTENT_TYPE, json);
             headers.insert(header::ETAG, etag(version));
             headers.insert(POSITION.clone(), position.into());
-            if status == StatusCode::CREATED
-                && let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{order_id}"))
-            {
+            if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
                 headers.insert(header::LOCATION, location);
             }
             response
@@ -336,8 +345,191 @@ async fn cancel(
     run(&app, &id, &input, action).await
 }
 
-/// How long a read waits for a read model to reach `min_position`.
-const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposalBody {
+    parameters: Map<String, Value>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST /v1/orders/{id}/proposals` — changed parameters (merged into what is
+/// agreed so far) → 201 order with the new proposal.
+async fn propose(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let body: ProposalBody = input.json()?;
+    let note = optional_text("note", body.note, NOTE_MAX)?;
+    let answer = service::propose(&app, &id, body.parameters, note, input.request(&app, 201)).await?;
+    Ok(respond(answer))
+}
+
+/// A number in a path segment (`{n}`, `{step}`); anything else is no such thing.
+fn number(what: &str, text: &str) -> Result<u32, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::NotFound(format!("no {what} {text:?} on this order")))
+}
+
+async fn accept_proposal(
+    State(app): State<App>,
+    Path((id, n)): Path<(String, String)>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let body: NoteBody = input.json()?;
+    let action = OrderAction::AcceptProposal {
+        proposal_id: number("proposal", &n)?,
+        note: optional_text("note", body.note, NOTE_MAX)?,
+    };
+    run(&app, &id, &input, action).await
+}
+
+async fn decline_proposal(
+    State(app): State<App>,
+    Path((id, n)): Path<(String, String)>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let body: NoteBody = input.json()?;
+    let action = OrderAction::DeclineProposal {
+        proposal_id: number("proposal", &n)?,
+        note: optional_text("note", body.note, NOTE_MAX)?,
+    };
+    run(&app, &id, &input, action).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    provider: String,
+    action: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    steps: Vec<StepBody>,
+}
+
+/// `POST /v1/orders/{id}/provisioning` — `{steps: [{provider, action}]}`.
+async fn plan(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let body: PlanBody = input.json()?;
+    let mut errors = Vec::new();
+    let mut steps = Vec::new();
+    for (index, step) in body.steps.into_iter().enumerate() {
+        match validation::text(&format!("steps[{index}].action"), &step.action, 500) {
+            Ok(action) => steps.push((step.provider.trim().to_owned(), action)),
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let answer = service::plan(&app, &id, steps, input.request(&app, 200)).await?;
+    Ok(respond(answer))
+}
+
+async fn step_report(
+    app: &App,
+    id: &str,
+    step: &str,
+    input: &CommandInput,
+    action: impl FnOnce(u32, Option<String>) -> OrderAction,
+) -> Result<Response, ApiError> {
+    let body: NoteBody = input.json()?;
+    let action = action(
+        number("provisioning step", step)?,
+        optional_text("note", body.note, NOTE_MAX)?,
+    );
+    run(app, id, input, action).await
+}
+
+/// `POST /v1/orders/{id}/provisioning/{step}/done` — the step's provider.
+async fn step_done(
+    State(app): State<App>,
+    Path((id, step)): Path<(String, String)>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    step_report(&app, &id, &step, &input, |step_id, note| {
+        OrderAction::CompleteStep { step_id, note }
+    })
+    .await
+}
+
+/// `POST /v1/orders/{id}/provisioning/{step}/failed` — the step's provider.
+async fn step_failed(
+    State(app): State<App>,
+    Path((id, step)): Path<(String, String)>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    step_report(&app, &id, &step, &input, |step_id, note| OrderAction::FailStep {
+        step_id,
+        note,
+    })
+    .await
+}
+
+/// `POST /v1/orders/{id}/provisioning/{step}/retry` — a shifter, for a failed step.
+async fn step_retry(
+    State(app): State<App>,
+    Path((id, step)): Path<(String, String)>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    step_report(&app, &id, &step, &input, |step_id, note| OrderAction::RetryStep {
+        step_id,
+        note,
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateBody {
+    #[serde(default)]
+    targets: Option<TargetsBody>,
+    #[serde(default)]
+    provider_targets: BTreeMap<String, TargetsBody>,
+}
+
+/// `POST /v1/orders/{id}/activate` — issues the SLA and one OLA per provider,
+/// each with its document → 200 order listing its agreements.
+async fn activate(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let body: ActivateBody = input.json()?;
+    let mut errors = Vec::new();
+    let targets = body
+        .targets
+        .map(|t| t.patch("targets"))
+        .transpose()
+        .map_err(|e| errors.extend(e))
+        .ok()
+        .flatten();
+    let mut provider_targets = BTreeMap::new();
+    for (provider, targets) in body.provider_targets {
+        match targets.patch(&format!("provider_targets.{provider}")) {
+            Ok(patch) => {
+                provider_targets.insert(provider, patch);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let activation = Activation {
+        targets,
+        provider_targets,
+    };
+    let answer = agreements::service::activate(&app, &id, activation, input.request(&app, 200)).await?;
+    Ok(respond(answer))
+}
 
 /// `GET /v1/orders?status=&service=&group=&assignee=&customer=&cursor=&limit=&sort=&min_position=`
 async fn list(
@@ -347,64 +539,12 @@ async fn list(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (query, min_position) = parse_queue_query(&params, &headers)?;
-    if let Some(position) = min_position
-        && app
-            .projections
-            .order_queue
-            .wait_for(position, READ_YOUR_WRITES_WAIT)
-            .await
-            .is_none()
-    {
-        return Err(ApiError::Unavailable(format!(
-            "the order queue has not reached position {position} yet; retry shortly"
-        )));
-    }
-    let page = queue::list(&app, &principal, &query)
-        .await
-        .map_err(|e| match e {
-            QueueError::Forbidden => ApiError::Forbidden(e.to_string()),
-            QueueError::NotReady => ApiError::Unavailable(e.to_string()),
-            QueueError::CursorMismatch => ApiError::BadRequest(e.to_string()),
-            QueueError::Database(e) => e.into(),
-            QueueError::Row(e) => ApiError::internal(e),
-        })?;
-    let mut response = Json(&page).into_response();
-    response
-        .headers_mut()
-        .insert(POSITION.clone(), page.position.into());
-    Ok(response)
-}
-
-/// The queue filters of a query string; every parameter is checked.
-fn parse_queue_query(
-    params: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<(QueueQuery, Option<u64>), ApiError> {
-    const KNOWN: [&str; 9] = [
-        "status",
-        "service",
-        "group",
-        "assignee",
-        "customer",
-        "cursor",
-        "limit",
-        "sort",
-        "min_position",
-    ];
-    if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(ApiError::BadRequest(format!(
-            "unknown query parameter {unknown:?} (known: {})",
-            KNOWN.join(", ")
-        )));
-    }
-    let text = |name: &str| {
-        params
-            .get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let statuses = match text("status") {
+    let paging = Paging::parse(
+        &params,
+        &headers,
+        &["status", "service", "group", "assignee", "customer"],
+    )?;
+    let statuses = match paging::text(&params, "status") {
         None => Vec::new(),
         Some(list) => list
             .split(',')
@@ -417,56 +557,27 @@ fn parse_queue_query(
                 ))
             })?,
     };
-    let limit = match text("limit") {
-        None => 50,
-        Some(limit) => limit
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| ApiError::BadRequest("limit must be between 1 and 500".into()))?,
+    paging.wait(&app.projections.order_queue, "the order queue").await?;
+    let query = QueueQuery {
+        statuses,
+        service: paging::text(&params, "service"),
+        group: paging::text(&params, "group"),
+        assignee: paging::text(&params, "assignee"),
+        customer: paging::text(&params, "customer"),
+        cursor: paging.cursor,
+        limit: paging.limit,
+        sort: paging.sort,
     };
-    let sort = match text("sort").as_deref() {
-        None | Some("newest") => Sort::Newest,
-        Some("oldest") => Sort::Oldest,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "sort must be newest or oldest, not {other:?}"
-            )));
-        }
-    };
-    let cursor = text("cursor")
-        .map(|c| {
-            Cursor::decode(&c).ok_or_else(|| {
-                ApiError::BadRequest("cursor is not one this server handed out".into())
-            })
-        })
-        .transpose()?;
-    let min_position = text("min_position")
-        .or_else(|| {
-            headers
-                .get("pactum-min-position")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
-        .map(|p| {
-            p.trim()
-                .parse::<u64>()
-                .map_err(|_| ApiError::BadRequest("min_position must be a log position".into()))
-        })
-        .transpose()?;
-    Ok((
-        QueueQuery {
-            statuses,
-            service: text("service"),
-            group: text("group"),
-            assignee: text("assignee"),
-            customer: text("customer"),
-            cursor,
-            limit,
-            sort,
-        },
-        min_position,
-    ))
+    let page = queue::list(&app, &principal, &query).await.map_err(|e| match e {
+        QueueError::Forbidden => ApiError::Forbidden(e.to_string()),
+        QueueError::NotReady => ApiError::Unavailable(e.to_string()),
+        QueueError::List(e) => e.into(),
+    })?;
+    let mut response = Json(&page).into_response();
+    response
+        .headers_mut()
+        .insert(POSITION.clone(), page.position.into());
+    Ok(response)
 }
 
 /// `GET /v1/orders/{id}[?as_of=RFC3339]`

@@ -120,6 +120,19 @@ impl Order {
             .is_some_and(|scope| policy::can_see_order(principal, scope))
     }
 
+    /// Whether `principal` may do `action` here at all (seeing the order first),
+    /// as `decide` would answer: a check callers run before costly preparation.
+    pub fn permits(&self, principal: &Principal, action: Action) -> Result<(), OrderError> {
+        let scope = self.scope().ok_or(OrderError::NotFound)?;
+        if !policy::can_see_order(principal, scope) {
+            return Err(OrderError::NotFound);
+        }
+        if !policy::may(principal, scope, action) {
+            return Err(forbidden(principal, action));
+        }
+        Ok(())
+    }
+
     /// Decides a command: the events it produces, or why it is refused.
     pub fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
         let OrderCommand { by, action } = command;

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::access::tokens::is_group_shifter;
+use crate::access::policy::OrderAction as PolicyAction;
 use crate::access::{Principal, Role};
 use crate::app::App;
 use crate::catalogue::params;
@@ -23,7 +24,7 @@ use crate::orders::aggregate::Order;
 use crate::orders::commands::{NewOrder, OrderAction, OrderCommand};
 use crate::orders::errors::OrderError;
 use crate::orders::legacy;
-use crate::store::{AppendError, AppendOutcome, StoreError, StoredResponse};
+use crate::store::{AppendError, AppendOutcome, AppendRequest, StoreError, StoredResponse};
 use crate::validation::FieldError;
 
 /// How a command was asked for, besides the command itself.
@@ -43,7 +44,8 @@ pub enum CommandResponse {
     Done {
         status: u16,
         body: String,
-        order_id: String,
+        /// Where the created resource lives (for 201 answers).
+        location: Option<String>,
         version: u64,
         /// Global position of the order's newest event.
         position: u64,
@@ -70,6 +72,13 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Agreement(#[from] crate::agreements::aggregate::AgreementError),
+    /// A document could not be produced: a bug in a template or the renderer.
+    #[error("document: {0}")]
+    Document(String),
+    #[error("no version {version} of this agreement")]
+    NoSuchVersion { version: u32 },
 }
 
 impl From<AppendError> for ServiceError {
@@ -188,26 +197,46 @@ pub async fn execute(
     action: OrderAction,
     request: CommandRequest,
 ) -> Result<CommandResponse, ServiceError> {
+    let now = request.meta.now;
+    execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
+        Ok(Prepared::alone(gather_facts(app, loaded, action, now).await?))
+    })
+    .await
+}
+
+/// A command ready to decide, with the appends of other aggregates that must
+/// commit with it (the agreements an activation issues).
+pub struct Prepared {
+    pub action: OrderAction,
+    pub together: Vec<AppendRequest>,
+}
+
+impl Prepared {
+    pub fn alone(action: OrderAction) -> Self {
+        Self {
+            action,
+            together: Vec::new(),
+        }
+    }
+}
+
+/// Runs a command whose action is built from the loaded order by `prepare`
+/// (after the caller's replay, visibility and `If-Match` checks passed).
+pub async fn execute_with(
+    app: &App,
+    order_id: &str,
+    request: CommandRequest,
+    prepare: impl AsyncFnOnce(&Loaded<Order>) -> Result<Prepared, ServiceError>,
+) -> Result<CommandResponse, ServiceError> {
     let meta = &request.meta;
     let principal = &meta.principal;
-    if let Some(idempotency) = &meta.idempotency
-        && let Some(stored) = app
-            .store
-            .stored_response(&principal.subject, &idempotency.key)
-            .await?
-    {
-        if stored.request_hash != idempotency.request_hash {
-            return Err(AppendError::IdempotencyKeyReused {
-                key: idempotency.key.clone(),
-            }
-            .into());
-        }
-        return Ok(CommandResponse::Replayed(stored));
+    if let Some(replayed) = replay(app, meta).await? {
+        return Ok(replayed);
     }
 
     let loaded = execute::load::<Order>(&app.store, order_id).await?;
-    let is_submit = matches!(action, OrderAction::Submit(_));
-    if !is_submit && !loaded.aggregate.visible_to(principal) {
+    let exists = loaded.exists();
+    if exists && !loaded.aggregate.visible_to(principal) {
         return Err(OrderError::NotFound.into());
     }
     if let Some(expected) = request.if_match
@@ -217,7 +246,10 @@ pub async fn execute(
             current: loaded.version,
         });
     }
-    let action = gather_facts(app, &loaded, action, meta.now).await?;
+    let Prepared { action, together } = prepare(&loaded).await?;
+    if !exists && !matches!(action, OrderAction::Submit(_)) {
+        return Err(OrderError::NotFound.into());
+    }
     let (events, _) = execute::decide(
         &loaded,
         OrderCommand {
@@ -229,35 +261,167 @@ pub async fn execute(
     .await?;
 
     let actor = principal.actor();
-    let view = view_after(&loaded, &events, &actor, meta.now)
-        .ok_or(OrderError::NotFound)?
-        .for_audience(principal.audience());
+    let view = shape(
+        view_after(&loaded, &events, &actor, meta.now).ok_or(OrderError::NotFound)?,
+        principal,
+    );
     let body = serde_json::to_string(&view).expect("views serialize");
     if events.is_empty() {
         return Ok(CommandResponse::Done {
             status: request.success_status,
             body,
-            order_id: order_id.to_owned(),
+            location: None,
             version: loaded.version,
             position: loaded.history.last().map_or(0, |(r, _)| r.position),
         });
     }
-    let append = execute::append_request(
+    let mut appends = vec![execute::append_request(
         &loaded,
         &events,
         meta,
         Some((request.success_status, body.clone())),
-    );
-    match app.store.append(append).await? {
-        AppendOutcome::Committed(recorded) => Ok(CommandResponse::Done {
+    )];
+    appends.extend(together);
+    let outcomes = app.store.append_all(appends).await?;
+    // Read-your-writes: the newest position of everything this command wrote.
+    let position = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            AppendOutcome::Committed(events) => events.last().map(|e| e.position),
+            AppendOutcome::Replayed(_) => None,
+        })
+        .max();
+    match (outcomes.into_iter().next(), position) {
+        (Some(AppendOutcome::Replayed(stored)), _) => Ok(CommandResponse::Replayed(stored)),
+        (_, position) => Ok(CommandResponse::Done {
             status: request.success_status,
             body,
-            order_id: order_id.to_owned(),
+            location: (request.success_status == 201).then(|| format!("/v1/orders/{order_id}")),
             version: view.version,
-            position: recorded.last().map_or(0, |e| e.position),
+            position: position.unwrap_or(0),
         }),
-        AppendOutcome::Replayed(stored) => Ok(CommandResponse::Replayed(stored)),
     }
+}
+
+/// The first answer to a retried command, if this is a retry.
+pub async fn replay(app: &App, meta: &CommandMeta) -> Result<Option<CommandResponse>, ServiceError> {
+    let Some(idempotency) = &meta.idempotency else {
+        return Ok(None);
+    };
+    let Some(stored) = app
+        .store
+        .stored_response(&meta.principal.subject, &idempotency.key)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if stored.request_hash != idempotency.request_hash {
+        return Err(AppendError::IdempotencyKeyReused {
+            key: idempotency.key.clone(),
+        }
+        .into());
+    }
+    Ok(Some(CommandResponse::Replayed(stored)))
+}
+
+fn view_of(loaded: &Loaded<Order>) -> Option<OrderView> {
+    OrderView::fold(
+        loaded
+            .history
+            .iter()
+            .map(|(recorded, event)| (EventContext::from(recorded), event)),
+    )
+}
+
+/// `POST /v1/orders/{id}/proposals`: `changes` are merged into the parameters
+/// agreed so far and the whole set is validated against the service, like an
+/// order's.
+pub async fn propose(
+    app: &App,
+    order_id: &str,
+    changes: Map<String, Value>,
+    note: Option<String>,
+    request: CommandRequest,
+) -> Result<CommandResponse, ServiceError> {
+    let principal = request.meta.principal.clone();
+    execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
+        loaded.aggregate.permits(&principal, PolicyAction::Propose)?;
+        let view = view_of(loaded).ok_or(OrderError::NotFound)?;
+        let service = app.catalogue.service(&view.service).ok_or_else(|| {
+            ServiceError::Invalid(vec![FieldError::new(
+                "service",
+                format!("{} is no longer in the catalogue", view.service),
+            )])
+        })?;
+        let mut merged: Map<String, Value> = view.agreed_parameters.clone().into_iter().collect();
+        merged.extend(changes);
+        let parameters = params::from_json(service, &merged).map_err(ServiceError::Invalid)?;
+        let changed = parameters
+            .as_map()
+            .iter()
+            .filter(|(key, value)| view.agreed_parameters.get(*key) != Some(*value))
+            .map(|(key, _)| key.clone())
+            .chain(
+                view.agreed_parameters
+                    .keys()
+                    .filter(|key| !parameters.as_map().contains_key(*key))
+                    .cloned(),
+            )
+            .collect();
+        Ok(Prepared::alone(OrderAction::Propose {
+            parameters,
+            changed,
+            note,
+        }))
+    })
+    .await
+}
+
+/// `POST /v1/orders/{id}/provisioning`: every provider must be registered and
+/// deliver the order's service.
+pub async fn plan(
+    app: &App,
+    order_id: &str,
+    steps: Vec<(String, String)>,
+    request: CommandRequest,
+) -> Result<CommandResponse, ServiceError> {
+    let principal = request.meta.principal.clone();
+    execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
+        loaded
+            .aggregate
+            .permits(&principal, PolicyAction::PlanProvisioning)?;
+        let view = view_of(loaded).ok_or(OrderError::NotFound)?;
+        let mut errors = Vec::new();
+        for (index, (provider, _)) in steps.iter().enumerate() {
+            let field = format!("steps[{index}].provider");
+            match app.catalogue.providers.get(provider) {
+                None => errors.push(FieldError::new(field, format!("unknown provider {provider:?}"))),
+                Some(registered) if !registered.services.contains(&view.service) => {
+                    let able: Vec<&str> = app
+                        .catalogue
+                        .providers
+                        .values()
+                        .filter(|p| p.services.contains(&view.service))
+                        .map(|p| p.provider_id.as_str())
+                        .collect();
+                    errors.push(FieldError::new(
+                        field,
+                        format!(
+                            "{provider} does not deliver {} (providers that do: {})",
+                            view.service,
+                            able.join(", ")
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        Ok(Prepared::alone(OrderAction::PlanProvisioning { steps }))
+    })
+    .await
 }
 
 /// Fills in the facts a command needs that the aggregate cannot look up itself.
@@ -322,7 +486,16 @@ pub async fn get(
         .filter(|(recorded, _)| as_of.is_none_or(|at| recorded.recorded_at <= at))
         .map(|(recorded, event)| (EventContext::from(recorded), event));
     let view = OrderView::fold(events).ok_or(OrderError::NotFound)?;
-    Ok(view.for_audience(principal.audience()))
+    Ok(shape(view, principal))
+}
+
+/// The order as `principal` may see it: customers without internal comments,
+/// providers only their steps and OLA, staff everything.
+pub fn shape(view: OrderView, principal: &Principal) -> OrderView {
+    match &principal.role {
+        Role::Provider { provider } => view.for_provider(provider),
+        _ => view.for_audience(principal.audience()),
+    }
 }
 
 /// One event of an order's timeline as shown by `GET /v1/orders/{id}/history`.
@@ -352,7 +525,8 @@ pub async fn history(
     order_id: &str,
 ) -> Result<Vec<HistoryEntry>, ServiceError> {
     let loaded = execute::load::<Order>(&app.store, order_id).await?;
-    if !loaded.aggregate.visible_to(principal) {
+    // Providers see an order's steps, not its history.
+    if !loaded.aggregate.visible_to(principal) || matches!(principal.role, Role::Provider { .. }) {
         return Err(OrderError::NotFound.into());
     }
     let audience = principal.audience();

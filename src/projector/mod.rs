@@ -12,6 +12,7 @@
 //!   position (read-your-writes).
 //! - [`rebuild`]: `pactum replay`.
 
+pub mod listing;
 pub mod registry;
 pub mod runner;
 pub mod supervisor;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use pactum_projections::agreement_index::AgreementIndex;
 use pactum_projections::order_queue::OrderQueue;
 use pactum_projections::projection::{Projection, TableSpec};
 use tokio::sync::{oneshot, watch};
@@ -114,6 +116,7 @@ impl ProjectionHandle {
 #[derive(Clone, Default)]
 pub struct Projections {
     pub order_queue: ProjectionHandle,
+    pub agreements: ProjectionHandle,
 }
 
 /// A registered projection, whatever its row type.
@@ -188,12 +191,16 @@ impl<P: Projection> AnyProjection for Registered<P> {
 
 /// Every projection, in the order they are built.
 pub fn all() -> Vec<Box<dyn AnyProjection>> {
-    vec![Box::new(Registered(Arc::new(OrderQueue)))]
+    vec![
+        Box::new(Registered(Arc::new(OrderQueue))),
+        Box::new(Registered(Arc::new(AgreementIndex))),
+    ]
 }
 
 fn handle_of<'a>(projections: &'a Projections, name: &str) -> Option<&'a ProjectionHandle> {
     match name {
         OrderQueue::NAME => Some(&projections.order_queue),
+        AgreementIndex::NAME => Some(&projections.agreements),
         _ => None,
     }
 }

@@ -91,6 +91,16 @@ pub struct AppendRequest {
     pub events: Vec<NewEvent>,
     pub meta: EventMeta,
     pub response: Option<IdempotentResponse>,
+    /// Documents the events refer to by hash, stored in the same transaction.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A document stored by content beside the events that record its hash.
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    pub sha256: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -289,6 +299,25 @@ impl EventStore {
             .await
             .map_err(|_| AppendError::Closed)?;
         answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// A stored document by its hash: (media type, bytes).
+    pub async fn document(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
+        sqlx::query_as("SELECT media_type, bytes FROM documents WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&self.inner.reader)
+            .await
+    }
+
+    /// Stores a document by content (a re-rendered one, say); storing it twice
+    /// is harmless.
+    pub async fn store_document(&self, attachment: Attachment) -> Result<(), AppendError> {
+        let now = jiff::Timestamp::now().as_microsecond();
+        self.write(move |conn| {
+            Box::pin(async move { writer::insert_attachment(conn, &attachment, now).await })
+        })
+        .await?
+        .map_err(AppendError::from)
     }
 
     /// Whether the log has no event at all.

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::metrics::METRICS;
 
 use super::{
-    AppendError, AppendOutcome, AppendRequest, HashInput, InlineProjection, StoredResponse,
+    AppendError, AppendOutcome, AppendRequest, Attachment, HashInput, InlineProjection, StoredResponse,
     chain_hash,
 };
 
@@ -419,6 +419,9 @@ async fn append_job(
             recorded.push(event);
         }
 
+        for attachment in &request.attachments {
+            insert_attachment(&mut *conn, attachment, recorded_at_us).await?;
+        }
         if let (Some(response), Some(last)) = (&request.response, recorded.last()) {
             sqlx::query(
                 "INSERT INTO idempotency (scope, key, request_hash, status, body, position, created_at) \
@@ -444,6 +447,25 @@ async fn append_job(
         outcomes.push(AppendOutcome::Committed(recorded));
     }
     Ok(outcomes)
+}
+
+pub(super) async fn insert_attachment(
+    conn: &mut SqliteConnection,
+    attachment: &Attachment,
+    at_us: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO documents (sha256, media_type, size, bytes, created_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&attachment.sha256)
+    .bind(&attachment.media_type)
+    .bind(attachment.bytes.len() as i64)
+    .bind(attachment.bytes.as_slice())
+    .bind(at_us)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn read_head(conn: &mut SqliteConnection, key: &AggregateKey) -> Result<Head, sqlx::Error> {

@@ -1,0 +1,235 @@
+//! `GET /v1/agreements`: the `agreements` projection, scoped to the caller.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use pactum_projections::agreement_index::{AgreementIndex, AgreementRow, TABLE};
+use pactum_projections::projection::Projection;
+use serde::Serialize;
+
+use crate::access::{Principal, Role};
+use crate::app::App;
+use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
+
+/// Agreements, newest or oldest first by issue time.
+pub const AGREEMENTS: Listing = Listing {
+    spec: &TABLE,
+    sort_column: "issued_at",
+};
+
+#[derive(Clone, Debug, Default)]
+pub struct AgreementQuery {
+    /// The customer organisation.
+    pub customer: Option<String>,
+    /// `sla` or `ola`.
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub order: Option<String>,
+    pub provider: Option<String>,
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+    pub sort: Sort,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Validity {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AgreementItem {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub reference: String,
+    pub order_id: String,
+    pub service: String,
+    pub customer: String,
+    pub provider: Option<String>,
+    pub version: u32,
+    pub validity: Validity,
+    pub issued_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AgreementPage {
+    pub agreements: Vec<AgreementItem>,
+    pub next_cursor: Option<String>,
+    pub position: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgreementListError {
+    #[error("the agreement list is not built yet; retry shortly")]
+    NotReady,
+    #[error(transparent)]
+    List(#[from] ListError),
+}
+
+/// The scans that answer `query` for `principal`; none if nothing is visible.
+pub fn scans(principal: &Principal, query: &AgreementQuery) -> Vec<Scan> {
+    let mut fixed: Vec<(&'static str, String)> = Vec::new();
+    fn push(fixed: &mut Vec<(&'static str, String)>, column: &'static str, value: &Option<String>) {
+        if let Some(value) = value {
+            fixed.push((column, value.clone()));
+        }
+    }
+    // What the caller's role pins, whatever it asks.
+    let (forced_kind, groups): (Option<&str>, Vec<Option<String>>) = match &principal.role {
+        Role::Customer { org } => {
+            if query.customer.as_ref().is_some_and(|c| c != org) {
+                return Vec::new();
+            }
+            fixed.push(("org", org.clone()));
+            (Some("sla"), vec![None])
+        }
+        Role::Provider { provider } => {
+            if query.provider.as_ref().is_some_and(|p| p != provider) {
+                return Vec::new();
+            }
+            fixed.push(("provider", provider.clone()));
+            (Some("ola"), vec![None])
+        }
+        Role::Shifter { groups } => (
+            None,
+            groups
+                .iter()
+                .map(|g| Some(g.clone()))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        ),
+        Role::Auditor | Role::Admin | Role::System => (None, vec![None]),
+    };
+    if let (Some(forced), Some(asked)) = (forced_kind, &query.kind)
+        && forced != asked
+    {
+        return Vec::new();
+    }
+    if !matches!(principal.role, Role::Customer { .. }) {
+        push(&mut fixed, "org", &query.customer);
+    }
+    if !matches!(principal.role, Role::Provider { .. }) {
+        push(&mut fixed, "provider", &query.provider);
+    }
+    let kind = forced_kind.map(str::to_owned).or(query.kind.clone());
+    push(&mut fixed, "kind", &kind);
+    push(&mut fixed, "status", &query.status);
+    push(&mut fixed, "order_id", &query.order);
+    groups
+        .into_iter()
+        .map(|group| {
+            let mut equals = fixed.clone();
+            if let Some(group) = group {
+                equals.push(("group_id", group));
+            }
+            Scan { equals }
+        })
+        .collect()
+}
+
+pub async fn list(
+    app: &App,
+    principal: &Principal,
+    query: &AgreementQuery,
+) -> Result<AgreementPage, AgreementListError> {
+    let live = app
+        .projections
+        .agreements
+        .current()
+        .ok_or(AgreementListError::NotReady)?;
+    let page = AGREEMENTS
+        .page(
+            app.store.reader(),
+            &live.table,
+            &scans(principal, query),
+            query.cursor.as_ref(),
+            query.sort,
+            query.limit,
+            |key, columns| AgreementIndex.row_from_columns(key, columns),
+            |row: &AgreementRow| (row.issued_at.as_microsecond(), row.agreement_id.as_str()),
+        )
+        .await?;
+    Ok(AgreementPage {
+        agreements: page
+            .rows
+            .into_iter()
+            .map(|row| AgreementItem {
+                id: row.agreement_id,
+                kind: row.kind,
+                status: row.status,
+                reference: row.reference,
+                order_id: row.order_id,
+                service: row.service,
+                customer: row.org,
+                provider: row.provider,
+                version: row.version,
+                validity: Validity {
+                    start: row.start,
+                    end: row.end,
+                },
+                issued_at: row.issued_at,
+                updated_at: row.updated_at,
+            })
+            .collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+        position: live.checkpoint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            subject: "x".into(),
+            role,
+        }
+    }
+
+    fn columns(scans: &[Scan]) -> Vec<Vec<&'static str>> {
+        scans
+            .iter()
+            .map(|s| s.equals.iter().map(|(c, _)| *c).collect())
+            .collect()
+    }
+
+    #[test]
+    fn customers_see_their_slas_and_providers_their_olas() {
+        let alice = principal(Role::Customer { org: "acme".into() });
+        let all = AgreementQuery::default();
+        assert_eq!(columns(&scans(&alice, &all)), [["org", "kind"]]);
+        let olas = AgreementQuery {
+            kind: Some("ola".into()),
+            ..Default::default()
+        };
+        assert!(scans(&alice, &olas).is_empty());
+        let op = principal(Role::Provider {
+            provider: "surf".into(),
+        });
+        assert_eq!(columns(&scans(&op, &all)), [["provider", "kind"]]);
+        let other = AgreementQuery {
+            provider: Some("csc".into()),
+            ..Default::default()
+        };
+        assert!(scans(&op, &other).is_empty());
+    }
+
+    #[test]
+    fn every_scan_has_an_index() {
+        let sam = principal(Role::Shifter {
+            groups: ["compute".to_owned(), "storage".to_owned()].into(),
+        });
+        let query = AgreementQuery {
+            kind: Some("sla".into()),
+            ..Default::default()
+        };
+        for scan in scans(&sam, &query) {
+            let index = TABLE.indexes[AGREEMENTS.index_for(&scan)];
+            assert_eq!(index[..2], ["group_id", "kind"], "{scan:?}");
+        }
+    }
+}

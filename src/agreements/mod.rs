@@ -1,0 +1,15 @@
+//! Agreements: the SLA a customer holds and the OLAs of the providers that deliver
+//! it, issued when an order becomes active, amended into new versions, terminated
+//! or expired — each version with its rendered document.
+//!
+//! - [`aggregate`] — the `agreement` aggregate and its rules.
+//! - [`content`] — what an agreement says, built from the order, the catalogue and
+//!   the brand at issue time, and the document data of each version.
+//! - [`service`] — activation (the order and its agreements in one transaction),
+//!   amendment, termination, reads and document downloads.
+//! - [`expiry`] — the timer that expires agreements when their validity ends.
+
+pub mod aggregate;
+pub mod content;
+pub mod list;
+pub mod service;

@@ -1,0 +1,257 @@
+//! Brands: how an organisation (a tenant, a reseller) presents the documents
+//! issued under it — name, colour, footer text, logo. Adding one is data
+//! (`pactum brand set`), never code. Brands are events of the `brand` aggregate,
+//! one per organisation, the logo carried in the event so the log alone can
+//! render every document again.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use pactum_events::brand::{BrandDefined, BrandEvent, LogoImage};
+use pactum_events::{EventPayload, RecordedEvent};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::access::{Principal, Role};
+use crate::documents::model::Logo;
+use crate::execute::{self, CommandMeta};
+use crate::store::{AppendError, EventStore, StoreError};
+use crate::validation::{self, FieldError};
+
+/// The largest logo accepted: documents embed it, the log carries it.
+pub const LOGO_MAX_BYTES: usize = 256 * 1024;
+
+/// The media types documents can embed.
+pub const LOGO_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/svg+xml"];
+
+/// What `pactum brand set` asks for, unvalidated.
+#[derive(Clone, Debug, Default)]
+pub struct BrandRequest {
+    pub org: String,
+    pub name: String,
+    pub colour: String,
+    pub footer: String,
+    /// (media type, bytes).
+    pub logo: Option<(String, Vec<u8>)>,
+}
+
+impl BrandRequest {
+    pub fn validate(&self) -> Result<BrandDefined, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let org = validation::identifier("org", &self.org).map_err(|e| errors.push(e));
+        let name = validation::text("name", &self.name, 120).map_err(|e| errors.push(e));
+        let footer = validation::text("footer", &self.footer, 300).map_err(|e| errors.push(e));
+        if crate::catalogue::shipped::check_colour("brand", &self.colour).is_err() {
+            errors.push(FieldError::new("colour", "must be #rrggbb, e.g. #004a87"));
+        }
+        let logo = match &self.logo {
+            None => None,
+            Some((media_type, bytes)) => {
+                if !LOGO_TYPES.contains(&media_type.as_str()) {
+                    errors.push(FieldError::new(
+                        "logo",
+                        format!("must be one of {}, got {media_type}", LOGO_TYPES.join(", ")),
+                    ));
+                }
+                if bytes.is_empty() || bytes.len() > LOGO_MAX_BYTES {
+                    errors.push(FieldError::new(
+                        "logo",
+                        format!("must be 1 byte to {} KiB", LOGO_MAX_BYTES / 1024),
+                    ));
+                }
+                Some(LogoImage {
+                    media_type: media_type.clone(),
+                    base64: STANDARD.encode(bytes),
+                    sha256: hex::encode(Sha256::digest(bytes)),
+                })
+            }
+        };
+        match (org, name, footer) {
+            (Ok(org), Ok(name), Ok(footer)) if errors.is_empty() => Ok(BrandDefined {
+                org,
+                name,
+                colour: self.colour.to_lowercase(),
+                footer,
+                logo,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The media type of an image file, by its first bytes.
+pub fn sniff_media_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if std::str::from_utf8(&bytes[..bytes.len().min(512)])
+        .is_ok_and(|head| head.contains("<svg"))
+    {
+        Some("image/svg+xml")
+    } else {
+        None
+    }
+}
+
+/// The decoded image of a logo.
+pub fn logo_of(image: &LogoImage) -> Option<Logo> {
+    Some(Logo {
+        media_type: image.media_type.clone(),
+        bytes: STANDARD.decode(&image.base64).ok()?,
+    })
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Brand {
+    current: Option<BrandDefined>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BrandError {
+    #[error("only admins define brands")]
+    NotAllowed,
+}
+
+impl Aggregate for Brand {
+    const TYPE: &'static str = "brand";
+    type Command = (Principal, BrandDefined);
+    type Event = BrandEvent;
+    type Error = BrandError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        (by, brand): Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), BrandError> {
+        if !matches!(by.role, Role::Admin | Role::System) {
+            return Err(BrandError::NotAllowed);
+        }
+        if self.current.as_ref() != Some(&brand) {
+            sink.write(BrandEvent::BrandDefined(brand), self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: BrandEvent) {
+        match event {
+            BrandEvent::BrandDefined(brand) => self.current = Some(brand),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DefineError {
+    #[error("invalid brand")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Refused(#[from] BrandError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+}
+
+/// Defines (or redefines) the brand of an organisation. Documents issued from
+/// now on use it; documents already issued keep theirs.
+pub async fn define(
+    store: &EventStore,
+    request: &BrandRequest,
+    meta: &CommandMeta,
+) -> Result<BrandDefined, DefineError> {
+    let brand = request.validate().map_err(DefineError::Invalid)?;
+    let loaded = execute::load::<Brand>(store, &brand.org).await?;
+    let (events, _) = execute::decide(&loaded, (meta.principal.clone(), brand.clone()), &()).await?;
+    if !events.is_empty() {
+        store
+            .append(execute::append_request(&loaded, &events, meta, None))
+            .await?;
+    }
+    Ok(brand)
+}
+
+/// The current brand of `org`, if it has one.
+pub async fn current(store: &EventStore, org: &str) -> Result<Option<BrandDefined>, StoreError> {
+    Ok(execute::load::<Brand>(store, org).await?.aggregate.current)
+}
+
+/// The logo with this hash, from any brand's history (documents keep the logo
+/// they were issued with, even after the brand changed it).
+pub async fn logo_by_hash(store: &EventStore, sha256: &str) -> Result<Option<Logo>, StoreError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT event_type, schema_version, payload FROM events WHERE aggregate_type = 'brand' \
+         ORDER BY position DESC",
+    )
+    .fetch_all(store.reader())
+    .await?;
+    for (event_type, version, payload) in rows {
+        let payload = serde_json::from_str(&payload).unwrap_or_default();
+        if let Ok(BrandEvent::BrandDefined(brand)) =
+            BrandEvent::decode(&event_type, version as u32, payload)
+            && let Some(image) = brand.logo.filter(|l| l.sha256 == sha256)
+        {
+            return Ok(logo_of(&image));
+        }
+    }
+    Ok(None)
+}
+
+/// Keeps the logos of a stream of events at hand (for `verify`).
+pub fn logo_from_event(event: &RecordedEvent) -> Option<(String, Logo)> {
+    if event.aggregate_type != BrandEvent::AGGREGATE_TYPE {
+        return None;
+    }
+    let BrandEvent::BrandDefined(brand) =
+        BrandEvent::decode(&event.event_type, event.schema_version, event.payload.clone()).ok()?;
+    let image = brand.logo?;
+    Some((image.sha256.clone(), logo_of(&image)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png() -> Vec<u8> {
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.extend_from_slice(&[0; 16]);
+        bytes
+    }
+
+    #[test]
+    fn a_valid_brand_carries_its_logo_with_its_hash() {
+        let request = BrandRequest {
+            org: "acme".into(),
+            name: "ACME Research".into(),
+            colour: "#0A5F38".into(),
+            footer: "ACME · Lab street 1".into(),
+            logo: Some(("image/png".into(), png())),
+        };
+        let brand = request.validate().unwrap();
+        assert_eq!(brand.colour, "#0a5f38");
+        let logo = brand.logo.unwrap();
+        assert_eq!(logo.sha256, hex::encode(Sha256::digest(png())));
+        assert_eq!(logo_of(&logo).unwrap().bytes, png());
+        assert_eq!(sniff_media_type(&png()), Some("image/png"));
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let request = BrandRequest {
+            org: "no spaces allowed".into(),
+            name: " ".into(),
+            colour: "green".into(),
+            footer: "ok".into(),
+            logo: Some(("image/gif".into(), vec![1; LOGO_MAX_BYTES + 1])),
+        };
+        let fields: Vec<String> = request
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["org", "name", "colour", "logo", "logo"]);
+    }
+}

@@ -1,0 +1,270 @@
+//! Agreement endpoints: the list, one agreement, its documents, amendment and
+//! termination. Activation is an order command (`POST /v1/orders/{id}/activate`).
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::civil::Date;
+use serde::Deserialize;
+use serde_json::Number;
+
+use crate::agreements::list::{self, AgreementListError, AgreementQuery};
+use crate::agreements::service::{self, Amendment, PDF, TargetsPatch};
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, CommandInput};
+use crate::http::orders::{POSITION, etag, respond};
+use crate::http::paging::{Paging, text};
+use crate::validation::{self, FieldError};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/v1/agreements", get(list))
+        .route("/v1/agreements/{id}", get(get_agreement))
+        .route("/v1/agreements/{id}/document", get(document))
+        .route("/v1/agreements/{id}/amend", post(amend))
+        .route("/v1/agreements/{id}/terminate", post(terminate))
+}
+
+/// Service level targets in a request; each one optional, laid over the current
+/// (or default) targets.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsBody {
+    #[serde(default)]
+    availability_pct: Option<Number>,
+    #[serde(default)]
+    reliability_pct: Option<Number>,
+    #[serde(default)]
+    period: Option<String>,
+}
+
+impl TargetsBody {
+    /// Percentages in (0, 100]; `field` prefixes the names of bad fields.
+    pub fn patch(self, field: &str) -> Result<TargetsPatch, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        for (name, value) in [
+            ("availability_pct", &self.availability_pct),
+            ("reliability_pct", &self.reliability_pct),
+        ] {
+            if let Some(value) = value
+                && !value.as_f64().is_some_and(|v| v > 0.0 && v <= 100.0)
+            {
+                errors.push(FieldError::new(
+                    format!("{field}.{name}"),
+                    format!("must be a percentage above 0 and at most 100, got {value}"),
+                ));
+            }
+        }
+        let period = match self.period {
+            None => None,
+            Some(period) => validation::text(&format!("{field}.period"), &period, 40)
+                .map_err(|e| errors.push(e))
+                .ok(),
+        };
+        if errors.is_empty() {
+            Ok(TargetsPatch {
+                availability_pct: self.availability_pct,
+                reliability_pct: self.reliability_pct,
+                period,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// `GET /v1/agreements?customer=&kind=&status=&order=&provider=&cursor=&limit=&sort=&min_position=`
+async fn list(
+    State(app): State<App>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let paging = Paging::parse(
+        &params,
+        &headers,
+        &["customer", "kind", "status", "order", "provider"],
+    )?;
+    let kind = text(&params, "kind");
+    if kind.as_deref().is_some_and(|k| k != "sla" && k != "ola") {
+        return Err(ApiError::BadRequest("kind must be sla or ola".into()));
+    }
+    let status = text(&params, "status");
+    if status
+        .as_deref()
+        .is_some_and(|s| !["active", "terminated", "expired"].contains(&s))
+    {
+        return Err(ApiError::BadRequest(
+            "status must be active, terminated or expired".into(),
+        ));
+    }
+    paging.wait(&app.projections.agreements, "the agreement list").await?;
+    let query = AgreementQuery {
+        customer: text(&params, "customer"),
+        kind,
+        status,
+        order: text(&params, "order"),
+        provider: text(&params, "provider"),
+        cursor: paging.cursor,
+        limit: paging.limit,
+        sort: paging.sort,
+    };
+    let page = list::list(&app, &principal, &query).await.map_err(|e| match e {
+        AgreementListError::NotReady => ApiError::Unavailable(e.to_string()),
+        AgreementListError::List(e) => e.into(),
+    })?;
+    let mut response = Json(&page).into_response();
+    response
+        .headers_mut()
+        .insert(POSITION.clone(), page.position.into());
+    Ok(response)
+}
+
+/// `GET /v1/agreements/{id}`
+async fn get_agreement(
+    State(app): State<App>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = service::get(&app, &principal, &id).await?;
+    let mut response = Json(&view).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(view.versions.len() as u64 + ended(&view)));
+    Ok(response)
+}
+
+/// The aggregate's sequence counts its end too.
+fn ended(view: &pactum_projections::agreement_view::AgreementView) -> u64 {
+    u64::from(view.ended.is_some())
+}
+
+/// `GET /v1/agreements/{id}/document[?version=N]` — the PDF, ETag = its SHA-256.
+async fn document(
+    State(app): State<App>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "version") {
+        return Err(ApiError::BadRequest(format!(
+            "unknown query parameter {unknown:?} (known: version)"
+        )));
+    }
+    let version = text(&params, "version")
+        .map(|v| {
+            v.parse::<u32>()
+                .map_err(|_| ApiError::BadRequest("version must be a version number".into()))
+        })
+        .transpose()?;
+    let download = service::document(&app, &principal, &id, version).await?;
+    let tag = format!("\"{}\"", download.sha256);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let length = download.bytes.len();
+        let mut response = Body::from(download.bytes).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, length.into());
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PDF));
+    if let Ok(tag) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, tag);
+    }
+    if let Ok(disposition) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", download.filename))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AmendBody {
+    #[serde(default)]
+    targets: Option<TargetsBody>,
+    /// The new last day, `YYYY-MM-DD`.
+    #[serde(default)]
+    end: Option<String>,
+    note: String,
+}
+
+/// `POST /v1/agreements/{id}/amend` — `{targets?, end?, note}` → a new version.
+async fn amend(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let body: AmendBody = input.json()?;
+    let mut errors = Vec::new();
+    let targets = body
+        .targets
+        .map(|t| t.patch("targets"))
+        .transpose()
+        .map_err(|e| errors.extend(e))
+        .ok()
+        .flatten();
+    let end = body
+        .end
+        .map(|end| {
+            end.trim().parse::<Date>().map_err(|_| {
+                FieldError::new("end", format!("must be a date YYYY-MM-DD, got {end:?}"))
+            })
+        })
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let note = validation::text("note", &body.note, 4_000).map_err(|e| errors.push(e));
+    let Ok(note) = note else {
+        return Err(ApiError::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let amendment = Amendment { targets, end, note };
+    let answer = service::amend(&app, &id, amendment, input.request(&app, 200)).await?;
+    Ok(respond(answer))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TerminateBody {
+    reason: String,
+}
+
+/// `POST /v1/agreements/{id}/terminate` — `{reason}`; an SLA's termination ends
+/// its OLAs and closes its order.
+async fn terminate(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let body: TerminateBody = input.json()?;
+    let reason = validation::text("reason", &body.reason, 4_000)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let answer = service::terminate(&app, &id, reason, input.request(&app, 200)).await?;
+    Ok(respond(answer))
+}

@@ -1,0 +1,226 @@
+//! Paged lists over projection tables, at O(page) whatever the table's size.
+//!
+//! A list is sorted by an integer column (a time) then the key, both descending
+//! (newest first) or ascending. Each equality filter set ([`Scan`]) is answered by
+//! one range scan of the index whose columns before the sort column are exactly
+//! filtered (`INDEXED BY`, so the plan does not depend on statistics), cut off
+//! by `LIMIT`; several scans (a shifter's groups, several statuses) are merged
+//! here. A page resumes after an opaque [`Cursor`]; no OFFSET, no sort of the
+//! matches.
+
+use pactum_projections::projection::{ApplyError, Column, TableSpec};
+use sqlx::sqlite::{SqliteArguments, SqlitePool};
+use sqlx::Arguments;
+
+use super::tables;
+
+/// Newest or oldest first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Newest,
+    Oldest,
+}
+
+/// A list: a projection table, sorted by `sort_column` then its key.
+#[derive(Clone, Copy, Debug)]
+pub struct Listing {
+    pub spec: &'static TableSpec,
+    /// An integer column (microseconds since the epoch, typically).
+    pub sort_column: &'static str,
+}
+
+/// Where a page starts: after this (sort value, key) in the sort order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub sort: Sort,
+    pub at: i64,
+    pub key: String,
+}
+
+impl Cursor {
+    /// Opaque to clients: they send back what they were given.
+    pub fn encode(&self) -> String {
+        let sort = match self.sort {
+            Sort::Newest => "n",
+            Sort::Oldest => "o",
+        };
+        hex::encode(format!("v1|{sort}|{}|{}", self.at, self.key))
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let raw = String::from_utf8(hex::decode(text).ok()?).ok()?;
+        let mut parts = raw.splitn(4, '|');
+        let (Some("v1"), Some(sort), Some(at), Some(key)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        Some(Self {
+            sort: match sort {
+                "n" => Sort::Newest,
+                "o" => Sort::Oldest,
+                _ => return None,
+            },
+            at: at.parse().ok()?,
+            key: key.to_owned(),
+        })
+    }
+}
+
+/// One index range scan: equality filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    pub equals: Vec<(&'static str, String)>,
+}
+
+/// A page of rows, and the cursor of the next page if there is one.
+pub struct Page<R> {
+    pub rows: Vec<R>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("the cursor was made for the other sort order")]
+    CursorMismatch,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Row(#[from] ApplyError),
+}
+
+impl Listing {
+    /// The index a scan uses: the one whose columns before the sort column are all
+    /// equality-filtered, covering as many filters as possible. Filters it does
+    /// not cover are checked on the rows the range yields.
+    pub fn index_for(&self, scan: &Scan) -> usize {
+        let filtered: Vec<&str> = scan.equals.iter().map(|(c, _)| *c).collect();
+        self.spec
+            .indexes
+            .iter()
+            .enumerate()
+            .filter(|(_, columns)| columns.contains(&self.sort_column))
+            .filter_map(|(n, columns)| {
+                let prefix: Vec<&str> = columns
+                    .iter()
+                    .copied()
+                    .take_while(|c| *c != self.sort_column)
+                    .collect();
+                prefix
+                    .iter()
+                    .all(|c| filtered.contains(c))
+                    .then_some((prefix.len(), std::cmp::Reverse(n)))
+            })
+            .max()
+            .map(|(_, std::cmp::Reverse(n))| n)
+            .expect("an index on (sort column, key) serves every scan")
+    }
+
+    /// The SQL and arguments of one scan of one page.
+    pub fn scan_sql<'q>(
+        &self,
+        table: &str,
+        scan: &'q Scan,
+        cursor: Option<&'q Cursor>,
+        sort: Sort,
+        limit: u32,
+    ) -> (String, SqliteArguments<'q>) {
+        let key = self.spec.key;
+        let order = self.sort_column;
+        let index = tables::index_name(table, self.index_for(scan));
+        let mut args = SqliteArguments::default();
+        let mut conditions = Vec::new();
+        for (column, value) in &scan.equals {
+            conditions.push(format!("{column} = ?"));
+            args.add(value.as_str()).expect("binds a string");
+        }
+        let (direction, compare) = match sort {
+            Sort::Newest => ("DESC", "<"),
+            Sort::Oldest => ("ASC", ">"),
+        };
+        if let Some(cursor) = cursor {
+            conditions.push(format!("({order}, {key}) {compare} (?, ?)"));
+            args.add(cursor.at).expect("binds an integer");
+            args.add(cursor.key.as_str()).expect("binds a string");
+        }
+        let columns = std::iter::once(key)
+            .chain(self.spec.columns.iter().map(|c| c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {columns} FROM {table} INDEXED BY {index}{filter} \
+             ORDER BY {order} {direction}, {key} {direction} LIMIT {limit}"
+        );
+        (sql, args)
+    }
+
+    /// One page: every scan read up to `limit + 1` rows, merged in sort order.
+    /// `sort_key` gives a row's (sort value, key).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn page<R>(
+        &self,
+        pool: &SqlitePool,
+        table: &str,
+        scans: &[Scan],
+        cursor: Option<&Cursor>,
+        sort: Sort,
+        limit: u32,
+        decode: impl Fn(String, Vec<Column>) -> Result<R, ApplyError>,
+        sort_key: impl Fn(&R) -> (i64, &str),
+    ) -> Result<Page<R>, ListError> {
+        if cursor.is_some_and(|c| c.sort != sort) {
+            return Err(ListError::CursorMismatch);
+        }
+        let mut rows: Vec<R> = Vec::new();
+        // One more than a page tells whether there is a next one.
+        let fetch = limit + 1;
+        for scan in scans {
+            let (sql, args) = self.scan_sql(table, scan, cursor, sort, fetch);
+            for row in sqlx::query_with(&sql, args).fetch_all(pool).await? {
+                let (key, columns) = tables::row_columns(self.spec, &row)?;
+                rows.push(decode(key, columns)?);
+            }
+        }
+        rows.sort_by(|a, b| {
+            let order = sort_key(a).cmp(&sort_key(b));
+            match sort {
+                Sort::Newest => order.reverse(),
+                Sort::Oldest => order,
+            }
+        });
+        rows.dedup_by(|a, b| sort_key(a).1 == sort_key(b).1);
+        let next = (rows.len() > limit as usize).then(|| {
+            let (at, key) = sort_key(&rows[limit as usize - 1]);
+            Cursor {
+                sort,
+                at,
+                key: key.to_owned(),
+            }
+        });
+        rows.truncate(limit as usize);
+        Ok(Page { rows, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        let cursor = Cursor {
+            sort: Sort::Oldest,
+            at: 42,
+            key: "0190b7e4-0000-7000-8000-000000000001".into(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("zz"), None);
+        assert_eq!(Cursor::decode(&hex::encode("v2|n|1|x")), None);
+    }
+}
