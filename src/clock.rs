@@ -9,6 +9,12 @@ use jiff::{SignedDuration, Timestamp};
 pub trait Clock: Send + Sync + 'static {
     /// The current instant, truncated to microseconds (the log's precision).
     fn now(&self) -> Timestamp;
+
+    /// For a clock that jumps (the manual one): a receiver told of each jump, so
+    /// timers recompute instead of sleeping through it. `None` for real time.
+    fn jumps(&self) -> Option<tokio::sync::watch::Receiver<Timestamp>> {
+        None
+    }
 }
 
 /// The machine's clock.
@@ -25,6 +31,7 @@ impl Clock for SystemClock {
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<Timestamp>,
+    jumps: tokio::sync::watch::Sender<Timestamp>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -36,8 +43,10 @@ pub struct BackwardsError {
 
 impl ManualClock {
     pub fn starting_at(start: Timestamp) -> Self {
+        let start = truncate(start);
         Self {
-            now: Mutex::new(truncate(start)),
+            now: Mutex::new(start),
+            jumps: tokio::sync::watch::Sender::new(start),
         }
     }
 
@@ -51,6 +60,7 @@ impl ManualClock {
             });
         }
         *now = to;
+        self.jumps.send_replace(to);
         Ok(to)
     }
 
@@ -64,6 +74,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         *self.now.lock().expect("clock lock poisoned")
+    }
+
+    fn jumps(&self) -> Option<tokio::sync::watch::Receiver<Timestamp>> {
+        Some(self.jumps.subscribe())
     }
 }
 

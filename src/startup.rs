@@ -58,7 +58,7 @@ impl Server {
             ClockConfig::System => (Arc::new(SystemClock), None),
         };
         let app = App::open(&config.storage, clock).await?;
-        let projectors = projector::start(
+        let mut projectors = projector::start(
             &app.store,
             &app.projections,
             &config.hooks,
@@ -66,6 +66,10 @@ impl Server {
             &app.shutdown,
         )
         .await;
+        projectors.push(tokio::spawn(crate::agreements::expiry::run(
+            app.clone(),
+            app.shutdown.child_token(),
+        )));
         let listener =
             TcpListener::bind(&config.listen)
                 .await

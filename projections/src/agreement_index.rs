@@ -177,7 +177,11 @@ impl Projection for AgreementIndex {
         ]
     }
 
-    fn row_from_columns(&self, key: String, columns: Vec<Column>) -> Result<AgreementRow, ApplyError> {
+    fn row_from_columns(
+        &self,
+        key: String,
+        columns: Vec<Column>,
+    ) -> Result<AgreementRow, ApplyError> {
         let bad = || ApplyError(format!("agreements row {key}: unexpected columns"));
         let text = |c: &Column| match c {
             Column::Text(v) => Ok(v.clone()),
@@ -188,8 +192,21 @@ impl Projection for AgreementIndex {
             _ => Err(bad()),
         };
         let time = |c: &Column| Timestamp::from_microsecond(int(c)?).map_err(|_| bad());
-        let [kind, org, group, provider, order_id, service, status, version, reference, start, end, issued_at, updated_at] =
-            columns.as_slice()
+        let [
+            kind,
+            org,
+            group,
+            provider,
+            order_id,
+            service,
+            status,
+            version,
+            reference,
+            start,
+            end,
+            issued_at,
+            updated_at,
+        ] = columns.as_slice()
         else {
             return Err(bad());
         };

@@ -168,7 +168,10 @@ fn pactum_or_a_shifter_of_the_group_issues_an_agreement() {
 fn an_amendment_is_a_new_version_with_new_targets_or_a_later_end() {
     Given::with(())
         .given(vec![issued("sla")])
-        .when(cmd(sam(), amend(Some(targets(90)), Some(date("2027-06-30")))))
+        .when(cmd(
+            sam(),
+            amend(Some(targets(90)), Some(date("2027-06-30"))),
+        ))
         .then_expect_events(vec![AgreementEvent::AgreementAmended(AgreementAmended {
             version: 2,
             targets: Some(targets(90)),
@@ -202,11 +205,17 @@ fn who_may_see_and_change_an_agreement() {
         .then_expect_error(AgreementError::Forbidden { role: "customer" });
     Given::with(())
         .given(vec![issued("sla")])
-        .when(cmd(operator(), AgreementAction::Terminate { reason: "x".into() }))
+        .when(cmd(
+            operator(),
+            AgreementAction::Terminate { reason: "x".into() },
+        ))
         .then_expect_error(AgreementError::NotFound);
     Given::with(())
         .given(vec![issued("ola")])
-        .when(cmd(operator(), AgreementAction::Terminate { reason: "x".into() }))
+        .when(cmd(
+            operator(),
+            AgreementAction::Terminate { reason: "x".into() },
+        ))
         .then_expect_error(AgreementError::Forbidden { role: "provider" });
 }
 
@@ -220,7 +229,12 @@ fn a_terminated_agreement_accepts_nothing_more() {
     ];
     Given::with(())
         .given(vec![issued("sla")])
-        .when(cmd(sam(), AgreementAction::Terminate { reason: "ended".into() }))
+        .when(cmd(
+            sam(),
+            AgreementAction::Terminate {
+                reason: "ended".into(),
+            },
+        ))
         .then_expect_events(vec![terminated[1].clone()]);
     Given::with(())
         .given(terminated)

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan, tz::TimeZone};
 use pactum_events::agreement::{
-    AgreementContent, BrandSnapshot, CustomerParty, Issuer, LogoRef, ParameterLine,
-    ProviderParty, ServiceSnapshot, Support, Targets, Validity,
+    AgreementContent, BrandSnapshot, CustomerParty, Issuer, LogoRef, ParameterLine, ProviderParty,
+    ServiceSnapshot, Support, Targets, Validity,
 };
 use pactum_events::brand::BrandDefined;
 use pactum_events::catalogue::{ParameterKind, ProviderRegistered, ServiceDefined};
@@ -174,7 +174,11 @@ fn format_value(kind: &ParameterKind, value: &Value) -> String {
 
 /// From the agreed start date (never before activation) for the agreed number
 /// of days; the end is the last day covered.
-fn validity(service: &ServiceDefined, parameters: &BTreeMap<String, Value>, today: Date) -> Validity {
+fn validity(
+    service: &ServiceDefined,
+    parameters: &BTreeMap<String, Value>,
+    today: Date,
+) -> Validity {
     let spec = service.validity.as_ref();
     let start = spec
         .and_then(|v| parameters.get(&v.start)?.as_str()?.parse::<Date>().ok())
@@ -183,9 +187,7 @@ fn validity(service: &ServiceDefined, parameters: &BTreeMap<String, Value>, toda
         .and_then(|v| parameters.get(&v.duration_days)?.as_i64())
         .filter(|days| *days > 0)
         .unwrap_or(FALLBACK_DAYS);
-    let end = start
-        .checked_add((days - 1).days())
-        .unwrap_or(Date::MAX);
+    let end = start.checked_add((days - 1).days()).unwrap_or(Date::MAX);
     Validity { start, end }
 }
 
@@ -338,9 +340,15 @@ mod tests {
         ]);
         let early: Date = "2026-11-22".parse().unwrap();
         let v = validity(service, &params, early);
-        assert_eq!((v.start.to_string(), v.end.to_string()), ("2027-01-04".into(), "2027-04-03".into()));
+        assert_eq!(
+            (v.start.to_string(), v.end.to_string()),
+            ("2027-01-04".into(), "2027-04-03".into())
+        );
         let late: Date = "2027-02-01".parse().unwrap();
         let v = validity(service, &params, late);
-        assert_eq!((v.start.to_string(), v.end.to_string()), ("2027-02-01".into(), "2027-05-01".into()));
+        assert_eq!(
+            (v.start.to_string(), v.end.to_string()),
+            ("2027-02-01".into(), "2027-05-01".into())
+        );
     }
 }

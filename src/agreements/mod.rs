@@ -11,5 +11,7 @@
 
 pub mod aggregate;
 pub mod content;
+pub mod expiry;
 pub mod list;
 pub mod service;
+pub mod verify;

@@ -34,7 +34,7 @@ use crate::orders::errors::OrderError;
 use crate::orders::service::{
     self, CommandRequest, CommandResponse, Prepared, ServiceError, replay,
 };
-use crate::store::{AppendOutcome, AppendRequest, Attachment};
+use crate::store::{AppendOutcome, AppendRequest, Attachment, EventStore};
 
 /// The media type of every agreement document.
 pub const PDF: &str = "application/pdf";
@@ -378,7 +378,7 @@ pub async fn amend(
                 changes: changes.clone(),
             }),
         );
-        let logo = logo_for(app, &content).await?;
+        let logo = logo_for(&app.store, &content).await?;
         let rendered = render(&app.renderer, data, logo, None).await?;
         Ok(AgreementStep {
             action: action(changes, document_ref(&rendered)),
@@ -389,7 +389,11 @@ pub async fn amend(
     .await
 }
 
-fn describe_changes(current: &AgreementView, targets: Option<&Targets>, end: Option<Date>) -> Vec<String> {
+fn describe_changes(
+    current: &AgreementView,
+    targets: Option<&Targets>,
+    end: Option<Date>,
+) -> Vec<String> {
     let mut changes = Vec::new();
     if let Some(targets) = targets {
         let before = &current.content.targets;
@@ -423,12 +427,12 @@ fn describe_changes(current: &AgreementView, targets: Option<&Targets>, end: Opt
 
 /// The logo a content's brand names, from the brands' history.
 async fn logo_for(
-    app: &App,
+    store: &EventStore,
     content: &pactum_events::agreement::AgreementContent,
 ) -> Result<Option<Logo>, ServiceError> {
     match &content.brand.logo {
         None => Ok(None),
-        Some(logo) => Ok(brands::logo_by_hash(&app.store, &logo.sha256).await?),
+        Some(logo) => Ok(brands::logo_by_hash(store, &logo.sha256).await?),
     }
 }
 
@@ -547,7 +551,11 @@ pub async fn expire(app: &App, agreement_id: &str, now: Timestamp) -> Result<(),
 }
 
 /// The agreement as `principal` may see it (404 if it may not).
-pub async fn get(app: &App, principal: &Principal, agreement_id: &str) -> Result<AgreementView, ServiceError> {
+pub async fn get(
+    app: &App,
+    principal: &Principal,
+    agreement_id: &str,
+) -> Result<AgreementView, ServiceError> {
     let loaded = execute::load::<Agreement>(&app.store, agreement_id).await?;
     if !loaded.aggregate.visible_to(principal) {
         return Err(AgreementError::NotFound.into());
@@ -584,7 +592,7 @@ pub async fn document(
             filename,
         });
     }
-    let rendered = rerender(app, &view, version).await?;
+    let rendered = rerender(&app.store, &app.renderer, &view, version).await?;
     if rendered.sha256 != found.document.sha256 {
         return Err(ServiceError::Document(format!(
             "{agreement_id} v{version} renders to {} instead of the recorded {}",
@@ -604,15 +612,23 @@ pub async fn document(
 
 /// Renders one version of an agreement again, with the template version and the
 /// logo it was issued with.
-pub async fn rerender(app: &App, view: &AgreementView, version: u32) -> Result<Rendered, ServiceError> {
+pub async fn rerender(
+    store: &EventStore,
+    renderer: &Renderer,
+    view: &AgreementView,
+    version: u32,
+) -> Result<Rendered, ServiceError> {
     let (data, template) = version_document(view, version)?;
     let content = &view.version(version).expect("checked").content;
-    let logo = logo_for(app, content).await?;
-    render(&app.renderer, data, logo, Some(template)).await
+    let logo = logo_for(store, content).await?;
+    render(renderer, data, logo, Some(template)).await
 }
 
 /// The document data and template of one version.
-pub fn version_document(view: &AgreementView, version: u32) -> Result<(DocumentData, (String, u32)), ServiceError> {
+pub fn version_document(
+    view: &AgreementView,
+    version: u32,
+) -> Result<(DocumentData, (String, u32)), ServiceError> {
     let found = view
         .version(version)
         .ok_or(ServiceError::NoSuchVersion { version })?;
@@ -621,9 +637,18 @@ pub fn version_document(view: &AgreementView, version: u32) -> Result<(DocumentD
         note: found.note.clone().unwrap_or_default(),
         changes: found.changes.clone(),
     });
-    let data = content::document_data(&view.id, &found.content, version, found.issued_at, amendment);
+    let data = content::document_data(
+        &view.id,
+        &found.content,
+        version,
+        found.issued_at,
+        amendment,
+    );
     Ok((
         data,
-        (found.document.template_id.clone(), found.document.template_version),
+        (
+            found.document.template_id.clone(),
+            found.document.template_version,
+        ),
     ))
 }

@@ -164,7 +164,8 @@ pub async fn define(
 ) -> Result<BrandDefined, DefineError> {
     let brand = request.validate().map_err(DefineError::Invalid)?;
     let loaded = execute::load::<Brand>(store, &brand.org).await?;
-    let (events, _) = execute::decide(&loaded, (meta.principal.clone(), brand.clone()), &()).await?;
+    let (events, _) =
+        execute::decide(&loaded, (meta.principal.clone(), brand.clone()), &()).await?;
     if !events.is_empty() {
         store
             .append(execute::append_request(&loaded, &events, meta, None))
@@ -204,8 +205,12 @@ pub fn logo_from_event(event: &RecordedEvent) -> Option<(String, Logo)> {
     if event.aggregate_type != BrandEvent::AGGREGATE_TYPE {
         return None;
     }
-    let BrandEvent::BrandDefined(brand) =
-        BrandEvent::decode(&event.event_type, event.schema_version, event.payload.clone()).ok()?;
+    let BrandEvent::BrandDefined(brand) = BrandEvent::decode(
+        &event.event_type,
+        event.schema_version,
+        event.payload.clone(),
+    )
+    .ok()?;
     let image = brand.logo?;
     Some((image.sha256.clone(), logo_of(&image)?))
 }

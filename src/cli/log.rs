@@ -16,6 +16,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::StorageArgs;
+use crate::agreements::verify::DocumentCheck;
+use crate::documents::Renderer;
 use crate::store::EventStore;
 use crate::store::transfer::{self, ImportError};
 use crate::store::verify;
@@ -36,13 +38,16 @@ const IMPORT_REFUSED: u8 = 2;
 
 pub async fn verify(storage: StorageArgs) -> Result<ExitCode, String> {
     let store = storage.open_existing_log().await?;
-    let report = verify::verify(&store).await;
+    let renderer =
+        Renderer::new().map_err(|e| format!("cannot load the document templates: {e}"))?;
+    let mut documents = DocumentCheck::new(store.clone(), renderer);
+    let report = verify::verify_with(&store, &mut [&mut documents]).await;
     store.close().await;
     let report = report.map_err(|e| format!("cannot read the log: {e}"))?;
     if report.is_intact() {
         println!(
-            "verified {} events in {} aggregates: every chain intact",
-            report.events, report.aggregates
+            "verified {} events in {} aggregates: every chain intact, {} documents render to their recorded hashes",
+            report.events, report.aggregates, documents.matched
         );
         return Ok(ExitCode::SUCCESS);
     }

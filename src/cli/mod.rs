@@ -6,6 +6,7 @@
 //! script can point them all at one throwaway store. Output meant for scripts goes
 //! to standard output; progress, logs and errors go to standard error.
 
+mod brand;
 mod import_legacy;
 mod log;
 mod projections;
@@ -47,6 +48,9 @@ enum Command {
     Token(token::TokenCommand),
     /// Import legacy order strings: one a line, or a CSV export.
     ImportLegacy(import_legacy::ImportArgs),
+    /// Brands: how an organisation's documents look.
+    #[command(subcommand)]
+    Brand(brand::BrandCommand),
     /// Rebuild read models from the log, with a progress bar.
     Replay(projections::ReplayArgs),
     /// Inspect read models: their generations, or their rows.
@@ -145,6 +149,7 @@ pub async fn run() -> ExitCode {
         Command::Migrate(storage) => migrate(storage).await,
         Command::Token(command) => token::run(command).await,
         Command::ImportLegacy(args) => import_legacy::run(args).await,
+        Command::Brand(command) => brand::run(command).await,
         Command::Replay(args) => projections::replay(args).await,
         Command::Projections(command) => projections::run(command).await,
         Command::Verify(storage) => log::verify(storage).await,

@@ -106,7 +106,9 @@ async fn list(
             "status must be active, terminated or expired".into(),
         ));
     }
-    paging.wait(&app.projections.agreements, "the agreement list").await?;
+    paging
+        .wait(&app.projections.agreements, "the agreement list")
+        .await?;
     let query = AgreementQuery {
         customer: text(&params, "customer"),
         kind,
@@ -117,10 +119,12 @@ async fn list(
         limit: paging.limit,
         sort: paging.sort,
     };
-    let page = list::list(&app, &principal, &query).await.map_err(|e| match e {
-        AgreementListError::NotReady => ApiError::Unavailable(e.to_string()),
-        AgreementListError::List(e) => e.into(),
-    })?;
+    let page = list::list(&app, &principal, &query)
+        .await
+        .map_err(|e| match e {
+            AgreementListError::NotReady => ApiError::Unavailable(e.to_string()),
+            AgreementListError::List(e) => e.into(),
+        })?;
     let mut response = Json(&page).into_response();
     response
         .headers_mut()
@@ -136,9 +140,10 @@ async fn get_agreement(
 ) -> Result<Response, ApiError> {
     let view = service::get(&app, &principal, &id).await?;
     let mut response = Json(&view).into_response();
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(view.versions.len() as u64 + ended(&view)));
+    response.headers_mut().insert(
+        header::ETAG,
+        etag(view.versions.len() as u64 + ended(&view)),
+    );
     Ok(response)
 }
 

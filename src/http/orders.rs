@@ -20,8 +20,8 @@ use crate::app::App;
 use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, parse_json};
-use crate::orders::commands::OrderAction;
 use crate::http::paging::{self, Paging};
+use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueError, QueueQuery};
 use crate::orders::service::{self, CommandResponse, Submission};
 use crate::validation::{self, FieldError};
@@ -44,12 +44,24 @@ pub fn router() -> Router<App> {
         .route("/v1/orders/{id}/reject", post(reject))
         .route("/v1/orders/{id}/cancel", post(cancel))
         .route("/v1/orders/{id}/proposals", post(propose))
-        .route("/v1/orders/{id}/proposals/{n}/accept", post(accept_proposal))
-        .route("/v1/orders/{id}/proposals/{n}/decline", post(decline_proposal))
+        .route(
+            "/v1/orders/{id}/proposals/{n}/accept",
+            post(accept_proposal),
+        )
+        .route(
+            "/v1/orders/{id}/proposals/{n}/decline",
+            post(decline_proposal),
+        )
         .route("/v1/orders/{id}/provisioning", post(plan))
         .route("/v1/orders/{id}/provisioning/{step}/done", post(step_done))
-        .route("/v1/orders/{id}/provisioning/{step}/failed", post(step_failed))
-        .route("/v1/orders/{id}/provisioning/{step}/retry", post(step_retry))
+        .route(
+            "/v1/orders/{id}/provisioning/{step}/failed",
+            post(step_failed),
+        )
+        .route(
+            "/v1/orders/{id}/provisioning/{step}/retry",
+            post(step_retry),
+        )
         .route("/v1/orders/{id}/activate", post(activate))
 }
 
@@ -362,7 +374,8 @@ async fn propose(
 ) -> Result<Response, ApiError> {
     let body: ProposalBody = input.json()?;
     let note = optional_text("note", body.note, NOTE_MAX)?;
-    let answer = service::propose(&app, &id, body.parameters, note, input.request(&app, 201)).await?;
+    let answer =
+        service::propose(&app, &id, body.parameters, note, input.request(&app, 201)).await?;
     Ok(respond(answer))
 }
 
@@ -466,9 +479,8 @@ async fn step_failed(
     Path((id, step)): Path<(String, String)>,
     input: CommandInput,
 ) -> Result<Response, ApiError> {
-    step_report(&app, &id, &step, &input, |step_id, note| OrderAction::FailStep {
-        step_id,
-        note,
+    step_report(&app, &id, &step, &input, |step_id, note| {
+        OrderAction::FailStep { step_id, note }
     })
     .await
 }
@@ -479,9 +491,8 @@ async fn step_retry(
     Path((id, step)): Path<(String, String)>,
     input: CommandInput,
 ) -> Result<Response, ApiError> {
-    step_report(&app, &id, &step, &input, |step_id, note| OrderAction::RetryStep {
-        step_id,
-        note,
+    step_report(&app, &id, &step, &input, |step_id, note| {
+        OrderAction::RetryStep { step_id, note }
     })
     .await
 }
@@ -527,7 +538,8 @@ async fn activate(
         targets,
         provider_targets,
     };
-    let answer = agreements::service::activate(&app, &id, activation, input.request(&app, 200)).await?;
+    let answer =
+        agreements::service::activate(&app, &id, activation, input.request(&app, 200)).await?;
     Ok(respond(answer))
 }
 
@@ -557,7 +569,9 @@ async fn list(
                 ))
             })?,
     };
-    paging.wait(&app.projections.order_queue, "the order queue").await?;
+    paging
+        .wait(&app.projections.order_queue, "the order queue")
+        .await?;
     let query = QueueQuery {
         statuses,
         service: paging::text(&params, "service"),
@@ -568,11 +582,13 @@ async fn list(
         limit: paging.limit,
         sort: paging.sort,
     };
-    let page = queue::list(&app, &principal, &query).await.map_err(|e| match e {
-        QueueError::Forbidden => ApiError::Forbidden(e.to_string()),
-        QueueError::NotReady => ApiError::Unavailable(e.to_string()),
-        QueueError::List(e) => e.into(),
-    })?;
+    let page = queue::list(&app, &principal, &query)
+        .await
+        .map_err(|e| match e {
+            QueueError::Forbidden => ApiError::Forbidden(e.to_string()),
+            QueueError::NotReady => ApiError::Unavailable(e.to_string()),
+            QueueError::List(e) => e.into(),
+        })?;
     let mut response = Json(&page).into_response();
     response
         .headers_mut()

@@ -97,7 +97,10 @@ impl Paging {
     /// it does not within a few seconds.
     pub async fn wait(&self, handle: &ProjectionHandle, what: &str) -> Result<(), ApiError> {
         if let Some(position) = self.min_position
-            && handle.wait_for(position, READ_YOUR_WRITES_WAIT).await.is_none()
+            && handle
+                .wait_for(position, READ_YOUR_WRITES_WAIT)
+                .await
+                .is_none()
         {
             return Err(ApiError::Unavailable(format!(
                 "{what} has not reached position {position} yet; retry shortly"

@@ -135,7 +135,11 @@ pub fn scans(principal: &Principal, query: &QueueQuery) -> Result<Vec<Scan>, Que
 }
 
 /// A page of the queue, as `principal` may see it.
-pub async fn list(app: &App, principal: &Principal, query: &QueueQuery) -> Result<QueuePage, QueueError> {
+pub async fn list(
+    app: &App,
+    principal: &Principal,
+    query: &QueueQuery,
+) -> Result<QueuePage, QueueError> {
     let scans = scans(principal, query)?;
     let live = app
         .projections

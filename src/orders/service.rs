@@ -14,8 +14,8 @@ use pactum_projections::order_view::OrderView;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::access::tokens::is_group_shifter;
 use crate::access::policy::OrderAction as PolicyAction;
+use crate::access::tokens::is_group_shifter;
 use crate::access::{Principal, Role};
 use crate::app::App;
 use crate::catalogue::params;
@@ -199,7 +199,9 @@ pub async fn execute(
 ) -> Result<CommandResponse, ServiceError> {
     let now = request.meta.now;
     execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
-        Ok(Prepared::alone(gather_facts(app, loaded, action, now).await?))
+        Ok(Prepared::alone(
+            gather_facts(app, loaded, action, now).await?,
+        ))
     })
     .await
 }
@@ -304,7 +306,10 @@ pub async fn execute_with(
 }
 
 /// The first answer to a retried command, if this is a retry.
-pub async fn replay(app: &App, meta: &CommandMeta) -> Result<Option<CommandResponse>, ServiceError> {
+pub async fn replay(
+    app: &App,
+    meta: &CommandMeta,
+) -> Result<Option<CommandResponse>, ServiceError> {
     let Some(idempotency) = &meta.idempotency else {
         return Ok(None);
     };
@@ -345,7 +350,9 @@ pub async fn propose(
 ) -> Result<CommandResponse, ServiceError> {
     let principal = request.meta.principal.clone();
     execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
-        loaded.aggregate.permits(&principal, PolicyAction::Propose)?;
+        loaded
+            .aggregate
+            .permits(&principal, PolicyAction::Propose)?;
         let view = view_of(loaded).ok_or(OrderError::NotFound)?;
         let service = app.catalogue.service(&view.service).ok_or_else(|| {
             ServiceError::Invalid(vec![FieldError::new(
@@ -395,7 +402,10 @@ pub async fn plan(
         for (index, (provider, _)) in steps.iter().enumerate() {
             let field = format!("steps[{index}].provider");
             match app.catalogue.providers.get(provider) {
-                None => errors.push(FieldError::new(field, format!("unknown provider {provider:?}"))),
+                None => errors.push(FieldError::new(
+                    field,
+                    format!("unknown provider {provider:?}"),
+                )),
                 Some(registered) if !registered.services.contains(&view.service) => {
                     let able: Vec<&str> = app
                         .catalogue

@@ -9,8 +9,8 @@
 //! matches.
 
 use pactum_projections::projection::{ApplyError, Column, TableSpec};
-use sqlx::sqlite::{SqliteArguments, SqlitePool};
 use sqlx::Arguments;
+use sqlx::sqlite::{SqliteArguments, SqlitePool};
 
 use super::tables;
 

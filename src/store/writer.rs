@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::metrics::METRICS;
 
 use super::{
-    AppendError, AppendOutcome, AppendRequest, Attachment, HashInput, InlineProjection, StoredResponse,
-    chain_hash,
+    AppendError, AppendOutcome, AppendRequest, Attachment, HashInput, InlineProjection,
+    StoredResponse, chain_hash,
 };
 
 /// How many jobs may wait for the writer before `append` itself waits.

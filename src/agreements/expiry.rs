@@ -1,0 +1,134 @@
+//! Expiring agreements when their validity ends.
+//!
+//! The timer sleeps until the next due instant — the day after the earliest end
+//! date among active agreements, at 00:00 UTC — read from the `agreements` index
+//! (ordered by status and end date), not by scanning every agreement
+//! periodically. It also wakes when the log moves (a new agreement may end
+//! sooner) and when a manual clock jumps. After a restart its first sweep expires
+//! everything that ended while it was down. Expiring twice is refused by the
+//! aggregate, so each agreement expires exactly once, whoever races.
+
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use tokio_util::sync::CancellationToken;
+
+use crate::agreements::service;
+use crate::app::App;
+use crate::orders::service::ServiceError;
+use crate::projector::tables;
+use pactum_projections::agreement_index::TABLE;
+
+/// The least time between sweeps woken by commits.
+const COMMIT_RECHECK: Duration = Duration::from_secs(1);
+
+/// Agreements expired per sweep at most; the next sweep follows at once.
+const SWEEP: i64 = 200;
+
+/// Runs until cancelled.
+pub async fn run(app: App, cancel: CancellationToken) {
+    let mut head = app.store.subscribe();
+    let mut jumps = app.clock.jumps();
+    loop {
+        head.borrow_and_update();
+        let next = match sweep(&app).await {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(%error, "agreement expiry failed; retrying");
+                Some(app.now() + 30.seconds())
+            }
+        };
+        let wait = next.map(|due| {
+            let millis = due.duration_since(app.now()).as_millis().max(0);
+            Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+        });
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = head.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // A new agreement may end sooner than the one awaited; look
+                // again, but at most once a second however busy the log is.
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(COMMIT_RECHECK) => {}
+                }
+            }
+            () = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            () = async {
+                match jumps.as_mut() {
+                    Some(jumps) => { let _ = jumps.changed().await; }
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}
+
+/// The first instant after `end` (the last day covered): the next midnight, UTC.
+pub fn due_after(end: Date) -> Timestamp {
+    end.checked_add(1.day())
+        .unwrap_or(end)
+        .to_zoned(TimeZone::UTC)
+        .map_or(Timestamp::MAX, |z| z.timestamp())
+}
+
+/// Expires what is due now; returns when the next agreement falls due.
+pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
+    let Some(live) = app.projections.agreements.current() else {
+        return Ok(None);
+    };
+    // Read what the log says now, not what the index had got to.
+    let _ = app
+        .projections
+        .agreements
+        .wait_for(app.store.head(), Duration::from_secs(2))
+        .await;
+    let live = app.projections.agreements.current().unwrap_or(live);
+    let index = tables::index_name(&live.table, expiry_index());
+    let now = app.now();
+    let today = now.to_zoned(TimeZone::UTC).date().to_string();
+    let due: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT agreement_id FROM {} INDEXED BY {index} \
+         WHERE status = 'active' AND end_date < ? ORDER BY end_date LIMIT {SWEEP}",
+        live.table
+    ))
+    .bind(&today)
+    .fetch_all(app.store.reader())
+    .await?;
+    for agreement_id in &due {
+        match service::expire(app, agreement_id, now).await {
+            Ok(()) => tracing::info!(agreement = %agreement_id, "expired"),
+            // Already expired or terminated meanwhile: nothing to do.
+            Err(error) => tracing::debug!(agreement = %agreement_id, %error, "not expired"),
+        }
+    }
+    if due.len() as i64 == SWEEP {
+        return Ok(Some(now));
+    }
+    let next: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT MIN(end_date) FROM {} INDEXED BY {index} WHERE status = 'active' AND end_date >= ?",
+        live.table
+    ))
+    .bind(&today)
+    .fetch_one(app.store.reader())
+    .await?;
+    Ok(next.and_then(|end| end.parse::<Date>().ok()).map(due_after))
+}
+
+/// The index on (status, end_date).
+fn expiry_index() -> usize {
+    TABLE
+        .indexes
+        .iter()
+        .position(|columns| columns.starts_with(&["status", "end_date"]))
+        .expect("the agreements index has (status, end_date)")
+}
