@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod agreements;
 mod audit;
 mod cli;
 mod errors;
