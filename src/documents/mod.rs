@@ -2,7 +2,7 @@
 //! (`sla-templates/`) and the agreement's data ([`model::DocumentData`]).
 //!
 //! Start with [`Renderer::render`]. The data reaches the template as structured
-//! JSON (`/data.json` in the template's world, see [`world`]), never pasted into
+//! JSON (`/data.json` in the template's world, see `world.rs`), never pasted into
 //! markup, so no text in it can change the document's layout. Templates are
 //! embedded in the binary and checked against `sla-templates/manifest.toml` when a
 //! renderer is built ([`templates`]). A rendering depends only on the data, the

@@ -427,10 +427,16 @@ fn a_missing_or_unsupported_logo_is_refused() {
         media_type: "image/png".into(),
         bytes: b"not a png".to_vec(),
     };
-    assert!(matches!(
-        renderer.render(&data, Some(&broken)),
-        Err(RenderError::Template(_))
-    ));
+    match renderer.render(&data, Some(&broken)) {
+        Err(RenderError::Template(message)) => {
+            eprintln!("{message}");
+            assert!(
+                message.contains("common.typ:"),
+                "names the template line: {message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
