@@ -72,10 +72,12 @@ fn an_sla_shows_parties_service_resources_validity_targets_and_signatures() {
     let data = sample::cloud_compute(AgreementKind::Sla);
     let rendered = renderer().render(&data, None).unwrap();
     assert!(rendered.bytes.starts_with(b"%PDF-"));
+    let current = renderer().current(AgreementKind::Sla);
     assert_eq!(
-        (rendered.template_id.as_str(), rendered.template_version),
-        ("sla", 1)
+        (rendered.template_id.clone(), rendered.template_version),
+        current
     );
+    assert_eq!(current.0, "sla");
     assert_eq!(rendered.sha256, sha256_hex(&rendered.bytes));
 
     let Some(text) = pdf_text(&rendered.bytes) else {
@@ -130,10 +132,12 @@ fn an_sla_shows_parties_service_resources_validity_targets_and_signatures() {
 fn an_ola_binds_the_provider_and_names_the_customer_as_beneficiary() {
     let data = sample::cloud_compute(AgreementKind::Ola);
     let rendered = renderer().render(&data, None).unwrap();
+    let current = renderer().current(AgreementKind::Ola);
     assert_eq!(
-        (rendered.template_id.as_str(), rendered.template_version),
-        ("ola", 1)
+        (rendered.template_id.clone(), rendered.template_version),
+        current
     );
+    assert_eq!(current.0, "ola");
 
     let Some(text) = pdf_text(&rendered.bytes) else {
         return;
@@ -588,4 +592,82 @@ files = [{ path = "sla.typ", sha256 = "00" }]
         TemplateSet::load(&BAD_HASH),
         Err(ManifestError::HashMismatch { .. })
     ));
+}
+
+/// A set as `sla-templates/README.md` says to keep it after a change: version 1
+/// reads its archived files under their original names, version 2 the new ones.
+#[test]
+fn an_archived_version_renders_from_its_archived_files() {
+    use include_dir::{Dir, DirEntry, File};
+    fn leak<T: ?Sized>(value: Box<T>) -> &'static T {
+        Box::leak(value)
+    }
+    let common = TEMPLATE_DIR.get_file("common.typ").unwrap().contents();
+    let page = |words: &str| {
+        format!(
+            "#import \"common.typ\": long-date\n#let data = json(\"/data.json\")\n\
+             {words} #long-date(data.issued_on)\n"
+        )
+    };
+    let (old, new) = (page("Old wording"), page("New wording"));
+    let files: Vec<(&str, &[u8])> = vec![
+        (
+            "archive/sla-v1/sla.typ",
+            leak(old.clone().into_bytes().into_boxed_slice()),
+        ),
+        ("archive/sla-v1/common.typ", common),
+        ("sla.typ", leak(new.clone().into_bytes().into_boxed_slice())),
+        ("common.typ", common),
+    ];
+    let hash = |path: &str| sha256_hex(files.iter().find(|(p, _)| *p == path).unwrap().1);
+    let manifest = format!(
+        r#"
+[[template]]
+id = "sla"
+version = 1
+kind = "sla"
+main = "sla.typ"
+files = [
+    {{ name = "sla.typ", path = "archive/sla-v1/sla.typ", sha256 = "{}" }},
+    {{ name = "common.typ", path = "archive/sla-v1/common.typ", sha256 = "{}" }},
+]
+
+[[template]]
+id = "sla"
+version = 2
+kind = "sla"
+main = "sla.typ"
+files = [
+    {{ path = "sla.typ", sha256 = "{}" }},
+    {{ path = "common.typ", sha256 = "{}" }},
+]
+"#,
+        hash("archive/sla-v1/sla.typ"),
+        hash("archive/sla-v1/common.typ"),
+        hash("sla.typ"),
+        hash("common.typ"),
+    );
+    let mut entries: Vec<DirEntry<'static>> = files
+        .iter()
+        .map(|(path, bytes)| DirEntry::File(File::new(leak(Box::<str>::from(*path)), bytes)))
+        .collect();
+    entries.push(DirEntry::File(File::new(
+        "manifest.toml",
+        leak(manifest.into_bytes().into_boxed_slice()),
+    )));
+    let dir: &'static Dir<'static> = leak(Box::new(Dir::new("", leak(entries.into_boxed_slice()))));
+
+    let set = TemplateSet::load(dir).expect("the set loads");
+    let renderer = Renderer {
+        shared: Arc::new(Shared::new(&set).expect("the set compiles")),
+    };
+    assert_eq!(renderer.current(AgreementKind::Sla), ("sla".to_owned(), 2));
+    let data = sample::cloud_compute(AgreementKind::Sla);
+    let v1 = renderer.render_with("sla", 1, &data, None).unwrap();
+    let v2 = renderer.render(&data, None).unwrap();
+    assert_eq!(v2.template_version, 2);
+    if let (Some(v1), Some(v2)) = (pdf_text(&v1.bytes), pdf_text(&v2.bytes)) {
+        assert_eq!(v1, "Old wording 14 December 2026");
+        assert_eq!(v2, "New wording 14 December 2026");
+    }
 }
