@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// Service level agreement (customer ↔ the infrastructure) or operational level
 /// agreement (the infrastructure ↔ one resource provider).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgreementKind {
     Sla,

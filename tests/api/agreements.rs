@@ -196,9 +196,10 @@ async fn an_order_becomes_an_active_sla_with_an_ola_per_provider() {
         "Number of CPU Cores",
         "opportunistic",
         "2027-01-04",
-        "2027-04-03",
-        "80",
-        "85",
+        "4 January 2027",
+        "3 April 2027",
+        "≥ 80 %",
+        "≥ 85 %",
     ] {
         assert!(
             text.contains(needle),
@@ -618,7 +619,7 @@ async fn an_amendment_is_a_new_version_and_old_versions_stay_downloadable() {
             .ends_with("-v2.pdf\"")
     );
     let text = pdf_text(&second);
-    assert!(text.contains("90") && text.contains("2027-06-30"), "{text}");
+    assert!(text.contains("≥ 90 %") && text.contains("30 June 2027"), "{text}");
     assert!(text.contains("Extended for the spring course"), "{text}");
     let (_, _, current) =
         download(&app, &format!("/v1/agreements/{sla}/document"), &cast.alice).await;
