@@ -619,7 +619,10 @@ async fn an_amendment_is_a_new_version_and_old_versions_stay_downloadable() {
             .ends_with("-v2.pdf\"")
     );
     let text = pdf_text(&second);
-    assert!(text.contains("≥ 90 %") && text.contains("30 June 2027"), "{text}");
+    assert!(
+        text.contains("≥ 90 %") && text.contains("30 June 2027"),
+        "{text}"
+    );
     assert!(text.contains("Extended for the spring course"), "{text}");
     let (_, _, current) =
         download(&app, &format!("/v1/agreements/{sla}/document"), &cast.alice).await;
@@ -844,5 +847,63 @@ async fn a_tenant_brand_presents_its_customers_slas() {
     assert_eq!(
         view["brand"]["name"], "EGI Foundation",
         "OLAs carry the issuer's brand"
+    );
+}
+
+#[tokio::test]
+async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
+    use sqlx::Connection;
+    let dir = tempfile::TempDir::new().unwrap();
+    let app = spawn_app_at(dir.path()).await;
+    let cast = cast(&app).await;
+    let (_, order) = active_order(&app, &cast).await;
+    let sla = order["agreements"][0]["agreement_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.stop().await;
+
+    let output = crate::cli::pactum(&["verify"], dir.path());
+    assert!(output.status.success(), "{}", crate::cli::stderr(&output));
+    assert!(
+        crate::cli::stdout(&output).contains("3 documents render to their recorded hashes"),
+        "{}",
+        crate::cli::stdout(&output)
+    );
+
+    // Forge the SLA's recorded document hash and re-chain its events so the hash
+    // chain still holds: only re-rendering can tell.
+    let url = format!("sqlite://{}", dir.path().join("pactum.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let store = pactum::store::EventStore::open(
+        &pactum::store::StorageLocation::DataDir(dir.path().to_owned()),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let mut events = store.load("agreement", &sla).await.unwrap();
+    store.close().await;
+    events[0].payload["document"]["sha256"] = json!("0".repeat(64));
+    let mut prev = String::new();
+    for event in &mut events {
+        event.hash = pactum::store::recorded_hash(&prev, event);
+        prev = event.hash.clone();
+        sqlx::query("UPDATE events SET payload = ?, hash = ? WHERE position = ?")
+            .bind(event.payload.to_string())
+            .bind(&event.hash)
+            .bind(event.position as i64)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+
+    let output = crate::cli::pactum(&["verify"], dir.path());
+    assert!(!output.status.success());
+    let errors = crate::cli::stderr(&output);
+    assert!(
+        errors.contains(&format!("position {}", events[0].position))
+            && errors.contains("renders to"),
+        "{errors}"
     );
 }
