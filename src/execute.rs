@@ -9,7 +9,8 @@
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use jiff::Timestamp;
-use pactum_events::{EventPayload, RecordedEvent};
+use pactum_events::{Actor, EventPayload, RecordedEvent};
+use pactum_projections::EventContext;
 
 use crate::access::Principal;
 use crate::store::{
@@ -81,6 +82,35 @@ impl<A: Aggregate> Loaded<A> {
 
     pub fn exists(&self) -> bool {
         self.version > 0
+    }
+
+    /// The history as a read model's fold takes it.
+    pub fn contexts(&self) -> impl Iterator<Item = (EventContext<'_>, &A::Event)> {
+        self.history
+            .iter()
+            .map(|(recorded, event)| (EventContext::from(recorded), event))
+    }
+
+    /// The history followed by `events`, as if `actor` committed them at `now`:
+    /// the view a command's answer shows before its events are durable.
+    pub fn contexts_with<'a>(
+        &'a self,
+        events: &'a [A::Event],
+        actor: &'a Actor,
+        now: Timestamp,
+    ) -> impl Iterator<Item = (EventContext<'a>, &'a A::Event)> {
+        let next = self.version + 1;
+        self.contexts()
+            .chain(events.iter().enumerate().map(move |(offset, event)| {
+                (
+                    EventContext {
+                        sequence: next + offset as u64,
+                        recorded_at: now,
+                        actor,
+                    },
+                    event,
+                )
+            }))
     }
 }
 

@@ -10,10 +10,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use pactum_events::Actor;
-use pactum_events::agreement::{AgreementEvent, DocumentRef, Targets};
+use pactum_events::agreement::{DocumentRef, Targets};
 use pactum_events::order::AgreementRef;
-use pactum_projections::EventContext;
 use pactum_projections::agreement_view::AgreementView;
 use pactum_projections::order_view::OrderView;
 use serde_json::Number;
@@ -131,13 +129,7 @@ pub async fn activate(
                 agreements: Vec::new(),
             },
         })?;
-        let order = OrderView::fold(
-            loaded
-                .history
-                .iter()
-                .map(|(recorded, event)| (EventContext::from(recorded), event)),
-        )
-        .ok_or(OrderError::NotFound)?;
+        let order = OrderView::fold(loaded.contexts()).ok_or(OrderError::NotFound)?;
         let customer_brand = brands::current(&app.store, &order.customer.org).await?;
         let ctx = IssueContext {
             catalogue: &app.catalogue,
@@ -210,37 +202,8 @@ pub async fn activate(
     .await
 }
 
-/// The view of an agreement after `events` would be appended.
-fn view_after(
-    loaded: &Loaded<Agreement>,
-    events: &[AgreementEvent],
-    actor: &Actor,
-    now: Timestamp,
-) -> Option<AgreementView> {
-    let past = loaded
-        .history
-        .iter()
-        .map(|(recorded, event)| (EventContext::from(recorded), event));
-    let new = events.iter().enumerate().map(|(offset, event)| {
-        (
-            EventContext {
-                sequence: loaded.version + 1 + offset as u64,
-                recorded_at: now,
-                actor,
-            },
-            event,
-        )
-    });
-    AgreementView::fold(past.chain(new))
-}
-
 fn view_of(loaded: &Loaded<Agreement>) -> Option<AgreementView> {
-    AgreementView::fold(
-        loaded
-            .history
-            .iter()
-            .map(|(recorded, event)| (EventContext::from(recorded), event)),
-    )
+    AgreementView::fold(loaded.contexts())
 }
 
 /// A command on one agreement, with the appends that must commit with it.
@@ -284,7 +247,8 @@ async fn execute_agreement(
         &(),
     )
     .await?;
-    let view = view_after(&loaded, &events, &meta.principal.actor(), meta.now)
+    let actor = meta.principal.actor();
+    let view = AgreementView::fold(loaded.contexts_with(&events, &actor, meta.now))
         .ok_or(AgreementError::NotFound)?;
     let body = serde_json::to_string(&view).expect("views serialize");
     let mut append = execute::append_request(
@@ -470,13 +434,7 @@ async fn terminate_others(
     sla_id: &str,
     reason: &str,
 ) -> Result<Vec<AppendRequest>, ServiceError> {
-    let view = OrderView::fold(
-        order
-            .history
-            .iter()
-            .map(|(recorded, event)| (EventContext::from(recorded), event)),
-    )
-    .ok_or(OrderError::NotFound)?;
+    let view = OrderView::fold(order.contexts()).ok_or(OrderError::NotFound)?;
     let mut appends = Vec::new();
     for other in view.agreements.iter().filter(|a| a.agreement_id != sla_id) {
         let loaded = execute::load::<Agreement>(&app.store, &other.agreement_id).await?;

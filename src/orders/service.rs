@@ -264,7 +264,8 @@ pub async fn execute_with(
 
     let actor = principal.actor();
     let view = shape(
-        view_after(&loaded, &events, &actor, meta.now).ok_or(OrderError::NotFound)?,
+        OrderView::fold(loaded.contexts_with(&events, &actor, meta.now))
+            .ok_or(OrderError::NotFound)?,
         principal,
     );
     let body = serde_json::to_string(&view).expect("views serialize");
@@ -330,12 +331,7 @@ pub async fn replay(
 }
 
 fn view_of(loaded: &Loaded<Order>) -> Option<OrderView> {
-    OrderView::fold(
-        loaded
-            .history
-            .iter()
-            .map(|(recorded, event)| (EventContext::from(recorded), event)),
-    )
+    OrderView::fold(loaded.contexts())
 }
 
 /// `POST /v1/orders/{id}/proposals`: `changes` are merged into the parameters
@@ -453,30 +449,6 @@ async fn gather_facts(
         }
         other => other,
     })
-}
-
-/// The order view after `events` would be appended to `loaded`.
-fn view_after(
-    loaded: &Loaded<Order>,
-    events: &[OrderEvent],
-    actor: &Actor,
-    now: Timestamp,
-) -> Option<OrderView> {
-    let past = loaded
-        .history
-        .iter()
-        .map(|(recorded, event)| (EventContext::from(recorded), event));
-    let new = events.iter().enumerate().map(|(offset, event)| {
-        (
-            EventContext {
-                sequence: loaded.version + 1 + offset as u64,
-                recorded_at: now,
-                actor,
-            },
-            event,
-        )
-    });
-    OrderView::fold(past.chain(new))
 }
 
 /// The order as `principal` may see it, now or as it was at `as_of`.
