@@ -12,7 +12,6 @@ use pactum_events::access::AccessEvent;
 use pactum_events::{EventPayload, RecordedEvent};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use crate::access::aggregate::AccessToken;
 use crate::access::commands::AccessCommand;
@@ -20,7 +19,9 @@ use crate::access::errors::AccessError;
 use crate::access::{Principal, Role};
 use crate::catalogue::Catalogue;
 use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, AppendOutcome, EventStore, InlineProjection, StoreError};
+use crate::store::{
+    AppendError, AppendOutcome, DbConnection, DbPool, EventStore, InlineProjection, StoreError,
+};
 use crate::validation::{self, FieldError};
 
 /// Prefix of every token, so that a leaked one is recognisable in logs and scanners.
@@ -211,18 +212,27 @@ pub async fn revoke(
 
 #[derive(sqlx::FromRow)]
 struct TokenRow {
+    token_id: String,
     subject: String,
     role: String,
     org: Option<String>,
     provider: Option<String>,
-    /// JSON array of group ids.
-    groups: String,
+}
+
+/// The groups a token carries.
+async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, sqlx::Error> {
+    let groups: Vec<String> =
+        sqlx::query_scalar("SELECT group_id FROM access_token_groups WHERE token_id = $1")
+            .bind(token_id)
+            .fetch_all(pool)
+            .await?;
+    Ok(groups.into_iter().collect())
 }
 
 /// The principal a bearer token authenticates, if it is known, unexpired and
 /// not revoked.
 pub async fn authenticate(
-    pool: &SqlitePool,
+    pool: &DbPool,
     token: &str,
     now: Timestamp,
 ) -> Result<Option<Principal>, sqlx::Error> {
@@ -230,21 +240,19 @@ pub async fn authenticate(
         return Ok(None);
     }
     let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT subject, role, org, provider, \
-         (SELECT json_group_array(group_id) FROM access_token_groups g WHERE g.token_id = t.token_id) \
-         AS groups FROM access_tokens t \
-         WHERE token_sha256 = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+        "SELECT token_id, subject, role, org, provider FROM access_tokens \
+         WHERE token_sha256 = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(hash_token(token))
     .bind(now.as_microsecond())
     .fetch_optional(pool)
     .await?;
     let Some(TokenRow {
+        token_id,
         subject,
         role,
         org,
         provider,
-        groups,
     }) = row
     else {
         return Ok(None);
@@ -252,7 +260,7 @@ pub async fn authenticate(
     let role = match (role.as_str(), org, provider) {
         ("customer", Some(org), _) => Role::Customer { org },
         ("shifter", _, _) => Role::Shifter {
-            groups: serde_json::from_str(&groups).unwrap_or_default(),
+            groups: groups_of(pool, &token_id).await?,
         },
         ("provider", _, Some(provider)) => Role::Provider { provider },
         ("auditor", _, _) => Role::Auditor,
@@ -265,46 +273,77 @@ pub async fn authenticate(
 /// Whether `subject` holds a live shifter token for `group`: the central list of
 /// shifters that the replaced system lacked.
 pub async fn is_group_shifter(
-    pool: &SqlitePool,
+    pool: &DbPool,
     subject: &str,
     group: &str,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM access_tokens t \
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT t.token_id FROM access_tokens t \
          JOIN access_token_groups g ON g.token_id = t.token_id \
-         WHERE t.subject = ? AND t.role = 'shifter' AND g.group_id = ? \
-         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?))",
+         WHERE t.subject = $1 AND t.role = 'shifter' AND g.group_id = $2 \
+         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $3) LIMIT 1",
     )
     .bind(subject)
     .bind(group)
     .bind(now.as_microsecond())
-    .fetch_one(pool)
-    .await
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
 }
 
 /// One row of `pactum token list`.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct TokenListing {
     pub token_id: String,
     pub subject: String,
     pub role: String,
+    /// The organisation, provider or groups the token is scoped to.
     pub scope: String,
     pub issued_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
 
-pub async fn list(pool: &SqlitePool) -> Result<Vec<TokenListing>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT token_id, subject, role, \
-         COALESCE(org, provider, (SELECT group_concat(group_id, ',') FROM access_token_groups g \
-                                  WHERE g.token_id = t.token_id), '') AS scope, \
-         issued_at, expires_at, revoked_at \
-         FROM access_tokens t ORDER BY issued_at, token_id",
+type ListingRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+pub async fn list(pool: &DbPool) -> Result<Vec<TokenListing>, sqlx::Error> {
+    let rows: Vec<ListingRow> = sqlx::query_as(
+        "SELECT token_id, subject, role, org, provider, issued_at, expires_at, revoked_at \
+         FROM access_tokens ORDER BY issued_at, token_id",
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    let mut listings = Vec::with_capacity(rows.len());
+    for (token_id, subject, role, org, provider, issued_at, expires_at, revoked_at) in rows {
+        let scope = match org.or(provider) {
+            Some(scope) => scope,
+            None => groups_of(pool, &token_id)
+                .await?
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        listings.push(TokenListing {
+            token_id,
+            subject,
+            role,
+            scope,
+            issued_at,
+            expires_at,
+            revoked_at,
+        });
+    }
+    Ok(listings)
 }
 
 /// Keeps `access_tokens` in step with the token events, in their transaction.
@@ -313,7 +352,7 @@ pub struct TokenTable;
 impl InlineProjection for TokenTable {
     fn apply<'a>(
         &'a self,
-        conn: &'a mut SqliteConnection,
+        conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
@@ -331,7 +370,7 @@ impl InlineProjection for TokenTable {
                 AccessEvent::TokenIssued(issued) => {
                     sqlx::query(
                         "INSERT INTO access_tokens (token_id, token_sha256, subject, role, org, \
-                         provider, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         provider, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(&issued.token_id)
                     .bind(&issued.token_sha256)
@@ -345,7 +384,7 @@ impl InlineProjection for TokenTable {
                     .await?;
                     for group in &issued.groups {
                         sqlx::query(
-                            "INSERT INTO access_token_groups (token_id, group_id) VALUES (?, ?)",
+                            "INSERT INTO access_token_groups (token_id, group_id) VALUES ($1, $2)",
                         )
                         .bind(&issued.token_id)
                         .bind(group)
@@ -354,7 +393,7 @@ impl InlineProjection for TokenTable {
                     }
                 }
                 AccessEvent::TokenRevoked(revoked) => {
-                    sqlx::query("UPDATE access_tokens SET revoked_at = ? WHERE token_id = ?")
+                    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE token_id = $2")
                         .bind(at)
                         .bind(&revoked.token_id)
                         .execute(&mut *conn)

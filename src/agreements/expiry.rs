@@ -93,12 +93,12 @@ pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
         .wait_for(app.store.head(), Duration::from_secs(2))
         .await;
     let live = app.projections.agreements.current().unwrap_or(live);
-    let index = tables::index_name(&live.table, expiry_index());
+    let hint = tables::index_hint(app.store.dialect(), &live.table, expiry_index());
     let now = app.now();
     let today = now.to_zoned(TimeZone::UTC).date().to_string();
     let due: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT agreement_id FROM {} INDEXED BY {index} \
-         WHERE status = 'active' AND end_date < ? ORDER BY end_date LIMIT {SWEEP}",
+        "SELECT agreement_id FROM {}{hint} \
+         WHERE status = 'active' AND end_date < $1 ORDER BY end_date LIMIT {SWEEP}",
         live.table
     ))
     .bind(&today)
@@ -115,7 +115,7 @@ pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
         return Ok(Some(now));
     }
     let next: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT MIN(end_date) FROM {} INDEXED BY {index} WHERE status = 'active' AND end_date >= ?",
+        "SELECT MIN(end_date) FROM {}{hint} WHERE status = 'active' AND end_date >= $1",
         live.table
     ))
     .bind(&today)

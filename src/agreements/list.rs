@@ -143,6 +143,7 @@ pub async fn list(
     let page = AGREEMENTS
         .page(
             app.store.reader(),
+            app.store.dialect(),
             &live.table,
             &scans(principal, query),
             query.cursor.as_ref(),

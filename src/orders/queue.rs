@@ -149,6 +149,7 @@ pub async fn list(
     let page = QUEUE
         .page(
             app.store.reader(),
+            app.store.dialect(),
             &live.table,
             &scans,
             query.cursor.as_ref(),

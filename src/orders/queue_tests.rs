@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use pactum_events::order::OrderStatus;
 use pactum_projections::order_queue::OrderQueue;
 use pactum_projections::projection::Projection;
-use sqlx::{Connection, Executor, Row, SqliteConnection};
+use sqlx::{Connection, Executor, Row};
+
+use crate::store::{DbConnection, Dialect};
 
 use super::*;
 use crate::access::{Principal, Role};
@@ -32,23 +34,23 @@ fn customer() -> Principal {
     principal(Role::Customer { org: "acme".into() })
 }
 
-async fn table() -> (tempfile::TempDir, SqliteConnection) {
+async fn table() -> (tempfile::TempDir, DbConnection) {
     let dir = tempfile::TempDir::new().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display());
-    let mut conn = SqliteConnection::connect(&url).await.unwrap();
-    for statement in tables::create_statements(OrderQueue.table(), TABLE) {
+    let mut conn = {
+        sqlx::any::install_default_drivers();
+        DbConnection::connect(&url)
+    }
+    .await
+    .unwrap();
+    for statement in tables::create_statements(Dialect::Sqlite, OrderQueue.table(), TABLE) {
         conn.execute(statement.as_str()).await.unwrap();
     }
     (dir, conn)
 }
 
-async fn plan(
-    conn: &mut SqliteConnection,
-    scan: &Scan,
-    cursor: Option<&Cursor>,
-    sort: Sort,
-) -> String {
-    let (sql, args) = QUEUE.scan_sql(TABLE, scan, cursor, sort, 51);
+async fn plan(conn: &mut DbConnection, scan: &Scan, cursor: Option<&Cursor>, sort: Sort) -> String {
+    let (sql, args) = QUEUE.scan_sql(Dialect::Sqlite, TABLE, scan, cursor, sort, 51);
     let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), args)
         .fetch_all(conn)
         .await

@@ -3,14 +3,14 @@
 //! A list is sorted by an integer column (a time) then the key, both descending
 //! (newest first) or ascending. Each equality filter set ([`Scan`]) is answered by
 //! one range scan of the index whose columns before the sort column are exactly
-//! filtered (`INDEXED BY`, so the plan does not depend on statistics), cut off
+//! filtered (on SQLite `INDEXED BY`, so the plan does not depend on statistics), cut off
 //! by `LIMIT`; several scans (a shifter's groups, several statuses) are merged
 //! here. A page resumes after an opaque [`Cursor`]; no OFFSET, no sort of the
 //! matches.
 
+use crate::store::{DbArguments, DbPool, Dialect};
 use pactum_projections::projection::{ApplyError, Column, TableSpec};
 use sqlx::Arguments;
-use sqlx::sqlite::{SqliteArguments, SqlitePool};
 
 use super::tables;
 
@@ -120,29 +120,31 @@ impl Listing {
     /// The SQL and arguments of one scan of one page.
     pub fn scan_sql<'q>(
         &self,
+        dialect: Dialect,
         table: &str,
         scan: &'q Scan,
         cursor: Option<&'q Cursor>,
         sort: Sort,
         limit: u32,
-    ) -> (String, SqliteArguments<'q>) {
+    ) -> (String, DbArguments<'q>) {
         let key = self.spec.key;
         let order = self.sort_column;
-        let index = tables::index_name(table, self.index_for(scan));
-        let mut args = SqliteArguments::default();
+        let hint = tables::index_hint(dialect, table, self.index_for(scan));
+        let mut args = DbArguments::default();
         let mut conditions = Vec::new();
         for (column, value) in &scan.equals {
-            conditions.push(format!("{column} = ?"));
             args.add(value.as_str()).expect("binds a string");
+            conditions.push(format!("{column} = ${}", args.len()));
         }
         let (direction, compare) = match sort {
             Sort::Newest => ("DESC", "<"),
             Sort::Oldest => ("ASC", ">"),
         };
         if let Some(cursor) = cursor {
-            conditions.push(format!("({order}, {key}) {compare} (?, ?)"));
             args.add(cursor.at).expect("binds an integer");
             args.add(cursor.key.as_str()).expect("binds a string");
+            let (at, key_at) = (args.len() - 1, args.len());
+            conditions.push(format!("({order}, {key}) {compare} (${at}, ${key_at})"));
         }
         let columns = std::iter::once(key)
             .chain(self.spec.columns.iter().map(|c| c.name))
@@ -154,7 +156,7 @@ impl Listing {
             format!(" WHERE {}", conditions.join(" AND "))
         };
         let sql = format!(
-            "SELECT {columns} FROM {table} INDEXED BY {index}{filter} \
+            "SELECT {columns} FROM {table}{hint}{filter} \
              ORDER BY {order} {direction}, {key} {direction} LIMIT {limit}"
         );
         (sql, args)
@@ -165,7 +167,8 @@ impl Listing {
     #[allow(clippy::too_many_arguments)]
     pub async fn page<R>(
         &self,
-        pool: &SqlitePool,
+        pool: &DbPool,
+        dialect: Dialect,
         table: &str,
         scans: &[Scan],
         cursor: Option<&Cursor>,
@@ -181,7 +184,7 @@ impl Listing {
         // One more than a page tells whether there is a next one.
         let fetch = limit + 1;
         for scan in scans {
-            let (sql, args) = self.scan_sql(table, scan, cursor, sort, fetch);
+            let (sql, args) = self.scan_sql(dialect, table, scan, cursor, sort, fetch);
             for row in sqlx::query_with(&sql, args).fetch_all(pool).await? {
                 let (key, columns) = tables::row_columns(self.spec, &row)?;
                 rows.push(decode(key, columns)?);

@@ -250,9 +250,10 @@ pub async fn rebuild<P: Projection>(
     let version = projection.version();
     let spec = projection.table();
     let now = clock.now();
+    let dialect = store.dialect();
     let generation = store
         .write(move |conn| {
-            Box::pin(async move { registry::create(conn, name, version, spec, now).await })
+            Box::pin(async move { registry::create(conn, dialect, name, version, spec, now).await })
         })
         .await??;
     let mut runner = Runner::new(projection, store.clone(), generation, Hooks::default());

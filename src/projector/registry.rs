@@ -1,8 +1,8 @@
 //! The generations of each projection (`projection_generations`): which one is
 //! live, which are building, and how far each has got.
 
+use crate::store::{DbConnection, DbPool, Dialect};
 use jiff::Timestamp;
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::tables;
 use pactum_projections::projection::TableSpec;
@@ -61,23 +61,23 @@ fn from_row((name, generation, version, state, checkpoint): GenerationRow) -> Ge
 
 const COLUMNS: &str = "name, generation, version, state, checkpoint";
 
-pub async fn live(pool: &SqlitePool, name: &str) -> Result<Option<Generation>, sqlx::Error> {
+pub async fn live(pool: &DbPool, name: &str) -> Result<Option<Generation>, sqlx::Error> {
     let sql =
-        format!("SELECT {COLUMNS} FROM projection_generations WHERE name = ? AND state = 'live'");
+        format!("SELECT {COLUMNS} FROM projection_generations WHERE name = $1 AND state = 'live'");
     let row: Option<GenerationRow> = sqlx::query_as(&sql).bind(name).fetch_optional(pool).await?;
     Ok(row.map(from_row))
 }
 
 /// Every generation of one projection.
-pub async fn of(pool: &SqlitePool, name: &str) -> Result<Vec<Generation>, sqlx::Error> {
+pub async fn of(pool: &DbPool, name: &str) -> Result<Vec<Generation>, sqlx::Error> {
     let sql =
-        format!("SELECT {COLUMNS} FROM projection_generations WHERE name = ? ORDER BY generation");
+        format!("SELECT {COLUMNS} FROM projection_generations WHERE name = $1 ORDER BY generation");
     let rows: Vec<GenerationRow> = sqlx::query_as(&sql).bind(name).fetch_all(pool).await?;
     Ok(rows.into_iter().map(from_row).collect())
 }
 
 /// Every generation of every projection, for `pactum projections`.
-pub async fn all(pool: &SqlitePool) -> Result<Vec<Generation>, sqlx::Error> {
+pub async fn all(pool: &DbPool) -> Result<Vec<Generation>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM projection_generations ORDER BY name, generation");
     let rows: Vec<GenerationRow> = sqlx::query_as(&sql).fetch_all(pool).await?;
     Ok(rows.into_iter().map(from_row).collect())
@@ -85,12 +85,12 @@ pub async fn all(pool: &SqlitePool) -> Result<Vec<Generation>, sqlx::Error> {
 
 /// State and checkpoint of one generation, read inside a write transaction.
 pub async fn current(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     name: &str,
     generation: u64,
 ) -> Result<Option<(State, u64)>, sqlx::Error> {
     let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT state, checkpoint FROM projection_generations WHERE name = ? AND generation = ?",
+        "SELECT state, checkpoint FROM projection_generations WHERE name = $1 AND generation = $2",
     )
     .bind(name)
     .bind(generation as i64)
@@ -100,13 +100,13 @@ pub async fn current(
 }
 
 pub async fn set_checkpoint(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     name: &str,
     generation: u64,
     checkpoint: u64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE projection_generations SET checkpoint = ? WHERE name = ? AND generation = ?",
+        "UPDATE projection_generations SET checkpoint = $1 WHERE name = $2 AND generation = $3",
     )
     .bind(checkpoint as i64)
     .bind(name)
@@ -118,25 +118,26 @@ pub async fn set_checkpoint(
 
 /// Registers a new, empty generation in state `building` and creates its tables.
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
+    dialect: Dialect,
     name: &str,
     version: u32,
     spec: &TableSpec,
     now: Timestamp,
 ) -> Result<Generation, sqlx::Error> {
     let next: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(generation), 0) + 1 FROM projection_generations WHERE name = ?",
+        "SELECT COALESCE(MAX(generation), 0) + 1 FROM projection_generations WHERE name = $1",
     )
     .bind(name)
     .fetch_one(&mut *conn)
     .await?;
     sqlx::query(
         "INSERT INTO projection_generations (name, generation, version, state, checkpoint, created_at) \
-         VALUES (?, ?, ?, 'building', 0, ?)",
+         VALUES ($1, $2, $3, 'building', 0, $4)",
     )
     .bind(name)
     .bind(next)
-    .bind(version)
+    .bind(i64::from(version))
     .bind(now.as_microsecond())
     .execute(&mut *conn)
     .await?;
@@ -147,25 +148,26 @@ pub async fn create(
         state: State::Building,
         checkpoint: 0,
     };
-    tables::create(conn, spec, &generation.table()).await?;
+    tables::create(conn, dialect, spec, &generation.table()).await?;
     Ok(generation)
 }
 
 /// Makes `generation` the live one and retires the previous live one.
 pub async fn promote(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     name: &str,
     generation: u64,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE projection_generations SET state = 'retired' WHERE name = ? AND state = 'live'",
+        "UPDATE projection_generations SET state = 'retired' WHERE name = $1 AND state = 'live'",
     )
     .bind(name)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "UPDATE projection_generations SET state = 'live', live_at = ? WHERE name = ? AND generation = ?",
+        "UPDATE projection_generations SET state = 'live', live_at = $1 \
+         WHERE name = $2 AND generation = $3",
     )
     .bind(now.as_microsecond())
     .bind(name)
@@ -178,16 +180,16 @@ pub async fn promote(
 /// Drops the tables of retired generations, and of unfinished builds of another
 /// version than `version`, and forgets them.
 pub async fn drop_stale(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     name: &str,
     version: u32,
 ) -> Result<usize, sqlx::Error> {
     let retired: Vec<i64> = sqlx::query_scalar(
-        "SELECT generation FROM projection_generations WHERE name = ? \
-         AND (state = 'retired' OR (state = 'building' AND version <> ?))",
+        "SELECT generation FROM projection_generations WHERE name = $1 \
+         AND (state = 'retired' OR (state = 'building' AND version <> $2))",
     )
     .bind(name)
-    .bind(version)
+    .bind(i64::from(version))
     .fetch_all(&mut *conn)
     .await?;
     for generation in &retired {
@@ -195,7 +197,7 @@ pub async fn drop_stale(
         sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
             .execute(&mut *conn)
             .await?;
-        sqlx::query("DELETE FROM projection_generations WHERE name = ? AND generation = ?")
+        sqlx::query("DELETE FROM projection_generations WHERE name = $1 AND generation = $2")
             .bind(name)
             .bind(generation)
             .execute(&mut *conn)

@@ -12,10 +12,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::store::DbConnection;
 use jiff::Timestamp;
 use pactum_events::RecordedEvent;
 use pactum_projections::projection::{ApplyError, Projection};
-use sqlx::sqlite::SqliteConnection;
 use tokio::sync::Semaphore;
 
 use super::registry::{self, Generation, State};
@@ -110,7 +110,7 @@ fn prepare<P: Projection>(
 
 /// Folds a prepared batch into the table: each touched row read once, written once.
 async fn write_prepared<P: Projection>(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     projection: &P,
     table: &str,
     prepared: Prepared<P>,
@@ -160,7 +160,7 @@ async fn write_prepared<P: Projection>(
 /// Checks, inside the write transaction, that the generation is still ours to
 /// write at the checkpoint we read from: not retired, not moved on by another runner.
 async fn claim(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     name: &str,
     generation: u64,
     expected: u64,

@@ -86,11 +86,12 @@ impl<P: Projection> Supervisor<P> {
             None => {
                 let spec = self.projection.table();
                 let now = self.clock.now();
+                let dialect = self.store.dialect();
                 self.store
                     .write(move |conn| {
-                        Box::pin(
-                            async move { registry::create(conn, name, version, spec, now).await },
-                        )
+                        Box::pin(async move {
+                            registry::create(conn, dialect, name, version, spec, now).await
+                        })
                     })
                     .await??
             }

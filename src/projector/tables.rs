@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use pactum_projections::projection::{Column, ColumnKind, TableSpec};
 use serde_json::{Map, Value, json};
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Executor, Row};
+
+use crate::store::{DbConnection, DbPool, DbRow, Dialect};
 
 /// The table of one generation of a projection.
 pub fn table_name(projection: &str, generation: u64) -> String {
@@ -14,22 +15,28 @@ pub fn table_name(projection: &str, generation: u64) -> String {
 }
 
 /// Statements creating the table and its indexes.
-pub fn create_statements(spec: &TableSpec, table: &str) -> Vec<String> {
+pub fn create_statements(dialect: Dialect, spec: &TableSpec, table: &str) -> Vec<String> {
     let columns = spec
         .columns
         .iter()
         .map(|c| {
-            let kind = match c.kind {
-                ColumnKind::Text => "TEXT",
-                ColumnKind::Integer => "INTEGER",
+            let kind = match (c.kind, dialect) {
+                (ColumnKind::Text, _) => "TEXT",
+                (ColumnKind::Integer, Dialect::Sqlite) => "INTEGER",
+                (ColumnKind::Integer, Dialect::Postgres) => "BIGINT",
             };
             let null = if c.nullable { "" } else { " NOT NULL" };
             format!("{} {kind}{null}", c.name)
         })
         .collect::<Vec<_>>()
         .join(", ");
+    // SQLite: rows clustered by their key, no hidden rowid.
+    let clustered = match dialect {
+        Dialect::Sqlite => " WITHOUT ROWID",
+        Dialect::Postgres => "",
+    };
     let mut statements = vec![format!(
-        "CREATE TABLE {table} ({} TEXT NOT NULL PRIMARY KEY, {columns}) WITHOUT ROWID",
+        "CREATE TABLE {table} ({} TEXT NOT NULL PRIMARY KEY, {columns}){clustered}",
         spec.key
     )];
     for (n, index) in spec.indexes.iter().enumerate() {
@@ -47,6 +54,16 @@ pub fn index_name(table: &str, n: usize) -> String {
     format!("{table}_i{n}")
 }
 
+/// What follows `FROM table` to make a query use the table's `n`th index: on
+/// SQLite `INDEXED BY` (so the plan does not depend on statistics), nothing on
+/// PostgreSQL, which has no hints and whose planner picks that index anyway.
+pub fn index_hint(dialect: Dialect, table: &str, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => format!(" INDEXED BY {}", index_name(table, n)),
+        Dialect::Postgres => String::new(),
+    }
+}
+
 fn select_columns(spec: &TableSpec) -> String {
     std::iter::once(spec.key)
         .chain(spec.columns.iter().map(|c| c.name))
@@ -55,10 +72,7 @@ fn select_columns(spec: &TableSpec) -> String {
 }
 
 /// Reads a row as its key and columns.
-pub fn row_columns(
-    spec: &TableSpec,
-    row: &SqliteRow,
-) -> Result<(String, Vec<Column>), sqlx::Error> {
+pub fn row_columns(spec: &TableSpec, row: &DbRow) -> Result<(String, Vec<Column>), sqlx::Error> {
     let key: String = row.try_get(0)?;
     let mut columns = Vec::with_capacity(spec.columns.len());
     for (i, column) in spec.columns.iter().enumerate() {
@@ -81,14 +95,14 @@ const KEYS_PER_QUERY: usize = 256;
 
 /// The stored rows of `keys` (absent keys are absent from the map).
 pub async fn load(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     spec: &TableSpec,
     table: &str,
     keys: &[&str],
 ) -> Result<HashMap<String, Vec<Column>>, sqlx::Error> {
     let mut rows = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let placeholders = placeholders(1, chunk.len());
         let sql = format!(
             "SELECT {} FROM {table} WHERE {} IN ({placeholders})",
             select_columns(spec),
@@ -106,18 +120,33 @@ pub async fn load(
     Ok(rows)
 }
 
+/// `$from, $from+1, ...`: `count` placeholders.
+pub fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Writes (inserts or replaces) one row.
 pub async fn upsert(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     spec: &TableSpec,
     table: &str,
     key: &str,
     columns: &[Column],
 ) -> Result<(), sqlx::Error> {
-    let placeholders = vec!["?"; spec.columns.len() + 1].join(", ");
+    let updates = spec
+        .columns
+        .iter()
+        .map(|c| format!("{0} = excluded.{0}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "INSERT OR REPLACE INTO {table} ({}) VALUES ({placeholders})",
-        select_columns(spec)
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {updates}",
+        select_columns(spec),
+        placeholders(1, spec.columns.len() + 1),
+        spec.key
     );
     let mut query = sqlx::query(&sql).bind(key);
     for column in columns {
@@ -132,22 +161,23 @@ pub async fn upsert(
 }
 
 pub async fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     spec: &TableSpec,
     table: &str,
     key: &str,
 ) -> Result<(), sqlx::Error> {
-    let sql = format!("DELETE FROM {table} WHERE {} = ?", spec.key);
+    let sql = format!("DELETE FROM {table} WHERE {} = $1", spec.key);
     sqlx::query(&sql).bind(key).execute(conn).await?;
     Ok(())
 }
 
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
+    dialect: Dialect,
     spec: &TableSpec,
     table: &str,
 ) -> Result<(), sqlx::Error> {
-    for statement in create_statements(spec, table) {
+    for statement in create_statements(dialect, spec, table) {
         conn.execute(statement.as_str()).await?;
     }
     Ok(())
@@ -156,7 +186,7 @@ pub async fn create(
 /// Every row as one JSON line, ordered by key: two stores with equal dumps hold
 /// equal read models.
 pub async fn dump(
-    pool: &SqlitePool,
+    pool: &DbPool,
     spec: &TableSpec,
     table: &str,
 ) -> Result<Vec<String>, sqlx::Error> {

@@ -25,7 +25,6 @@ pub mod transfer;
 pub mod verify;
 mod writer;
 
-use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -33,15 +32,28 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use pactum_events::{Actor, RecordedEvent};
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Row};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use hash::{HashInput, chain_hash, recorded_hash};
 pub use location::StorageLocation;
+
+/// The database driver: sqlx's `Any`, so one set of queries (with `$N`
+/// placeholders) runs on SQLite and on PostgreSQL.
+pub type Db = sqlx::Any;
+pub type DbPool = sqlx::AnyPool;
+pub type DbConnection = sqlx::AnyConnection;
+pub type DbRow = sqlx::any::AnyRow;
+pub type DbArguments<'q> = sqlx::any::AnyArguments<'q>;
+
+/// Which database holds the log; the few statements that differ (DDL, locking,
+/// index hints) ask this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
 
 /// An event to append, already encoded by its aggregate.
 #[derive(Clone, Debug)]
@@ -160,7 +172,7 @@ pub trait InlineProjection: Send + Sync + 'static {
     /// Called for every appended event, inside the append's transaction.
     fn apply<'a>(
         &'a self,
-        conn: &'a mut SqliteConnection,
+        conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 
@@ -180,7 +192,8 @@ pub struct EventStore {
 }
 
 struct Inner {
-    reader: SqlitePool,
+    reader: DbPool,
+    dialect: Dialect,
     writer: mpsc::Sender<writer::Message>,
     head: watch::Receiver<u64>,
     /// The writer's inline projections, for [`EventStore::check_inline`].
@@ -198,23 +211,48 @@ impl EventStore {
         location: &StorageLocation,
         inline: Vec<Arc<dyn InlineProjection>>,
     ) -> Result<Self, StoreError> {
-        let options = location.sqlite_options()?;
-        let mut conn = options.connect().await?;
-        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
-        let reader = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        let (dialect, writer_url, reader_url) = location.urls()?;
+        let mut conn = connect(dialect, &writer_url).await?;
+        match dialect {
+            Dialect::Sqlite => {
+                // WAL lets readers run beside the writer; FULL syncs the WAL on
+                // every commit, so an acknowledged command survives power loss
+                // (docs/adr/0002).
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+            }
+            Dialect::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&mut conn)
+                    .await?;
+            }
+        }
+        let reader = AnyPoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(options.read_only(true))
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(quiet(&reader_url)?)
             .await?;
         let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
             .fetch_one(&reader)
             .await?;
         let (head_tx, head_rx) = watch::channel(head as u64);
         let (jobs_tx, jobs_rx) = mpsc::channel(writer::QUEUE_DEPTH);
-        tokio::spawn(writer::run(conn, jobs_rx, head_tx, inline.clone()));
+        tokio::spawn(writer::run(conn, dialect, jobs_rx, head_tx, inline.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 reader,
+                dialect,
                 writer: jobs_tx,
                 head: head_rx,
                 inline,
@@ -278,7 +316,7 @@ impl EventStore {
     /// a second writing connection competing for SQLite's lock.
     pub async fn write<T, E, F>(&self, task: F) -> Result<Result<T, E>, AppendError>
     where
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut DbConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
@@ -303,7 +341,7 @@ impl EventStore {
 
     /// A stored document by its hash: (media type, bytes).
     pub async fn document(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
-        sqlx::query_as("SELECT media_type, bytes FROM documents WHERE sha256 = ?")
+        sqlx::query_as("SELECT media_type, bytes FROM documents WHERE sha256 = $1")
             .bind(sha256)
             .fetch_optional(&self.inner.reader)
             .await
@@ -322,10 +360,10 @@ impl EventStore {
 
     /// Whether the log has no event at all.
     pub async fn is_empty(&self) -> Result<bool, sqlx::Error> {
-        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events)")
-            .fetch_one(&self.inner.reader)
+        let any: Option<i64> = sqlx::query_scalar("SELECT position FROM events LIMIT 1")
+            .fetch_optional(&self.inner.reader)
             .await?;
-        Ok(!any)
+        Ok(any.is_none())
     }
 
     /// Every event, aggregate by aggregate in sequence order, streamed with
@@ -353,7 +391,7 @@ impl EventStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY sequence"
+             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
         );
         let rows = sqlx::query(&sql)
             .bind(aggregate_type)
@@ -370,11 +408,11 @@ impl EventStore {
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
         );
         let rows = sqlx::query(&sql)
             .bind(after as i64)
-            .bind(limit)
+            .bind(i64::from(limit))
             .fetch_all(&self.inner.reader)
             .await?;
         rows.iter().map(event_from_row).collect()
@@ -383,25 +421,25 @@ impl EventStore {
     /// Like [`EventStore::read_after`], on a given connection (inside a write task,
     /// where the writer's own transaction is what must be read).
     pub async fn read_after_on(
-        conn: &mut SqliteConnection,
+        conn: &mut DbConnection,
         after: u64,
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+                "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
             )
         });
         let rows = sqlx::query(SQL.as_str())
             .bind(after as i64)
-            .bind(limit)
+            .bind(i64::from(limit))
             .fetch_all(conn)
             .await?;
         rows.iter().map(event_from_row).collect()
     }
 
     /// The newest committed position, read on a given connection.
-    pub async fn head_on(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+    pub async fn head_on(conn: &mut DbConnection) -> Result<u64, sqlx::Error> {
         let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
             .fetch_one(conn)
             .await?;
@@ -428,8 +466,13 @@ impl EventStore {
     }
 
     /// The read-only pool, for read models that query their own tables.
-    pub fn reader(&self) -> &SqlitePool {
+    pub fn reader(&self) -> &DbPool {
         &self.inner.reader
+    }
+
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
     }
 
     /// Checks that the database answers.
@@ -456,39 +499,63 @@ impl EventStore {
 }
 
 impl StorageLocation {
-    fn sqlite_options(&self) -> Result<SqliteConnectOptions, StoreError> {
-        let options = match self {
+    /// The dialect, and the URLs of the writing and the reading connections.
+    fn urls(&self) -> Result<(Dialect, String, String), StoreError> {
+        match self {
             StorageLocation::DataDir(dir) => {
                 std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
                     path: dir.display().to_string(),
                     source,
                 })?;
-                SqliteConnectOptions::new().filename(dir.join("pactum.db"))
-            }
-            StorageLocation::DatabaseUrl(url) if url.starts_with("sqlite:") => {
-                SqliteConnectOptions::from_str(url)?
+                let file = dir.join("pactum.db");
+                Ok(sqlite_urls(&file.display().to_string()))
             }
             StorageLocation::DatabaseUrl(url) => {
+                if let Some(path) = url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                {
+                    let path = path.split('?').next().unwrap_or(path);
+                    return Ok(sqlite_urls(path));
+                }
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    return Ok((Dialect::Postgres, url.clone(), url.clone()));
+                }
                 let scheme = url.split(':').next().unwrap_or_default();
-                return Err(StoreError::Unsupported(format!(
-                    "unsupported database URL scheme {scheme:?}: this build stores events in SQLite \
-                     (--data-dir DIR or --database-url sqlite://FILE)"
-                )));
+                Err(StoreError::Unsupported(format!(
+                    "unsupported database URL scheme {scheme:?}: use --data-dir DIR (embedded \
+                     SQLite), sqlite://FILE or postgres://USER@HOST:PORT/DATABASE"
+                )))
             }
-        };
-        // WAL lets readers run beside the writer; FULL syncs the WAL on every commit,
-        // so an acknowledged command survives power loss (docs/adr/0002).
-        Ok(options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .disable_statement_logging())
+        }
     }
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+fn sqlite_urls(path: &str) -> (Dialect, String, String) {
+    (
+        Dialect::Sqlite,
+        format!("sqlite://{path}?mode=rwc"),
+        format!("sqlite://{path}?mode=ro"),
+    )
+}
+
+fn quiet(url: &str) -> Result<AnyConnectOptions, sqlx::Error> {
+    Ok(url
+        .parse::<AnyConnectOptions>()?
+        .disable_statement_logging())
+}
+
+/// One connection, set up for its dialect.
+async fn connect(dialect: Dialect, url: &str) -> Result<DbConnection, sqlx::Error> {
+    let mut conn = DbConnection::connect_with(&quiet(url)?).await?;
+    if dialect == Dialect::Sqlite {
+        conn.execute("PRAGMA busy_timeout = 10000").await?;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+    }
+    Ok(conn)
+}
+
+fn event_from_row(row: &DbRow) -> Result<RecordedEvent, StoreError> {
     let position: i64 = row.get("position");
     let corrupt = |reason: String| StoreError::Corrupt {
         position: position as u64,

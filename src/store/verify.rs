@@ -23,10 +23,10 @@
 
 use std::fmt;
 
+use super::DbPool;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use pactum_events::RecordedEvent;
-use sqlx::SqlitePool;
 
 use super::{EventStore, StoreError, recorded_hash};
 
@@ -224,7 +224,7 @@ pub async fn verify_with(
 }
 
 /// The smallest position in 1..=MAX that no event has, if any.
-async fn first_missing_position(pool: &SqlitePool) -> Result<Option<Finding>, sqlx::Error> {
+async fn first_missing_position(pool: &DbPool) -> Result<Option<Finding>, sqlx::Error> {
     let (max, present): (i64, i64) = sqlx::query_as(
         "SELECT COALESCE(MAX(position), 0), COUNT(*) FROM events WHERE position >= 1",
     )

@@ -13,15 +13,14 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use pactum_events::RecordedEvent;
-use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Acquire, Connection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::metrics::METRICS;
 
 use super::{
-    AppendError, AppendOutcome, AppendRequest, Attachment, HashInput, InlineProjection,
-    StoredResponse, chain_hash,
+    AppendError, AppendOutcome, AppendRequest, Attachment, Db, DbConnection, Dialect, HashInput,
+    InlineProjection, StoredResponse, chain_hash,
 };
 
 /// How many jobs may wait for the writer before `append` itself waits.
@@ -58,7 +57,7 @@ pub(super) type Deliver = Box<dyn FnOnce(Result<(), AppendError>) + Send>;
 
 /// A write task: returns whether to keep its writes, and how to answer its caller.
 pub(super) type Task =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
+    Box<dyn for<'c> FnOnce(&'c mut DbConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
 
 /// What one job did inside the batch.
 struct Done {
@@ -76,7 +75,8 @@ struct Head {
 type AggregateKey = (String, String);
 
 pub(super) async fn run(
-    mut conn: SqliteConnection,
+    mut conn: DbConnection,
+    dialect: Dialect,
     mut messages: mpsc::Receiver<Message>,
     head: watch::Sender<u64>,
     inline: Vec<Arc<dyn InlineProjection>>,
@@ -106,7 +106,7 @@ pub(super) async fn run(
         let jobs = batch.len();
         let started = std::time::Instant::now();
         let mut done = Vec::with_capacity(jobs);
-        let committed = commit_batch(&mut conn, batch, &inline, &mut done).await;
+        let committed = commit_batch(&mut conn, dialect, batch, &inline, &mut done).await;
         let outcome = match committed {
             Ok(()) => {
                 let positions: Vec<u64> = done
@@ -147,24 +147,57 @@ pub(super) async fn run(
     }
 }
 
+/// The advisory lock that serialises appends on PostgreSQL ("pactum" in ASCII).
+const APPEND_LOCK: i64 = 0x7061_6374_756d;
+
+/// Opens the batch's transaction holding the log's write lock, and reads the
+/// newest position. On SQLite, `BEGIN IMMEDIATE` takes the file's write lock
+/// (another process writing waits, busy_timeout, instead of failing at the first
+/// INSERT). On PostgreSQL, a transaction-scoped advisory lock makes appends from
+/// every node take turns: positions are then given in commit order, gap-free, and
+/// a reader catching up by position can never skip an event committed late
+/// (docs/adr/0008).
+async fn begin<'c>(
+    conn: &'c mut DbConnection,
+    dialect: Dialect,
+) -> Result<(sqlx::Transaction<'c, Db>, u64), sqlx::Error> {
+    let mut tx = match dialect {
+        Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => {
+            let mut tx = sqlx::Connection::begin(conn).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(APPEND_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            tx
+        }
+    };
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok((tx, head as u64))
+}
+
 /// Runs every job of the batch in its own savepoint and commits the batch. Jobs
 /// that ran are pushed to `done` even when the commit then fails, so every caller
 /// gets an answer.
 async fn commit_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
+    dialect: Dialect,
     batch: Vec<Work>,
     inline: &[Arc<dyn InlineProjection>],
     done: &mut Vec<Done>,
 ) -> Result<(), sqlx::Error> {
-    // IMMEDIATE takes the write lock up front: another process writing the same
-    // file makes us wait (busy_timeout) instead of failing at the first INSERT.
-    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
-        Ok(tx) => tx,
+    let (mut tx, head) = match begin(conn, dialect).await {
+        Ok(begun) => begun,
         Err(error) => {
             done.extend(batch.into_iter().map(|work| refuse(work, error_of(&error))));
             return Err(error);
         }
     };
+    // Positions are given here, in commit order; a job rolled back gives its
+    // positions back, so the log stays gap-free.
+    let mut next = head + 1;
     let mut heads: HashMap<AggregateKey, Head> = HashMap::new();
     let mut work = batch.into_iter();
     while let Some(job) = work.next() {
@@ -176,7 +209,9 @@ async fn commit_batch(
                 return Err(error);
             }
         };
-        let (keep, job_done, staged) = run_job(&mut savepoint, job, &heads, inline).await;
+        let next_before = next;
+        let (keep, job_done, staged) =
+            run_job(&mut savepoint, job, &heads, &mut next, inline).await;
         let finished = if keep {
             savepoint.commit().await
         } else {
@@ -189,6 +224,8 @@ async fn commit_batch(
         }
         if keep {
             heads.extend(staged);
+        } else {
+            next = next_before;
         }
     }
     tx.commit().await
@@ -223,15 +260,16 @@ fn refuse(work: Work, error: AppendError) -> Done {
 /// Runs one job; returns whether to keep its writes, its answer, and the
 /// aggregate heads it moved.
 async fn run_job(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     work: Work,
     heads: &HashMap<AggregateKey, Head>,
+    next: &mut u64,
     inline: &[Arc<dyn InlineProjection>],
 ) -> (bool, Done, HashMap<AggregateKey, Head>) {
     let mut staged = HashMap::new();
     match work {
         Work::Append { requests, reply } => {
-            let result = append_job(conn, &requests, heads, &mut staged, inline).await;
+            let result = append_job(conn, &requests, heads, &mut staged, next, inline).await;
             let keep = result.is_ok();
             let appended = committed_positions(&result);
             let deliver: Deliver = Box::new(move |commit| {
@@ -240,7 +278,7 @@ async fn run_job(
             (keep, Done { deliver, appended }, staged)
         }
         Work::Import { events, reply } => {
-            let result = import_job(conn, &events, inline).await;
+            let result = import_job(conn, &events, next, inline).await;
             let keep = result.is_ok();
             let appended = if keep {
                 events.iter().map(|e| e.position).collect()
@@ -278,34 +316,84 @@ fn committed_positions(result: &Result<Vec<AppendOutcome>, AppendError>) -> Vec<
 }
 
 /// Inserts recorded events exactly as they are, positions and hashes included.
+/// Inserts one event row.
+#[allow(clippy::too_many_arguments)]
+async fn insert_event(
+    conn: &mut DbConnection,
+    position: u64,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    sequence: u64,
+    event_type: &str,
+    schema_version: u32,
+    recorded_at_us: i64,
+    actor: &pactum_events::Actor,
+    correlation_id: &str,
+    causation_id: Option<&str>,
+    idempotency_key: Option<&str>,
+    payload: &str,
+    hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, \
+         schema_version, recorded_at, actor_subject, actor_role, actor_org, \
+         correlation_id, causation_id, idempotency_key, payload, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(position as i64)
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(sequence as i64)
+    .bind(event_type)
+    .bind(i64::from(schema_version))
+    .bind(recorded_at_us)
+    .bind(&actor.subject)
+    .bind(&actor.role)
+    .bind(&actor.org)
+    .bind(correlation_id)
+    .bind(causation_id)
+    .bind(idempotency_key)
+    .bind(payload)
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts recorded events exactly as they are, positions and hashes included;
+/// their positions must continue the log.
 async fn import_job(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     events: &[RecordedEvent],
+    next: &mut u64,
     inline: &[Arc<dyn InlineProjection>],
 ) -> Result<(), AppendError> {
     for event in events {
-        sqlx::query(
-            "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, \
-             schema_version, recorded_at, actor_subject, actor_role, actor_org, \
-             correlation_id, causation_id, idempotency_key, payload, hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        if event.position != *next {
+            return Err(AppendError::Storage(Arc::new(sqlx::Error::Protocol(
+                format!(
+                    "imported position {} does not continue the log at {}",
+                    event.position, next
+                ),
+            ))));
+        }
+        *next += 1;
+        insert_event(
+            conn,
+            event.position,
+            &event.aggregate_type,
+            &event.aggregate_id,
+            event.sequence,
+            &event.event_type,
+            event.schema_version,
+            event.recorded_at.as_microsecond(),
+            &event.actor,
+            &event.correlation_id,
+            event.causation_id.as_deref(),
+            event.idempotency_key.as_deref(),
+            &event.payload.to_string(),
+            &event.hash,
         )
-        .bind(event.position as i64)
-        .bind(&event.aggregate_type)
-        .bind(&event.aggregate_id)
-        .bind(event.sequence as i64)
-        .bind(&event.event_type)
-        .bind(event.schema_version)
-        .bind(event.recorded_at.as_microsecond())
-        .bind(&event.actor.subject)
-        .bind(&event.actor.role)
-        .bind(&event.actor.org)
-        .bind(&event.correlation_id)
-        .bind(&event.causation_id)
-        .bind(&event.idempotency_key)
-        .bind(event.payload.to_string())
-        .bind(&event.hash)
-        .execute(&mut *conn)
         .await?;
         for projection in inline {
             projection.apply(&mut *conn, event).await?;
@@ -315,10 +403,11 @@ async fn import_job(
 }
 
 async fn append_job(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     requests: &[AppendRequest],
     heads: &HashMap<AggregateKey, Head>,
     staged: &mut HashMap<AggregateKey, Head>,
+    next: &mut u64,
     inline: &[Arc<dyn InlineProjection>],
 ) -> Result<Vec<AppendOutcome>, AppendError> {
     let mut outcomes = Vec::with_capacity(requests.len());
@@ -375,30 +464,27 @@ async fn append_job(
                     payload: &payload,
                 },
             );
-            let position: i64 = sqlx::query_scalar(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                 schema_version, recorded_at, actor_subject, actor_role, actor_org, \
-                 correlation_id, causation_id, idempotency_key, payload, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING position",
+            let position = *next;
+            *next += 1;
+            insert_event(
+                &mut *conn,
+                position,
+                &request.aggregate_type,
+                &request.aggregate_id,
+                sequence,
+                &event.event_type,
+                event.schema_version,
+                recorded_at_us,
+                &meta.actor,
+                &meta.correlation_id,
+                meta.causation_id.as_deref(),
+                meta.idempotency_key.as_deref(),
+                &payload,
+                &hash,
             )
-            .bind(&request.aggregate_type)
-            .bind(&request.aggregate_id)
-            .bind(sequence as i64)
-            .bind(&event.event_type)
-            .bind(event.schema_version)
-            .bind(recorded_at_us)
-            .bind(&meta.actor.subject)
-            .bind(&meta.actor.role)
-            .bind(&meta.actor.org)
-            .bind(&meta.correlation_id)
-            .bind(&meta.causation_id)
-            .bind(&meta.idempotency_key)
-            .bind(&payload)
-            .bind(&hash)
-            .fetch_one(&mut *conn)
             .await?;
             let event = RecordedEvent {
-                position: position as u64,
+                position,
                 aggregate_type: request.aggregate_type.clone(),
                 aggregate_id: request.aggregate_id.clone(),
                 sequence,
@@ -425,12 +511,12 @@ async fn append_job(
         if let (Some(response), Some(last)) = (&request.response, recorded.last()) {
             sqlx::query(
                 "INSERT INTO idempotency (scope, key, request_hash, status, body, position, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&response.scope)
             .bind(&response.key)
             .bind(&response.request_hash)
-            .bind(response.status)
+            .bind(i64::from(response.status))
             .bind(&response.body)
             .bind(last.position as i64)
             .bind(recorded_at_us)
@@ -450,13 +536,13 @@ async fn append_job(
 }
 
 pub(super) async fn insert_attachment(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     attachment: &Attachment,
     at_us: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT OR IGNORE INTO documents (sha256, media_type, size, bytes, created_at) \
-         VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO documents (sha256, media_type, size, bytes, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
     )
     .bind(&attachment.sha256)
     .bind(&attachment.media_type)
@@ -468,9 +554,9 @@ pub(super) async fn insert_attachment(
     Ok(())
 }
 
-async fn read_head(conn: &mut SqliteConnection, key: &AggregateKey) -> Result<Head, sqlx::Error> {
+async fn read_head(conn: &mut DbConnection, key: &AggregateKey) -> Result<Head, sqlx::Error> {
     let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT sequence, hash FROM events WHERE aggregate_type = ? AND aggregate_id = ? \
+        "SELECT sequence, hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
          ORDER BY sequence DESC LIMIT 1",
     )
     .bind(&key.0)
@@ -495,10 +581,10 @@ pub(super) async fn stored_response<'e, E>(
     key: &str,
 ) -> Result<Option<StoredResponse>, sqlx::Error>
 where
-    E: sqlx::Executor<'e, Database = Sqlite>,
+    E: sqlx::Executor<'e, Database = Db>,
 {
     let row: Option<(String, i64, String, i64)> = sqlx::query_as(
-        "SELECT request_hash, status, body, position FROM idempotency WHERE scope = ? AND key = ?",
+        "SELECT request_hash, status, body, position FROM idempotency WHERE scope = $1 AND key = $2",
     )
     .bind(scope)
     .bind(key)

@@ -671,21 +671,18 @@ async fn documents_render_byte_identically_from_the_log_alone() {
     }
     // Forget every stored document: downloads render them again from the log
     // and must give the very same bytes.
-    let url = format!(
-        "sqlite://{}",
-        app.app
-            .store
-            .reader()
-            .connect_options()
-            .get_filename()
-            .display()
-    );
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+    app.app
+        .store
+        .write(|conn| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM documents")
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+            })
+        })
         .await
-        .unwrap();
-    sqlx::query("DELETE FROM documents")
-        .execute(&mut conn)
-        .await
+        .unwrap()
         .unwrap();
     for (id, hash) in &hashes {
         let (status, headers, pdf) =
@@ -695,7 +692,7 @@ async fn documents_render_byte_identically_from_the_log_alone() {
         assert_eq!(headers["etag"], format!("\"{hash}\"").as_str());
     }
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
-        .fetch_one(&mut conn)
+        .fetch_one(app.app.store.reader())
         .await
         .unwrap();
     assert_eq!(stored, 3, "re-rendered documents are stored again");

@@ -189,11 +189,12 @@ async fn busy_store(dir: &TempDir, orders: usize) -> App {
 async fn new_generation(store: &EventStore, projection: &Tally) -> registry::Generation {
     let version = projection.version;
     let now = SystemClock.now();
+    let dialect = store.dialect();
     store
         .write(move |conn| {
-            Box::pin(
-                async move { registry::create(conn, "tally", version, &TALLY_TABLE, now).await },
-            )
+            Box::pin(async move {
+                registry::create(conn, dialect, "tally", version, &TALLY_TABLE, now).await
+            })
         })
         .await
         .unwrap()
