@@ -149,9 +149,13 @@ pub async fn upsert(
         spec.key
     );
     let mut query = sqlx::query(&sql).bind(key);
-    for column in columns {
+    for (column, column_spec) in columns.iter().zip(spec.columns) {
         query = match column {
-            Column::Null => query.bind(None::<String>),
+            // A typed NULL: PostgreSQL refuses a text NULL for an integer column.
+            Column::Null => match column_spec.kind {
+                ColumnKind::Text => query.bind(None::<String>),
+                ColumnKind::Integer => query.bind(None::<i64>),
+            },
             Column::Int(v) => query.bind(*v),
             Column::Text(v) => query.bind(v.as_str()),
         };

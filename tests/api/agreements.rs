@@ -870,14 +870,10 @@ async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
 
     // Forge the SLA's recorded document hash and re-chain its events so the hash
     // chain still holds: only re-rendering can tell.
-    let url = format!("sqlite://{}", dir.path().join("pactum.db").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let store = pactum::store::EventStore::open(
-        &pactum::store::StorageLocation::DataDir(dir.path().to_owned()),
-        vec![],
-    )
-    .await
-    .unwrap();
+    let mut conn = crate::backend::raw_connection(dir.path()).await;
+    let store = pactum::store::EventStore::open(&crate::backend::storage(dir.path()), vec![])
+        .await
+        .unwrap();
     let mut events = store.load("agreement", &sla).await.unwrap();
     store.close().await;
     events[0].payload["document"]["sha256"] = json!("0".repeat(64));
@@ -885,7 +881,7 @@ async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
     for event in &mut events {
         event.hash = pactum::store::recorded_hash(&prev, event);
         prev = event.hash.clone();
-        sqlx::query("UPDATE events SET payload = ?, hash = ? WHERE position = ?")
+        sqlx::query("UPDATE events SET payload = $1, hash = $2 WHERE position = $3")
             .bind(event.payload.to_string())
             .bind(&event.hash)
             .bind(event.position as i64)
@@ -893,7 +889,7 @@ async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
             .await
             .unwrap();
     }
-    drop(conn);
+    conn.close().await.unwrap();
 
     let output = crate::cli::pactum(&["verify"], dir.path());
     assert!(!output.status.success());

@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use pactum::access::tokens::TokenTable;
 use pactum::store::verify::{self, EventRef, Finding, Problem, VerifyReport};
-use pactum::store::{EventStore, StorageLocation};
+use pactum::store::{DbConnection, EventStore};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use tempfile::TempDir;
 
 use crate::cli::{pactum, serve, stderr, stdout};
@@ -69,10 +68,8 @@ async fn build_store(dir: &Path) -> Built {
 }
 
 /// A connection to the store's file that bypasses pactum altogether.
-async fn connect(dir: &Path) -> SqliteConnection {
-    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(dir.join("pactum.db")))
-        .await
-        .expect("the store's file opens")
+async fn connect(dir: &Path) -> DbConnection {
+    crate::backend::raw_connection(dir).await
 }
 
 async fn tamper(dir: &Path, statements: &[String]) {
@@ -89,8 +86,8 @@ async fn tamper(dir: &Path, statements: &[String]) {
 async fn position_of(dir: &Path, order: &str, sequence: u64) -> u64 {
     let mut conn = connect(dir).await;
     let position: i64 = sqlx::query_scalar(
-        "SELECT position FROM events WHERE aggregate_type = 'order' AND aggregate_id = ? \
-         AND sequence = ?",
+        "SELECT position FROM events WHERE aggregate_type = 'order' AND aggregate_id = $1 \
+         AND sequence = $2",
     )
     .bind(order)
     .bind(sequence as i64)
@@ -103,7 +100,7 @@ async fn position_of(dir: &Path, order: &str, sequence: u64) -> u64 {
 
 /// Events and token rows in the store at `dir` (0 if it has no file).
 async fn rows_in(dir: &Path) -> (i64, i64) {
-    if !dir.join("pactum.db").exists() {
+    if !crate::backend::store_exists(dir) {
         return (0, 0);
     }
     let mut conn = connect(dir).await;
@@ -120,12 +117,9 @@ async fn rows_in(dir: &Path) -> (i64, i64) {
 }
 
 async fn verify_at(dir: &Path) -> VerifyReport {
-    let store = EventStore::open(
-        &StorageLocation::DataDir(dir.to_owned()),
-        vec![Arc::new(TokenTable)],
-    )
-    .await
-    .unwrap();
+    let store = EventStore::open(&crate::backend::storage(dir), vec![Arc::new(TokenTable)])
+        .await
+        .unwrap();
     let report = verify::verify(&store).await.unwrap();
     store.close().await;
     report
@@ -169,7 +163,8 @@ async fn a_changed_payload_fails_verify_naming_that_event() {
     tamper(
         dir.path(),
         &[format!(
-            "UPDATE events SET payload = json_set(payload, '$.assignee', 'mallory') \
+            "UPDATE events SET payload = \
+             replace(payload, '\"assignee\":\"', '\"assignee\":\"mallory-') \
              WHERE position = {assigned}"
         )],
     )
@@ -325,7 +320,7 @@ async fn every_broken_aggregate_is_listed_earliest_first() {
         .iter()
         .map(|(position, _, _)| {
             format!(
-                "UPDATE events SET payload = json_set(payload, '$.forged', 1) \
+                "UPDATE events SET payload = '{{\"forged\":1,' || substr(payload, 2) \
                  WHERE position = {position}"
             )
         })
@@ -395,8 +390,8 @@ async fn export_then_import_restores_the_log_exactly() {
 
     // Standard input works the same (spooled for the second pass).
     let output = Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .args(["import", "-", "--data-dir"])
-        .arg(&piped)
+        .args(["import", "-"])
+        .args(crate::backend::storage_args(&piped))
         .stdin(Stdio::from(std::fs::File::open(&file).unwrap()))
         .output()
         .unwrap();

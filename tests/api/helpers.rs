@@ -1,4 +1,5 @@
-//! Test harness: a real server on a random port over a fresh SQLite store per test,
+//! Test harness: a real server on a random port over a fresh store per test
+//! (SQLite or PostgreSQL, see `backend.rs`),
 //! with typed helpers for tokens and requests.
 
 use std::path::Path;
@@ -10,7 +11,6 @@ use pactum::clock::ManualClock;
 use pactum::execute::CommandMeta;
 use pactum::projector::Hooks;
 use pactum::startup::{ClockConfig, ServeConfig, Server};
-use pactum::store::StorageLocation;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -74,7 +74,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
     LazyLock::force(&TRACING);
     let server = Server::build(ServeConfig {
         listen: "127.0.0.1:0".into(),
-        storage: StorageLocation::DataDir(dir.to_owned()),
+        storage: crate::backend::storage(dir),
         clock: options.clock,
         hooks: options.hooks,
     })

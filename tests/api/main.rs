@@ -1,6 +1,8 @@
 //! Black-box tests of the HTTP API and the CLI: a real server (or the real
-//! binary) on a random port, a real SQLite store, one fresh store per test.
+//! binary) on a random port, a real store, one fresh store per test: SQLite, or
+//! PostgreSQL with `PACTUM_TEST_BACKEND=postgres` (see `backend.rs`).
 
+mod backend;
 mod helpers;
 
 mod agreements;
