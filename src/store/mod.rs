@@ -232,7 +232,12 @@ impl EventStore {
         let reader = AnyPoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
+            // On PostgreSQL a database that went away fails requests within two
+            // seconds (503 with Retry-After); a busy SQLite file waits longer.
+            .acquire_timeout(match dialect {
+                Dialect::Sqlite => Duration::from_secs(5),
+                Dialect::Postgres => Duration::from_secs(2),
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -248,7 +253,22 @@ impl EventStore {
             .await?;
         let (head_tx, head_rx) = watch::channel(head as u64);
         let (jobs_tx, jobs_rx) = mpsc::channel(writer::QUEUE_DEPTH);
-        tokio::spawn(writer::run(conn, dialect, jobs_rx, head_tx, inline.clone()));
+        let head_tx = Arc::new(head_tx);
+        if dialect == Dialect::Postgres {
+            tokio::spawn(follow_other_nodes(
+                reader_url.clone(),
+                reader.clone(),
+                Arc::clone(&head_tx),
+            ));
+        }
+        tokio::spawn(writer::run(
+            conn,
+            writer_url,
+            dialect,
+            jobs_rx,
+            head_tx,
+            inline.clone(),
+        ));
         Ok(Self {
             inner: Arc::new(Inner {
                 reader,
@@ -527,6 +547,66 @@ impl StorageLocation {
                      SQLite), sqlite://FILE or postgres://USER@HOST:PORT/DATABASE"
                 )))
             }
+        }
+    }
+}
+
+/// Moves the head when another node appends (PostgreSQL): a notification per
+/// commit, and a poll of the newest position when the listening connection was
+/// lost (notifications sent meanwhile are gone) and every few seconds anyway.
+async fn follow_other_nodes(url: String, reader: DbPool, head: Arc<watch::Sender<u64>>) {
+    use sqlx::postgres::PgListener;
+    const POLL: Duration = Duration::from_secs(2);
+    let advance = |newest: u64| {
+        head.send_if_modified(|current| {
+            let moved = newest > *current;
+            *current = (*current).max(newest);
+            moved
+        });
+    };
+    loop {
+        if reader.is_closed() {
+            return;
+        }
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::debug!(%error, "cannot listen for other nodes' commits yet");
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(writer::HEAD_CHANNEL).await {
+            tracing::debug!(%error, "cannot listen for other nodes' commits yet");
+            tokio::time::sleep(POLL).await;
+            continue;
+        }
+        // Catch up on what was committed while not listening.
+        let poll = || async {
+            if let Ok(newest) =
+                sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(position), 0) FROM events")
+                    .fetch_one(&reader)
+                    .await
+            {
+                advance(newest as u64);
+            }
+        };
+        poll().await;
+        loop {
+            match tokio::time::timeout(POLL, listener.try_recv()).await {
+                Ok(Ok(Some(notification))) => {
+                    if let Ok(newest) = notification.payload().parse::<u64>() {
+                        advance(newest);
+                    }
+                }
+                // The connection was lost: listen again on a new one.
+                Ok(Ok(None)) | Ok(Err(_)) => break,
+                Err(_) if reader.is_closed() => return,
+                Err(_) => poll().await,
+            }
+        }
+        if reader.is_closed() {
+            return;
         }
     }
 }

@@ -75,13 +75,15 @@ struct Head {
 type AggregateKey = (String, String);
 
 pub(super) async fn run(
-    mut conn: DbConnection,
+    conn: DbConnection,
+    url: String,
     dialect: Dialect,
     mut messages: mpsc::Receiver<Message>,
-    head: watch::Sender<u64>,
+    head: Arc<watch::Sender<u64>>,
     inline: Vec<Arc<dyn InlineProjection>>,
 ) {
     let mut closing = None;
+    let mut conn = Some(conn);
     while closing.is_none() {
         let Some(first) = messages.recv().await else {
             break;
@@ -106,7 +108,29 @@ pub(super) async fn run(
         let jobs = batch.len();
         let started = std::time::Instant::now();
         let mut done = Vec::with_capacity(jobs);
-        let committed = commit_batch(&mut conn, dialect, batch, &inline, &mut done).await;
+        // A connection lost with the database is opened again for the next batch;
+        // while the database is down, each batch fails at once (no queue builds up).
+        if conn.is_none() {
+            match super::connect(dialect, &url).await {
+                Ok(reopened) => {
+                    tracing::info!("the event store's writer reconnected");
+                    conn = Some(reopened);
+                }
+                Err(error) => {
+                    let refused = error_of(&error);
+                    for work in batch {
+                        (refuse(work, refused.clone()).deliver)(Err(refused.clone()));
+                    }
+                    continue;
+                }
+            }
+        }
+        let connection = conn.as_mut().expect("connected above");
+        let committed = commit_batch(connection, dialect, batch, &inline, &mut done).await;
+        if committed.as_ref().is_err_and(lost_connection) {
+            tracing::warn!("the event store's writer lost its connection");
+            conn = None;
+        }
         let outcome = match committed {
             Ok(()) => {
                 let positions: Vec<u64> = done
@@ -146,6 +170,11 @@ pub(super) async fn run(
         let _ = done.send(());
     }
 }
+
+/// The PostgreSQL notification channel on which each commit announces the newest
+/// position, so every node's head (and the projectors, feeds and relay that
+/// follow it) moves when any node appends.
+pub(super) const HEAD_CHANNEL: &str = "pactum_head";
 
 /// The advisory lock that serialises appends on PostgreSQL ("pactum" in ASCII).
 const APPEND_LOCK: i64 = 0x7061_6374_756d;
@@ -228,7 +257,31 @@ async fn commit_batch(
             next = next_before;
         }
     }
+    if dialect == Dialect::Postgres && next > head + 1 {
+        // Delivered to every node's listener when (and only if) this commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(HEAD_CHANNEL)
+            .bind((next - 1).to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
+}
+
+/// Whether an error means the connection itself is gone (the server stopped or
+/// restarted), rather than a statement failing.
+fn lost_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: admin shutdown, crash shutdown, cannot connect now.
+            matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 fn error_of(error: &sqlx::Error) -> AppendError {
