@@ -22,6 +22,19 @@ pub struct ServeConfig {
     pub clock: ClockConfig,
     /// Test hooks of the projection runners (failure injection, pacing).
     pub hooks: Hooks,
+    /// Who keeps the read models.
+    pub projectors: Projectors,
+}
+
+/// Who keeps the read models a server reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Projectors {
+    /// This server's own tasks (several servers on one database may all do it:
+    /// each batch is applied once, by whoever claims it first).
+    #[default]
+    InProcess,
+    /// Another process (`pactum worker`); this server only reads them.
+    External,
 }
 
 #[derive(Clone, Default)]
@@ -58,14 +71,20 @@ impl Server {
             ClockConfig::System => (Arc::new(SystemClock), None),
         };
         let app = App::open(&config.storage, clock).await?;
-        let mut projectors = projector::start(
-            &app.store,
-            &app.projections,
-            &config.hooks,
-            Arc::clone(&app.clock),
-            &app.shutdown,
-        )
-        .await;
+        let mut projectors = match config.projectors {
+            Projectors::InProcess => {
+                projector::start(
+                    &app.store,
+                    &app.projections,
+                    &config.hooks,
+                    Arc::clone(&app.clock),
+                    &app.shutdown,
+                    None,
+                )
+                .await
+            }
+            Projectors::External => projector::observe(&app.store, &app.projections, &app.shutdown),
+        };
         projectors.push(tokio::spawn(crate::agreements::expiry::run(
             app.clone(),
             app.shutdown.child_token(),

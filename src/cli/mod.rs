@@ -11,6 +11,7 @@ mod import_legacy;
 mod log;
 mod projections;
 mod token;
+mod worker;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ use tracing_subscriber::EnvFilter;
 use crate::access::tokens::TokenTable;
 use crate::app::App;
 use crate::clock::{Clock, ManualClock, SystemClock};
-use crate::startup::{ClockConfig, ServeConfig, Server};
+use crate::startup::{ClockConfig, Projectors, ServeConfig, Server};
 use crate::store::{EventStore, StorageLocation};
 
 #[derive(Debug, Parser)]
@@ -76,6 +77,9 @@ enum Command {
     /// hash chain intact), so a bad line anywhere stores nothing. Refuses a store
     /// that holds any event. Exits 2 when it refuses.
     Import(log::ImportArgs),
+    /// Keep read models in this process, for servers run with
+    /// `--projectors external`; follows the log until stopped.
+    Worker(worker::WorkerArgs),
 }
 
 /// Where the store is.
@@ -84,8 +88,8 @@ pub struct StorageArgs {
     /// Directory of the embedded store (created if missing).
     #[arg(long, env = "PACTUM_DATA_DIR", default_value = "./pactum-data")]
     data_dir: PathBuf,
-    /// Database URL; takes precedence over --data-dir. This build supports
-    /// `sqlite://FILE`.
+    /// Database URL; takes precedence over --data-dir: `postgres://USER@HOST/DB`
+    /// (several servers on one log) or `sqlite://FILE`.
     #[arg(long, env = "PACTUM_DATABASE_URL")]
     database_url: Option<String>,
 }
@@ -135,6 +139,21 @@ struct ServeArgs {
     /// Let admins move the clock forward with POST /v1/admin/clock (demos, tests).
     #[arg(long)]
     manual_clock: bool,
+    /// Who keeps the read models: this server (`in-process`), or `pactum worker`
+    /// processes (`external`: this server only reads them).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "in-process",
+        env = "PACTUM_PROJECTORS"
+    )]
+    projectors: ProjectorsArg,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ProjectorsArg {
+    InProcess,
+    External,
 }
 
 pub async fn run() -> ExitCode {
@@ -155,6 +174,7 @@ pub async fn run() -> ExitCode {
         Command::Verify(storage) => log::verify(storage).await,
         Command::Export(storage) => log::export(storage).await,
         Command::Import(args) => log::import(args).await,
+        Command::Worker(args) => worker::run(args).await,
     };
     match result {
         Ok(code) => code,
@@ -189,6 +209,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         storage: args.storage.location(),
         clock,
         hooks: Default::default(),
+        projectors: match args.projectors {
+            ProjectorsArg::InProcess => Projectors::InProcess,
+            ProjectorsArg::External => Projectors::External,
+        },
     };
     let server = Server::build(config).await.map_err(|e| e.to_string())?;
     server

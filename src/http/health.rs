@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::extract::Caller;
 use crate::metrics::METRICS;
+use crate::store::Dialect;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -34,7 +35,10 @@ async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
         .map_err(|e| ApiError::Unavailable(format!("event store: {e}")))?;
     Ok(Json(json!({
         "status": "ready",
-        "store": "sqlite",
+        "store": match app.store.dialect() {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgresql",
+        },
         "head_position": app.store.head(),
     })))
 }

@@ -10,6 +10,8 @@
 //! - [`registry`]: the generations and their checkpoints; [`tables`]: their SQL.
 //! - [`ProjectionHandle`]: what reads use to find the live table and to wait for a
 //!   position (read-your-writes).
+//! - [`observe`]: in a server whose read models a worker keeps (`pactum worker`),
+//!   follows their live generations and checkpoints in the registry instead.
 //! - [`rebuild`]: `pactum replay`.
 
 pub mod listing;
@@ -119,6 +121,13 @@ pub struct Projections {
     pub agreements: ProjectionHandle,
 }
 
+impl Projections {
+    /// The handle of the projection called `name`.
+    pub fn handle(&self, name: &str) -> Option<&ProjectionHandle> {
+        handle_of(self, name)
+    }
+}
+
 /// A registered projection, whatever its row type.
 pub trait AnyProjection: Send + Sync {
     fn name(&self) -> &'static str;
@@ -205,18 +214,21 @@ fn handle_of<'a>(projections: &'a Projections, name: &str) -> Option<&'a Project
     }
 }
 
-/// Starts a supervisor per projection and waits until each can serve reads
-/// (immediately if it is live at this version; after building it otherwise).
+/// Starts a supervisor per projection (or only those named in `only`) and waits
+/// until each can serve reads (immediately if it is live at this version; after
+/// building it otherwise).
 pub async fn start(
     store: &EventStore,
     projections: &Projections,
     hooks: &Hooks,
     clock: Arc<dyn Clock>,
     cancel: &CancellationToken,
+    only: Option<&[String]>,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     let mut waiting = Vec::new();
-    for projection in all() {
+    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
+    for projection in all().into_iter().filter(|p| wanted(p.name())) {
         let handle = handle_of(projections, projection.name())
             .expect("every registered projection has a handle")
             .clone();
@@ -237,6 +249,61 @@ pub async fn start(
     }
     tasks
 }
+
+/// For a server whose read models another process keeps (`pactum worker`): follows
+/// each projection's live generation and checkpoint in the registry, so reads find
+/// the live table and wait for a position as they do with in-process projectors.
+/// Reads answer 503 until a worker has made a generation live.
+pub fn observe(
+    store: &EventStore,
+    projections: &Projections,
+    cancel: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    all()
+        .into_iter()
+        .map(|projection| {
+            let name = projection.name();
+            let handle = handle_of(projections, name)
+                .expect("every registered projection has a handle")
+                .clone();
+            let store = store.clone();
+            let cancel = cancel.child_token();
+            tokio::spawn(async move {
+                let mut head = store.subscribe();
+                while !cancel.is_cancelled() {
+                    head.borrow_and_update();
+                    match registry::live(store.reader(), name).await {
+                        Ok(Some(live)) => {
+                            let view = LiveView::of(&live);
+                            if handle
+                                .current()
+                                .is_none_or(|v| v.generation != view.generation)
+                            {
+                                handle.publish(Some(view));
+                            } else {
+                                handle.advance(live.generation, live.checkpoint);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(projection = name, %error, "cannot read the registry")
+                        }
+                    }
+                    // The worker commits a moment after the head moves: look again
+                    // shortly, and at least every OBSERVE_TICK.
+                    tokio::select! {
+                        _ = head.changed() => tokio::time::sleep(OBSERVE_DELAY).await,
+                        () = tokio::time::sleep(OBSERVE_TICK) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+const OBSERVE_DELAY: Duration = Duration::from_millis(5);
+const OBSERVE_TICK: Duration = Duration::from_millis(100);
 
 /// Builds a new generation of `projection` from position 0 and swaps it in.
 /// Memory stays bounded by one batch, whatever the size of the log.

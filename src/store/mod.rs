@@ -38,6 +38,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use hash::{HashInput, chain_hash, recorded_hash};
 pub use location::StorageLocation;
+pub use writer::APPEND_LOCK;
 
 /// The database driver: sqlx's `Any`, so one set of queries (with `$N`
 /// placeholders) runs on SQLite and on PostgreSQL.

@@ -177,7 +177,7 @@ pub(super) async fn run(
 pub(super) const HEAD_CHANNEL: &str = "pactum_head";
 
 /// The advisory lock that serialises appends on PostgreSQL ("pactum" in ASCII).
-const APPEND_LOCK: i64 = 0x7061_6374_756d;
+pub const APPEND_LOCK: i64 = 0x7061_6374_756d;
 
 /// Opens the batch's transaction holding the log's write lock, and reads the
 /// newest position. On SQLite, `BEGIN IMMEDIATE` takes the file's write lock

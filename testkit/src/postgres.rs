@@ -45,6 +45,16 @@ impl Postgres {
         }
     }
 
+    /// Stops a cluster this value started, as a crash would (`-m immediate`).
+    pub fn stop(&self) {
+        self._owned.as_ref().expect("a cluster of its own").stop();
+    }
+
+    /// Starts it again after [`Postgres::stop`], on the same port and data.
+    pub fn restart(&self) {
+        self._owned.as_ref().expect("a cluster of its own").run();
+    }
+
     /// URL of the `postgres` maintenance database.
     pub fn admin_url(&self) -> String {
         format!("{}/postgres", self.base)
@@ -106,22 +116,35 @@ impl Cluster {
                 .arg(&data),
             "initdb",
         );
+        let cluster = Self { dir, data, port };
+        cluster.run();
+        cluster
+    }
+
+    fn run(&self) {
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
              -c shared_buffers=128MB",
-            dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
         run_as_postgres(
             Command::new(bin("pg_ctl"))
                 .args(["-w", "-l"])
-                .arg(dir.path().join("log"))
+                .arg(self.dir.path().join("log"))
                 .args(["-o", &options, "-D"])
-                .arg(&data)
+                .arg(&self.data)
                 .arg("start"),
             "pg_ctl start",
         );
-        wait_for_port(port, "PostgreSQL");
-        Self { dir, data, port }
+        wait_for_port(self.port, "PostgreSQL");
+    }
+
+    fn stop(&self) {
+        let _ = run(Command::new(bin("pg_ctl"))
+            .args(["-m", "immediate", "-w", "-D"])
+            .arg(&self.data)
+            .arg("stop"));
     }
 }
 

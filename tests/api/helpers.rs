@@ -41,6 +41,7 @@ pub struct TestApp {
 pub struct Options {
     pub clock: ClockConfig,
     pub hooks: Hooks,
+    pub projectors: pactum::startup::Projectors,
 }
 
 /// A server over a fresh, empty store.
@@ -77,6 +78,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
         storage: crate::backend::storage(dir),
         clock: options.clock,
         hooks: options.hooks,
+        projectors: options.projectors,
     })
     .await
     .expect("the server starts");
