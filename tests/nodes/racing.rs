@@ -1,1 +1,92 @@
+//! Two `pactum serve` processes on one PostgreSQL database, behind no balancer at
+//! all: the same command sent to both at once commits on exactly one.
 
+use std::collections::HashMap;
+
+use pactum_testkit::Postgres;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn the_same_command_sent_to_two_nodes_at_once_has_exactly_one_winner() {
+    let postgres = Postgres::shared();
+    let database = postgres.database();
+    pactum_ok(&["migrate", "--database-url", &database.url]);
+    let alice = customer(&database.url, "alice");
+    let sam = shifter(&database.url, "sam");
+    let nodes = [
+        Node::start(&database.url, &[]).await,
+        Node::start(&database.url, &[]).await,
+    ];
+
+    const ORDERS: usize = 12;
+    let mut orders = Vec::new();
+    for n in 0..ORDERS {
+        let node = &nodes[n % 2];
+        let id = node.submit(&alice).await;
+        let (status, body) = nodes[(n + 1) % 2]
+            .post(
+                &format!("/v1/orders/{id}/assign"),
+                &sam,
+                &json!({"assignee": "sam"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "assigned on the other node: {body}");
+        orders.push(id);
+    }
+
+    // Each order approved on both nodes at the same moment.
+    for id in &orders {
+        let path = format!("/v1/orders/{id}/approve");
+        let body = json!({"note": "go"});
+        let (a, b) = tokio::join!(
+            nodes[0].post(&path, &sam, &body),
+            nodes[1].post(&path, &sam, &body)
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "one winner, one refusal: {} / {}",
+            a.1,
+            b.1
+        );
+    }
+
+    // The log: one approval per order, positions 1, 2, 3… and intact chains.
+    let events = export(&database.url);
+    let positions: Vec<u64> = events
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, (1..=events.len() as u64).collect::<Vec<_>>());
+    let mut approvals: HashMap<&str, usize> = HashMap::new();
+    for event in &events {
+        if event["event_type"] == "OrderApproved" {
+            *approvals
+                .entry(event["aggregate_id"].as_str().unwrap())
+                .or_default() += 1;
+        }
+    }
+    for id in &orders {
+        assert_eq!(approvals.get(id.as_str()), Some(&1), "{id} approved once");
+    }
+    let report = pactum_ok(&["verify", "--database-url", &database.url]);
+    assert!(report.contains("intact"), "{report}");
+
+    // Both nodes serve the same read models from PostgreSQL, up to the last event.
+    let head = positions.last().unwrap();
+    for node in &nodes {
+        let (status, page) = node
+            .get(
+                &format!("/v1/orders?status=approved&min_position={head}&limit=100"),
+                &sam,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["orders"].as_array().unwrap().len(), ORDERS, "{page}");
+    }
+}
