@@ -73,21 +73,27 @@ impl Drop for Node {
 async fn start_node(url: &str) -> Node {
     let port = pactum_testkit::free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", url])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            url,
+        ])
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let node = Node(child, format!("http://127.0.0.1:{port}"));
     let client = reqwest::Client::new();
     for _ in 0..600 {
         if client
-            .get(format!("{base}/readyz"))
+            .get(format!("{}/readyz", node.1))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            return Node(child, base);
+            return node;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -104,8 +110,21 @@ struct Tally {
 async fn load(database: &Database, nodes: usize, settings: &Settings) {
     let url = &database.url;
     pactum(&["migrate", "--database-url", url]);
-    let alice = token(url, &["--subject", "alice", "--role", "customer", "--org", "acme"]);
-    let sam = token(url, &["--subject", "sam", "--role", "shifter", "--group", "compute"]);
+    let alice = token(
+        url,
+        &["--subject", "alice", "--role", "customer", "--org", "acme"],
+    );
+    let sam = token(
+        url,
+        &[
+            "--subject",
+            "sam",
+            "--role",
+            "shifter",
+            "--group",
+            "compute",
+        ],
+    );
     let mut running = Vec::new();
     for _ in 0..nodes {
         running.push(start_node(url).await);
@@ -132,24 +151,30 @@ async fn load(database: &Database, nodes: usize, settings: &Settings) {
                     let response = request.send().await;
                     let elapsed = started.elapsed();
                     match response {
-                        Ok(r) if r.status().is_success() => {
-                            (r.json::<Value>().await.ok(), elapsed)
-                        }
+                        Ok(r) if r.status().is_success() => (r.json::<Value>().await.ok(), elapsed),
                         _ => (None, elapsed),
                     }
                 };
                 while !stop.load(Ordering::Relaxed) {
-                    let steps = [
-                        ("submit", client.post(format!("{base}/v1/orders")).bearer_auth(&alice).json(&order)),
-                    ];
-                    let (body, elapsed) = timed(steps.into_iter().next().unwrap().1).await;
+                    let submit = client
+                        .post(format!("{base}/v1/orders"))
+                        .bearer_auth(&alice)
+                        .json(&order);
+                    let (body, elapsed) = timed(submit).await;
                     mine.push(elapsed);
-                    let Some(id) = body.as_ref().and_then(|b| b["id"].as_str()).map(str::to_owned) else {
+                    let Some(id) = body
+                        .as_ref()
+                        .and_then(|b| b["id"].as_str())
+                        .map(str::to_owned)
+                    else {
                         tally.errors.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
                     tally.commands.fetch_add(1, Ordering::Relaxed);
-                    for (action, payload) in [("assign", json!({"assignee": "sam"})), ("approve", json!({"note": "ok"}))] {
+                    for (action, payload) in [
+                        ("assign", json!({"assignee": "sam"})),
+                        ("approve", json!({"note": "ok"})),
+                    ] {
                         let request = client
                             .post(format!("{base}/v1/orders/{id}/{action}"))
                             .bearer_auth(&sam)
@@ -203,8 +228,14 @@ async fn raw(database: &Database, serialised: bool, seconds: u64) -> f64 {
     .execute(&mut setup)
     .await
     .unwrap();
-    sqlx::query("CREATE SEQUENCE IF NOT EXISTS raw_positions").execute(&mut setup).await.unwrap();
-    sqlx::query("TRUNCATE raw_events").execute(&mut setup).await.unwrap();
+    sqlx::query("CREATE SEQUENCE IF NOT EXISTS raw_positions")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    sqlx::query("TRUNCATE raw_events")
+        .execute(&mut setup)
+        .await
+        .unwrap();
     let count = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let payload = "x".repeat(400);
@@ -216,13 +247,19 @@ async fn raw(database: &Database, serialised: bool, seconds: u64) -> f64 {
                 while Instant::now() < deadline {
                     let mut tx = conn.begin().await.unwrap();
                     let position: i64 = if serialised {
-                        sqlx::query("SELECT pg_advisory_xact_lock(42)").execute(&mut *tx).await.unwrap();
+                        sqlx::query("SELECT pg_advisory_xact_lock(42)")
+                            .execute(&mut *tx)
+                            .await
+                            .unwrap();
                         sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM raw_events")
                             .fetch_one(&mut *tx)
                             .await
                             .unwrap()
                     } else {
-                        sqlx::query_scalar("SELECT nextval('raw_positions')").fetch_one(&mut *tx).await.unwrap()
+                        sqlx::query_scalar("SELECT nextval('raw_positions')")
+                            .fetch_one(&mut *tx)
+                            .await
+                            .unwrap()
                     };
                     sqlx::query("INSERT INTO raw_events VALUES ($1, $2, $3, 'h')")
                         .bind(position)
@@ -247,7 +284,10 @@ async fn raw(database: &Database, serialised: bool, seconds: u64) -> f64 {
 async fn main() {
     let settings = settings();
     let postgres = Arc::new(Postgres::start());
-    println!("PostgreSQL {} (fsync on, synchronous_commit on)", postgres.admin_url());
+    println!(
+        "PostgreSQL {} (fsync on, synchronous_commit on)",
+        postgres.admin_url()
+    );
     let raw_seconds = settings.seconds.min(10);
     let serialised = raw(&postgres.database(), true, raw_seconds).await;
     let unserialised = raw(&postgres.database(), false, raw_seconds).await;

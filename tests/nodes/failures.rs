@@ -49,7 +49,11 @@ async fn with_postgresql_down_commands_fail_with_503_and_retry_after_then_work_a
     let mut assigned = None;
     for _ in 0..100 {
         let (status, body) = node
-            .post(&format!("/v1/orders/{id}/assign"), &sam, &json!({"assignee": "sam"}))
+            .post(
+                &format!("/v1/orders/{id}/assign"),
+                &sam,
+                &json!({"assignee": "sam"}),
+            )
             .await;
         if status == StatusCode::OK {
             assigned = Some(body);
