@@ -1,5 +1,5 @@
 //! The command line: `pactum serve | migrate | token | import-legacy | replay |
-//! projections | verify | export | import`.
+//! projections | verify | export | import | relay`.
 //!
 //! Every command that touches storage takes `--data-dir DIR` or
 //! `--database-url URL` (also `PACTUM_DATA_DIR`, `PACTUM_DATABASE_URL`), so a
@@ -10,6 +10,7 @@ mod brand;
 mod import_legacy;
 mod log;
 mod projections;
+mod relay;
 mod token;
 
 use std::io::IsTerminal;
@@ -23,6 +24,7 @@ use tracing_subscriber::EnvFilter;
 use crate::access::tokens::TokenTable;
 use crate::app::App;
 use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::relay::RelayConfig;
 use crate::startup::{ClockConfig, ServeConfig, Server};
 use crate::store::{EventStore, StorageLocation};
 
@@ -76,6 +78,13 @@ enum Command {
     /// hash chain intact), so a bad line anywhere stores nothing. Refuses a store
     /// that holds any event. Exits 2 when it refuses.
     Import(log::ImportArgs),
+    /// Publish every committed event, in order, to a NATS JetStream stream.
+    ///
+    /// Subjects `pactum.events.<aggregate>.<id>`, header `Nats-Msg-Id` =
+    /// `<aggregate>/<id>/<sequence>`. Keeps its position in the database and
+    /// resumes from it; retries while NATS is down. Only one relay per store is
+    /// active at a time (the others wait). Runs until Ctrl-C or SIGTERM.
+    Relay(relay::RelayArgs),
 }
 
 /// Where the store is.
@@ -135,12 +144,16 @@ struct ServeArgs {
     /// Let admins move the clock forward with POST /v1/admin/clock (demos, tests).
     #[arg(long)]
     manual_clock: bool,
+    /// Also relay the log to this NATS server (JetStream stream PACTUM_EVENTS),
+    /// as `pactum relay` does.
+    #[arg(long, env = "PACTUM_NATS_URL")]
+    nats_url: Option<String>,
 }
 
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Serve(_) => "info",
+        Command::Serve(_) | Command::Relay(_) => "info",
         _ => "warn",
     };
     init_tracing(default_level);
@@ -155,6 +168,7 @@ pub async fn run() -> ExitCode {
         Command::Verify(storage) => log::verify(storage).await,
         Command::Export(storage) => log::export(storage).await,
         Command::Import(args) => log::import(args).await,
+        Command::Relay(args) => relay::run(args).await,
     };
     match result {
         Ok(code) => code,
@@ -189,6 +203,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         storage: args.storage.location(),
         clock,
         hooks: Default::default(),
+        relay: args
+            .nats_url
+            .map(|url| RelayConfig::new(url, crate::relay::DEFAULT_STREAM)),
     };
     let server = Server::build(config).await.map_err(|e| e.to_string())?;
     server

@@ -77,6 +77,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
         storage: crate::backend::storage(dir),
         clock: options.clock,
         hooks: options.hooks,
+        relay: None,
     })
     .await
     .expect("the server starts");
