@@ -17,6 +17,7 @@ pub mod http;
 pub mod metrics;
 pub mod orders;
 pub mod projector;
+pub mod relay;
 pub mod startup;
 pub mod store;
 pub mod validation;

@@ -35,6 +35,9 @@ pub struct Metrics {
     pub append_batch_jobs: Histogram,
     pub commit_duration: Histogram,
     pub head_position: Gauge,
+    pub relay_position: Gauge,
+    pub relay_published: Counter,
+    pub relay_duplicates: Counter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -86,6 +89,24 @@ impl Metrics {
             "Global position of the newest event this process has seen committed",
             head_position.clone(),
         );
+        let relay_position = Gauge::default();
+        registry.register(
+            "relay_published_position",
+            "Global position up to which this process's relay has published the log to NATS",
+            relay_position.clone(),
+        );
+        let relay_published = Counter::default();
+        registry.register(
+            "relay_messages_published",
+            "Events the relay published that NATS stored as new messages",
+            relay_published.clone(),
+        );
+        let relay_duplicates = Counter::default();
+        registry.register(
+            "relay_duplicates",
+            "Events the relay re-published that NATS reported as duplicates",
+            relay_duplicates.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -95,6 +116,9 @@ impl Metrics {
             append_batch_jobs,
             commit_duration,
             head_position,
+            relay_position,
+            relay_published,
+            relay_duplicates,
         }
     }
 

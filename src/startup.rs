@@ -1,5 +1,7 @@
 //! Building and running the server: open the store, bind the listener (port 0
-//! works, for tests), serve until told to stop, then drain the writer.
+//! works, for tests), start the background work (projections, agreement expiry,
+//! and the NATS relay when configured), serve until told to stop, then drain the
+//! writer.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use crate::app::{App, OpenError};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::http;
 use crate::projector::{self, Hooks};
+use crate::relay::{Relay, RelayConfig, RelayStatus};
 use crate::store::StorageLocation;
 
 #[derive(Clone)]
@@ -22,6 +25,9 @@ pub struct ServeConfig {
     pub clock: ClockConfig,
     /// Test hooks of the projection runners (failure injection, pacing).
     pub hooks: Hooks,
+    /// Publish the log to NATS JetStream (`serve --nats-url`); the relay runs
+    /// beside the server, independent of the command path.
+    pub relay: Option<RelayConfig>,
     /// Who keeps the read models.
     pub projectors: Projectors,
 }
@@ -62,6 +68,7 @@ pub struct Server {
     router: Router,
     app: App,
     projectors: Vec<JoinHandle<()>>,
+    relay: Option<tokio::sync::watch::Receiver<RelayStatus>>,
 }
 
 impl Server {
@@ -89,6 +96,17 @@ impl Server {
             app.clone(),
             app.shutdown.child_token(),
         )));
+        let mut relay_status = None;
+        if let Some(relay_config) = config.relay {
+            let relay = Relay::new(app.store.clone(), config.storage.clone(), relay_config);
+            relay_status = Some(relay.status());
+            let cancel = app.shutdown.child_token();
+            projectors.push(tokio::spawn(async move {
+                if let Err(error) = relay.run(cancel).await {
+                    tracing::error!(%error, "the relay stopped");
+                }
+            }));
+        }
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -105,6 +123,7 @@ impl Server {
             router,
             app,
             projectors,
+            relay: relay_status,
         })
     }
 
@@ -116,6 +135,11 @@ impl Server {
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// What the relay does, when the server runs one.
+    pub fn relay_status(&self) -> Option<tokio::sync::watch::Receiver<RelayStatus>> {
+        self.relay.clone()
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish and

@@ -1,5 +1,5 @@
 //! The command line: `pactum serve | migrate | token | import-legacy | replay |
-//! projections | verify | export | import`.
+//! projections | verify | export | import | relay`.
 //!
 //! Every command that touches storage takes `--data-dir DIR` or
 //! `--database-url URL` (also `PACTUM_DATA_DIR`, `PACTUM_DATABASE_URL`), so a
@@ -10,6 +10,7 @@ mod brand;
 mod import_legacy;
 mod log;
 mod projections;
+mod relay;
 mod token;
 mod worker;
 
@@ -24,6 +25,7 @@ use tracing_subscriber::EnvFilter;
 use crate::access::tokens::TokenTable;
 use crate::app::App;
 use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::relay::RelayConfig;
 use crate::startup::{ClockConfig, Projectors, ServeConfig, Server};
 use crate::store::{EventStore, StorageLocation};
 
@@ -80,6 +82,13 @@ enum Command {
     /// Keep read models in this process, for servers run with
     /// `--projectors external`; follows the log until stopped.
     Worker(worker::WorkerArgs),
+    /// Publish every committed event, in order, to a NATS JetStream stream.
+    ///
+    /// Subjects `pactum.events.<aggregate>.<id>`, header `Nats-Msg-Id` =
+    /// `<aggregate>/<id>/<sequence>`. Keeps its position in the database and
+    /// resumes from it; retries while NATS is down. Only one relay per store is
+    /// active at a time (the others wait). Runs until Ctrl-C or SIGTERM.
+    Relay(relay::RelayArgs),
 }
 
 /// Where the store is.
@@ -139,6 +148,10 @@ struct ServeArgs {
     /// Let admins move the clock forward with POST /v1/admin/clock (demos, tests).
     #[arg(long)]
     manual_clock: bool,
+    /// Also relay the log to this NATS server (JetStream stream PACTUM_EVENTS),
+    /// as `pactum relay` does.
+    #[arg(long, env = "PACTUM_NATS_URL")]
+    nats_url: Option<String>,
     /// Who keeps the read models: this server (`in-process`), or `pactum worker`
     /// processes (`external`: this server only reads them).
     #[arg(
@@ -159,7 +172,7 @@ enum ProjectorsArg {
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Serve(_) => "info",
+        Command::Serve(_) | Command::Relay(_) => "info",
         _ => "warn",
     };
     init_tracing(default_level);
@@ -175,6 +188,7 @@ pub async fn run() -> ExitCode {
         Command::Export(storage) => log::export(storage).await,
         Command::Import(args) => log::import(args).await,
         Command::Worker(args) => worker::run(args).await,
+        Command::Relay(args) => relay::run(args).await,
     };
     match result {
         Ok(code) => code,
@@ -213,6 +227,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             ProjectorsArg::InProcess => Projectors::InProcess,
             ProjectorsArg::External => Projectors::External,
         },
+        relay: args
+            .nats_url
+            .map(|url| RelayConfig::new(url, crate::relay::DEFAULT_STREAM)),
     };
     let server = Server::build(config).await.map_err(|e| e.to_string())?;
     server

@@ -79,6 +79,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
         clock: options.clock,
         hooks: options.hooks,
         projectors: options.projectors,
+        relay: None,
     })
     .await
     .expect("the server starts");
