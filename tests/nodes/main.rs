@@ -1,11 +1,14 @@
-//! Several pactum nodes on one PostgreSQL log: the real binary (`pactum serve`,
-//! `worker`, `import`, `export`) against a real PostgreSQL cluster — the run's
+//! Several pactum nodes on one PostgreSQL log, and the relay to NATS JetStream:
+//! the real binary (`pactum serve`, `worker`, `import`, `export`) or the real
+//! server in-process (`in_process`), against a real PostgreSQL cluster — the run's
 //! (`PACTUM_TEST_POSTGRES_URL`, started by `scripts/test`) or one a test starts for
-//! itself, on a free loopback port in a throwaway directory.
+//! itself — and real nats-servers, on free loopback ports in throwaway directories.
 
+mod in_process;
 mod support;
 
 mod failures;
 mod gaps;
 mod racing;
+mod relay;
 mod transfer;

@@ -1,4 +1,4 @@
-//! Shared harness of the scale tests: the real server in-process on a fresh
+//! Harness of the relay tests: the real server in-process on a fresh
 //! PostgreSQL database (port 0), a customer token and orders over HTTP, waiting on
 //! a relay's status, and reading a JetStream stream back through a consumer.
 
