@@ -20,6 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Node, cast, order, quantile_ms};
 use pactum_testkit::{Database, Postgres};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
@@ -45,64 +48,6 @@ fn settings() -> Settings {
     }
 }
 
-fn pactum(args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .args(args)
-        .output()
-        .expect("pactum runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn token(url: &str, args: &[&str]) -> String {
-    let mut all = vec!["token", "create", "--database-url", url];
-    all.extend_from_slice(args);
-    pactum(&all).lines().last().unwrap().trim().to_owned()
-}
-
-struct Node(std::process::Child, String);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_node(url: &str) -> Node {
-    let port = pactum_testkit::free_port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            url,
-        ])
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let node = Node(child, format!("http://127.0.0.1:{port}"));
-    let client = reqwest::Client::new();
-    for _ in 0..600 {
-        if client
-            .get(format!("{}/readyz", node.1))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("node did not start");
-}
-
 #[derive(Default)]
 struct Tally {
     latencies: Mutex<Vec<Duration>>,
@@ -112,35 +57,17 @@ struct Tally {
 
 async fn load(database: &Database, nodes: usize, settings: &Settings) {
     let url = &database.url;
-    pactum(&["migrate", "--database-url", url]);
-    let alice = token(
-        url,
-        &["--subject", "alice", "--role", "customer", "--org", "acme"],
-    );
-    let sam = token(
-        url,
-        &[
-            "--subject",
-            "sam",
-            "--role",
-            "shifter",
-            "--group",
-            "compute",
-        ],
-    );
+    let storage = ["--database-url", url.as_str()];
+    common::pactum(&["migrate", "--database-url", url]);
+    let (alice, sam) = cast(&storage);
     let mut running = Vec::new();
     for _ in 0..nodes {
-        running.push(start_node(url).await);
+        running.push(Node::start(&storage).await);
     }
-    let bases: Vec<String> = running.iter().map(|n| n.1.clone()).collect();
+    let bases: Vec<String> = running.iter().map(|n| n.base.clone()).collect();
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let order = json!({
-        "service": "cloud-compute", "title": "Bench",
-        "parameters": {"cpu_cores": 4, "ram_per_core_gb": 2, "local_disk_gb": 40,
-            "vm_instances": 2, "access_type": "opportunistic",
-            "start_date": "2027-01-04", "duration_days": 2}
-    });
+    let order = order();
     let clients: Vec<_> = (0..settings.clients)
         .map(|c| {
             let base = bases[c % bases.len()].clone();
@@ -208,13 +135,13 @@ async fn load(database: &Database, nodes: usize, settings: &Settings) {
     }
     let mut latencies = tally.latencies.lock().await.clone();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+
     println!(
         "{nodes} node{}: {:>7.0} commands/s  p50 {:>6.1} ms  p99 {:>6.1} ms  errors {}  ({} clients, {:.0} s)",
         if nodes == 1 { " " } else { "s" },
         done as f64 / elapsed,
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
+        quantile_ms(&latencies, 0.5),
+        quantile_ms(&latencies, 0.99),
         tally.errors.load(Ordering::Relaxed),
         settings.clients,
         elapsed
