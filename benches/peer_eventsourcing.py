@@ -48,6 +48,7 @@ Output: human-readable lines on stderr, and exactly one JSON line on stdout:
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,14 +91,19 @@ def ensure_eventsourcing():
             [sys.executable, "-m", "venv", str(VENV)], stderr=subprocess.PIPE, text=True
         )
         if made.returncode != 0 or not venv_python.exists():
+            shutil.rmtree(VENV, ignore_errors=True)  # don't leave a venv without pip
             missing_venv(made.stderr)
-    pip = [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    log(f"peer: installing eventsourcing=={PEER_VERSION} into the venv")
-    if subprocess.run(pip + [f"eventsourcing=={PEER_VERSION}"]).returncode != 0:
-        log(f"peer: eventsourcing=={PEER_VERSION} unavailable; installing the newest 9.x")
-        if subprocess.run(pip + ["eventsourcing>=9,<10"]).returncode != 0:
-            log("peer: pip could not install eventsourcing (is PyPI reachable?)")
-            sys.exit(2)
+    installed = subprocess.run(
+        [str(venv_python), "-c", "import eventsourcing"], stderr=subprocess.DEVNULL
+    )
+    if installed.returncode != 0:
+        pip = [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        log(f"peer: installing eventsourcing=={PEER_VERSION} into the venv")
+        if subprocess.run(pip + [f"eventsourcing=={PEER_VERSION}"]).returncode != 0:
+            log(f"peer: eventsourcing=={PEER_VERSION} unavailable; installing the newest 9.x")
+            if subprocess.run(pip + ["eventsourcing>=9,<10"]).returncode != 0:
+                log("peer: pip could not install eventsourcing (is PyPI reachable?)")
+                sys.exit(2)
     env = dict(os.environ, PACTUM_PEER_REEXEC="1")
     os.execve(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]], env)
 
