@@ -15,7 +15,7 @@ use pactum::startup::{ClockConfig, ServeConfig, Server};
 use pactum::store::StorageLocation;
 use pactum_testkit::{Database, Postgres};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -119,19 +119,7 @@ impl TestApp {
 
     /// Submits a cloud-compute order; returns the response status.
     pub async fn submit(&self, customer: &str) -> StatusCode {
-        let order = json!({
-            "service": "cloud-compute",
-            "title": "Lab cloud",
-            "parameters": {
-                "cpu_cores": 4,
-                "ram_per_core_gb": 2,
-                "local_disk_gb": 40,
-                "vm_instances": 2,
-                "access_type": "opportunistic",
-                "start_date": "2019-12-02",
-                "duration_days": 2
-            }
-        });
+        let order = crate::support::cloud_order();
         let response = self
             .client
             .post(format!("{}/v1/orders", self.address))
