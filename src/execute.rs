@@ -67,6 +67,9 @@ pub struct Loaded<A: Aggregate> {
     /// The sequence number of its last event (0 if it has none).
     pub version: u64,
     pub history: Vec<(RecordedEvent, A::Event)>,
+    /// Whether the events came from memory ([`load_cached`]): they may lag
+    /// another node's appends.
+    pub cached: bool,
 }
 
 impl<A: Aggregate> Loaded<A> {
@@ -77,6 +80,7 @@ impl<A: Aggregate> Loaded<A> {
             aggregate: A::default(),
             version: 0,
             history: Vec::new(),
+            cached: false,
         }
     }
 
@@ -120,7 +124,26 @@ where
     A: Aggregate,
     A::Event: EventPayload,
 {
-    let events = store.load(A::TYPE, id).await?;
+    fold(id, store.load(A::TYPE, id).await?, false)
+}
+
+/// Like [`load`], from memory when the aggregate is hot. For commands: if the
+/// append of what was decided on a cached aggregate conflicts, the cache may have
+/// lagged another node's appends, and the command is decided again on [`load`].
+pub async fn load_cached<A>(store: &EventStore, id: &str) -> Result<Loaded<A>, StoreError>
+where
+    A: Aggregate,
+    A::Event: EventPayload,
+{
+    let (events, cached) = store.load_cached(A::TYPE, id).await?;
+    fold(id, events, cached)
+}
+
+fn fold<A>(id: &str, events: Vec<RecordedEvent>, cached: bool) -> Result<Loaded<A>, StoreError>
+where
+    A: Aggregate,
+    A::Event: EventPayload,
+{
     let mut aggregate = A::default();
     let mut history = Vec::with_capacity(events.len());
     for recorded in events {
@@ -141,6 +164,7 @@ where
         version: history.last().map_or(0, |(recorded, _)| recorded.sequence),
         aggregate,
         history,
+        cached,
     })
 }
 

@@ -210,15 +210,6 @@ pub async fn revoke(
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    token_id: String,
-    subject: String,
-    role: String,
-    org: Option<String>,
-    provider: Option<String>,
-}
-
 /// The groups a token carries.
 async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, sqlx::Error> {
     let groups: Vec<String> =
@@ -229,8 +220,13 @@ async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, sq
     Ok(groups.into_iter().collect())
 }
 
+/// A live token's row, once per group it carries (once with no group if none).
+type TokenRow = (String, String, Option<String>, Option<String>, Option<String>);
+
 /// The principal a bearer token authenticates, if it is known, unexpired and
-/// not revoked.
+/// not revoked. One indexed read per request, so a revocation (by any process)
+/// holds from the next request; the hash is one SHA-256 of a 256-bit random
+/// token, no slow password hash.
 pub async fn authenticate(
     pool: &DbPool,
     token: &str,
@@ -239,28 +235,23 @@ pub async fn authenticate(
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT token_id, subject, role, org, provider FROM access_tokens \
-         WHERE token_sha256 = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+    let rows: Vec<TokenRow> = sqlx::query_as(
+        "SELECT t.subject, t.role, t.org, t.provider, g.group_id FROM access_tokens t \
+         LEFT JOIN access_token_groups g ON g.token_id = t.token_id \
+         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
+         AND (t.expires_at IS NULL OR t.expires_at > $2)",
     )
     .bind(hash_token(token))
     .bind(now.as_microsecond())
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    let Some(TokenRow {
-        token_id,
-        subject,
-        role,
-        org,
-        provider,
-    }) = row
-    else {
+    let Some((subject, role, org, provider, _)) = rows.first().cloned() else {
         return Ok(None);
     };
     let role = match (role.as_str(), org, provider) {
         ("customer", Some(org), _) => Role::Customer { org },
         ("shifter", _, _) => Role::Shifter {
-            groups: groups_of(pool, &token_id).await?,
+            groups: rows.into_iter().filter_map(|row| row.4).collect(),
         },
         ("provider", _, Some(provider)) => Role::Provider { provider },
         ("auditor", _, _) => Role::Auditor,

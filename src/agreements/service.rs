@@ -121,84 +121,93 @@ pub async fn activate(
     request: CommandRequest,
 ) -> Result<CommandResponse, ServiceError> {
     let meta = request.meta.clone();
-    service::execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
-        // Refuse before rendering anything if the order cannot be activated.
-        loaded.aggregate.decide(OrderCommand {
-            by: meta.principal.clone(),
-            action: OrderAction::Activate {
-                agreements: Vec::new(),
-            },
-        })?;
-        let order = OrderView::fold(loaded.contexts()).ok_or(OrderError::NotFound)?;
-        let customer_brand = brands::current(&app.store, &order.customer.org).await?;
-        let ctx = IssueContext {
-            catalogue: &app.catalogue,
-            order: &order,
-            customer_brand: customer_brand.as_ref(),
-            today: today(meta.now),
-        };
-        let customer_logo = customer_brand
-            .as_ref()
-            .and_then(|brand| brand.logo.as_ref())
-            .and_then(brands::logo_of);
-        let mut parties = vec![None];
-        for provider in loaded.aggregate.providers_done() {
-            let registered = app.catalogue.providers.get(&provider).ok_or_else(|| {
-                ServiceError::Document(format!("provider {provider} left the catalogue"))
-            })?;
-            parties.push(Some(registered));
-        }
-        let mut refs = Vec::new();
-        let mut together = Vec::new();
-        for provider in parties {
-            let agreement_id = uuid::Uuid::now_v7().to_string();
-            let defaults = app
-                .catalogue
-                .service(&order.service)
-                .map(content::default_targets);
-            let mut targets = defaults;
-            for patch in [
-                activation.targets.as_ref(),
-                provider.and_then(|p| activation.provider_targets.get(&p.provider_id)),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                targets = targets.map(|base| patch.over(&base));
-            }
-            let content = content::content(&ctx, &agreement_id, provider, targets)
-                .map_err(|e| ServiceError::Document(e.to_string()))?;
-            let data = content::document_data(&agreement_id, &content, 1, meta.now, None);
-            let logo = content.brand.logo.as_ref().and(customer_logo.clone());
-            let rendered = render(&app.renderer, data, logo, None).await?;
-            let fresh = Loaded::<Agreement>::fresh(agreement_id.clone());
-            let (events, _) = execute::decide(
-                &fresh,
-                AgreementCommand {
-                    by: meta.principal.clone(),
-                    action: AgreementAction::Issue {
-                        agreement_id: agreement_id.clone(),
-                        content: Box::new(content.clone()),
-                        document: document_ref(&rendered),
-                    },
+    // Activation renders documents: it reads the order from the log rather than
+    // risk rendering twice on a stale hot order.
+    let source = service::Source::Log;
+    service::execute_with(
+        app,
+        order_id,
+        request,
+        source,
+        async |loaded: &Loaded<Order>| {
+            // Refuse before rendering anything if the order cannot be activated.
+            loaded.aggregate.decide(OrderCommand {
+                by: meta.principal.clone(),
+                action: OrderAction::Activate {
+                    agreements: Vec::new(),
                 },
-                &(),
-            )
-            .await?;
-            let mut append = execute::append_request(&fresh, &events, &meta, None);
-            append.attachments.push(attachment(&rendered));
-            together.push(append);
-            refs.push(AgreementRef {
-                agreement_id,
-                kind: content.kind.clone(),
-                provider: provider.map(|p| p.provider_id.clone()),
-            });
-        }
-        Ok(Prepared {
-            action: OrderAction::Activate { agreements: refs },
-            together,
-        })
-    })
+            })?;
+            let order = OrderView::fold(loaded.contexts()).ok_or(OrderError::NotFound)?;
+            let customer_brand = brands::current(&app.store, &order.customer.org).await?;
+            let ctx = IssueContext {
+                catalogue: &app.catalogue,
+                order: &order,
+                customer_brand: customer_brand.as_ref(),
+                today: today(meta.now),
+            };
+            let customer_logo = customer_brand
+                .as_ref()
+                .and_then(|brand| brand.logo.as_ref())
+                .and_then(brands::logo_of);
+            let mut parties = vec![None];
+            for provider in loaded.aggregate.providers_done() {
+                let registered = app.catalogue.providers.get(&provider).ok_or_else(|| {
+                    ServiceError::Document(format!("provider {provider} left the catalogue"))
+                })?;
+                parties.push(Some(registered));
+            }
+            let mut refs = Vec::new();
+            let mut together = Vec::new();
+            for provider in parties {
+                let agreement_id = uuid::Uuid::now_v7().to_string();
+                let defaults = app
+                    .catalogue
+                    .service(&order.service)
+                    .map(content::default_targets);
+                let mut targets = defaults;
+                for patch in [
+                    activation.targets.as_ref(),
+                    provider.and_then(|p| activation.provider_targets.get(&p.provider_id)),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    targets = targets.map(|base| patch.over(&base));
+                }
+                let content = content::content(&ctx, &agreement_id, provider, targets)
+                    .map_err(|e| ServiceError::Document(e.to_string()))?;
+                let data = content::document_data(&agreement_id, &content, 1, meta.now, None);
+                let logo = content.brand.logo.as_ref().and(customer_logo.clone());
+                let rendered = render(&app.renderer, data, logo, None).await?;
+                let fresh = Loaded::<Agreement>::fresh(agreement_id.clone());
+                let (events, _) = execute::decide(
+                    &fresh,
+                    AgreementCommand {
+                        by: meta.principal.clone(),
+                        action: AgreementAction::Issue {
+                            agreement_id: agreement_id.clone(),
+                            content: Box::new(content.clone()),
+                            document: document_ref(&rendered),
+                        },
+                    },
+                    &(),
+                )
+                .await?;
+                let mut append = execute::append_request(&fresh, &events, &meta, None);
+                append.attachments.push(attachment(&rendered));
+                together.push(append);
+                refs.push(AgreementRef {
+                    agreement_id,
+                    kind: content.kind.clone(),
+                    provider: provider.map(|p| p.provider_id.clone()),
+                });
+            }
+            Ok(Prepared {
+                action: OrderAction::Activate { agreements: refs },
+                together,
+            })
+        },
+    )
     .await
 }
 

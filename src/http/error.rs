@@ -280,7 +280,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::PreconditionFailed { current } => Self::PreconditionFailed {
                 current_version: current,
             },
-            ServiceError::Conflict => Self::Conflict(error.to_string()),
+            ServiceError::Conflict | ServiceError::StaleOrder => Self::Conflict(error.to_string()),
             ServiceError::Append(e) => e.into(),
             ServiceError::Store(e) => e.into(),
             ServiceError::Database(e) => e.into(),

@@ -66,6 +66,11 @@ pub enum ServiceError {
     PreconditionFailed { current: u64 },
     #[error("another command changed the order first; reload and retry")]
     Conflict,
+    /// A command decided on the hot order conflicted: the order in memory may
+    /// have lagged another node's appends. [`hot_then_log`] decides it again on
+    /// the log, so this reaches no caller.
+    #[error("another command changed the order first; reload and retry")]
+    StaleOrder,
     #[error(transparent)]
     Append(AppendError),
     #[error(transparent)]
@@ -198,12 +203,43 @@ pub async fn execute(
     request: CommandRequest,
 ) -> Result<CommandResponse, ServiceError> {
     let now = request.meta.now;
-    execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
-        Ok(Prepared::alone(
-            gather_facts(app, loaded, action, now).await?,
-        ))
+    let (action, request) = (&action, &request);
+    hot_then_log(move |source| {
+        execute_with(
+            app,
+            order_id,
+            request.clone(),
+            source,
+            async move |loaded: &Loaded<Order>| {
+                Ok(Prepared::alone(
+                    gather_facts(app, loaded, action.clone(), now).await?,
+                ))
+            },
+        )
     })
     .await
+}
+
+/// Where a command reads its order from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// From memory when the order is hot ([`execute::load_cached`]).
+    Hot,
+    /// From the log.
+    Log,
+}
+
+/// Runs a command on the hot order, and once more on the order read from the log
+/// if the hot one turned out stale ([`ServiceError::StaleOrder`]).
+pub async fn hot_then_log<F, Fut>(attempt: F) -> Result<CommandResponse, ServiceError>
+where
+    F: Fn(Source) -> Fut,
+    Fut: Future<Output = Result<CommandResponse, ServiceError>>,
+{
+    match attempt(Source::Hot).await {
+        Err(ServiceError::StaleOrder) => attempt(Source::Log).await,
+        answer => answer,
+    }
 }
 
 /// A command ready to decide, with the appends of other aggregates that must
@@ -223,22 +259,36 @@ impl Prepared {
 }
 
 /// Runs a command whose action is built from the loaded order by `prepare`
-/// (after the caller's replay, visibility and `If-Match` checks passed).
+/// (after the caller's replay, visibility and `If-Match` checks passed), on the
+/// order read from `source`: from [`Source::Hot`], a conflict is answered with
+/// [`ServiceError::StaleOrder`] if the order came from memory (see
+/// [`hot_then_log`]).
 pub async fn execute_with(
     app: &App,
     order_id: &str,
     request: CommandRequest,
+    source: Source,
     prepare: impl AsyncFnOnce(&Loaded<Order>) -> Result<Prepared, ServiceError>,
 ) -> Result<CommandResponse, ServiceError> {
-    let meta = &request.meta;
-    let principal = &meta.principal;
-    if let Some(replayed) = replay(app, meta).await? {
+    if let Some(replayed) = replay(app, &request.meta).await? {
         return Ok(replayed);
     }
+    let loaded = match source {
+        Source::Hot => execute::load_cached::<Order>(&app.store, order_id).await?,
+        Source::Log => execute::load::<Order>(&app.store, order_id).await?,
+    };
+    let cached = loaded.cached;
+    check(&loaded, &request)?;
+    let prepared = prepare(&loaded).await?;
+    match decide_and_append(app, order_id, &request, prepared, loaded).await {
+        Err(ServiceError::Conflict) if cached => Err(ServiceError::StaleOrder),
+        answer => answer,
+    }
+}
 
-    let loaded = execute::load::<Order>(&app.store, order_id).await?;
-    let exists = loaded.exists();
-    if exists && !loaded.aggregate.visible_to(principal) {
+/// The visibility and `If-Match` checks, before anything is prepared.
+fn check(loaded: &Loaded<Order>, request: &CommandRequest) -> Result<(), ServiceError> {
+    if loaded.exists() && !loaded.aggregate.visible_to(&request.meta.principal) {
         return Err(OrderError::NotFound.into());
     }
     if let Some(expected) = request.if_match
@@ -248,7 +298,20 @@ pub async fn execute_with(
             current: loaded.version,
         });
     }
-    let Prepared { action, together } = prepare(&loaded).await?;
+    Ok(())
+}
+
+async fn decide_and_append(
+    app: &App,
+    order_id: &str,
+    request: &CommandRequest,
+    prepared: Prepared,
+    loaded: Loaded<Order>,
+) -> Result<CommandResponse, ServiceError> {
+    let meta = &request.meta;
+    let principal = &meta.principal;
+    let exists = loaded.exists();
+    let Prepared { action, together } = prepared;
     if !exists && !matches!(action, OrderAction::Submit(_)) {
         return Err(OrderError::NotFound.into());
     }
@@ -344,38 +407,47 @@ pub async fn propose(
     note: Option<String>,
     request: CommandRequest,
 ) -> Result<CommandResponse, ServiceError> {
-    let principal = request.meta.principal.clone();
-    execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
-        loaded
-            .aggregate
-            .permits(&principal, PolicyAction::Propose)?;
-        let view = view_of(loaded).ok_or(OrderError::NotFound)?;
-        let service = app.catalogue.service(&view.service).ok_or_else(|| {
-            ServiceError::Invalid(vec![FieldError::new(
-                "service",
-                format!("{} is no longer in the catalogue", view.service),
-            )])
-        })?;
-        let mut merged: Map<String, Value> = view.agreed_parameters.clone().into_iter().collect();
-        merged.extend(changes);
-        let parameters = params::from_json(service, &merged).map_err(ServiceError::Invalid)?;
-        let changed = parameters
-            .as_map()
-            .iter()
-            .filter(|(key, value)| view.agreed_parameters.get(*key) != Some(*value))
-            .map(|(key, _)| key.clone())
-            .chain(
-                view.agreed_parameters
-                    .keys()
-                    .filter(|key| !parameters.as_map().contains_key(*key))
-                    .cloned(),
-            )
-            .collect();
-        Ok(Prepared::alone(OrderAction::Propose {
-            parameters,
-            changed,
-            note,
-        }))
+    let principal = &request.meta.principal;
+    let (changes, note, request) = (&changes, &note, &request);
+    hot_then_log(move |source| {
+        execute_with(
+            app,
+            order_id,
+            request.clone(),
+            source,
+            async move |loaded: &Loaded<Order>| {
+                loaded.aggregate.permits(principal, PolicyAction::Propose)?;
+                let view = view_of(loaded).ok_or(OrderError::NotFound)?;
+                let service = app.catalogue.service(&view.service).ok_or_else(|| {
+                    ServiceError::Invalid(vec![FieldError::new(
+                        "service",
+                        format!("{} is no longer in the catalogue", view.service),
+                    )])
+                })?;
+                let mut merged: Map<String, Value> =
+                    view.agreed_parameters.clone().into_iter().collect();
+                merged.extend(changes.clone());
+                let parameters =
+                    params::from_json(service, &merged).map_err(ServiceError::Invalid)?;
+                let changed = parameters
+                    .as_map()
+                    .iter()
+                    .filter(|(key, value)| view.agreed_parameters.get(*key) != Some(*value))
+                    .map(|(key, _)| key.clone())
+                    .chain(
+                        view.agreed_parameters
+                            .keys()
+                            .filter(|key| !parameters.as_map().contains_key(*key))
+                            .cloned(),
+                    )
+                    .collect();
+                Ok(Prepared::alone(OrderAction::Propose {
+                    parameters,
+                    changed,
+                    note: note.clone(),
+                }))
+            },
+        )
     })
     .await
 }
@@ -388,44 +460,55 @@ pub async fn plan(
     steps: Vec<(String, String)>,
     request: CommandRequest,
 ) -> Result<CommandResponse, ServiceError> {
-    let principal = request.meta.principal.clone();
-    execute_with(app, order_id, request, async |loaded: &Loaded<Order>| {
-        loaded
-            .aggregate
-            .permits(&principal, PolicyAction::PlanProvisioning)?;
-        let view = view_of(loaded).ok_or(OrderError::NotFound)?;
-        let mut errors = Vec::new();
-        for (index, (provider, _)) in steps.iter().enumerate() {
-            let field = format!("steps[{index}].provider");
-            match app.catalogue.providers.get(provider) {
-                None => errors.push(FieldError::new(
-                    field,
-                    format!("unknown provider {provider:?}"),
-                )),
-                Some(registered) if !registered.services.contains(&view.service) => {
-                    let able: Vec<&str> = app
-                        .catalogue
-                        .providers
-                        .values()
-                        .filter(|p| p.services.contains(&view.service))
-                        .map(|p| p.provider_id.as_str())
-                        .collect();
-                    errors.push(FieldError::new(
-                        field,
-                        format!(
-                            "{provider} does not deliver {} (providers that do: {})",
-                            view.service,
-                            able.join(", ")
-                        ),
-                    ));
+    let principal = &request.meta.principal;
+    let (steps, request) = (&steps, &request);
+    hot_then_log(move |source| {
+        execute_with(
+            app,
+            order_id,
+            request.clone(),
+            source,
+            async move |loaded: &Loaded<Order>| {
+                loaded
+                    .aggregate
+                    .permits(principal, PolicyAction::PlanProvisioning)?;
+                let view = view_of(loaded).ok_or(OrderError::NotFound)?;
+                let mut errors = Vec::new();
+                for (index, (provider, _)) in steps.iter().enumerate() {
+                    let field = format!("steps[{index}].provider");
+                    match app.catalogue.providers.get(provider) {
+                        None => errors.push(FieldError::new(
+                            field,
+                            format!("unknown provider {provider:?}"),
+                        )),
+                        Some(registered) if !registered.services.contains(&view.service) => {
+                            let able: Vec<&str> = app
+                                .catalogue
+                                .providers
+                                .values()
+                                .filter(|p| p.services.contains(&view.service))
+                                .map(|p| p.provider_id.as_str())
+                                .collect();
+                            errors.push(FieldError::new(
+                                field,
+                                format!(
+                                    "{provider} does not deliver {} (providers that do: {})",
+                                    view.service,
+                                    able.join(", ")
+                                ),
+                            ));
+                        }
+                        Some(_) => {}
+                    }
                 }
-                Some(_) => {}
-            }
-        }
-        if !errors.is_empty() {
-            return Err(ServiceError::Invalid(errors));
-        }
-        Ok(Prepared::alone(OrderAction::PlanProvisioning { steps }))
+                if !errors.is_empty() {
+                    return Err(ServiceError::Invalid(errors));
+                }
+                Ok(Prepared::alone(OrderAction::PlanProvisioning {
+                    steps: steps.clone(),
+                }))
+            },
+        )
     })
     .await
 }

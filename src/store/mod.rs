@@ -19,6 +19,7 @@
 //! (`pactum verify`); [`transfer`] writes and reads the whole log as JSON lines
 //! (`pactum export | import`).
 
+mod cache;
 mod hash;
 mod location;
 pub mod transfer;
@@ -199,6 +200,8 @@ struct Inner {
     head: watch::Receiver<u64>,
     /// The writer's inline projections, for [`EventStore::check_inline`].
     inline: Vec<Arc<dyn InlineProjection>>,
+    /// Hot aggregates' events, kept by the writer.
+    cache: Arc<cache::AggregateCache>,
 }
 
 const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -262,6 +265,7 @@ impl EventStore {
                 Arc::clone(&head_tx),
             ));
         }
+        let cache = Arc::new(cache::AggregateCache::new());
         tokio::spawn(writer::run(
             conn,
             writer_url,
@@ -269,6 +273,7 @@ impl EventStore {
             jobs_rx,
             head_tx,
             inline.clone(),
+            Arc::clone(&cache),
         ));
         Ok(Self {
             inner: Arc::new(Inner {
@@ -277,6 +282,7 @@ impl EventStore {
                 writer: jobs_tx,
                 head: head_rx,
                 inline,
+                cache,
             }),
         })
     }
@@ -420,6 +426,24 @@ impl EventStore {
             .fetch_all(&self.inner.reader)
             .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    /// Every event of one aggregate, from memory if the aggregate is hot (see
+    /// [`cache`]), and whether it came from there. The cached history may lag
+    /// another node's appends: a command decided on it is checked by sequence
+    /// when appended, and one refused for a conflict must be decided again on
+    /// [`EventStore::load`]'s events.
+    pub async fn load_cached(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<(Vec<RecordedEvent>, bool), StoreError> {
+        if let Some(events) = self.inner.cache.get(aggregate_type, aggregate_id) {
+            return Ok((events.as_ref().clone(), true));
+        }
+        let events = self.load(aggregate_type, aggregate_id).await?;
+        self.inner.cache.fill(aggregate_type, aggregate_id, &events);
+        Ok((events, false))
     }
 
     /// Up to `limit` events after global position `after`, in position order.

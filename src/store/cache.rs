@@ -1,0 +1,211 @@
+//! Hot aggregates served from memory: the events of recently used aggregates, so a
+//! command on an order does not read the order's events back from the database.
+//!
+//! The cache is kept by the writer: after each commit it appends the committed
+//! events to the aggregates it holds, before any caller is answered, so a client
+//! that saw its command succeed finds the new events here. A command decided on a
+//! cached history is validated by sequence number like any other: the writer
+//! refuses it with a conflict if the log moved on (another node or process
+//! appended), and the command is decided again on events read from the database
+//! ([`crate::execute::load_cached`]).
+//!
+//! Where the cache may lag the log, it is dropped: the writer empties it when it
+//! finds, at the start of a batch, that someone else appended since its last
+//! commit. A read that raced a commit is kept only if it is as new as that commit.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use pactum_events::RecordedEvent;
+
+/// How many aggregates are held. An order's events take a few kilobytes, so a
+/// full cache stays within a few tens of megabytes.
+const CAPACITY: usize = 2_048;
+
+type Key = (String, String);
+
+enum Entry {
+    /// Every event of the aggregate, in sequence order.
+    Events(Arc<Vec<RecordedEvent>>),
+    /// The writer committed up to this sequence, but the history is not held:
+    /// only a read that reached this sequence may fill the entry.
+    CommittedUpTo(u64),
+}
+
+pub(crate) struct AggregateCache {
+    entries: Mutex<LruCache<Key, Entry>>,
+}
+
+impl AggregateCache {
+    pub(crate) fn new() -> Self {
+        Self {
+            entries: Mutex::new(LruCache::new(
+                NonZeroUsize::new(CAPACITY).expect("capacity is not zero"),
+            )),
+        }
+    }
+
+    /// The aggregate's events, if held.
+    pub(crate) fn get(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Option<Arc<Vec<RecordedEvent>>> {
+        let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
+        match self.lock().get(&key) {
+            Some(Entry::Events(events)) => Some(Arc::clone(events)),
+            _ => None,
+        }
+    }
+
+    /// Keeps events just read from the database, unless the writer has committed
+    /// newer ones meanwhile (the read would then be stale).
+    pub(crate) fn fill(&self, aggregate_type: &str, aggregate_id: &str, events: &[RecordedEvent]) {
+        let Some(last) = events.last() else {
+            // An aggregate with no events is not worth holding.
+            return;
+        };
+        let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
+        let mut entries = self.lock();
+        let fresh = match entries.peek(&key) {
+            None => true,
+            Some(Entry::CommittedUpTo(sequence)) => *sequence == last.sequence,
+            Some(Entry::Events(held)) => held.last().map_or(0, |e| e.sequence) < last.sequence,
+        };
+        if fresh {
+            entries.put(key, Entry::Events(Arc::new(events.to_vec())));
+        }
+    }
+
+    /// Records events the writer just committed for one aggregate, decided at
+    /// `expected_sequence`.
+    pub(crate) fn committed(&self, expected_sequence: u64, events: &[RecordedEvent]) {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return;
+        };
+        let key = (first.aggregate_type.clone(), first.aggregate_id.clone());
+        let mut entries = self.lock();
+        let extended = match entries.peek(&key) {
+            // A new aggregate: these events are its whole history.
+            _ if expected_sequence == 0 => Some(events.to_vec()),
+            Some(Entry::Events(held))
+                if held.last().map_or(0, |e| e.sequence) == expected_sequence =>
+            {
+                let mut all = Vec::with_capacity(held.len() + events.len());
+                all.extend_from_slice(held);
+                all.extend_from_slice(events);
+                Some(all)
+            }
+            _ => None,
+        };
+        let entry = match extended {
+            Some(all) => Entry::Events(Arc::new(all)),
+            None => Entry::CommittedUpTo(last.sequence),
+        };
+        entries.put(key, entry);
+    }
+
+    /// Forgets one aggregate (its held history was found stale).
+    pub(crate) fn evict(&self, aggregate_type: &str, aggregate_id: &str) {
+        self.lock()
+            .pop(&(aggregate_type.to_owned(), aggregate_id.to_owned()));
+    }
+
+    /// Forgets everything (someone else appended to the log).
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Key, Entry>> {
+        // The map is consistent after every operation: a panic elsewhere cannot
+        // leave it half-updated.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pactum_events::Actor;
+
+    fn event(id: &str, sequence: u64) -> RecordedEvent {
+        RecordedEvent {
+            position: sequence,
+            aggregate_type: "order".into(),
+            aggregate_id: id.into(),
+            sequence,
+            event_type: "OrderCommented".into(),
+            schema_version: 1,
+            recorded_at: jiff::Timestamp::UNIX_EPOCH,
+            actor: Actor {
+                subject: "sam".into(),
+                role: "shifter".into(),
+                org: None,
+            },
+            correlation_id: "c".into(),
+            causation_id: None,
+            idempotency_key: None,
+            payload: serde_json::json!({}),
+            hash: format!("h{sequence}"),
+        }
+    }
+
+    fn sequences(cache: &AggregateCache, id: &str) -> Option<Vec<u64>> {
+        cache
+            .get("order", id)
+            .map(|events| events.iter().map(|e| e.sequence).collect())
+    }
+
+    #[test]
+    fn commits_extend_a_held_history_and_start_a_new_one() {
+        let cache = AggregateCache::new();
+        cache.committed(0, &[event("a", 1)]);
+        cache.committed(1, &[event("a", 2), event("a", 3)]);
+        assert_eq!(sequences(&cache, "a"), Some(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn a_commit_on_an_unheld_aggregate_refuses_older_reads() {
+        let cache = AggregateCache::new();
+        // The writer commits sequence 3 of an aggregate whose history it lacks...
+        cache.committed(2, &[event("a", 3)]);
+        assert_eq!(sequences(&cache, "a"), None);
+        // ...so a read that saw only 1..2 (it raced the commit) is not kept,
+        cache.fill("order", "a", &[event("a", 1), event("a", 2)]);
+        assert_eq!(sequences(&cache, "a"), None);
+        // while a read that saw the commit is.
+        cache.fill("order", "a", &[event("a", 1), event("a", 2), event("a", 3)]);
+        assert_eq!(sequences(&cache, "a"), Some(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn a_stale_read_never_replaces_a_newer_history() {
+        let cache = AggregateCache::new();
+        cache.committed(0, &[event("a", 1), event("a", 2)]);
+        cache.fill("order", "a", &[event("a", 1)]);
+        assert_eq!(sequences(&cache, "a"), Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn a_gap_drops_the_held_history() {
+        let cache = AggregateCache::new();
+        cache.committed(0, &[event("a", 1)]);
+        // Someone else appended sequence 2; this node committed 3.
+        cache.committed(2, &[event("a", 3)]);
+        assert_eq!(sequences(&cache, "a"), None);
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let cache = AggregateCache::new();
+        for n in 0..CAPACITY + 10 {
+            cache.committed(0, &[event(&n.to_string(), 1)]);
+        }
+        assert_eq!(sequences(&cache, "0"), None, "the oldest was evicted");
+        assert!(sequences(&cache, &(CAPACITY + 9).to_string()).is_some());
+        assert_eq!(cache.lock().len(), CAPACITY);
+    }
+}
