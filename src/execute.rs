@@ -67,9 +67,9 @@ pub struct Loaded<A: Aggregate> {
     /// The sequence number of its last event (0 if it has none).
     pub version: u64,
     pub history: Vec<(RecordedEvent, A::Event)>,
-    /// Whether the events came from memory ([`load_cached`]): they may lag
-    /// another node's appends.
-    pub cached: bool,
+    /// The store's cache generation if the events came from memory
+    /// ([`load_cached`]).
+    pub cached: Option<u64>,
 }
 
 impl<A: Aggregate> Loaded<A> {
@@ -80,7 +80,7 @@ impl<A: Aggregate> Loaded<A> {
             aggregate: A::default(),
             version: 0,
             history: Vec::new(),
-            cached: false,
+            cached: None,
         }
     }
 
@@ -124,12 +124,13 @@ where
     A: Aggregate,
     A::Event: EventPayload,
 {
-    fold(id, store.load(A::TYPE, id).await?, false)
+    fold(id, store.load(A::TYPE, id).await?, None)
 }
 
 /// Like [`load`], from memory when the aggregate is hot. For commands: if the
-/// append of what was decided on a cached aggregate conflicts, the cache may have
-/// lagged another node's appends, and the command is decided again on [`load`].
+/// append of what was decided on a cached aggregate conflicts after the cache's
+/// generation moved, the cache may have lagged another node's appends, and the
+/// command is decided again on [`load`].
 pub async fn load_cached<A>(store: &EventStore, id: &str) -> Result<Loaded<A>, StoreError>
 where
     A: Aggregate,
@@ -139,7 +140,11 @@ where
     fold(id, events, cached)
 }
 
-fn fold<A>(id: &str, events: Vec<RecordedEvent>, cached: bool) -> Result<Loaded<A>, StoreError>
+fn fold<A>(
+    id: &str,
+    events: Vec<RecordedEvent>,
+    cached: Option<u64>,
+) -> Result<Loaded<A>, StoreError>
 where
     A: Aggregate,
     A::Event: EventPayload,

@@ -8,9 +8,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+/// The `pactum` binary the benchmark runs: the one cargo built, or another build
+/// named by `PACTUM_BENCH_BIN` (to compare two versions on the same machine).
+pub fn pactum_bin() -> String {
+    std::env::var("PACTUM_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pactum").to_owned())
+}
+
 /// Runs `pactum ARGS` to completion; its standard output.
 pub fn pactum(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_pactum"))
+    let output = Command::new(pactum_bin())
         .args(args)
         .output()
         .expect("pactum runs");
@@ -68,7 +74,7 @@ impl Node {
     /// Starts `pactum serve` on a free port with `storage` arguments; waits until ready.
     pub async fn start(storage: &[&str]) -> Self {
         let port = pactum_testkit::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_pactum"))
+        let child = Command::new(pactum_bin())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(storage)
             .env("RUST_LOG", "error")

@@ -221,7 +221,13 @@ async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, sq
 }
 
 /// A live token's row, once per group it carries (once with no group if none).
-type TokenRow = (String, String, Option<String>, Option<String>, Option<String>);
+type TokenRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// The principal a bearer token authenticates, if it is known, unexpired and
 /// not revoked. One indexed read per request, so a revocation (by any process)

@@ -66,9 +66,9 @@ pub enum ServiceError {
     PreconditionFailed { current: u64 },
     #[error("another command changed the order first; reload and retry")]
     Conflict,
-    /// A command decided on the hot order conflicted: the order in memory may
-    /// have lagged another node's appends. [`hot_then_log`] decides it again on
-    /// the log, so this reaches no caller.
+    /// A command on the order served from memory was refused in a way the order
+    /// being stale may explain (see `stale`). [`hot_then_log`] decides it again
+    /// on the log, so this reaches no caller.
     #[error("another command changed the order first; reload and retry")]
     StaleOrder,
     #[error(transparent)]
@@ -260,9 +260,9 @@ impl Prepared {
 
 /// Runs a command whose action is built from the loaded order by `prepare`
 /// (after the caller's replay, visibility and `If-Match` checks passed), on the
-/// order read from `source`: from [`Source::Hot`], a conflict is answered with
-/// [`ServiceError::StaleOrder`] if the order came from memory (see
-/// [`hot_then_log`]).
+/// order read from `source`: from [`Source::Hot`], a refusal is answered with
+/// [`ServiceError::StaleOrder`] if the order came from memory and may have been
+/// stale (see [`hot_then_log`]).
 pub async fn execute_with(
     app: &App,
     order_id: &str,
@@ -278,11 +278,33 @@ pub async fn execute_with(
         Source::Log => execute::load::<Order>(&app.store, order_id).await?,
     };
     let cached = loaded.cached;
-    check(&loaded, &request)?;
-    let prepared = prepare(&loaded).await?;
-    match decide_and_append(app, order_id, &request, prepared, loaded).await {
-        Err(ServiceError::Conflict) if cached => Err(ServiceError::StaleOrder),
-        answer => answer,
+    let answer = match check(&loaded, &request) {
+        Ok(()) => match prepare(&loaded).await {
+            Ok(prepared) => decide_and_append(app, order_id, &request, prepared, loaded).await,
+            Err(refused) => Err(refused),
+        },
+        Err(refused) => Err(refused),
+    };
+    match (answer, cached) {
+        (Err(error), Some(generation)) if stale(&error, generation, app) => {
+            Err(ServiceError::StaleOrder)
+        }
+        (answer, _) => answer,
+    }
+}
+
+/// Whether `error`, met on an order served from memory in cache `generation`,
+/// may come from the order being stale, so the command must be decided again on
+/// the log. A refusal that depends on the order's state may; a conflict may only
+/// if the store has since found someone else's appends (with only this process
+/// appending, the cache is exact and a conflict is a real race).
+fn stale(error: &ServiceError, generation: u64, app: &App) -> bool {
+    match error {
+        ServiceError::Conflict => generation != app.store.cache_generation(),
+        ServiceError::Order(_)
+        | ServiceError::PreconditionFailed { .. }
+        | ServiceError::Invalid(_) => true,
+        _ => false,
     }
 }
 

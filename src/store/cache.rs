@@ -11,9 +11,14 @@
 //!
 //! Where the cache may lag the log, it is dropped: the writer empties it when it
 //! finds, at the start of a batch, that someone else appended since its last
-//! commit. A read that raced a commit is kept only if it is as new as that commit.
+//! commit, and counts that in the cache's generation. A read that raced a commit
+//! is kept only if it is as new as that commit. So a history served from memory
+//! lags the log only if someone else appended; a command decided on it that
+//! conflicts in the same generation met a real race, and one that conflicts in a
+//! later generation may have been decided on a stale history.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
@@ -35,6 +40,8 @@ enum Entry {
 
 pub(crate) struct AggregateCache {
     entries: Mutex<LruCache<Key, Entry>>,
+    /// How many times the cache was dropped for someone else's appends.
+    generation: AtomicU64,
 }
 
 impl AggregateCache {
@@ -43,20 +50,27 @@ impl AggregateCache {
             entries: Mutex::new(LruCache::new(
                 NonZeroUsize::new(CAPACITY).expect("capacity is not zero"),
             )),
+            generation: AtomicU64::new(0),
         }
     }
 
-    /// The aggregate's events, if held.
+    /// The aggregate's events, if held, with the cache's generation.
     pub(crate) fn get(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
-    ) -> Option<Arc<Vec<RecordedEvent>>> {
+    ) -> Option<(Arc<Vec<RecordedEvent>>, u64)> {
         let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
-        match self.lock().get(&key) {
-            Some(Entry::Events(events)) => Some(Arc::clone(events)),
+        let mut entries = self.lock();
+        match entries.get(&key) {
+            Some(Entry::Events(events)) => Some((Arc::clone(events), self.generation())),
             _ => None,
         }
+    }
+
+    /// How many times the cache was dropped for someone else's appends.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Keeps events just read from the database, unless the writer has committed
@@ -112,9 +126,12 @@ impl AggregateCache {
             .pop(&(aggregate_type.to_owned(), aggregate_id.to_owned()));
     }
 
-    /// Forgets everything (someone else appended to the log).
+    /// Forgets everything and starts a new generation (someone else appended to
+    /// the log).
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut entries = self.lock();
+        entries.clear();
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Key, Entry>> {
@@ -156,7 +173,7 @@ mod tests {
     fn sequences(cache: &AggregateCache, id: &str) -> Option<Vec<u64>> {
         cache
             .get("order", id)
-            .map(|events| events.iter().map(|e| e.sequence).collect())
+            .map(|(events, _)| events.iter().map(|e| e.sequence).collect())
     }
 
     #[test]
@@ -196,6 +213,16 @@ mod tests {
         // Someone else appended sequence 2; this node committed 3.
         cache.committed(2, &[event("a", 3)]);
         assert_eq!(sequences(&cache, "a"), None);
+    }
+
+    #[test]
+    fn dropping_the_cache_starts_a_generation() {
+        let cache = AggregateCache::new();
+        cache.committed(0, &[event("a", 1)]);
+        let (_, before) = cache.get("order", "a").unwrap();
+        cache.clear();
+        assert_eq!(sequences(&cache, "a"), None);
+        assert_eq!(cache.generation(), before + 1);
     }
 
     #[test]

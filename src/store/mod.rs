@@ -429,21 +429,27 @@ impl EventStore {
     }
 
     /// Every event of one aggregate, from memory if the aggregate is hot (see
-    /// [`cache`]), and whether it came from there. The cached history may lag
-    /// another node's appends: a command decided on it is checked by sequence
-    /// when appended, and one refused for a conflict must be decided again on
-    /// [`EventStore::load`]'s events.
+    /// [`cache`]); if so, with the cache's generation then. A command decided on
+    /// a cached history that conflicts while [`EventStore::cache_generation`] is
+    /// still that generation met a real race; in a later one, the history may
+    /// have lagged another node's or process's appends.
     pub async fn load_cached(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
-    ) -> Result<(Vec<RecordedEvent>, bool), StoreError> {
-        if let Some(events) = self.inner.cache.get(aggregate_type, aggregate_id) {
-            return Ok((events.as_ref().clone(), true));
+    ) -> Result<(Vec<RecordedEvent>, Option<u64>), StoreError> {
+        if let Some((events, generation)) = self.inner.cache.get(aggregate_type, aggregate_id) {
+            return Ok((events.as_ref().clone(), Some(generation)));
         }
         let events = self.load(aggregate_type, aggregate_id).await?;
         self.inner.cache.fill(aggregate_type, aggregate_id, &events);
-        Ok((events, false))
+        Ok((events, None))
+    }
+
+    /// How many times the hot aggregates were dropped because someone else
+    /// appended (see [`EventStore::load_cached`]).
+    pub fn cache_generation(&self) -> u64 {
+        self.inner.cache.generation()
     }
 
     /// Up to `limit` events after global position `after`, in position order.

@@ -90,3 +90,56 @@ async fn the_same_command_sent_to_two_nodes_at_once_has_exactly_one_winner() {
         assert_eq!(page["orders"].as_array().unwrap().len(), ORDERS, "{page}");
     }
 }
+
+/// Each node keeps hot orders in memory; one that another node has since changed
+/// must not make a later command fail: the node finds the other's append, and
+/// decides the command again on the order read from the log.
+#[tokio::test]
+async fn a_node_acts_on_what_another_node_just_did() {
+    let postgres = Postgres::shared();
+    let database = postgres.database();
+    pactum_ok(&["migrate", "--database-url", &database.url]);
+    let alice = customer(&database.url, "alice");
+    let sam = shifter(&database.url, "sam");
+    let nodes = [
+        Node::start(&database.url, &[]).await,
+        Node::start(&database.url, &[]).await,
+    ];
+
+    for _ in 0..5 {
+        // Node 0 submits and comments: it holds the order in memory.
+        let id = nodes[0].submit(&alice).await;
+        let comments = format!("/v1/orders/{id}/comments");
+        let (status, body) = nodes[0]
+            .post(&comments, &sam, &json!({"body": "looking"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        // Node 1 assigns it: node 0's copy is now behind the log.
+        let (status, body) = nodes[1]
+            .post(
+                &format!("/v1/orders/{id}/assign"),
+                &sam,
+                &json!({"assignee": "sam"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["version"], 3, "{body}");
+        // Node 0 approves what the client just saw at version 3.
+        let response = nodes[0]
+            .client
+            .post(nodes[0].url(&format!("/v1/orders/{id}/approve")))
+            .bearer_auth(&sam)
+            .header("if-match", "\"3\"")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["version"], 4, "{body}");
+        assert_eq!(body["status"], "approved", "{body}");
+    }
+    let report = pactum_ok(&["verify", "--database-url", &database.url]);
+    assert!(report.contains("intact"), "{report}");
+}
