@@ -95,6 +95,16 @@ pub(crate) async fn serve(data_dir: &Path) -> Served {
 }
 
 impl Served {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL: no shutdown, nothing flushed beyond what was committed.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         send(
             self.client

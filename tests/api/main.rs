@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod errors;
 mod feed;
+mod group_commit;
 mod idempotency;
 mod intake;
 mod projections;
