@@ -662,6 +662,9 @@ async fn connect(dialect: Dialect, url: &str) -> Result<DbConnection, sqlx::Erro
     if dialect == Dialect::Sqlite {
         conn.execute("PRAGMA busy_timeout = 10000").await?;
         conn.execute("PRAGMA foreign_keys = ON").await?;
+        // Set on every connection (the writer's reconnects too), not left to
+        // the library's compiled default: an acknowledged commit is on disk.
+        conn.execute("PRAGMA synchronous = FULL").await?;
     }
     Ok(conn)
 }
