@@ -199,6 +199,8 @@ struct Inner {
     head: watch::Receiver<u64>,
     /// The writer's inline projections, for [`EventStore::check_inline`].
     inline: Vec<Arc<dyn InlineProjection>>,
+    /// The database file, on SQLite.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -277,6 +279,7 @@ impl EventStore {
                 writer: jobs_tx,
                 head: head_rx,
                 inline,
+                sqlite_file: location.sqlite_file(),
             }),
         })
     }
@@ -494,6 +497,12 @@ impl EventStore {
     /// Which database this is.
     pub fn dialect(&self) -> Dialect {
         self.inner.dialect
+    }
+
+    /// The database file, on SQLite: for bulk readers with a connection of their
+    /// own (`pactum replay`), which never write.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.inner.sqlite_file.as_deref()
     }
 
     /// Checks that the database answers.
