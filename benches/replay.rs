@@ -2,9 +2,10 @@
 //! events/s and the peak RSS of the `pactum replay` process, at two log sizes, so
 //! that memory staying flat is visible in one run.
 //!
-//! Run: `cargo bench --bench replay` (default sizes 200000 and 1000000 events), or
-//! `cargo bench --bench replay -- 1000000 5000000`. Generated stores are kept in
-//! `target/bench-data/` and reused.
+//! Run: `cargo bench --bench replay` (default sizes 1000000 and 5000000 events), or
+//! `cargo bench --bench replay -- 200000 1000000`. Generated stores are kept in
+//! `target/bench-data/` and reused; before each run the tables of generations
+//! earlier runs retired are dropped.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -15,11 +16,11 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use pactum::access::tokens::TokenTable;
+use pactum::projector::{self, registry};
 use pactum::store::{EventStore, HashInput, StorageLocation, chain_hash};
 use pactum_events::EventPayload;
 use pactum_events::order::*;
 use serde_json::json;
-use sqlx::{Connection, SqliteConnection};
 
 /// One order's life: 8 events, like a reviewed, questioned and approved order.
 fn lifecycle(n: u64, at: Timestamp) -> Vec<(OrderEvent, &'static str)> {
@@ -102,7 +103,9 @@ fn lifecycle(n: u64, at: Timestamp) -> Vec<(OrderEvent, &'static str)> {
     ]
 }
 
-/// Creates a store holding `events` order events (rounded up to whole orders).
+/// Creates a store holding `events` order events (rounded up to whole orders):
+/// migrated by pactum, then filled through one prepared statement in large
+/// transactions without syncing (a fixture: durability does not matter here).
 async fn generate(dir: &Path, events: u64) {
     std::fs::create_dir_all(dir).unwrap();
     let store = EventStore::open(
@@ -112,21 +115,27 @@ async fn generate(dir: &Path, events: u64) {
     .await
     .unwrap();
     store.close().await;
-    let url = format!("sqlite://{}", dir.join("pactum.db").display());
-    let mut conn = SqliteConnection::connect(&url).await.unwrap();
-    // Generation only: durability does not matter here.
-    sqlx::query("PRAGMA synchronous = OFF")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let mut conn = rusqlite::Connection::open(dir.join("pactum.db")).unwrap();
+    conn.pragma_update(None, "synchronous", "OFF").unwrap();
     let orders = events.div_ceil(8);
     let start: Timestamp = "2025-01-01T00:00:00Z".parse().unwrap();
     let started = Instant::now();
     let mut position = 0u64;
-    for chunk in (0..orders).collect::<Vec<_>>().chunks(5_000) {
-        let mut tx = conn.begin().await.unwrap();
-        for &n in chunk {
+    for first in (0..orders).step_by(10_000) {
+        let tx = conn.transaction().unwrap();
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, \
+                 schema_version, recorded_at, actor_subject, actor_role, actor_org, correlation_id, \
+                 payload, hash) VALUES (?, 'order', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .unwrap();
+        for n in first..orders.min(first + 10_000) {
             let submitted = start + SignedDuration::from_secs(n as i64 * 60);
+            let id = format!("order-{n:012}");
+            let customer = format!("user-{}", n % 2000);
+            let shifter = format!("shifter-{}", n % 20);
+            let org = format!("org-{}", n % 500);
             let mut prev = String::new();
             for (offset, (event, role)) in lifecycle(n, submitted).into_iter().enumerate() {
                 position += 1;
@@ -135,13 +144,11 @@ async fn generate(dir: &Path, events: u64) {
                     (submitted + SignedDuration::from_mins(offset as i64 * 30)).as_microsecond();
                 let (event_type, version, payload) = event.encode();
                 let payload = payload.to_string();
-                let id = format!("order-{n:012}");
-                let subject = if role == "customer" {
-                    format!("user-{}", n % 2000)
+                let (subject, org) = if role == "customer" {
+                    (&customer, Some(org.as_str()))
                 } else {
-                    format!("shifter-{}", n % 20)
+                    (&shifter, None)
                 };
-                let org = (role == "customer").then(|| format!("org-{}", n % 500));
                 let hash = chain_hash(
                     &prev,
                     &HashInput {
@@ -151,40 +158,39 @@ async fn generate(dir: &Path, events: u64) {
                         event_type,
                         schema_version: version,
                         recorded_at_us: at,
-                        actor_subject: &subject,
+                        actor_subject: subject,
                         actor_role: role,
-                        actor_org: org.as_deref(),
+                        actor_org: org,
                         correlation_id: &id,
                         causation_id: None,
                         idempotency_key: None,
                         payload: &payload,
                     },
                 );
-                sqlx::query(
-                    "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, \
-                     schema_version, recorded_at, actor_subject, actor_role, actor_org, correlation_id, \
-                     payload, hash) VALUES (?, 'order', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(position as i64)
-                .bind(&id)
-                .bind(sequence as i64)
-                .bind(event_type)
-                .bind(version)
-                .bind(at)
-                .bind(&subject)
-                .bind(role)
-                .bind(&org)
-                .bind(&id)
-                .bind(&payload)
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+                insert
+                    .execute(rusqlite::params![
+                        position as i64,
+                        id,
+                        sequence as i64,
+                        event_type,
+                        version,
+                        at,
+                        subject,
+                        role,
+                        org,
+                        id,
+                        payload,
+                        hash,
+                    ])
+                    .unwrap();
                 prev = hash;
             }
         }
-        tx.commit().await.unwrap();
+        drop(insert);
+        tx.commit().unwrap();
     }
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     eprintln!(
         "generated {position} events in {:.1} s at {}",
         started.elapsed().as_secs_f64(),
@@ -192,12 +198,40 @@ async fn generate(dir: &Path, events: u64) {
     );
 }
 
-/// Runs `pactum replay` on `dir`; returns (events, seconds, events/s, peak RSS KiB).
+/// Drops the tables of read-model generations earlier runs retired (what a
+/// server does at start), so that each run replays a store like a user's: one
+/// live generation per read model.
+async fn forget_retired(dir: &Path) {
+    let store = EventStore::open(&StorageLocation::DataDir(dir.to_owned()), Vec::new())
+        .await
+        .unwrap();
+    for projection in projector::all() {
+        let (name, version) = (projection.name(), projection.version());
+        store
+            .write(move |conn| {
+                Box::pin(async move { registry::drop_stale(conn, name, version).await })
+            })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    store.close().await;
+}
+
+/// One read model's rebuild, as `pactum replay` reports it.
+struct Rebuilt {
+    projection: String,
+    events: u64,
+    seconds: f64,
+}
+
+/// Runs `pactum replay` (every read model) on `dir`; returns each rebuild and the
+/// process's peak RSS in KiB.
 #[expect(
     clippy::zombie_processes,
     reason = "the child is reaped by wait4, which also reports its own peak RSS"
 )]
-fn replay(dir: &Path) -> (u64, f64, f64, i64) {
+fn replay(dir: &Path) -> (Vec<Rebuilt>, i64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pactum"))
         .args(["replay", "--data-dir"])
         .arg(dir)
@@ -223,10 +257,19 @@ fn replay(dir: &Path) -> (u64, f64, f64, i64) {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "pactum replay failed"
     );
-    let fields: Vec<&str> = stdout.lines().last().unwrap().split('\t').collect();
-    let events: u64 = fields[2].parse().unwrap();
-    let seconds: f64 = fields[3].parse().unwrap();
-    (events, seconds, events as f64 / seconds, usage.ru_maxrss)
+    // One line per read model: name, generation, events, seconds, events/s.
+    let rebuilt = stdout
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            Rebuilt {
+                projection: fields[0].to_owned(),
+                events: fields[2].parse().unwrap(),
+                seconds: fields[3].parse().unwrap(),
+            }
+        })
+        .collect();
+    (rebuilt, usage.ru_maxrss)
 }
 
 fn main() {
@@ -235,22 +278,43 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let sizes = if sizes.is_empty() {
-        vec![200_000, 1_000_000]
+        vec![1_000_000, 5_000_000]
     } else {
         sizes
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    println!("size\tevents\tseconds\tevents_per_s\tpeak_rss_mib");
+    let mut peaks = Vec::new();
+    println!("size\tread_model\tevents\tseconds\tevents_per_s\tpeak_rss_mib");
     for size in sizes {
         let dir = root.join(format!("replay-{size}"));
         if !dir.join("pactum.db").exists() {
             runtime.block_on(generate(&dir, size));
         }
-        let (events, seconds, rate, peak_kib) = replay(&dir);
+        runtime.block_on(forget_retired(&dir));
+        let (rebuilt, peak_kib) = replay(&dir);
+        let peak_mib = peak_kib as f64 / 1024.0;
+        for r in &rebuilt {
+            println!(
+                "{size}\t{}\t{}\t{:.2}\t{:.0}\t",
+                r.projection,
+                r.events,
+                r.seconds,
+                r.events as f64 / r.seconds
+            );
+        }
+        // All read models: the log's events over the time to rebuild every one.
+        let events = rebuilt.iter().map(|r| r.events).max().unwrap_or(0);
+        let seconds: f64 = rebuilt.iter().map(|r| r.seconds).sum();
         println!(
-            "{size}\t{events}\t{seconds:.2}\t{rate:.0}\t{:.1}",
-            peak_kib as f64 / 1024.0
+            "{size}\tall\t{events}\t{seconds:.2}\t{:.0}\t{peak_mib:.1}",
+            events as f64 / seconds
         );
+        peaks.push((size, peak_mib));
+    }
+    if let [(first, base), rest @ ..] = peaks.as_slice() {
+        for (size, peak) in rest {
+            println!("peak RSS at {size} events / at {first}: {:.3}", peak / base);
+        }
     }
 }

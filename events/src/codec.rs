@@ -1,7 +1,8 @@
 use std::fmt;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::value::{MapAccessDeserializer, StrDeserializer};
+use serde::de::{DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess};
 use serde_json::Value;
 
 use crate::upcast;
@@ -48,6 +49,73 @@ pub trait EventPayload: Serialize + DeserializeOwned + Sized {
             version,
             reason: e.to_string(),
         })
+    }
+
+    /// Reads a stored payload from its JSON text, as [`EventPayload::decode`] does
+    /// from a parsed value. A payload at the current version is deserialized in
+    /// place, without building a [`Value`] first (replaying projections reads
+    /// millions); an older one is parsed and upcast.
+    fn decode_str(event_type: &str, version: u32, payload: &str) -> Result<Self, DecodeError> {
+        let error = |reason: String| DecodeError {
+            event_type: event_type.to_owned(),
+            version,
+            reason,
+        };
+        if Self::current_version(event_type) != Some(version) {
+            let value = serde_json::from_str(payload).map_err(|e| error(e.to_string()))?;
+            return Self::decode(event_type, version, value);
+        }
+        let mut data = serde_json::Deserializer::from_str(payload);
+        let tagged = Tagged {
+            event_type,
+            data: &mut data,
+            next: 0,
+        };
+        let event = Self::deserialize(MapAccessDeserializer::new(tagged))
+            .and_then(|event| data.end().map(|()| event))
+            .map_err(|e| error(e.to_string()))?;
+        Ok(event)
+    }
+}
+
+/// The map `{"type": event_type, "data": payload}` that the event enums'
+/// `#[serde(tag = "type", content = "data")]` shape expects, without building it:
+/// the tag comes first, so the derived code reads the data once, straight from
+/// the payload's text.
+struct Tagged<'a, 'de> {
+    event_type: &'a str,
+    data: &'a mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+    /// 0: the tag is next, 1: the data, 2: done.
+    next: u8,
+}
+
+impl<'de> MapAccess<'de> for Tagged<'_, 'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let key = match self.next {
+            0 => "type",
+            1 => "data",
+            _ => return Ok(None),
+        };
+        let key: StrDeserializer<'_, Self::Error> = key.into_deserializer();
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.next += 1;
+        if self.next == 1 {
+            let tag: StrDeserializer<'_, Self::Error> = self.event_type.into_deserializer();
+            seed.deserialize(tag)
+        } else {
+            seed.deserialize(&mut *self.data)
+        }
     }
 }
 

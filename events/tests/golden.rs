@@ -363,6 +363,11 @@ fn check<E: EventPayload + PartialEq + std::fmt::Debug>(samples: Vec<E>) {
             decoded, event,
             "fixture of {event_type} v{version} decodes differently"
         );
+        let from_text = E::decode_str(event_type, version, &golden).unwrap();
+        assert_eq!(
+            from_text, event,
+            "fixture of {event_type} v{version} decodes differently from its text"
+        );
     }
 }
 
@@ -448,4 +453,26 @@ fn every_fixture_file_still_decodes() {
 fn unknown_event_types_are_refused() {
     let err = OrderEvent::decode("OrderTeleported", 1, json!({})).unwrap_err();
     assert!(err.to_string().contains("unknown event type"), "{err}");
+}
+
+#[test]
+fn decoding_from_text_refuses_what_decoding_a_value_refuses() {
+    let approved = r#"{"note":"ok"}"#;
+    assert!(OrderEvent::decode_str("OrderApproved", 1, approved).is_ok());
+    for (event_type, version, payload) in [
+        ("OrderApproved", 1, r#"{"note":"ok"} {"note":"again"}"#),
+        (
+            "OrderApproved",
+            1,
+            r#"{"note":"ok"},"type":"OrderRejected""#,
+        ),
+        ("OrderApproved", 1, r#"{"note":3}"#),
+        ("OrderShipped", 1, approved),
+        ("OrderApproved", 9, approved),
+    ] {
+        assert!(
+            OrderEvent::decode_str(event_type, version, payload).is_err(),
+            "{event_type} v{version} {payload}"
+        );
+    }
 }

@@ -2,10 +2,12 @@
 //! `GET /v1/agreements` and the expiry timer (active agreements by end date).
 
 use jiff::Timestamp;
+use pactum_events::EventPayload;
 use pactum_events::agreement::AgreementEvent;
-use pactum_events::{EventPayload, RecordedEvent};
 
-use crate::projection::{ApplyError, Column, ColumnKind, ColumnSpec, Projection, TableSpec};
+use crate::projection::{
+    ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgreementRow {
@@ -87,35 +89,35 @@ impl Projection for AgreementIndex {
         1
     }
 
-    fn event_types(&self) -> &'static [&'static str] {
-        &[
+    fn event_types(&self) -> EventTypes {
+        EventTypes::Only(&[
             "AgreementIssued",
             "AgreementAmended",
             "AgreementTerminated",
             "AgreementExpired",
-        ]
+        ])
     }
 
     fn table(&self) -> &'static TableSpec {
         &TABLE
     }
 
-    fn decode(&self, event: &RecordedEvent) -> Result<AgreementEvent, ApplyError> {
-        Ok(AgreementEvent::decode(
-            &event.event_type,
-            event.schema_version,
-            event.payload.clone(),
+    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<AgreementEvent, ApplyError> {
+        Ok(AgreementEvent::decode_str(
+            &envelope.event_type,
+            envelope.schema_version,
+            payload,
         )?)
     }
 
-    fn key(&self, envelope: &RecordedEvent, _: &AgreementEvent) -> String {
+    fn key(&self, envelope: &Envelope, _: &AgreementEvent) -> String {
         envelope.aggregate_id.clone()
     }
 
     fn apply(
         &self,
         row: Option<AgreementRow>,
-        envelope: &RecordedEvent,
+        envelope: &Envelope,
         event: &AgreementEvent,
     ) -> Result<Option<AgreementRow>, ApplyError> {
         let at = envelope.recorded_at;

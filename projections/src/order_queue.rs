@@ -3,10 +3,12 @@
 //! `GET /v1/orders`.
 
 use jiff::Timestamp;
+use pactum_events::EventPayload;
 use pactum_events::order::{OrderEvent, OrderStatus, Visibility};
-use pactum_events::{EventPayload, RecordedEvent};
 
-use crate::projection::{ApplyError, Column, ColumnKind, ColumnSpec, Projection, TableSpec};
+use crate::projection::{
+    ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueRow {
@@ -108,8 +110,8 @@ impl Projection for OrderQueue {
         2
     }
 
-    fn event_types(&self) -> &'static [&'static str] {
-        &[
+    fn event_types(&self) -> EventTypes {
+        EventTypes::Only(&[
             "OrderSubmitted",
             "OrderAssigned",
             "CommentAdded",
@@ -127,29 +129,29 @@ impl Projection for OrderQueue {
             "ProvisioningStepRetried",
             "OrderActivated",
             "OrderClosed",
-        ]
+        ])
     }
 
     fn table(&self) -> &'static TableSpec {
         &TABLE
     }
 
-    fn decode(&self, event: &RecordedEvent) -> Result<OrderEvent, ApplyError> {
-        Ok(OrderEvent::decode(
-            &event.event_type,
-            event.schema_version,
-            event.payload.clone(),
+    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<OrderEvent, ApplyError> {
+        Ok(OrderEvent::decode_str(
+            &envelope.event_type,
+            envelope.schema_version,
+            payload,
         )?)
     }
 
-    fn key(&self, envelope: &RecordedEvent, _: &OrderEvent) -> String {
+    fn key(&self, envelope: &Envelope, _: &OrderEvent) -> String {
         envelope.aggregate_id.clone()
     }
 
     fn apply(
         &self,
         row: Option<QueueRow>,
-        envelope: &RecordedEvent,
+        envelope: &Envelope,
         event: &OrderEvent,
     ) -> Result<Option<QueueRow>, ApplyError> {
         let at = envelope.recorded_at;

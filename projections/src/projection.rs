@@ -6,7 +6,8 @@
 //! today and PostgreSQL later, build a fresh copy of the tables for a new version,
 //! and apply a batch of events with every touched row read once and written once.
 
-use pactum_events::RecordedEvent;
+use jiff::Timestamp;
+use pactum_events::Actor;
 
 /// One value of a row, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +74,57 @@ impl From<pactum_events::DecodeError> for ApplyError {
     }
 }
 
+/// A stored event's envelope as a projection sees it: everything the log records
+/// about the event but its payload (decoded into [`Projection::Event`]) and its
+/// hash (the store's business).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Global position: gap-free, in commit order, starting at 1.
+    pub position: u64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// The aggregate's sequence number, starting at 1.
+    pub sequence: u64,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub recorded_at: Timestamp,
+    pub actor: Actor,
+}
+
+impl From<&pactum_events::RecordedEvent> for Envelope {
+    fn from(event: &pactum_events::RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            aggregate_type: event.aggregate_type.clone(),
+            aggregate_id: event.aggregate_id.clone(),
+            sequence: event.sequence,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            recorded_at: event.recorded_at,
+            actor: event.actor.clone(),
+        }
+    }
+}
+
+/// Which events a projection reads. The projector asks the log for these only,
+/// so a projection of rare events replays without reading the others' payloads.
+#[derive(Clone, Copy, Debug)]
+pub enum EventTypes {
+    /// Every event, whatever its type.
+    All,
+    /// Events of these types.
+    Only(&'static [&'static str]),
+}
+
+impl EventTypes {
+    pub fn contains(self, event_type: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(types) => types.contains(&event_type),
+        }
+    }
+}
+
 /// A read model maintained from the log. Each event touches at most one row,
 /// found by [`Projection::key`].
 pub trait Projection: Send + Sync + 'static {
@@ -88,23 +140,23 @@ pub trait Projection: Send + Sync + 'static {
     /// projection into fresh tables and swaps them in when caught up.
     fn version(&self) -> u32;
 
-    /// The event types it reads; every other event is skipped without decoding.
-    fn event_types(&self) -> &'static [&'static str];
+    /// The event types it reads; every other event is skipped without being read.
+    fn event_types(&self) -> EventTypes;
 
     fn table(&self) -> &'static TableSpec;
 
-    /// Decodes an event of one of [`Projection::event_types`] (upcasting old
-    /// schema versions).
-    fn decode(&self, event: &RecordedEvent) -> Result<Self::Event, ApplyError>;
+    /// Decodes the payload (stored JSON text) of an event of one of
+    /// [`Projection::event_types`], upcasting old schema versions.
+    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<Self::Event, ApplyError>;
 
     /// The key of the row `event` touches.
-    fn key(&self, envelope: &RecordedEvent, event: &Self::Event) -> String;
+    fn key(&self, envelope: &Envelope, event: &Self::Event) -> String;
 
     /// The row after `event`: `None` deletes it.
     fn apply(
         &self,
         row: Option<Self::Row>,
-        envelope: &RecordedEvent,
+        envelope: &Envelope,
         event: &Self::Event,
     ) -> Result<Option<Self::Row>, ApplyError>;
 
@@ -113,9 +165,4 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Rebuilds a row from its key and columns as [`Projection::row_to_columns`] wrote them.
     fn row_from_columns(&self, key: String, columns: Vec<Column>) -> Result<Self::Row, ApplyError>;
-
-    /// Whether this projection reads `event` at all.
-    fn reads(&self, event: &RecordedEvent) -> bool {
-        self.event_types().contains(&event.event_type.as_str())
-    }
 }

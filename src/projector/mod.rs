@@ -3,7 +3,7 @@
 //! its rows.
 //!
 //! - [`runner`]: applies the log to one generation of one projection, batch by batch,
-//!   exactly once.
+//!   exactly once; [`source`] reads the log for it.
 //! - [`supervisor`]: in the server, keeps each projection live — builds a new
 //!   generation when the version changed (the old one serves meanwhile), then
 //!   follows new commits, notified in-process.
@@ -12,11 +12,14 @@
 //!   position (read-your-writes).
 //! - [`observe`]: in a server whose read models a worker keeps (`pactum worker`),
 //!   follows their live generations and checkpoints in the registry instead.
-//! - [`rebuild`]: `pactum replay`.
+//! - [`rebuild`] ([`replay`]): `pactum replay`, a runner fed by a pipelined bulk
+//!   reader.
 
 pub mod listing;
 pub mod registry;
+pub mod replay;
 pub mod runner;
+pub mod source;
 pub mod supervisor;
 pub mod tables;
 
@@ -34,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::store::EventStore;
 use registry::Generation;
+pub use replay::rebuild;
 pub use runner::{Hooks, ProjectorError, Runner, Step};
 use supervisor::Supervisor;
 
@@ -304,40 +308,6 @@ pub fn observe(
 
 const OBSERVE_DELAY: Duration = Duration::from_millis(5);
 const OBSERVE_TICK: Duration = Duration::from_millis(100);
-
-/// Builds a new generation of `projection` from position 0 and swaps it in.
-/// Memory stays bounded by one batch, whatever the size of the log.
-pub async fn rebuild<P: Projection>(
-    projection: Arc<P>,
-    store: &EventStore,
-    clock: &dyn Clock,
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<Generation, ProjectorError> {
-    let name = projection.name();
-    let version = projection.version();
-    let spec = projection.table();
-    let now = clock.now();
-    let dialect = store.dialect();
-    let generation = store
-        .write(move |conn| {
-            Box::pin(async move { registry::create(conn, dialect, name, version, spec, now).await })
-        })
-        .await??;
-    let mut runner = Runner::new(projection, store.clone(), generation, Hooks::default());
-    loop {
-        if runner.catch_up(progress).await? == Step::Retired {
-            return Err(ProjectorError::Apply {
-                name: name.to_owned(),
-                position: runner.checkpoint(),
-                reason: "another rebuild replaced this one".into(),
-            });
-        }
-        if runner.promote(clock.now()).await? {
-            progress(runner.checkpoint());
-            return Ok(runner.generation().clone());
-        }
-    }
-}
 
 /// Every row of the live generation of `name`, one JSON line each, by key.
 pub async fn dump(store: &EventStore, name: &str) -> Result<Vec<String>, ProjectorError> {

@@ -1,9 +1,11 @@
 //! Applying the log to one generation of one projection, a batch at a time.
 //!
-//! A batch is read from the log after the generation's checkpoint, decoded and
-//! keyed outside the writer, then applied in one write task on the store's writer:
+//! A batch (the events this projection reads among the next positions after the
+//! generation's checkpoint, [`source`]) is read, decoded and keyed outside the
+//! writer, then applied in one write task on the store's writer:
 //! check the generation is still ours at the expected checkpoint, read each
-//! touched row once, fold, write each row once, move the checkpoint — all in one
+//! touched row once, fold, write each row once (many rows per statement), move the
+//! checkpoint — all in one
 //! savepoint of one transaction. A crash anywhere before the commit leaves rows
 //! and checkpoint as they were; after it, both have moved. So an event is applied
 //! exactly once, whoever restarts, and two runners on one generation (two
@@ -12,15 +14,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::store::DbConnection;
 use jiff::Timestamp;
-use pactum_events::RecordedEvent;
 use pactum_projections::projection::{ApplyError, Projection};
 use tokio::sync::Semaphore;
 
 use super::registry::{self, Generation, State};
+use super::source::{self, Events, Keyed};
 use super::tables;
-use crate::store::{AppendError, EventStore, StoreError};
+use crate::store::{AppendError, DbConnection, Dialect, EventStore, StoreError};
 
 /// Events read per batch.
 pub const BATCH: u32 = 2_000;
@@ -55,6 +56,8 @@ pub enum ProjectorError {
     Append(#[from] AppendError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error("reading the log: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 /// What a step did.
@@ -84,45 +87,37 @@ impl From<sqlx::Error> for BatchError {
     }
 }
 
-type Prepared<P> = Vec<(String, RecordedEvent, <P as Projection>::Event)>;
-
-/// Decodes and keys the events the projection reads (the rest are skipped).
-fn prepare<P: Projection>(
-    projection: &P,
-    events: Vec<RecordedEvent>,
-) -> Result<Prepared<P>, BatchError> {
-    let mut prepared = Vec::with_capacity(events.len());
-    for envelope in events {
-        if !projection.reads(&envelope) {
-            continue;
+impl From<ProjectorError> for BatchError {
+    fn from(error: ProjectorError) -> Self {
+        match error {
+            ProjectorError::Apply {
+                position, reason, ..
+            } => Self::Apply { position, reason },
+            ProjectorError::Database(e) => Self::Database(e),
+            other => Self::Apply {
+                position: 0,
+                reason: other.to_string(),
+            },
         }
-        let event = projection
-            .decode(&envelope)
-            .map_err(|e| BatchError::Apply {
-                position: envelope.position,
-                reason: e.0,
-            })?;
-        let key = projection.key(&envelope, &event);
-        prepared.push((key, envelope, event));
     }
-    Ok(prepared)
 }
 
-/// Folds a prepared batch into the table: each touched row read once, written once.
-async fn write_prepared<P: Projection>(
+/// Folds a batch into the table: each touched row read once, written once.
+async fn write_batch<P: Projection>(
     conn: &mut DbConnection,
+    dialect: Dialect,
     projection: &P,
     table: &str,
-    prepared: Prepared<P>,
+    events: Events<P>,
 ) -> Result<(), BatchError> {
-    if prepared.is_empty() {
+    if events.is_empty() {
         return Ok(());
     }
     let spec = projection.table();
     let mut seen = HashSet::new();
-    let keys: Vec<&str> = prepared
+    let keys: Vec<&str> = events
         .iter()
-        .map(|(key, _, _)| key.as_str())
+        .map(|e| e.key.as_str())
         .filter(|key| seen.insert(*key))
         .collect();
     let stored = tables::load(conn, spec, table, &keys).await?;
@@ -136,24 +131,36 @@ async fn write_prepared<P: Projection>(
             })?;
         rows.insert(key, Some(row));
     }
-    for (key, envelope, event) in &prepared {
-        let current = rows.remove(key).flatten();
-        let next = projection
-            .apply(current, envelope, event)
+    for Keyed {
+        key,
+        envelope,
+        event,
+    } in &events
+    {
+        if !rows.contains_key(key) {
+            rows.insert(key.clone(), None);
+        }
+        let row = rows.get_mut(key).expect("inserted above");
+        *row = projection
+            .apply(row.take(), envelope, event)
             .map_err(|ApplyError(reason)| BatchError::Apply {
                 position: envelope.position,
                 reason,
             })?;
-        rows.insert(key.clone(), next);
     }
+    // In key order: neighbours in the table's b-tree are written together.
+    let mut rows: Vec<(String, Option<P::Row>)> = rows.into_iter().collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut upserts = Vec::with_capacity(rows.len());
+    let mut deletes = Vec::new();
     for (key, row) in &rows {
         match row {
-            Some(row) => {
-                tables::upsert(conn, spec, table, key, &projection.row_to_columns(row)).await?;
-            }
-            None => tables::delete(conn, spec, table, key).await?,
+            Some(row) => upserts.push((key.as_str(), projection.row_to_columns(row))),
+            None => deletes.push(key.as_str()),
         }
     }
+    tables::upsert_all(conn, dialect, spec, table, &upserts).await?;
+    tables::delete_all(conn, spec, table, &deletes).await?;
     Ok(())
 }
 
@@ -203,6 +210,10 @@ impl<P: Projection> Runner<P> {
         self
     }
 
+    pub fn projection(&self) -> &Arc<P> {
+        &self.projection
+    }
+
     pub fn generation(&self) -> &Generation {
         &self.generation
     }
@@ -232,33 +243,36 @@ impl<P: Projection> Runner<P> {
         {
             permit.forget();
         }
-        let events = self
-            .store
-            .read_after(self.generation.checkpoint, self.batch)
-            .await?;
-        let Some(last) = events.last().map(|e| e.position) else {
+        let after = self.generation.checkpoint;
+        let head = source::head(self.store.reader()).await?;
+        let upto = head.min(after + u64::from(self.batch));
+        if upto <= after {
             return Ok(Step::CaughtUp);
-        };
+        }
+        let events = source::read(self.store.reader(), &*self.projection, after, upto).await?;
+        self.apply(events, upto).await
+    }
+
+    /// Folds `events`, the events this projection reads in `(checkpoint, upto]`,
+    /// into the table and moves the checkpoint to `upto`, in one write task.
+    pub async fn apply(&mut self, events: Events<P>, upto: u64) -> Result<Step, ProjectorError> {
         let count = events.len();
-        let prepared = match prepare(&*self.projection, events) {
-            Ok(prepared) => prepared,
-            Err(error) => return self.error(error),
-        };
         let projection = Arc::clone(&self.projection);
         let name = self.generation.name.clone();
         let number = self.generation.generation;
         let table = self.generation.table();
         let expected = self.generation.checkpoint;
         let fail = self.hooks.fail_before_commit.clone();
+        let dialect = self.store.dialect();
         let outcome = self
             .store
             .write(move |conn| {
                 Box::pin(async move {
                     claim(conn, &name, number, expected).await?;
-                    write_prepared(conn, &*projection, &table, prepared).await?;
-                    registry::set_checkpoint(conn, &name, number, last).await?;
-                    if fail.is_some_and(|fail| fail(&name, last)) {
-                        return Err(BatchError::Injected(last));
+                    write_batch(conn, dialect, &*projection, &table, events).await?;
+                    registry::set_checkpoint(conn, &name, number, upto).await?;
+                    if fail.is_some_and(|fail| fail(&name, upto)) {
+                        return Err(BatchError::Injected(upto));
                     }
                     Ok(())
                 })
@@ -266,9 +280,9 @@ impl<P: Projection> Runner<P> {
             .await?;
         match outcome {
             Ok(()) => {
-                self.generation.checkpoint = last;
+                self.generation.checkpoint = upto;
                 Ok(Step::Applied {
-                    checkpoint: last,
+                    checkpoint: upto,
                     events: count,
                 })
             }
@@ -301,29 +315,24 @@ impl<P: Projection> Runner<P> {
     /// between. Returns `false` if too much arrived meanwhile (catch up again).
     pub async fn promote(&mut self, now: Timestamp) -> Result<bool, ProjectorError> {
         /// More than this since the last step: catch up outside the writer first.
-        const REMAINDER: u32 = 10_000;
+        const REMAINDER: u64 = 10_000;
         let projection = Arc::clone(&self.projection);
         let name = self.generation.name.clone();
         let number = self.generation.generation;
         let table = self.generation.table();
         let expected = self.generation.checkpoint;
+        let dialect = self.store.dialect();
         let outcome = self
             .store
             .write(move |conn| {
                 Box::pin(async move {
                     claim(conn, &name, number, expected).await?;
-                    let rest = EventStore::read_after_on(conn, expected, REMAINDER)
-                        .await
-                        .map_err(|e| BatchError::Apply {
-                            position: expected,
-                            reason: e.to_string(),
-                        })?;
-                    if rest.len() == REMAINDER as usize {
+                    let last = EventStore::head_on(conn).await?.max(expected);
+                    if last - expected > REMAINDER {
                         return Ok(None);
                     }
-                    let last = rest.last().map_or(expected, |e| e.position);
-                    let prepared = prepare(&*projection, rest)?;
-                    write_prepared(conn, &*projection, &table, prepared).await?;
+                    let rest = source::read_on(conn, &*projection, expected, last).await?;
+                    write_batch(conn, dialect, &*projection, &table, rest).await?;
                     registry::set_checkpoint(conn, &name, number, last).await?;
                     registry::promote(conn, &name, number, now).await?;
                     Ok(Some(last))

@@ -202,6 +202,8 @@ struct Inner {
     inline: Vec<Arc<dyn InlineProjection>>,
     /// Hot aggregates' events, kept by the writer.
     cache: Arc<cache::AggregateCache>,
+    /// The database file, on SQLite.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -283,6 +285,7 @@ impl EventStore {
                 head: head_rx,
                 inline,
                 cache,
+                sqlite_file: location.sqlite_file(),
             }),
         })
     }
@@ -526,6 +529,12 @@ impl EventStore {
         self.inner.dialect
     }
 
+    /// The database file, on SQLite: for bulk readers with a connection of their
+    /// own (`pactum replay`), which never write.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.inner.sqlite_file.as_deref()
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.inner.reader).await?;
@@ -665,6 +674,10 @@ async fn connect(dialect: Dialect, url: &str) -> Result<DbConnection, sqlx::Erro
         // Set on every connection (the writer's reconnects too), not left to
         // the library's compiled default: an acknowledged commit is on disk.
         conn.execute("PRAGMA synchronous = FULL").await?;
+        // Statement and savepoint journals in memory: a statement writing many rows
+        // (a projection's batch) otherwise spills its journal into a temporary
+        // file past 64 KiB, created and deleted each time.
+        conn.execute("PRAGMA temp_store = MEMORY").await?;
     }
     Ok(conn)
 }

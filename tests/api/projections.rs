@@ -3,8 +3,8 @@
 //! and live projections equal to replayed ones.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
 
 use pactum::app::App;
 use pactum::clock::{Clock, SystemClock};
@@ -13,9 +13,8 @@ use pactum::projector::{
     supervisor::Supervisor,
 };
 use pactum::store::EventStore;
-use pactum_events::RecordedEvent;
 use pactum_projections::projection::{
-    ApplyError, Column, ColumnKind, ColumnSpec, Projection, TableSpec,
+    ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
 };
 use tempfile::TempDir;
 use tokio::sync::{Semaphore, oneshot};
@@ -52,24 +51,6 @@ static TALLY_TABLE: TableSpec = TableSpec {
     indexes: &[],
 };
 
-static ALL_TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    vec![
-        "OrderSubmitted",
-        "OrderAssigned",
-        "CommentAdded",
-        "QuestionAsked",
-        "QuestionAnswered",
-        "OrderApproved",
-        "OrderRejected",
-        "OrderCancelled",
-        "TokenIssued",
-        "TokenRevoked",
-        "GroupDefined",
-        "ServiceDefined",
-        "ProviderRegistered",
-    ]
-});
-
 impl Projection for Tally {
     type Event = ();
     type Row = TallyRow;
@@ -80,25 +61,22 @@ impl Projection for Tally {
     fn version(&self) -> u32 {
         self.version
     }
-    fn event_types(&self) -> &'static [&'static str] {
-        ALL_TYPES.as_slice()
+    fn event_types(&self) -> EventTypes {
+        EventTypes::All
     }
     fn table(&self) -> &'static TableSpec {
         &TALLY_TABLE
     }
-    fn reads(&self, _: &RecordedEvent) -> bool {
-        true
-    }
-    fn decode(&self, _: &RecordedEvent) -> Result<(), ApplyError> {
+    fn decode(&self, _: &Envelope, _: &str) -> Result<(), ApplyError> {
         Ok(())
     }
-    fn key(&self, envelope: &RecordedEvent, _: &()) -> String {
+    fn key(&self, envelope: &Envelope, _: &()) -> String {
         format!("{}/{}", envelope.aggregate_type, envelope.aggregate_id)
     }
     fn apply(
         &self,
         row: Option<TallyRow>,
-        envelope: &RecordedEvent,
+        envelope: &Envelope,
         _: &(),
     ) -> Result<Option<TallyRow>, ApplyError> {
         let row = row.unwrap_or(TallyRow {

@@ -1,0 +1,254 @@
+//! Reading the log for projectors: the events of a range of positions that a
+//! projection reads, decoded and keyed outside the writer.
+//!
+//! Positions are gap-free and given in commit order (`docs/adr/0008`), so every
+//! position up to the newest committed one ([`head`]) is committed: a range
+//! `(after, upto]` with `upto <= head` is complete once read, and a projector's
+//! checkpoint can move to `upto` even when none of its events fall in the range.
+//!
+//! Two ways in. [`read`] is one query through sqlx's `Any` driver, on the read pool
+//! or on a write task's connection: the runner's path, and replay's on PostgreSQL.
+//! [`SqliteLog`] reads the SQLite file with a read-only connection of its own on a
+//! blocking thread, for replay: sqlx's SQLite driver hands each row from its worker
+//! thread to the async side and converts it into an `AnyRow`, which cost more than
+//! everything else replay does (`docs/adr/0011`).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use pactum_events::Actor;
+use pactum_projections::projection::{Envelope, EventTypes, Projection};
+use rusqlite::types::Type;
+use sqlx::Row;
+
+use super::runner::ProjectorError;
+use crate::store::{DbConnection, DbPool, DbRow, EventStore};
+
+/// One event to fold: the key of the row it touches, its envelope, its payload.
+pub struct Keyed<E> {
+    pub key: String,
+    pub envelope: Envelope,
+    pub event: E,
+}
+
+/// What one read brings: the events a projection reads, in position order.
+pub type Events<P> = Vec<Keyed<<P as Projection>::Event>>;
+
+/// The newest committed position.
+pub async fn head(pool: &DbPool) -> Result<u64, sqlx::Error> {
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(head as u64)
+}
+
+/// The query of a projection's events in `(after, upto]`, with `$1` and `$2`
+/// (both drivers bind them by position). The type list is the projection's own
+/// constants, written in as literals so that each projection has one statement.
+pub fn query<P: Projection>(projection: &P) -> String {
+    let filter = match projection.event_types() {
+        EventTypes::All => String::new(),
+        EventTypes::Only(types) => {
+            let quoted: Vec<String> = types
+                .iter()
+                .map(|t| format!("'{}'", t.replace('\'', "''")))
+                .collect();
+            format!(" AND event_type IN ({})", quoted.join(", "))
+        }
+    };
+    format!(
+        "SELECT position, aggregate_type, aggregate_id, sequence, event_type, schema_version, \
+         recorded_at, actor_subject, actor_role, actor_org, payload \
+         FROM events WHERE position > $1 AND position <= $2{filter} ORDER BY position"
+    )
+}
+
+/// Decodes and keys one event.
+fn keyed<P: Projection>(
+    projection: &P,
+    envelope: Envelope,
+    payload: &str,
+) -> Result<Keyed<P::Event>, ProjectorError> {
+    let event = projection
+        .decode(&envelope, payload)
+        .map_err(|e| ProjectorError::Apply {
+            name: projection.name().to_owned(),
+            position: envelope.position,
+            reason: e.0,
+        })?;
+    Ok(Keyed {
+        key: projection.key(&envelope, &event),
+        envelope,
+        event,
+    })
+}
+
+fn recorded_at(position: i64, micros: i64) -> Result<Timestamp, ProjectorError> {
+    Timestamp::from_microsecond(micros).map_err(|e| {
+        ProjectorError::Store(crate::store::StoreError::Corrupt {
+            position: position as u64,
+            reason: format!("recorded_at: {e}"),
+        })
+    })
+}
+
+fn from_any_row<P: Projection>(
+    projection: &P,
+    row: &DbRow,
+) -> Result<Keyed<P::Event>, ProjectorError> {
+    let position: i64 = row.try_get(0)?;
+    let envelope = Envelope {
+        position: position as u64,
+        aggregate_type: row.try_get(1)?,
+        aggregate_id: row.try_get(2)?,
+        sequence: row.try_get::<i64, _>(3)? as u64,
+        event_type: row.try_get(4)?,
+        schema_version: row.try_get::<i64, _>(5)? as u32,
+        recorded_at: recorded_at(position, row.try_get(6)?)?,
+        actor: Actor {
+            subject: row.try_get(7)?,
+            role: row.try_get(8)?,
+            org: row.try_get(9)?,
+        },
+    };
+    keyed(projection, envelope, row.try_get::<&str, _>(10)?)
+}
+
+/// The events of `(after, upto]` that `projection` reads, through the read pool.
+pub async fn read<P: Projection>(
+    pool: &DbPool,
+    projection: &P,
+    after: u64,
+    upto: u64,
+) -> Result<Events<P>, ProjectorError> {
+    let rows = sqlx::query(&query(projection))
+        .bind(after as i64)
+        .bind(upto as i64)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| from_any_row(projection, row))
+        .collect()
+}
+
+/// Like [`read`], on a given connection (inside a write task, where the writer's
+/// own transaction is what must be read).
+pub async fn read_on<P: Projection>(
+    conn: &mut DbConnection,
+    projection: &P,
+    after: u64,
+    upto: u64,
+) -> Result<Events<P>, ProjectorError> {
+    let rows = sqlx::query(&query(projection))
+        .bind(after as i64)
+        .bind(upto as i64)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| from_any_row(projection, row))
+        .collect()
+}
+
+/// A read-only connection of its own to the SQLite file, for bulk reads.
+#[derive(Clone)]
+pub struct SqliteLog {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+}
+
+impl SqliteLog {
+    pub fn open(file: &Path) -> Result<Self, ProjectorError> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            file,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The events of `(after, upto]` that `projection` reads, read and decoded on a
+    /// blocking thread.
+    pub async fn read<P: Projection>(
+        &self,
+        projection: &Arc<P>,
+        after: u64,
+        upto: u64,
+    ) -> Result<Events<P>, ProjectorError> {
+        let conn = Arc::clone(&self.conn);
+        let projection = Arc::clone(projection);
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            read_sqlite(&conn, &*projection, after, upto)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+}
+
+fn read_sqlite<P: Projection>(
+    conn: &rusqlite::Connection,
+    projection: &P,
+    after: u64,
+    upto: u64,
+) -> Result<Events<P>, ProjectorError> {
+    let mut statement = conn.prepare_cached(&query(projection))?;
+    let mut rows = statement.query((after as i64, upto as i64))?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        let position: i64 = row.get(0)?;
+        let envelope = Envelope {
+            position: position as u64,
+            aggregate_type: row.get(1)?,
+            aggregate_id: row.get(2)?,
+            sequence: row.get::<_, i64>(3)? as u64,
+            event_type: row.get(4)?,
+            schema_version: row.get::<_, i64>(5)? as u32,
+            recorded_at: recorded_at(position, row.get(6)?)?,
+            actor: Actor {
+                subject: row.get(7)?,
+                role: row.get(8)?,
+                org: row.get(9)?,
+            },
+        };
+        let payload = row
+            .get_ref(10)?
+            .as_str()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, Type::Text, Box::new(e)))?;
+        events.push(keyed(projection, envelope, payload)?);
+    }
+    Ok(events)
+}
+
+/// Where a bulk reader reads the log: on SQLite the file, through a connection of
+/// its own; on PostgreSQL the store's read pool.
+#[derive(Clone)]
+pub enum Log {
+    Sqlite(SqliteLog),
+    Pool(DbPool),
+}
+
+impl Log {
+    pub fn of(store: &EventStore) -> Result<Self, ProjectorError> {
+        Ok(match store.sqlite_file() {
+            Some(file) => Self::Sqlite(SqliteLog::open(file)?),
+            None => Self::Pool(store.reader().clone()),
+        })
+    }
+
+    /// The events of `(after, upto]` that `projection` reads.
+    pub async fn read<P: Projection>(
+        &self,
+        projection: &Arc<P>,
+        after: u64,
+        upto: u64,
+    ) -> Result<Events<P>, ProjectorError> {
+        match self {
+            Self::Sqlite(log) => log.read(projection, after, upto).await,
+            Self::Pool(pool) => read(pool, &**projection, after, upto).await,
+        }
+    }
+}
