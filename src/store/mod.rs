@@ -641,10 +641,6 @@ async fn connect(dialect: Dialect, url: &str) -> Result<DbConnection, sqlx::Erro
     if dialect == Dialect::Sqlite {
         conn.execute("PRAGMA busy_timeout = 10000").await?;
         conn.execute("PRAGMA foreign_keys = ON").await?;
-        // Statement and savepoint journals in memory: a statement writing many rows
-        // (a projection's batch) otherwise spills its journal into a temporary
-        // file past 64 KiB, created and deleted each time.
-        conn.execute("PRAGMA temp_store = MEMORY").await?;
     }
     Ok(conn)
 }
