@@ -4,7 +4,7 @@
 use crate::store::{DbConnection, DbPool, Dialect};
 use jiff::Timestamp;
 
-use super::tables;
+use super::tables::{self, Indexes};
 use pactum_projections::projection::TableSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +123,7 @@ pub async fn create(
     name: &str,
     version: u32,
     spec: &TableSpec,
+    indexes: Indexes,
     now: Timestamp,
 ) -> Result<Generation, sqlx::Error> {
     let next: i64 = sqlx::query_scalar(
@@ -148,7 +149,7 @@ pub async fn create(
         state: State::Building,
         checkpoint: 0,
     };
-    tables::create(conn, dialect, spec, &generation.table()).await?;
+    tables::create(conn, dialect, spec, &generation.table(), indexes).await?;
     Ok(generation)
 }
 

@@ -11,7 +11,7 @@
 //! exactly once, whoever restarts, and two runners on one generation (two
 //! processes) cannot both apply a batch: the second finds the checkpoint moved.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -114,33 +114,37 @@ async fn write_batch<P: Projection>(
         return Ok(());
     }
     let spec = projection.table();
-    let mut seen = HashSet::new();
-    let keys: Vec<&str> = events
+    // Each touched row once, in the order the batch first touches it; `slot_of`
+    // gives each event its row's place, so the fold does not hash keys again.
+    let mut slots: HashMap<&str, usize> = HashMap::new();
+    let mut rows: Vec<(&str, Option<P::Row>)> = Vec::new();
+    let slot_of: Vec<usize> = events
         .iter()
-        .map(|e| e.key.as_str())
-        .filter(|key| seen.insert(*key))
+        .map(|e| {
+            *slots.entry(e.key.as_str()).or_insert_with(|| {
+                rows.push((e.key.as_str(), None));
+                rows.len() - 1
+            })
+        })
         .collect();
-    let stored = tables::load(conn, spec, table, &keys).await?;
-    let mut rows: HashMap<String, Option<P::Row>> = HashMap::with_capacity(keys.len());
-    for (key, columns) in stored {
+    let keys: Vec<&str> = rows.iter().map(|(key, _)| *key).collect();
+    for (key, columns) in tables::load(conn, dialect, spec, table, &keys).await? {
         let row = projection
             .row_from_columns(key.clone(), columns)
             .map_err(|e| BatchError::Apply {
                 position: 0,
                 reason: format!("stored row unreadable: {e}"),
             })?;
-        rows.insert(key, Some(row));
+        rows[slots[key.as_str()]].1 = Some(row);
     }
-    for Keyed {
-        key,
-        envelope,
-        event,
-    } in &events
+    for (
+        Keyed {
+            envelope, event, ..
+        },
+        &slot,
+    ) in events.iter().zip(&slot_of)
     {
-        if !rows.contains_key(key) {
-            rows.insert(key.clone(), None);
-        }
-        let row = rows.get_mut(key).expect("inserted above");
+        let row = &mut rows[slot].1;
         *row = projection
             .apply(row.take(), envelope, event)
             .map_err(|ApplyError(reason)| BatchError::Apply {
@@ -149,18 +153,17 @@ async fn write_batch<P: Projection>(
             })?;
     }
     // In key order: neighbours in the table's b-tree are written together.
-    let mut rows: Vec<(String, Option<P::Row>)> = rows.into_iter().collect();
-    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut upserts = Vec::with_capacity(rows.len());
     let mut deletes = Vec::new();
     for (key, row) in &rows {
         match row {
-            Some(row) => upserts.push((key.as_str(), projection.row_to_columns(row))),
-            None => deletes.push(key.as_str()),
+            Some(row) => upserts.push((*key, projection.row_to_columns(row))),
+            None => deletes.push(*key),
         }
     }
     tables::upsert_all(conn, dialect, spec, table, &upserts).await?;
-    tables::delete_all(conn, spec, table, &deletes).await?;
+    tables::delete_all(conn, dialect, spec, table, &deletes).await?;
     Ok(())
 }
 
@@ -334,6 +337,9 @@ impl<P: Projection> Runner<P> {
                     let rest = source::read_on(conn, &*projection, expected, last).await?;
                     write_batch(conn, dialect, &*projection, &table, rest).await?;
                     registry::set_checkpoint(conn, &name, number, last).await?;
+                    // A replay that stopped before creating them left a building
+                    // generation without indexes (tables::Indexes::AfterLoad).
+                    tables::create_indexes(conn, projection.table(), &table).await?;
                     registry::promote(conn, &name, number, now).await?;
                     Ok(Some(last))
                 })

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::registry::{self, Generation, State};
 use super::runner::{Hooks, ProjectorError, Runner, Step};
+use super::tables::Indexes;
 use super::{LiveView, ProjectionHandle};
 use crate::clock::Clock;
 use crate::store::EventStore;
@@ -90,7 +91,8 @@ impl<P: Projection> Supervisor<P> {
                 self.store
                     .write(move |conn| {
                         Box::pin(async move {
-                            registry::create(conn, dialect, name, version, spec, now).await
+                            registry::create(conn, dialect, name, version, spec, Indexes::Now, now)
+                                .await
                         })
                     })
                     .await??

@@ -16,6 +16,13 @@ pub fn table_name(projection: &str, generation: u64) -> String {
 
 /// Statements creating the table and its indexes.
 pub fn create_statements(dialect: Dialect, spec: &TableSpec, table: &str) -> Vec<String> {
+    let mut statements = vec![table_statement(dialect, spec, table)];
+    statements.extend(index_statements(spec, table));
+    statements
+}
+
+/// The statement creating the table alone.
+fn table_statement(dialect: Dialect, spec: &TableSpec, table: &str) -> String {
     let columns = spec
         .columns
         .iter()
@@ -35,18 +42,25 @@ pub fn create_statements(dialect: Dialect, spec: &TableSpec, table: &str) -> Vec
         Dialect::Sqlite => " WITHOUT ROWID",
         Dialect::Postgres => "",
     };
-    let mut statements = vec![format!(
+    format!(
         "CREATE TABLE {table} ({} TEXT NOT NULL PRIMARY KEY, {columns}){clustered}",
         spec.key
-    )];
-    for (n, index) in spec.indexes.iter().enumerate() {
-        statements.push(format!(
-            "CREATE INDEX {} ON {table} ({})",
-            index_name(table, n),
-            index.join(", ")
-        ));
-    }
-    statements
+    )
+}
+
+/// The statements creating each index, unless it exists.
+pub fn index_statements(spec: &TableSpec, table: &str) -> Vec<String> {
+    spec.indexes
+        .iter()
+        .enumerate()
+        .map(|(n, index)| {
+            format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {table} ({})",
+                index_name(table, n),
+                index.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// The name of the `n`th index of [`TableSpec::indexes`].
@@ -89,24 +103,64 @@ pub fn row_columns(spec: &TableSpec, row: &DbRow) -> Result<(String, Vec<Column>
     Ok((key, columns))
 }
 
-/// SQLite's default limit on bound parameters is far above this; chunks keep
-/// statements small and cacheable.
+/// The most keys one lookup or delete carries. Like rows of an INSERT, keys are
+/// cut into this many and then halves (128, 64, ... 1): a handful of statement
+/// shapes, each prepared once and cached, whatever the batch sizes (one shape per
+/// count would fill the connection's statement cache, and memory, with shapes
+/// used once).
 const KEYS_PER_QUERY: usize = 256;
+
+/// The most rows one INSERT carries, cut the same way.
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// The size of the next statement for `remaining` items, at most `most` (a power
+/// of two): `most`, or the largest power of two that fits.
+fn next_chunk(remaining: usize, most: usize) -> usize {
+    if remaining >= most {
+        most
+    } else {
+        1 << remaining.ilog2()
+    }
+}
+
+/// `items` cut into chunks of [`next_chunk`] sizes.
+fn chunks<T>(mut items: &[T], most: usize) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let (chunk, rest) = items.split_at(next_chunk(items.len(), most));
+        items = rest;
+        Some(chunk)
+    })
+}
+
+/// `count` placeholders from `$from` on: numbered on PostgreSQL; anonymous `?`s,
+/// bound in order, on SQLite, which looks a numbered parameter's name up in a
+/// list once per parameter — quadratic in a statement of hundreds of them (a third
+/// of replay's time).
+fn placeholders_for(dialect: Dialect, from: usize, count: usize) -> String {
+    match dialect {
+        Dialect::Postgres => placeholders(from, count),
+        Dialect::Sqlite => vec!["?"; count].join(", "),
+    }
+}
 
 /// The stored rows of `keys` (absent keys are absent from the map).
 pub async fn load(
     conn: &mut DbConnection,
+    dialect: Dialect,
     spec: &TableSpec,
     table: &str,
     keys: &[&str],
 ) -> Result<HashMap<String, Vec<Column>>, sqlx::Error> {
     let mut rows = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let placeholders = placeholders(1, chunk.len());
+    for chunk in chunks(keys, KEYS_PER_QUERY) {
         let sql = format!(
-            "SELECT {} FROM {table} WHERE {} IN ({placeholders})",
+            "SELECT {} FROM {table} WHERE {} IN ({})",
             select_columns(spec),
-            spec.key
+            spec.key,
+            placeholders_for(dialect, 1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {
@@ -128,11 +182,6 @@ pub fn placeholders(from: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// The most rows one INSERT carries. Statements are cut into this many rows and
-/// then halves (64, 32, ... 1), so a table has a handful of statement shapes, each
-/// prepared once and cached, whatever the batch sizes.
-const ROWS_PER_STATEMENT: usize = 128;
-
 /// Writes (inserts or replaces) rows, many per statement.
 pub async fn upsert_all(
     conn: &mut DbConnection,
@@ -141,11 +190,8 @@ pub async fn upsert_all(
     table: &str,
     rows: &[(&str, Vec<Column>)],
 ) -> Result<(), sqlx::Error> {
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let count = statement_rows(rest.len());
-        let (chunk, after) = rest.split_at(count);
-        let sql = upsert_sql(dialect, spec, table, count);
+    for chunk in chunks(rows, ROWS_PER_STATEMENT) {
+        let sql = upsert_sql(dialect, spec, table, chunk.len());
         let mut query = sqlx::query(&sql);
         for (key, columns) in chunk {
             query = query.bind(*key);
@@ -162,32 +208,14 @@ pub async fn upsert_all(
             }
         }
         query.execute(&mut *conn).await?;
-        rest = after;
     }
     Ok(())
 }
 
-/// How many of `remaining` rows the next statement carries.
-fn statement_rows(remaining: usize) -> usize {
-    if remaining >= ROWS_PER_STATEMENT {
-        ROWS_PER_STATEMENT
-    } else {
-        // The largest power of two that fits.
-        1 << remaining.ilog2()
-    }
-}
-
 fn upsert_sql(dialect: Dialect, spec: &TableSpec, table: &str, rows: usize) -> String {
     let width = spec.columns.len() + 1;
-    let row = |n: usize| match dialect {
-        Dialect::Postgres => placeholders(1 + n * width, width),
-        // Anonymous `?`s, bound in order: SQLite looks a numbered parameter's name
-        // up in a list, once per parameter, which is quadratic in a statement of
-        // hundreds of them (a third of replay's time with `$N`).
-        Dialect::Sqlite => vec!["?"; width].join(", "),
-    };
     let values = (0..rows)
-        .map(|n| format!("({})", row(n)))
+        .map(|n| format!("({})", placeholders_for(dialect, 1 + n * width, width)))
         .collect::<Vec<_>>()
         .join(", ");
     let updates = spec
@@ -206,15 +234,16 @@ fn upsert_sql(dialect: Dialect, spec: &TableSpec, table: &str, rows: usize) -> S
 /// Deletes the rows of `keys`.
 pub async fn delete_all(
     conn: &mut DbConnection,
+    dialect: Dialect,
     spec: &TableSpec,
     table: &str,
     keys: &[&str],
 ) -> Result<(), sqlx::Error> {
-    for chunk in keys.chunks(KEYS_PER_QUERY) {
+    for chunk in chunks(keys, KEYS_PER_QUERY) {
         let sql = format!(
             "DELETE FROM {table} WHERE {} IN ({})",
             spec.key,
-            placeholders(1, chunk.len())
+            placeholders_for(dialect, 1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {
@@ -225,13 +254,41 @@ pub async fn delete_all(
     Ok(())
 }
 
+/// When a new generation's indexes are created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indexes {
+    /// With the table.
+    Now,
+    /// After a bulk load (replay): sorting the rows once per index writes each
+    /// index page once, where inserting row by row rewrites the pages an index
+    /// with many insertion points (by organisation, say) spreads a chunk over, at
+    /// every commit. [`Runner::promote`](super::Runner::promote) creates any that
+    /// are missing, so no generation goes live without them.
+    AfterLoad,
+}
+
 pub async fn create(
     conn: &mut DbConnection,
     dialect: Dialect,
     spec: &TableSpec,
     table: &str,
+    indexes: Indexes,
 ) -> Result<(), sqlx::Error> {
-    for statement in create_statements(dialect, spec, table) {
+    conn.execute(table_statement(dialect, spec, table).as_str())
+        .await?;
+    if indexes == Indexes::Now {
+        create_indexes(conn, spec, table).await?;
+    }
+    Ok(())
+}
+
+/// Creates the table's indexes that do not exist yet.
+pub async fn create_indexes(
+    conn: &mut DbConnection,
+    spec: &TableSpec,
+    table: &str,
+) -> Result<(), sqlx::Error> {
+    for statement in index_statements(spec, table) {
         conn.execute(statement.as_str()).await?;
     }
     Ok(())

@@ -674,10 +674,6 @@ async fn connect(dialect: Dialect, url: &str) -> Result<DbConnection, sqlx::Erro
         // Set on every connection (the writer's reconnects too), not left to
         // the library's compiled default: an acknowledged commit is on disk.
         conn.execute("PRAGMA synchronous = FULL").await?;
-        // Statement and savepoint journals in memory: a statement writing many rows
-        // (a projection's batch) otherwise spills its journal into a temporary
-        // file past 64 KiB, created and deleted each time.
-        conn.execute("PRAGMA temp_store = MEMORY").await?;
     }
     Ok(conn)
 }

@@ -10,7 +10,7 @@ use pactum::app::App;
 use pactum::clock::{Clock, SystemClock};
 use pactum::projector::{
     self, Hooks, LiveView, ProjectionHandle, ProjectorError, Runner, Step, registry,
-    supervisor::Supervisor,
+    supervisor::Supervisor, tables::Indexes,
 };
 use pactum::store::EventStore;
 use pactum_projections::projection::{
@@ -168,7 +168,16 @@ async fn new_generation(store: &EventStore, projection: &Tally) -> registry::Gen
     store
         .write(move |conn| {
             Box::pin(async move {
-                registry::create(conn, dialect, "tally", version, &TALLY_TABLE, now).await
+                registry::create(
+                    conn,
+                    dialect,
+                    "tally",
+                    version,
+                    &TALLY_TABLE,
+                    Indexes::Now,
+                    now,
+                )
+                .await
             })
         })
         .await
