@@ -5,6 +5,7 @@ use crate::access::AccessEvent;
 use crate::agreement::AgreementEvent;
 use crate::brand::BrandEvent;
 use crate::catalogue::CatalogueEvent;
+use crate::handling::HandlingEvent;
 use crate::order::OrderEvent;
 
 macro_rules! domain_event {
@@ -27,5 +28,6 @@ domain_event!(
     CatalogueEvent,
     AccessEvent,
     AgreementEvent,
-    BrandEvent
+    BrandEvent,
+    HandlingEvent
 );

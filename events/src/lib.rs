@@ -9,7 +9,8 @@
 //! Start with [`RecordedEvent`] (the shape of one line of `pactum export`), then the
 //! event enum of the aggregate you care about: [`order::OrderEvent`],
 //! [`catalogue::CatalogueEvent`], [`access::AccessEvent`],
-//! [`agreement::AgreementEvent`], [`brand::BrandEvent`].
+//! [`agreement::AgreementEvent`], [`brand::BrandEvent`],
+//! [`handling::HandlingEvent`].
 //!
 //! **Contract rules.** An event's type string never changes once released. A payload
 //! change that old readers cannot ignore is a new schema version with an upcaster in
@@ -24,6 +25,7 @@ mod codec;
 #[cfg(feature = "cqrs")]
 mod cqrs;
 mod envelope;
+pub mod handling;
 pub mod order;
 pub mod upcast;
 

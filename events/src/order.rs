@@ -264,6 +264,119 @@ pub struct OrderClosed {
     pub agreement_id: String,
 }
 
+/// One of an order's handling clocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlingClock {
+    /// From submission to assignment or the first public reply of a shifter.
+    FirstResponse,
+    /// From submission to approval or rejection.
+    Decision,
+}
+
+impl HandlingClock {
+    pub const ALL: [HandlingClock; 2] = [Self::FirstResponse, Self::Decision];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstResponse => "first_response",
+            Self::Decision => "decision",
+        }
+    }
+}
+
+impl std::fmt::Display for HandlingClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The handling targets in force when the order was submitted, copied whole: the
+/// order's clocks follow them whatever is defined later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingTargetsPinned {
+    /// The `handling_targets` aggregate the targets come from, and its version.
+    pub key: String,
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_seconds: Option<i64>,
+    pub warning_percent: u8,
+    pub calendar: pactum_calendar::BusinessCalendar,
+}
+
+/// A clock started: `target_seconds` of business time from `at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingClockStarted {
+    pub clock: HandlingClock,
+    pub at: Timestamp,
+    pub target_seconds: i64,
+    pub warn_at: Timestamp,
+    pub due_at: Timestamp,
+    pub cause: String,
+}
+
+/// A clock stopped counting while the order waits for the customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingClockPaused {
+    pub clock: HandlingClock,
+    pub at: Timestamp,
+    /// Business time counted so far.
+    pub elapsed_seconds: i64,
+    pub cause: String,
+}
+
+/// A paused clock counts again; its deadline moved by exactly the business time
+/// it was paused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingClockResumed {
+    pub clock: HandlingClock,
+    pub at: Timestamp,
+    /// Business time between the pause and this resumption.
+    pub paused_seconds: i64,
+    pub warn_at: Timestamp,
+    pub due_at: Timestamp,
+    pub cause: String,
+}
+
+/// A clock reached its end: the response or decision it measures happened, or
+/// the order ended without it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingClockStopped {
+    pub clock: HandlingClock,
+    pub at: Timestamp,
+    /// Business time counted in all.
+    pub elapsed_seconds: i64,
+    pub target_seconds: i64,
+    pub within_target: bool,
+    pub cause: String,
+}
+
+/// A running clock passed its warning threshold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingTargetAtRisk {
+    pub clock: HandlingClock,
+    /// When the threshold was reached (the clock's `warn_at`).
+    pub at: Timestamp,
+    pub due_at: Timestamp,
+    pub elapsed_seconds: i64,
+    pub target_seconds: i64,
+    pub cause: String,
+}
+
+/// A running clock passed its deadline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingTargetBreached {
+    pub clock: HandlingClock,
+    /// When the deadline passed (the clock's `due_at`).
+    pub at: Timestamp,
+    pub target_seconds: i64,
+    /// Business time the clock was paused in all before the deadline.
+    pub paused_seconds: i64,
+    pub cause: String,
+}
+
 /// Every event of the `order` aggregate.
 // Events are built, encoded and dropped one at a time; boxing the large submission
 // would add an allocation for nothing.
@@ -288,6 +401,13 @@ pub enum OrderEvent {
     ProvisioningStepRetried(StepReport),
     OrderActivated(OrderActivated),
     OrderClosed(OrderClosed),
+    HandlingTargetsPinned(HandlingTargetsPinned),
+    HandlingClockStarted(HandlingClockStarted),
+    HandlingClockPaused(HandlingClockPaused),
+    HandlingClockResumed(HandlingClockResumed),
+    HandlingClockStopped(HandlingClockStopped),
+    HandlingTargetAtRisk(HandlingTargetAtRisk),
+    HandlingTargetBreached(HandlingTargetBreached),
 }
 
 impl EventPayload for OrderEvent {
@@ -312,6 +432,13 @@ impl EventPayload for OrderEvent {
             Self::ProvisioningStepRetried(_) => "ProvisioningStepRetried",
             Self::OrderActivated(_) => "OrderActivated",
             Self::OrderClosed(_) => "OrderClosed",
+            Self::HandlingTargetsPinned(_) => "HandlingTargetsPinned",
+            Self::HandlingClockStarted(_) => "HandlingClockStarted",
+            Self::HandlingClockPaused(_) => "HandlingClockPaused",
+            Self::HandlingClockResumed(_) => "HandlingClockResumed",
+            Self::HandlingClockStopped(_) => "HandlingClockStopped",
+            Self::HandlingTargetAtRisk(_) => "HandlingTargetAtRisk",
+            Self::HandlingTargetBreached(_) => "HandlingTargetBreached",
         }
     }
 
@@ -333,7 +460,14 @@ impl EventPayload for OrderEvent {
             | "ProvisioningStepFailed"
             | "ProvisioningStepRetried"
             | "OrderActivated"
-            | "OrderClosed" => Some(1),
+            | "OrderClosed"
+            | "HandlingTargetsPinned"
+            | "HandlingClockStarted"
+            | "HandlingClockPaused"
+            | "HandlingClockResumed"
+            | "HandlingClockStopped"
+            | "HandlingTargetAtRisk"
+            | "HandlingTargetBreached" => Some(1),
             _ => None,
         }
     }

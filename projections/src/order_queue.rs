@@ -230,6 +230,8 @@ impl Projection for OrderQueue {
             | OrderEvent::ProvisioningStepRetried(_) => {}
             OrderEvent::OrderActivated(_) => enter(&mut row, OrderStatus::Active),
             OrderEvent::OrderClosed(_) => enter(&mut row, OrderStatus::Closed),
+            // TODO(issue 7): clocks
+            _ => {}
         }
         if matches!(row.status, OrderStatus::Rejected | OrderStatus::Cancelled) {
             row.waiting_since = None;

@@ -366,6 +366,8 @@ impl OrderView {
                     at: ctx.recorded_at,
                 });
             }
+            // TODO(issue 7): clocks
+            _ => {}
         }
         view.version = ctx.sequence;
         view.updated_at = ctx.recorded_at;

@@ -531,6 +531,8 @@ impl Aggregate for Order {
             }
             OrderEvent::OrderActivated(_) => set_status(self, OrderStatus::Active),
             OrderEvent::OrderClosed(_) => set_status(self, OrderStatus::Closed),
+            // TODO(issue 7): clocks
+            _ => {}
         }
     }
 }
