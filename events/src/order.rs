@@ -349,6 +349,10 @@ pub struct HandlingClockStopped {
     /// Business time counted in all.
     pub elapsed_seconds: i64,
     pub target_seconds: i64,
+    /// Whether what the clock measures happened (a response, a decision);
+    /// `false` when the order ended first (cancelled).
+    pub reached: bool,
+    /// `reached` and `elapsed_seconds <= target_seconds`.
     pub within_target: bool,
     pub cause: String,
 }
