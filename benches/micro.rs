@@ -55,6 +55,7 @@ fn submitted(catalogue: &Catalogue) -> NewOrder {
         source: OrderSource::Legacy {
             raw: SEED_BOLD.into(),
         },
+        targets: None,
     }
 }
 
@@ -73,6 +74,7 @@ fn events(c: &mut Criterion) {
     let first = Order::default()
         .decide(OrderCommand {
             by: alice,
+            at: "2026-03-01T09:00:00Z".parse().unwrap(),
             action: OrderAction::Submit(Box::new(submitted(&catalogue))),
         })
         .unwrap()
@@ -113,6 +115,7 @@ fn events(c: &mut Criterion) {
             loaded
                 .decide(OrderCommand {
                     by: sam.clone(),
+                    at: "2026-03-02T09:00:00Z".parse().unwrap(),
                     action: OrderAction::Approve { note: None },
                 })
                 .unwrap()

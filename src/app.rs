@@ -10,8 +10,9 @@ use crate::access::tokens::TokenTable;
 use crate::catalogue::{self, Catalogue, SeedError};
 use crate::clock::Clock;
 use crate::documents::{RenderError, Renderer};
+use crate::handling::TargetsTable;
 use crate::projector::Projections;
-use crate::store::{EventStore, StorageLocation, StoreError};
+use crate::store::{EventStore, InlineProjection, StorageLocation, StoreError};
 
 #[derive(Clone)]
 pub struct App {
@@ -37,6 +38,13 @@ pub enum OpenError {
     Templates(#[from] RenderError),
 }
 
+/// The read models kept in the same transaction as their events: API tokens (a
+/// new token works at once), handling targets (a submission pins the version in
+/// force).
+pub fn inline_projections() -> Vec<Arc<dyn InlineProjection>> {
+    vec![Arc::new(TokenTable), Arc::new(TargetsTable)]
+}
+
 impl App {
     /// Opens the store at `location` (creating and migrating it if needed) and
     /// loads the catalogue, seeding the shipped one into a new store.
@@ -44,7 +52,7 @@ impl App {
         location: &StorageLocation,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, OpenError> {
-        let store = EventStore::open(location, vec![Arc::new(TokenTable)]).await?;
+        let store = EventStore::open(location, inline_projections()).await?;
         let catalogue = catalogue::load_or_seed(&store, clock.now()).await?;
         Ok(Self {
             store,

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod clock;
 pub mod documents;
 pub mod execute;
+pub mod handling;
 pub mod http;
 pub mod metrics;
 pub mod orders;

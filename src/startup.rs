@@ -96,6 +96,10 @@ impl Server {
             app.clone(),
             app.shutdown.child_token(),
         )));
+        projectors.push(tokio::spawn(crate::handling::timer::run(
+            app.clone(),
+            app.shutdown.child_token(),
+        )));
         let mut relay_status = None;
         if let Some(relay_config) = config.relay {
             let relay = Relay::new(app.store.clone(), config.storage.clone(), relay_config);

@@ -21,6 +21,17 @@ impl Audience {
             (Audience::Customer, OrderEvent::CommentAdded(comment)) => {
                 comment.visibility == Visibility::Public
             }
+            // Handling targets and clocks are the team's own business.
+            (
+                Audience::Customer,
+                OrderEvent::HandlingTargetsPinned(_)
+                | OrderEvent::HandlingClockStarted(_)
+                | OrderEvent::HandlingClockPaused(_)
+                | OrderEvent::HandlingClockResumed(_)
+                | OrderEvent::HandlingClockStopped(_)
+                | OrderEvent::HandlingTargetAtRisk(_)
+                | OrderEvent::HandlingTargetBreached(_),
+            ) => false,
             (Audience::Customer, _) => true,
         }
     }

@@ -14,6 +14,7 @@
 pub mod agreement_index;
 pub mod agreement_view;
 pub mod audience;
+pub mod handling;
 pub mod order_queue;
 pub mod order_view;
 pub mod projection;

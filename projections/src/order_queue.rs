@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use pactum_events::EventPayload;
 use pactum_events::order::{OrderEvent, OrderStatus, Visibility};
 
+use crate::handling::HandlingRow;
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
 };
@@ -30,7 +31,12 @@ pub struct QueueRow {
     /// While waiting for the customer: since when.
     pub waiting_since: Option<Timestamp>,
     pub version: u64,
+    /// The order's handling clocks, when it was submitted under targets.
+    pub handling: Option<HandlingRow>,
 }
+
+/// The sort value of an order without a running clock: after every deadline.
+pub const NO_DEADLINE: i64 = i64::MAX;
 
 const fn text(name: &'static str) -> ColumnSpec {
     ColumnSpec {
@@ -70,6 +76,10 @@ pub static TABLE: TableSpec = TableSpec {
         int("status_since"),
         nullable(int("waiting_since")),
         int("version"),
+        nullable(text("handling")),
+        // The earliest running deadline ([`NO_DEADLINE`] if none), for `sort=due_at`.
+        int("due_at"),
+        nullable(int("next_alarm_at")),
     ],
     // Keyset pagination runs newest/oldest first on (created_at, order_id); each
     // index puts the equality filters a queue uses in front of that keyset, so a
@@ -84,6 +94,13 @@ pub static TABLE: TableSpec = TableSpec {
         &["status", "created_at", "order_id"],
         &["service", "created_at", "order_id"],
         &["assignee", "created_at", "order_id"],
+        // `sort=due_at`: the shifters' views, and everything else through the first.
+        &["due_at", "order_id"],
+        &["group_id", "due_at", "order_id"],
+        &["group_id", "status", "due_at", "order_id"],
+        &["group_id", "assignee", "due_at", "order_id"],
+        // The handling timer's next instant.
+        &["next_alarm_at", "order_id"],
     ],
 };
 
@@ -107,7 +124,8 @@ impl Projection for OrderQueue {
 
     fn version(&self) -> u32 {
         // 2: negotiation, provisioning, activation and closing events.
-        2
+        // 3: handling clocks.
+        3
     }
 
     fn event_types(&self) -> EventTypes {
@@ -129,6 +147,13 @@ impl Projection for OrderQueue {
             "ProvisioningStepRetried",
             "OrderActivated",
             "OrderClosed",
+            "HandlingTargetsPinned",
+            "HandlingClockStarted",
+            "HandlingClockPaused",
+            "HandlingClockResumed",
+            "HandlingClockStopped",
+            "HandlingTargetAtRisk",
+            "HandlingTargetBreached",
         ])
     }
 
@@ -172,6 +197,7 @@ impl Projection for OrderQueue {
                     status_since: submitted.submitted_at,
                     waiting_since: None,
                     version: envelope.sequence,
+                    handling: None,
                 }));
             }
             (Some(_), OrderEvent::OrderSubmitted(_)) => {
@@ -195,6 +221,7 @@ impl Projection for OrderQueue {
             }
         };
         let mut public = true;
+        let mut activity = true;
         match event {
             OrderEvent::OrderSubmitted(_) => unreachable!("handled above"),
             OrderEvent::OrderAssigned(assigned) => {
@@ -230,16 +257,35 @@ impl Projection for OrderQueue {
             | OrderEvent::ProvisioningStepRetried(_) => {}
             OrderEvent::OrderActivated(_) => enter(&mut row, OrderStatus::Active),
             OrderEvent::OrderClosed(_) => enter(&mut row, OrderStatus::Closed),
-            // TODO(issue 7): clocks
-            _ => {}
+            OrderEvent::HandlingTargetsPinned(pinned) => {
+                activity = false;
+                row.handling = Some(HandlingRow::pinned(pinned));
+            }
+            OrderEvent::HandlingClockStarted(_)
+            | OrderEvent::HandlingClockPaused(_)
+            | OrderEvent::HandlingClockResumed(_)
+            | OrderEvent::HandlingClockStopped(_)
+            | OrderEvent::HandlingTargetAtRisk(_)
+            | OrderEvent::HandlingTargetBreached(_) => {
+                activity = false;
+                let handling = row.handling.as_mut().ok_or_else(|| {
+                    ApplyError(format!(
+                        "{} for order {} without pinned targets (position {})",
+                        envelope.event_type, envelope.aggregate_id, envelope.position
+                    ))
+                })?;
+                handling.apply(event);
+            }
         }
         if matches!(row.status, OrderStatus::Rejected | OrderStatus::Cancelled) {
             row.waiting_since = None;
         }
         row.version = envelope.sequence;
-        row.last_activity_at = at;
-        if public {
-            row.last_public_activity_at = at;
+        if activity {
+            row.last_activity_at = at;
+            if public {
+                row.last_public_activity_at = at;
+            }
         }
         Ok(Some(row))
     }
@@ -259,6 +305,23 @@ impl Projection for OrderQueue {
             micros(row.status_since),
             Column::opt_int(row.waiting_since.map(|t| t.as_microsecond())),
             Column::Int(row.version as i64),
+            Column::opt_text(
+                row.handling
+                    .as_ref()
+                    .map(|h| serde_json::to_string(h).expect("clocks serialize")),
+            ),
+            Column::Int(
+                row.handling
+                    .as_ref()
+                    .and_then(HandlingRow::due_at)
+                    .map_or(NO_DEADLINE, |t| t.as_microsecond()),
+            ),
+            Column::opt_int(
+                row.handling
+                    .as_ref()
+                    .and_then(HandlingRow::next_alarm_at)
+                    .map(|t| t.as_microsecond()),
+            ),
         ]
     }
 
@@ -296,6 +359,14 @@ impl Projection for OrderQueue {
             Some(Column::Int(v)) if v >= 0 => v as u64,
             _ => return Err(bad("version")),
         };
+        let handling = match it.next() {
+            Some(Column::Text(json)) => {
+                Some(serde_json::from_str(&json).map_err(|_| bad("handling"))?)
+            }
+            Some(Column::Null) => None,
+            _ => return Err(bad("handling")),
+        };
+        // due_at and next_alarm_at follow from the clocks.
         Ok(QueueRow {
             order_id: key,
             service,
@@ -311,6 +382,7 @@ impl Projection for OrderQueue {
             status_since,
             waiting_since,
             version,
+            handling,
         })
     }
 }

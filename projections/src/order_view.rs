@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use crate::EventContext;
 use crate::audience::Audience;
+use crate::handling::{HandlingRow, HandlingView};
+use pactum_calendar::BusinessCalendar;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OrderView {
@@ -44,6 +46,12 @@ pub struct OrderView {
     pub agreements: Vec<AgreementRef>,
     pub activated_at: Option<Timestamp>,
     pub closed: Option<ClosedView>,
+    /// The handling clocks at the instant of the read ([`OrderView::clocks_at`]);
+    /// staff only.
+    pub handling: Option<HandlingView>,
+    /// The clocks as folded, with the pinned calendar.
+    #[serde(skip)]
+    pub clocks: Option<(HandlingRow, BusinessCalendar)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -190,6 +198,8 @@ impl OrderView {
                     agreements: Vec::new(),
                     activated_at: None,
                     closed: None,
+                    handling: None,
+                    clocks: None,
                 });
             }
             (Some(view), _) => view,
@@ -366,12 +376,35 @@ impl OrderView {
                     at: ctx.recorded_at,
                 });
             }
-            // TODO(issue 7): clocks
-            _ => {}
+            OrderEvent::HandlingTargetsPinned(pinned) => {
+                view.clocks = Some((HandlingRow::pinned(pinned), pinned.calendar.clone()));
+            }
+            OrderEvent::HandlingClockStarted(_)
+            | OrderEvent::HandlingClockPaused(_)
+            | OrderEvent::HandlingClockResumed(_)
+            | OrderEvent::HandlingClockStopped(_)
+            | OrderEvent::HandlingTargetAtRisk(_)
+            | OrderEvent::HandlingTargetBreached(_) => {
+                if let Some((clocks, _)) = view.clocks.as_mut() {
+                    clocks.apply(event);
+                }
+                // Clock events are bookkeeping: the order did not change.
+                view.version = ctx.sequence;
+                return Some(view);
+            }
         }
         view.version = ctx.sequence;
         view.updated_at = ctx.recorded_at;
         Some(view)
+    }
+
+    /// Fills `handling` with the clocks as they stand at `now`.
+    pub fn clocks_at(mut self, now: Timestamp) -> Self {
+        self.handling = self
+            .clocks
+            .as_ref()
+            .map(|(clocks, calendar)| clocks.view(calendar, now));
+        self
     }
 
     fn proposal_mut(&mut self, id: u32) -> Option<&mut ProposalView> {
@@ -390,6 +423,10 @@ impl OrderView {
     pub fn for_audience(mut self, audience: Audience) -> Self {
         self.comments
             .retain(|comment| audience.sees_comment(comment.visibility));
+        if audience != Audience::Staff {
+            self.handling = None;
+            self.clocks = None;
+        }
         self
     }
 
@@ -404,6 +441,8 @@ impl OrderView {
         self.decision = None;
         self.cancellation = None;
         self.legacy_order = None;
+        self.handling = None;
+        self.clocks = None;
         self.provisioning.retain(|step| step.provider == provider);
         self.agreements
             .retain(|agreement| agreement.provider.as_deref() == Some(provider));

@@ -34,6 +34,7 @@ pub enum OrderAction {
     RetryStep,
     Activate,
     Close,
+    CheckClocks,
 }
 
 impl OrderAction {
@@ -55,6 +56,7 @@ impl OrderAction {
             Self::RetryStep => "retry a provisioning step of",
             Self::Activate => "activate",
             Self::Close => "close",
+            Self::CheckClocks => "check the handling clocks of",
         }
     }
 }
@@ -141,7 +143,8 @@ pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) ->
         // Which steps a provider may report on is the aggregate's call.
         Role::Provider { provider } => scope.providers.contains(provider) && action == ReportStep,
         // Imports submit on a customer's behalf; expiry closes orders.
-        Role::System => matches!(action, Submit | Close),
+        // The handling timer records warnings and breaches.
+        Role::System => matches!(action, Submit | Close | CheckClocks),
         Role::Auditor | Role::Admin => false,
     }
 }

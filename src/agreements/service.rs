@@ -133,6 +133,7 @@ pub async fn activate(
             // Refuse before rendering anything if the order cannot be activated.
             loaded.aggregate.decide(OrderCommand {
                 by: meta.principal.clone(),
+                at: meta.now,
                 action: OrderAction::Activate {
                     agreements: Vec::new(),
                 },
@@ -477,6 +478,7 @@ async fn close_order(
         order,
         OrderCommand {
             by: Principal::system("pactum"),
+            at: meta.now,
             action: OrderAction::Close {
                 reason: how.to_owned(),
                 agreement_id: sla_id.to_owned(),

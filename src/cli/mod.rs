@@ -22,7 +22,6 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::access::tokens::TokenTable;
 use crate::app::App;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::relay::RelayConfig;
@@ -118,9 +117,9 @@ impl StorageArgs {
     }
 
     /// Opens the event store alone: unlike [`App::open`] it seeds nothing, so an
-    /// empty store stays empty. The token table is kept, as everywhere.
+    /// empty store stays empty. The inline tables (tokens, handling targets) are kept, as everywhere.
     async fn open_log(&self) -> Result<EventStore, String> {
-        EventStore::open(&self.location(), vec![Arc::new(TokenTable)])
+        EventStore::open(&self.location(), crate::app::inline_projections())
             .await
             .map_err(|e| format!("cannot open the store at {}: {e}", self.location()))
     }

@@ -68,5 +68,13 @@ async fn move_clock(
         }
     };
     let now = moved.map_err(|e| ApiError::Conflict(e.to_string()))?;
+    // Timers fire as if the time had passed: what fell due by `now` is recorded
+    // before the answer (the background timers would get there too, a moment
+    // later; the aggregates record each thing once).
+    while crate::handling::timer::sweep(&state.app)
+        .await?
+        .is_some_and(|next| next <= now)
+    {}
+    crate::agreements::expiry::sweep(&state.app).await?;
     Ok(Json(json!({ "now": now })))
 }

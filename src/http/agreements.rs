@@ -109,6 +109,11 @@ async fn list(
     paging
         .wait(&app.projections.agreements, "the agreement list")
         .await?;
+    if paging.sort == crate::projector::listing::Sort::Due {
+        return Err(ApiError::BadRequest(
+            "sort must be newest or oldest: agreements have no due_at".into(),
+        ));
+    }
     let query = AgreementQuery {
         customer: text(&params, "customer"),
         kind,

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod handling;
 pub mod health;
 pub mod orders;
 pub mod paging;
@@ -37,6 +38,7 @@ pub fn router(app: App) -> Router {
         .merge(orders::router())
         .merge(events::router())
         .merge(agreements::router())
+        .merge(handling::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -588,6 +588,7 @@ async fn list(
             QueueError::Forbidden => ApiError::Forbidden(e.to_string()),
             QueueError::NotReady => ApiError::Unavailable(e.to_string()),
             QueueError::List(e) => e.into(),
+            QueueError::Database(e) => e.into(),
         })?;
     let mut response = Json(&page).into_response();
     response

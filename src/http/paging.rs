@@ -59,9 +59,10 @@ impl Paging {
         let sort = match text(params, "sort").as_deref() {
             None | Some("newest") => Sort::Newest,
             Some("oldest") => Sort::Oldest,
+            Some("due_at") => Sort::Due,
             Some(other) => {
                 return Err(ApiError::BadRequest(format!(
-                    "sort must be newest or oldest, not {other:?}"
+                    "sort must be newest, oldest or due_at, not {other:?}"
                 )));
             }
         };

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::policy::{self, OrderAction as Action, OrderScope};
 use crate::access::{Principal, Role};
+use crate::orders::clocks::{self, Clocks};
 use crate::orders::commands::{OrderAction, OrderCommand};
 use crate::orders::errors::OrderError;
 
@@ -45,6 +46,7 @@ pub struct Order {
     steps: BTreeMap<u32, Step>,
     /// Providers any step was ever addressed to: they may see the order.
     providers: Vec<String>,
+    clocks: Clocks,
 }
 
 /// What is fixed when an order is submitted.
@@ -135,7 +137,7 @@ impl Order {
 
     /// Decides a command: the events it produces, or why it is refused.
     pub fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
-        let OrderCommand { by, action } = command;
+        let OrderCommand { by, at, action } = command;
         if let OrderAction::Submit(new) = action {
             if self.placed.is_some() {
                 return Err(OrderError::AlreadyExists);
@@ -148,8 +150,9 @@ impl Order {
             if !policy::may(&by, scope, Action::Submit) {
                 return Err(forbidden(&by, Action::Submit));
             }
-            let new = *new;
-            return Ok(vec![OrderEvent::OrderSubmitted(OrderSubmitted {
+            let mut new = *new;
+            let targets = new.targets.take();
+            let mut events = vec![OrderEvent::OrderSubmitted(OrderSubmitted {
                 order_id: new.order_id,
                 service: new.service,
                 group: new.group,
@@ -159,7 +162,11 @@ impl Order {
                 note: new.note,
                 submitted_at: new.submitted_at,
                 source: new.source,
-            })]);
+            })];
+            if let Some(targets) = targets {
+                events.extend(clocks::start(targets, new.submitted_at));
+            }
+            return Ok(events);
         }
 
         let placed = self.placed.as_ref().ok_or(OrderError::NotFound)?;
@@ -184,8 +191,16 @@ impl Order {
             }
         };
         use OrderStatus::*;
+        // Warnings and breaches that fell due before now come first, dated when
+        // they fell due.
+        let mut events = self.clocks.alarms(at);
+        let actor = match by.role {
+            Role::Customer { .. } => clocks::Actor::Customer,
+            _ => clocks::Actor::Staff,
+        };
         let event = match action {
             OrderAction::Submit(_) => unreachable!("handled above"),
+            OrderAction::CheckClocks => return Ok(events),
             OrderAction::Assign {
                 assignee,
                 assignee_is_group_shifter,
@@ -337,7 +352,10 @@ impl Order {
                 })
             }
         };
-        Ok(vec![event])
+        let follow = self.clocks.follow(&event, actor, at);
+        events.push(event);
+        events.extend(follow);
+        Ok(events)
     }
 
     /// A proposal may be answered if it is the open one and `by` is the other side.
@@ -456,6 +474,7 @@ impl Aggregate for Order {
     }
 
     fn apply(&mut self, event: OrderEvent) {
+        self.clocks.apply(&event);
         let set_status = |order: &mut Self, status| {
             if let Some(placed) = order.placed.as_mut() {
                 placed.status = status;
@@ -531,12 +550,17 @@ impl Aggregate for Order {
             }
             OrderEvent::OrderActivated(_) => set_status(self, OrderStatus::Active),
             OrderEvent::OrderClosed(_) => set_status(self, OrderStatus::Closed),
-            // TODO(issue 7): clocks
-            _ => {}
+            OrderEvent::HandlingTargetsPinned(_)
+            | OrderEvent::HandlingClockStarted(_)
+            | OrderEvent::HandlingClockPaused(_)
+            | OrderEvent::HandlingClockResumed(_)
+            | OrderEvent::HandlingClockStopped(_)
+            | OrderEvent::HandlingTargetAtRisk(_)
+            | OrderEvent::HandlingTargetBreached(_) => {}
         }
     }
 }
 
 #[cfg(test)]
 #[path = "aggregate_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -51,7 +51,7 @@ fn auditor() -> Principal {
     }
 }
 
-fn new_order() -> NewOrder {
+pub(crate) fn new_order() -> NewOrder {
     let catalogue = Catalogue::from_events(&shipped_events());
     let service = catalogue.service("cloud-compute").unwrap();
     let input = json!({
@@ -73,6 +73,7 @@ fn new_order() -> NewOrder {
         note: None,
         submitted_at: "2026-03-01T09:00:00Z".parse().unwrap(),
         source: OrderSource::Api,
+        targets: None,
     }
 }
 
@@ -127,7 +128,11 @@ fn cancelled() -> OrderEvent {
 }
 
 fn cmd(by: Principal, action: OrderAction) -> OrderCommand {
-    OrderCommand { by, action }
+    OrderCommand {
+        by,
+        at: "2026-03-02T10:00:00Z".parse().unwrap(),
+        action,
+    }
 }
 
 fn assign(to: &str) -> OrderAction {

@@ -1,5 +1,7 @@
 use jiff::Timestamp;
-use pactum_events::order::{AgreementRef, Customer, OrderSource, Visibility};
+use pactum_events::order::{
+    AgreementRef, Customer, HandlingTargetsPinned, OrderSource, Visibility,
+};
 
 use crate::access::Principal;
 use crate::access::policy::OrderAction as Action;
@@ -9,6 +11,8 @@ use crate::catalogue::params::Parameters;
 #[derive(Clone, Debug)]
 pub struct OrderCommand {
     pub by: Principal,
+    /// When the command is decided: clocks count up to here.
+    pub at: Timestamp,
     pub action: OrderAction,
 }
 
@@ -78,6 +82,9 @@ pub enum OrderAction {
     Activate {
         agreements: Vec<AgreementRef>,
     },
+    /// Record the handling-clock warnings and breaches that fell due (the
+    /// timer's command; nothing else changes).
+    CheckClocks,
     /// Its SLA ended.
     Close {
         reason: String,
@@ -97,6 +104,9 @@ pub struct NewOrder {
     pub note: Option<String>,
     pub submitted_at: Timestamp,
     pub source: OrderSource,
+    /// The handling targets in force for the order's service, if any: its clocks
+    /// start under them.
+    pub targets: Option<HandlingTargetsPinned>,
 }
 
 impl OrderAction {
@@ -125,6 +135,7 @@ impl OrderAction {
             Self::RetryStep { .. } => Action::RetryStep,
             Self::Activate { .. } => Action::Activate,
             Self::Close { .. } => Action::Close,
+            Self::CheckClocks => Action::CheckClocks,
         }
     }
 }

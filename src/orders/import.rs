@@ -315,6 +315,7 @@ pub async fn import(
             let loaded = Loaded::<Order>::fresh(item.order.order_id.clone());
             let command = OrderCommand {
                 by: meta.principal.clone(),
+                at: now,
                 action: OrderAction::Submit(Box::new(item.order.clone())),
             };
             let (events, _) = execute::decide(&loaded, command, &())

@@ -3,11 +3,13 @@
 //! - [`commands`] — what callers ask for ([`commands::OrderCommand`]).
 //! - [`aggregate`] — the [`aggregate::Order`] aggregate that decides them: lifecycle
 //!   rules and authorization (via [`crate::access::policy`]).
+//! - [`clocks`] — the handling clocks an order carries (part of the aggregate).
 //! - [`legacy`] — the legacy order string of the replaced JIRA system.
 //! - [`service`] — runs commands and reads for the HTTP API and the CLI: loads the
 //!   order, gathers outside facts, appends, shapes the view per caller.
 
 pub mod aggregate;
+pub mod clocks;
 pub mod commands;
 pub mod errors;
 pub mod import;

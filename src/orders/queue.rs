@@ -5,22 +5,31 @@
 //! queue uses maps to an index whose leading columns are the filters, followed by
 //! the keyset `(created_at, order_id)`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use pactum_events::order::OrderStatus;
-use pactum_projections::order_queue::{OrderQueue, QueueRow};
+use pactum_projections::handling::HandlingView;
+use pactum_projections::order_queue::{NO_DEADLINE, OrderQueue, QueueRow};
 use pactum_projections::projection::Projection;
 use serde::Serialize;
 
 use crate::access::{Principal, Role};
 use crate::app::App;
+use crate::handling;
 pub use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
 
 /// The queue: `order_queue` rows, newest or oldest first by submission time.
 pub const QUEUE: Listing = Listing {
     spec: &pactum_projections::order_queue::TABLE,
     sort_column: "created_at",
+};
+
+/// The queue soonest due first (`sort=due_at`): the earliest deadline of a
+/// running handling clock; orders without one come last, oldest first.
+pub const QUEUE_BY_DUE: Listing = Listing {
+    spec: &pactum_projections::order_queue::TABLE,
+    sort_column: "due_at",
 };
 
 /// The filters of a queue request, as the caller asked.
@@ -53,6 +62,13 @@ pub struct QueueItem {
     /// Set while the order waits for the customer's answer.
     pub waiting_since: Option<Timestamp>,
     pub version: u64,
+    /// The earliest deadline of a running handling clock (staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<Timestamp>,
+    /// The handling clocks now: remaining business time, due-at, warning and
+    /// breached flags (staff only; absent for orders without targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handling: Option<HandlingView>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -71,6 +87,8 @@ pub enum QueueError {
     NotReady,
     #[error(transparent)]
     List(#[from] ListError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 /// The scans that together answer `query` for `principal`: their union, in
@@ -146,7 +164,13 @@ pub async fn list(
         .order_queue
         .current()
         .ok_or(QueueError::NotReady)?;
-    let page = QUEUE
+    let (listing, sort_key): (Listing, fn(&QueueRow) -> (i64, &str)) = match query.sort {
+        Sort::Due => (QUEUE_BY_DUE, |row| (due_key(row), row.order_id.as_str())),
+        _ => (QUEUE, |row| {
+            (row.created_at.as_microsecond(), row.order_id.as_str())
+        }),
+    };
+    let page = listing
         .page(
             app.store.reader(),
             app.store.dialect(),
@@ -156,14 +180,33 @@ pub async fn list(
             query.sort,
             query.limit,
             |key, columns| OrderQueue.row_from_columns(key, columns),
-            |row: &QueueRow| (row.created_at.as_microsecond(), row.order_id.as_str()),
+            sort_key,
         )
         .await?;
     let customer_view = matches!(principal.role, Role::Customer { .. });
+    let now = app.now();
+    let mut calendars = BTreeMap::new();
+    if !customer_view {
+        for handling in page.rows.iter().filter_map(|row| row.handling.as_ref()) {
+            let pin = (handling.key.clone(), handling.version);
+            if !calendars.contains_key(&pin)
+                && let Some(defined) = handling::version(app, &pin.0, pin.1).await?
+            {
+                calendars.insert(pin, defined.calendar);
+            }
+        }
+    }
     let orders = page
         .rows
         .into_iter()
-        .map(|row| QueueItem {
+        .map(|row| {
+            let handling = row.handling.as_ref().and_then(|handling| {
+                let calendar = calendars.get(&(handling.key.clone(), handling.version))?;
+                Some(handling.view(calendar, now))
+            });
+            (row, handling)
+        })
+        .map(|(row, handling)| QueueItem {
             id: row.order_id,
             service: row.service,
             group: row.group,
@@ -184,6 +227,8 @@ pub async fn list(
             status_since: row.status_since,
             waiting_since: row.waiting_since,
             version: row.version,
+            due_at: handling.as_ref().and_then(|h| h.due_at),
+            handling,
         })
         .collect();
     Ok(QueuePage {
@@ -191,6 +236,14 @@ pub async fn list(
         next_cursor: page.next.map(|c| c.encode()),
         position: live.checkpoint,
     })
+}
+
+/// A row's place in `sort=due_at`: its stored `due_at` column.
+fn due_key(row: &QueueRow) -> i64 {
+    row.handling
+        .as_ref()
+        .and_then(|h| h.due_at())
+        .map_or(NO_DEADLINE, |t| t.as_microsecond())
 }
 
 #[cfg(test)]

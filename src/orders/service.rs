@@ -20,6 +20,7 @@ use crate::access::{Principal, Role};
 use crate::app::App;
 use crate::catalogue::params;
 use crate::execute::{self, CommandMeta, Loaded};
+use crate::handling;
 use crate::orders::aggregate::Order;
 use crate::orders::commands::{NewOrder, OrderAction, OrderCommand};
 use crate::orders::errors::OrderError;
@@ -149,6 +150,7 @@ pub fn prepare_json(
         note: submission.note,
         submitted_at: now,
         source: OrderSource::Api,
+        targets: None,
     })
 }
 
@@ -176,6 +178,7 @@ pub fn prepare_legacy(
         note: None,
         submitted_at,
         source,
+        targets: None,
     })
 }
 
@@ -184,12 +187,13 @@ pub fn legacy_customer(principal: &Principal) -> Result<Customer, ServiceError> 
     customer_of(principal)
 }
 
-/// Submits a prepared order.
+/// Submits a prepared order, its clocks under the handling targets in force.
 pub async fn submit(
     app: &App,
-    order: NewOrder,
+    mut order: NewOrder,
     request: CommandRequest,
 ) -> Result<CommandResponse, ServiceError> {
+    order.targets = handling::in_force(app, &order.group, &order.service).await?;
     let id = order.order_id.clone();
     execute(app, &id, OrderAction::Submit(Box::new(order)), request).await
 }
@@ -341,6 +345,7 @@ async fn decide_and_append(
         &loaded,
         OrderCommand {
             by: principal.clone(),
+            at: meta.now,
             action,
         },
         &(),
@@ -350,7 +355,8 @@ async fn decide_and_append(
     let actor = principal.actor();
     let view = shape(
         OrderView::fold(loaded.contexts_with(&events, &actor, meta.now))
-            .ok_or(OrderError::NotFound)?,
+            .ok_or(OrderError::NotFound)?
+            .clocks_at(meta.now),
         principal,
     );
     let body = serde_json::to_string(&view).expect("views serialize");
@@ -572,7 +578,9 @@ pub async fn get(
         .iter()
         .filter(|(recorded, _)| as_of.is_none_or(|at| recorded.recorded_at <= at))
         .map(|(recorded, event)| (EventContext::from(recorded), event));
-    let view = OrderView::fold(events).ok_or(OrderError::NotFound)?;
+    let view = OrderView::fold(events)
+        .ok_or(OrderError::NotFound)?
+        .clocks_at(as_of.unwrap_or_else(|| app.now()));
     Ok(shape(view, principal))
 }
 

@@ -14,12 +14,20 @@ use sqlx::Arguments;
 
 use super::tables;
 
-/// Newest or oldest first.
+/// Newest or oldest first, or (lists that have a deadline) soonest due first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
     #[default]
     Newest,
     Oldest,
+    /// Ascending on a deadline column (the listing chosen for it).
+    Due,
+}
+
+impl Sort {
+    fn ascending(self) -> bool {
+        matches!(self, Sort::Oldest | Sort::Due)
+    }
 }
 
 /// A list: a projection table, sorted by `sort_column` then its key.
@@ -44,6 +52,7 @@ impl Cursor {
         let sort = match self.sort {
             Sort::Newest => "n",
             Sort::Oldest => "o",
+            Sort::Due => "d",
         };
         hex::encode(format!("v1|{sort}|{}|{}", self.at, self.key))
     }
@@ -60,6 +69,7 @@ impl Cursor {
             sort: match sort {
                 "n" => Sort::Newest,
                 "o" => Sort::Oldest,
+                "d" => Sort::Due,
                 _ => return None,
             },
             at: at.parse().ok()?,
@@ -136,9 +146,10 @@ impl Listing {
             args.add(value.as_str()).expect("binds a string");
             conditions.push(format!("{column} = ${}", args.len()));
         }
-        let (direction, compare) = match sort {
-            Sort::Newest => ("DESC", "<"),
-            Sort::Oldest => ("ASC", ">"),
+        let (direction, compare) = if sort.ascending() {
+            ("ASC", ">")
+        } else {
+            ("DESC", "<")
         };
         if let Some(cursor) = cursor {
             args.add(cursor.at).expect("binds an integer");
@@ -192,9 +203,10 @@ impl Listing {
         }
         rows.sort_by(|a, b| {
             let order = sort_key(a).cmp(&sort_key(b));
-            match sort {
-                Sort::Newest => order.reverse(),
-                Sort::Oldest => order,
+            if sort.ascending() {
+                order
+            } else {
+                order.reverse()
             }
         });
         rows.dedup_by(|a, b| sort_key(a).1 == sort_key(b).1);

@@ -1,0 +1,166 @@
+//! Handling targets: `PUT /v1/handling-targets/{group}[/{service}]` (admins)
+//! defines a new version; `GET /v1/handling-targets` lists the versions in force,
+//! `GET /v1/handling-targets/{group}[/{service}]` one key's.
+//!
+//! A definition: `{"first_response": "PT4H", "decision": "PT8H",
+//! "warning_percent": 75, "calendar": {"time_zone": "Europe/Paris", "hours":
+//! {"monday": ["09:00-12:00", "13:00-18:00"], ...}, "holidays": ["2026-12-25"]},
+//! "holidays_ics": "BEGIN:VCALENDAR..."}` — targets in business time (ISO 8601
+//! or `8h 30m`), at least one of the two; `holidays_ics` optional, the text of an
+//! iCalendar file whose events are added as holidays.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use jiff::SignedDuration;
+use pactum_calendar::BusinessCalendar;
+use pactum_events::handling::{HandlingTargetsDefined, target_key};
+use serde::Serialize;
+
+use crate::access::Role;
+use crate::app::App;
+use crate::handling::{self, DefineError, TargetsError, TargetsRequest};
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, CommandInput};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/v1/handling-targets", get(list))
+        .route(
+            "/v1/handling-targets/{group}",
+            get(get_group).put(put_group),
+        )
+        .route(
+            "/v1/handling-targets/{group}/{service}",
+            get(get_service).put(put_service),
+        )
+}
+
+/// A definition as the API shows it.
+#[derive(Serialize)]
+struct TargetsView {
+    key: String,
+    group: String,
+    service: Option<String>,
+    version: u32,
+    first_response: Option<String>,
+    first_response_seconds: Option<i64>,
+    decision: Option<String>,
+    decision_seconds: Option<i64>,
+    warning_percent: u8,
+    calendar: BusinessCalendar,
+}
+
+impl From<HandlingTargetsDefined> for TargetsView {
+    fn from(defined: HandlingTargetsDefined) -> Self {
+        let iso = |s: Option<i64>| s.map(|s| SignedDuration::from_secs(s).to_string());
+        Self {
+            key: defined.key(),
+            first_response: iso(defined.first_response_seconds),
+            decision: iso(defined.decision_seconds),
+            group: defined.group,
+            service: defined.service,
+            version: defined.version,
+            first_response_seconds: defined.first_response_seconds,
+            decision_seconds: defined.decision_seconds,
+            warning_percent: defined.warning_percent,
+            calendar: defined.calendar,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TargetsList {
+    targets: Vec<TargetsView>,
+}
+
+/// Who may read targets: staff.
+fn may_read(caller: &Caller) -> Result<(), ApiError> {
+    match caller.0.role {
+        Role::Shifter { .. } | Role::Auditor | Role::Admin | Role::System => Ok(()),
+        _ => Err(ApiError::Forbidden(
+            "handling targets are for shifters, auditors and admins".into(),
+        )),
+    }
+}
+
+async fn list(State(app): State<App>, caller: Caller) -> Result<Json<TargetsList>, ApiError> {
+    may_read(&caller)?;
+    let targets = handling::current(&app).await?;
+    Ok(Json(TargetsList {
+        targets: targets.into_iter().map(TargetsView::from).collect(),
+    }))
+}
+
+async fn get_group(
+    State(app): State<App>,
+    caller: Caller,
+    Path(group): Path<String>,
+) -> Result<Json<TargetsView>, ApiError> {
+    get_one(&app, &caller, &group, None).await
+}
+
+async fn get_service(
+    State(app): State<App>,
+    caller: Caller,
+    Path((group, service)): Path<(String, String)>,
+) -> Result<Json<TargetsView>, ApiError> {
+    get_one(&app, &caller, &group, Some(&service)).await
+}
+
+async fn get_one(
+    app: &App,
+    caller: &Caller,
+    group: &str,
+    service: Option<&str>,
+) -> Result<Json<TargetsView>, ApiError> {
+    may_read(caller)?;
+    let key = target_key(group, service);
+    handling::current(app)
+        .await?
+        .into_iter()
+        .find(|defined| defined.key() == key)
+        .map(|defined| Json(defined.into()))
+        .ok_or_else(|| ApiError::NotFound(format!("no handling targets for {key}")))
+}
+
+async fn put_group(
+    State(app): State<App>,
+    Path(group): Path<String>,
+    input: CommandInput,
+) -> Result<Json<TargetsView>, ApiError> {
+    put(&app, &group, None, &input).await
+}
+
+async fn put_service(
+    State(app): State<App>,
+    Path((group, service)): Path<(String, String)>,
+    input: CommandInput,
+) -> Result<Json<TargetsView>, ApiError> {
+    put(&app, &group, Some(&service), &input).await
+}
+
+async fn put(
+    app: &App,
+    group: &str,
+    service: Option<&str>,
+    input: &CommandInput,
+) -> Result<Json<TargetsView>, ApiError> {
+    if input.principal.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "only admins define handling targets".into(),
+        ));
+    }
+    let request: TargetsRequest = input.json()?;
+    let defined = handling::define(app, group, service, &request, &input.meta(app))
+        .await
+        .map_err(|e| match e {
+            DefineError::Invalid(errors) => ApiError::Validation(errors),
+            DefineError::Refused(TargetsError::NotAllowed) => {
+                ApiError::Forbidden("only admins define handling targets".into())
+            }
+            DefineError::Store(e) => e.into(),
+            DefineError::Append(e) => e.into(),
+        })?;
+    Ok(Json(defined.into()))
+}
