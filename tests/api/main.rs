@@ -8,6 +8,7 @@ mod helpers;
 mod agreements;
 mod audit;
 mod cli;
+mod clocks;
 mod errors;
 mod feed;
 mod group_commit;
