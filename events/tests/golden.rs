@@ -119,6 +119,60 @@ fn samples_order() -> Vec<OrderEvent> {
             reason: "expired".into(),
             agreement_id: "0190b7e4-0000-7000-8000-00000000000a".into(),
         }),
+        OrderEvent::HandlingTargetsPinned(HandlingTargetsPinned {
+            key: "compute".into(),
+            version: 2,
+            first_response_seconds: Some(14_400),
+            decision_seconds: Some(28_800),
+            warning_percent: 75,
+            calendar: sample_calendar(),
+        }),
+        OrderEvent::HandlingClockStarted(HandlingClockStarted {
+            clock: HandlingClock::Decision,
+            at: at("2026-11-27T16:30:00Z"),
+            target_seconds: 28_800,
+            warn_at: at("2026-11-30T14:30:00Z"),
+            due_at: at("2026-11-30T16:30:00Z"),
+            cause: "order submitted under handling targets compute version 2".into(),
+        }),
+        OrderEvent::HandlingClockPaused(HandlingClockPaused {
+            clock: HandlingClock::Decision,
+            at: at("2026-11-30T09:00:00Z"),
+            elapsed_seconds: 5_400,
+            cause: "question 1 asked: waiting for the customer".into(),
+        }),
+        OrderEvent::HandlingClockResumed(HandlingClockResumed {
+            clock: HandlingClock::Decision,
+            at: at("2026-12-01T09:00:00Z"),
+            paused_seconds: 28_800,
+            warn_at: at("2026-12-01T14:30:00Z"),
+            due_at: at("2026-12-01T16:30:00Z"),
+            cause: "question 1 answered".into(),
+        }),
+        OrderEvent::HandlingTargetAtRisk(HandlingTargetAtRisk {
+            clock: HandlingClock::Decision,
+            at: at("2026-12-01T14:30:00Z"),
+            due_at: at("2026-12-01T16:30:00Z"),
+            elapsed_seconds: 21_600,
+            target_seconds: 28_800,
+            cause: "75% of the decision target (8h) used".into(),
+        }),
+        OrderEvent::HandlingTargetBreached(HandlingTargetBreached {
+            clock: HandlingClock::Decision,
+            at: at("2026-12-01T16:30:00Z"),
+            target_seconds: 28_800,
+            paused_seconds: 28_800,
+            cause: "no decision (approval or rejection) within the target of 8h".into(),
+        }),
+        OrderEvent::HandlingClockStopped(HandlingClockStopped {
+            clock: HandlingClock::Decision,
+            at: at("2026-12-02T08:00:00Z"),
+            elapsed_seconds: 32_400,
+            target_seconds: 28_800,
+            reached: true,
+            within_target: false,
+            cause: "order approved".into(),
+        }),
     ]
 }
 
@@ -209,6 +263,28 @@ fn samples_agreement() -> Vec<pactum_events::agreement::AgreementEvent> {
             end: "2027-06-30".parse().unwrap(),
         }),
     ]
+}
+
+fn sample_calendar() -> pactum_calendar::BusinessCalendar {
+    serde_json::from_value(json!({
+        "time_zone": "Europe/Paris",
+        "hours": {"monday": ["09:00-12:00", "13:00-18:00"], "friday": ["09:00-17:00"]},
+        "holidays": ["2026-12-25"]
+    }))
+    .unwrap()
+}
+
+fn samples_handling() -> Vec<pactum_events::handling::HandlingEvent> {
+    use pactum_events::handling::*;
+    vec![HandlingEvent::HandlingTargetsDefined(HandlingTargetsDefined {
+        group: "compute".into(),
+        service: Some("cloud-compute".into()),
+        version: 1,
+        first_response_seconds: None,
+        decision_seconds: Some(28_800),
+        warning_percent: 80,
+        calendar: sample_calendar(),
+    })]
 }
 
 fn samples_brand() -> Vec<pactum_events::brand::BrandEvent> {
@@ -392,6 +468,11 @@ fn agreement_events_match_their_fixtures() {
 }
 
 #[test]
+fn handling_events_match_their_fixtures() {
+    check(samples_handling());
+}
+
+#[test]
 fn brand_events_match_their_fixtures() {
     check(samples_brand());
 }
@@ -440,13 +521,17 @@ fn every_fixture_file_still_decodes() {
                 }
                 "brand" => pactum_events::brand::BrandEvent::decode(event_type, version, payload)
                     .map(|_| ()),
+                "handling_targets" => {
+                    pactum_events::handling::HandlingEvent::decode(event_type, version, payload)
+                        .map(|_| ())
+                }
                 other => panic!("fixture folder for unknown aggregate {other}"),
             };
             result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             seen += 1;
         }
     }
-    assert!(seen >= 28, "expected a fixture per event type, saw {seen}");
+    assert!(seen >= 36, "expected a fixture per event type, saw {seen}");
 }
 
 #[test]
