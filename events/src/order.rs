@@ -352,7 +352,8 @@ pub struct HandlingClockStopped {
     /// Whether what the clock measures happened (a response, a decision);
     /// `false` when the order ended first (cancelled).
     pub reached: bool,
-    /// `reached` and `elapsed_seconds <= target_seconds`.
+    /// `reached` and `elapsed_seconds < target_seconds` (the deadline itself is
+    /// the first instant of a breach).
     pub within_target: bool,
     pub cause: String,
 }

@@ -276,15 +276,17 @@ fn sample_calendar() -> pactum_calendar::BusinessCalendar {
 
 fn samples_handling() -> Vec<pactum_events::handling::HandlingEvent> {
     use pactum_events::handling::*;
-    vec![HandlingEvent::HandlingTargetsDefined(HandlingTargetsDefined {
-        group: "compute".into(),
-        service: Some("cloud-compute".into()),
-        version: 1,
-        first_response_seconds: None,
-        decision_seconds: Some(28_800),
-        warning_percent: 80,
-        calendar: sample_calendar(),
-    })]
+    vec![HandlingEvent::HandlingTargetsDefined(
+        HandlingTargetsDefined {
+            group: "compute".into(),
+            service: Some("cloud-compute".into()),
+            version: 1,
+            first_response_seconds: None,
+            decision_seconds: Some(28_800),
+            warning_percent: 80,
+            calendar: sample_calendar(),
+        },
+    )]
 }
 
 fn samples_brand() -> Vec<pactum_events::brand::BrandEvent> {

@@ -259,7 +259,9 @@ impl Clocks {
             elapsed_seconds: elapsed,
             target_seconds: state.target,
             reached,
-            within_target: reached && elapsed <= state.target,
+            // The deadline is the first instant of the breach: a clock that
+            // counted its whole target is past it.
+            within_target: reached && elapsed < state.target,
             cause: cause.to_owned(),
         }))
     }

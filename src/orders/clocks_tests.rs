@@ -303,3 +303,37 @@ fn orders_without_targets_have_no_clocks() {
         .unwrap();
     assert_eq!(types(&events), ["OrderSubmitted"]);
 }
+
+#[test]
+fn the_deadline_itself_is_the_first_instant_of_the_breach() {
+    let mut on_time = Run::submitted();
+    let approved = on_time.ok(
+        sam(),
+        paris("2026-11-30T17:29:59"),
+        OrderAction::Approve { note: None },
+    );
+    assert!(!breached(&approved, HandlingClock::Decision));
+    let OrderEvent::HandlingClockStopped(stopped) = approved.last().unwrap() else {
+        unreachable!()
+    };
+    assert!(stopped.within_target);
+
+    let mut at_deadline = Run::submitted();
+    let approved = at_deadline.ok(
+        sam(),
+        paris("2026-11-30T17:30"),
+        OrderAction::Approve { note: None },
+    );
+    assert!(breached(&approved, HandlingClock::Decision));
+    let OrderEvent::HandlingClockStopped(stopped) = approved.last().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(stopped.elapsed_seconds, stopped.target_seconds);
+    assert!(!stopped.within_target);
+}
+
+fn breached(events: &[OrderEvent], clock: HandlingClock) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, OrderEvent::HandlingTargetBreached(b) if b.clock == clock))
+}
