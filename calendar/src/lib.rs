@@ -13,10 +13,27 @@
 //! ```
 //!
 //! A weekday that is missing has no working hours.
+//!
+//! Openings are local wall-clock times: on the days daylight saving time starts
+//! or ends, `09:00-18:00` is still nine hours, while `00:00-24:00` is 23 or 25.
+//! A local time that does not exist (in the spring gap) or exists twice (in the
+//! autumn fold) is resolved as jiff's `compatible` strategy does: the later
+//! instant of a gap, the earlier of a fold.
+//!
+//! Arithmetic ([`BusinessCalendar::add`], [`BusinessCalendar::between`]) walks
+//! the days from the start, each day's openings turned into instants; a target
+//! of a year of business time is a few hundred days, microseconds each.
+//! Worked examples: `docs/business-time.md`.
+
+mod ics;
+
+pub use ics::{IcsError, holidays_from_ics};
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiff::civil::{Date, Time};
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A day of the week, as it appears in a calendar's `hours`.
@@ -55,8 +72,18 @@ pub struct BusinessCalendar {
 /// Why a calendar or one of its parts is not valid.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    #[error("opening hours are written HH:MM-HH:MM, not {0:?}")]
+    #[error("opening hours are written HH:MM-HH:MM with the end after the start, not {0:?}")]
     Opening(String),
+    #[error("unknown time zone {0:?} (use an IANA name such as Europe/Paris)")]
+    TimeZone(String),
+    #[error("the openings of {day} overlap or are out of order: {first} then {second}")]
+    Overlap {
+        day: &'static str,
+        first: Opening,
+        second: Opening,
+    },
+    #[error("the calendar has no working hours on any day of the week")]
+    NoHours,
 }
 
 impl TryFrom<String> for Opening {
@@ -103,102 +130,176 @@ impl std::fmt::Display for Opening {
     }
 }
 
-// TEMPORARY naive arithmetic (day walk), replaced by the calendar branch.
-impl BusinessCalendar {
-    fn zone(&self) -> jiff::tz::TimeZone {
-        jiff::tz::TimeZone::get(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+impl Day {
+    pub const ALL: [Day; 7] = [
+        Day::Monday,
+        Day::Tuesday,
+        Day::Wednesday,
+        Day::Thursday,
+        Day::Friday,
+        Day::Saturday,
+        Day::Sunday,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Day::Monday => "monday",
+            Day::Tuesday => "tuesday",
+            Day::Wednesday => "wednesday",
+            Day::Thursday => "thursday",
+            Day::Friday => "friday",
+            Day::Saturday => "saturday",
+            Day::Sunday => "sunday",
+        }
     }
 
-    fn day_windows(&self, date: Date) -> Vec<(jiff::Timestamp, jiff::Timestamp)> {
+    fn of(date: Date) -> Self {
+        match date.weekday() {
+            Weekday::Monday => Day::Monday,
+            Weekday::Tuesday => Day::Tuesday,
+            Weekday::Wednesday => Day::Wednesday,
+            Weekday::Thursday => Day::Thursday,
+            Weekday::Friday => Day::Friday,
+            Weekday::Saturday => Day::Saturday,
+            Weekday::Sunday => Day::Sunday,
+        }
+    }
+}
+
+/// How far [`BusinessCalendar::add`] looks for working time: ten years.
+const HORIZON_DAYS: usize = 3_660;
+
+impl BusinessCalendar {
+    /// Checks what deserializing cannot: a known time zone, openings of each
+    /// day in order without overlap, some working time in the week.
+    pub fn validate(&self) -> Result<(), CalendarError> {
+        TimeZone::get(&self.time_zone)
+            .map_err(|_| CalendarError::TimeZone(self.time_zone.clone()))?;
+        let mut any = false;
+        for (day, openings) in &self.hours {
+            for pair in openings.windows(2) {
+                let ends = pair[0].end.ok_or(());
+                if ends.is_err() || ends.is_ok_and(|end| end > pair[1].start) {
+                    return Err(CalendarError::Overlap {
+                        day: day.name(),
+                        first: pair[0],
+                        second: pair[1],
+                    });
+                }
+            }
+            any |= !openings.is_empty();
+        }
+        if !any {
+            return Err(CalendarError::NoHours);
+        }
+        Ok(())
+    }
+
+    fn zone(&self) -> TimeZone {
+        // A calendar that failed validation counts in UTC rather than panic.
+        TimeZone::get(&self.time_zone).unwrap_or(TimeZone::UTC)
+    }
+
+    /// The working intervals of one local date, as instants, in order.
+    fn windows(&self, zone: &TimeZone, date: Date) -> Vec<(Timestamp, Timestamp)> {
         if self.holidays.contains(&date) {
             return Vec::new();
         }
-        let day = match date.weekday() {
-            jiff::civil::Weekday::Monday => Day::Monday,
-            jiff::civil::Weekday::Tuesday => Day::Tuesday,
-            jiff::civil::Weekday::Wednesday => Day::Wednesday,
-            jiff::civil::Weekday::Thursday => Day::Thursday,
-            jiff::civil::Weekday::Friday => Day::Friday,
-            jiff::civil::Weekday::Saturday => Day::Saturday,
-            jiff::civil::Weekday::Sunday => Day::Sunday,
+        let Some(openings) = self.hours.get(&Day::of(date)) else {
+            return Vec::new();
         };
-        let tz = self.zone();
-        let at = |d: Date, t: Time| tz.to_timestamp(d.to_datetime(t)).expect("in range");
-        self.hours
-            .get(&day)
-            .map(|openings| {
-                openings
-                    .iter()
-                    .map(|o| {
-                        let end = match o.end {
-                            Some(end) => at(date, end),
-                            None => at(date.tomorrow().expect("in range"), Time::midnight()),
-                        };
-                        (at(date, o.start), end)
-                    })
-                    .collect()
+        let instant = |date: Date, time: Time| {
+            zone.to_ambiguous_timestamp(date.to_datetime(time))
+                .compatible()
+                .unwrap_or(Timestamp::MAX)
+        };
+        openings
+            .iter()
+            .map(|opening| {
+                let start = instant(date, opening.start);
+                let end = match (opening.end, date.tomorrow()) {
+                    (Some(end), _) => instant(date, end),
+                    (None, Ok(next)) => instant(next, Time::midnight()),
+                    (None, Err(_)) => Timestamp::MAX,
+                };
+                (start, end)
             })
-            .unwrap_or_default()
+            .filter(|(start, end)| start < end)
+            .collect()
     }
 
-    pub fn add(&self, start: jiff::Timestamp, business: jiff::SignedDuration) -> jiff::Timestamp {
-        let mut left = business;
-        if left <= jiff::SignedDuration::ZERO {
+    /// The local dates from the day before `from` on (a window of the previous
+    /// local day may reach past midnight only through `24:00`, which ends at
+    /// midnight, so one day back is enough).
+    fn days_from(&self, zone: &TimeZone, from: Timestamp) -> impl Iterator<Item = Date> {
+        let first = from.to_zoned(zone.clone()).date();
+        let first = first.yesterday().unwrap_or(first);
+        std::iter::successors(Some(first), |date| date.tomorrow().ok())
+    }
+
+    /// The instant at which `business` working time has elapsed, counting from
+    /// `start`: `add(t, 0) == t`; a duration that ends exactly at a closing time
+    /// gives that closing time. Durations of zero or less give `start`; working
+    /// time not found within ten years gives `Timestamp::MAX`.
+    pub fn add(&self, start: Timestamp, business: SignedDuration) -> Timestamp {
+        if business <= SignedDuration::ZERO {
             return start;
         }
-        let mut date = start
-            .to_zoned(self.zone())
-            .date()
-            .yesterday()
-            .expect("in range");
-        for _ in 0..100_000 {
-            for (open, close) in self.day_windows(date) {
+        let zone = self.zone();
+        let mut left = business;
+        for date in self.days_from(&zone, start).take(HORIZON_DAYS) {
+            for (open, close) in self.windows(&zone, date) {
                 let from = open.max(start);
                 if from >= close {
                     continue;
                 }
                 let span = close.duration_since(from);
                 if span >= left {
-                    return from.checked_add(left).expect("in range");
+                    return from.checked_add(left).unwrap_or(Timestamp::MAX);
                 }
                 left -= span;
             }
-            date = date.tomorrow().expect("in range");
         }
-        start
+        Timestamp::MAX
     }
 
-    pub fn between(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> jiff::SignedDuration {
-        let mut total = jiff::SignedDuration::ZERO;
+    /// Working time in `[from, to)`; zero if `to <= from`.
+    pub fn between(&self, from: Timestamp, to: Timestamp) -> SignedDuration {
+        let mut total = SignedDuration::ZERO;
         if to <= from {
             return total;
         }
-        let mut date = from
-            .to_zoned(self.zone())
-            .date()
-            .yesterday()
-            .expect("in range");
-        let last = to.to_zoned(self.zone()).date();
-        while date <= last {
-            for (open, close) in self.day_windows(date) {
-                let a = open.max(from);
-                let b = close.min(to);
+        let zone = self.zone();
+        for date in self.days_from(&zone, from) {
+            let windows = self.windows(&zone, date);
+            // Past `to` once the day's first instant is.
+            let day_start = zone
+                .to_ambiguous_timestamp(date.to_datetime(Time::midnight()))
+                .compatible()
+                .unwrap_or(Timestamp::MAX);
+            if day_start >= to {
+                break;
+            }
+            for (open, close) in windows {
+                let (a, b) = (open.max(from), close.min(to));
                 if b > a {
                     total += b.duration_since(a);
                 }
             }
-            date = date.tomorrow().expect("in range");
         }
         total
     }
-}
 
-// TEMPORARY until the calendar branch lands.
-impl BusinessCalendar {
-    pub fn validate(&self) -> Result<(), CalendarError> {
-        Ok(())
+    /// Whether `at` falls in working time.
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        let zone = self.zone();
+        self.days_from(&zone, at).take(2).any(|date| {
+            self.windows(&zone, date)
+                .iter()
+                .any(|(open, close)| *open <= at && at < *close)
+        })
     }
 }
-pub fn holidays_from_ics(_text: &str) -> Result<BTreeSet<Date>, CalendarError> {
-    Ok(BTreeSet::new())
-}
+
+#[cfg(test)]
+mod tests;
