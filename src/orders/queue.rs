@@ -164,7 +164,7 @@ pub async fn list(
         .order_queue
         .current()
         .ok_or(QueueError::NotReady)?;
-    let (listing, sort_key): (Listing, fn(&QueueRow) -> (i64, &str)) = match query.sort {
+    let (listing, sort_key): (Listing, SortKey) = match query.sort {
         Sort::Due => (QUEUE_BY_DUE, |row| (due_key(row), row.order_id.as_str())),
         _ => (QUEUE, |row| {
             (row.created_at.as_microsecond(), row.order_id.as_str())
@@ -237,6 +237,9 @@ pub async fn list(
         position: live.checkpoint,
     })
 }
+
+/// A row's place in a listing: (sort value, key).
+type SortKey = fn(&QueueRow) -> (i64, &str);
 
 /// A row's place in `sort=due_at`: its stored `due_at` column.
 fn due_key(row: &QueueRow) -> i64 {
