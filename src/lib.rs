@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod orders;
 pub mod projector;
 pub mod relay;
+pub mod reports;
 pub mod startup;
 pub mod store;
 pub mod validation;

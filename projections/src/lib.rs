@@ -16,6 +16,7 @@ pub mod agreement_view;
 pub mod audience;
 pub mod handling;
 pub mod order_queue;
+pub mod order_report;
 pub mod order_view;
 pub mod projection;
 

@@ -112,6 +112,24 @@ pub fn can_read_log(principal: &Principal) -> bool {
 }
 
 /// Whether `principal`, who can see the order, may perform `action` on it.
+/// Which groups' rows of the order reports a principal may read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportScope {
+    All,
+    Groups(Vec<String>),
+    None,
+}
+
+/// Order reports: auditors and admins read every group, shifters their own;
+/// customers and providers none (they would learn about other organisations).
+pub fn order_report_scope(principal: &Principal) -> ReportScope {
+    match &principal.role {
+        Role::Auditor | Role::Admin | Role::System => ReportScope::All,
+        Role::Shifter { groups } => ReportScope::Groups(groups.iter().cloned().collect()),
+        Role::Customer { .. } | Role::Provider { .. } => ReportScope::None,
+    }
+}
+
 pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) -> bool {
     use OrderAction::*;
     match &principal.role {

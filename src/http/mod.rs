@@ -15,6 +15,7 @@ pub mod handling;
 pub mod health;
 pub mod orders;
 pub mod paging;
+pub mod reports;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -39,6 +40,7 @@ pub fn router(app: App) -> Router {
         .merge(events::router())
         .merge(agreements::router())
         .merge(handling::router())
+        .merge(reports::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -240,8 +240,18 @@ where
     F: Fn(Source) -> Fut,
     Fut: Future<Output = Result<CommandResponse, ServiceError>>,
 {
-    match attempt(Source::Hot).await {
-        Err(ServiceError::StaleOrder) => attempt(Source::Log).await,
+    let mut answer = attempt(Source::Hot).await;
+    // Decided again on the log: once for a stale hot order, and a few times more
+    // for the handling timer recording a warning or breach on the order between
+    // the load and the append.
+    for _ in 0..3 {
+        match answer {
+            Err(ServiceError::StaleOrder) => answer = attempt(Source::Log).await,
+            answer => return answer,
+        }
+    }
+    match answer {
+        Err(ServiceError::StaleOrder) => Err(ServiceError::Conflict),
         answer => answer,
     }
 }
@@ -282,6 +292,7 @@ pub async fn execute_with(
         Source::Log => execute::load::<Order>(&app.store, order_id).await?,
     };
     let cached = loaded.cached;
+    let version = loaded.version;
     let answer = match check(&loaded, &request) {
         Ok(()) => match prepare(&loaded).await {
             Ok(prepared) => decide_and_append(app, order_id, &request, prepared, loaded).await,
@@ -293,8 +304,26 @@ pub async fn execute_with(
         (Err(error), Some(generation)) if stale(&error, generation, app) => {
             Err(ServiceError::StaleOrder)
         }
+        (Err(ServiceError::Conflict), _) if only_alarms_since(app, order_id, version).await? => {
+            Err(ServiceError::StaleOrder)
+        }
         (answer, _) => answer,
     }
+}
+
+/// Whether everything appended to the order after `version` is the handling
+/// timer's bookkeeping (warnings, breaches): a race with it is no reason to
+/// refuse a command that did not ask for a version.
+async fn only_alarms_since(app: &App, order_id: &str, version: u64) -> Result<bool, StoreError> {
+    let events = app.store.load(OrderEvent::AGGREGATE_TYPE, order_id).await?;
+    let newer: Vec<_> = events.iter().filter(|e| e.sequence > version).collect();
+    Ok(!newer.is_empty()
+        && newer.iter().all(|e| {
+            matches!(
+                e.event_type.as_str(),
+                "HandlingTargetAtRisk" | "HandlingTargetBreached"
+            )
+        }))
 }
 
 /// Whether `error`, met on an order served from memory in cache `generation`,

@@ -29,6 +29,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use pactum_projections::agreement_index::AgreementIndex;
 use pactum_projections::order_queue::OrderQueue;
+use pactum_projections::order_report::OrderReport;
 use pactum_projections::projection::{Projection, TableSpec};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -123,6 +124,7 @@ impl ProjectionHandle {
 pub struct Projections {
     pub order_queue: ProjectionHandle,
     pub agreements: ProjectionHandle,
+    pub order_report: ProjectionHandle,
 }
 
 impl Projections {
@@ -207,6 +209,7 @@ pub fn all() -> Vec<Box<dyn AnyProjection>> {
     vec![
         Box::new(Registered(Arc::new(OrderQueue))),
         Box::new(Registered(Arc::new(AgreementIndex))),
+        Box::new(Registered(Arc::new(OrderReport))),
     ]
 }
 
@@ -214,6 +217,7 @@ fn handle_of<'a>(projections: &'a Projections, name: &str) -> Option<&'a Project
     match name {
         OrderQueue::NAME => Some(&projections.order_queue),
         AgreementIndex::NAME => Some(&projections.agreements),
+        OrderReport::NAME => Some(&projections.order_report),
         _ => None,
     }
 }

@@ -17,5 +17,6 @@ mod intake;
 mod projections;
 mod queue;
 mod replay;
+mod reports;
 mod review;
 mod tenancy;

@@ -1,0 +1,93 @@
+//! `GET /v1/reports/orders?from=&to=[&format=json|csv]`: orders submitted in
+//! `[from, to)` per service and group (definitions in [`crate::reports`]).
+//! `from` and `to` are RFC 3339 instants or `YYYY-MM-DD` dates (00:00 UTC).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::extract::Caller;
+use crate::reports::{self, ReportError};
+
+pub fn router() -> Router<App> {
+    Router::new().route("/v1/reports/orders", get(orders))
+}
+
+async fn orders(
+    State(app): State<App>,
+    Caller(principal): Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if let Some(unknown) = params
+        .keys()
+        .find(|k| !["from", "to", "format"].contains(&k.as_str()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unknown parameter {unknown:?}: use from, to and format"
+        )));
+    }
+    let from = instant(&params, "from")?;
+    let to = instant(&params, "to")?;
+    if to <= from {
+        return Err(ApiError::BadRequest(format!(
+            "to ({to}) must be after from ({from})"
+        )));
+    }
+    let csv = match params.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format must be json or csv, not {other:?}"
+            )));
+        }
+    };
+    let report = reports::orders(&app, &principal, from, to)
+        .await
+        .map_err(|e| match e {
+            ReportError::Forbidden => ApiError::Forbidden(e.to_string()),
+            ReportError::NotReady => ApiError::Unavailable(e.to_string()),
+            ReportError::Database(e) => e.into(),
+            ReportError::Row(_) => ApiError::Internal(e.to_string()),
+        })?;
+    if csv {
+        Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            reports::to_csv(&report),
+        )
+            .into_response())
+    } else {
+        Ok(Json(report).into_response())
+    }
+}
+
+/// An RFC 3339 instant, or a date meaning its 00:00 UTC.
+fn instant(params: &HashMap<String, String>, name: &str) -> Result<Timestamp, ApiError> {
+    let text = params.get(name).ok_or_else(|| {
+        ApiError::BadRequest(format!("{name} is required (RFC 3339 or YYYY-MM-DD)"))
+    })?;
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    text.parse::<Date>()
+        .ok()
+        .and_then(|date| date.to_zoned(TimeZone::UTC).ok())
+        .map(|zoned| zoned.timestamp())
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name} must be an RFC 3339 instant or a YYYY-MM-DD date, not {text:?}"
+            ))
+        })
+}
