@@ -11,6 +11,7 @@ use crate::catalogue::{self, Catalogue, SeedError};
 use crate::clock::Clock;
 use crate::documents::{RenderError, Renderer};
 use crate::handling::TargetsTable;
+use crate::notify::outbox::Outbox;
 use crate::projector::Projections;
 use crate::store::{EventStore, InlineProjection, StorageLocation, StoreError};
 
@@ -40,9 +41,13 @@ pub enum OpenError {
 
 /// The read models kept in the same transaction as their events: API tokens (a
 /// new token works at once), handling targets (a submission pins the version in
-/// force).
+/// force), the mail outbox (a committed event has its mails queued).
 pub fn inline_projections() -> Vec<Arc<dyn InlineProjection>> {
-    vec![Arc::new(TokenTable), Arc::new(TargetsTable)]
+    vec![
+        Arc::new(TokenTable),
+        Arc::new(TargetsTable),
+        Arc::new(Outbox),
+    ]
 }
 
 impl App {

@@ -16,6 +16,7 @@ pub mod execute;
 pub mod handling;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod orders;
 pub mod projector;
 pub mod relay;

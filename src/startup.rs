@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::app::{App, OpenError};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::http;
+use crate::notify::deliver::{self, MailConfig};
 use crate::projector::{self, Hooks};
 use crate::relay::{Relay, RelayConfig, RelayStatus};
 use crate::store::StorageLocation;
@@ -30,6 +31,10 @@ pub struct ServeConfig {
     pub relay: Option<RelayConfig>,
     /// Who keeps the read models.
     pub projectors: Projectors,
+    /// Where notification mail goes. `None`: `.eml` files in `<data dir>/outbox`
+    /// on the embedded store; on PostgreSQL mail stays queued until a server
+    /// with a mail directory or SMTP relay delivers it.
+    pub mail: Option<MailConfig>,
 }
 
 /// Who keeps the read models a server reads.
@@ -100,6 +105,22 @@ impl Server {
             app.clone(),
             app.shutdown.child_token(),
         )));
+        let mail = config.mail.clone().or_else(|| match &config.storage {
+            StorageLocation::DataDir(dir) => {
+                MailConfig::new(None, dir.join("outbox"), deliver::DEFAULT_FROM).ok()
+            }
+            StorageLocation::DatabaseUrl(_) => None,
+        });
+        match mail {
+            Some(mail) => projectors.push(tokio::spawn(deliver::run(
+                app.clone(),
+                mail,
+                app.shutdown.child_token(),
+            ))),
+            None => tracing::warn!(
+                "no --mail-dir or --smtp-url: notification mail stays queued in the outbox"
+            ),
+        }
         let mut relay_status = None;
         if let Some(relay_config) = config.relay {
             let relay = Relay::new(app.store.clone(), config.storage.clone(), relay_config);

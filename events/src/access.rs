@@ -21,6 +21,9 @@ pub struct TokenIssued {
     pub provider: Option<String>,
     /// Hex SHA-256 of the token string.
     pub token_sha256: String,
+    /// Where mail for this subject goes (notifications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
 }

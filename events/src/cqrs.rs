@@ -6,6 +6,7 @@ use crate::agreement::AgreementEvent;
 use crate::brand::BrandEvent;
 use crate::catalogue::CatalogueEvent;
 use crate::handling::HandlingEvent;
+use crate::notification::NotificationEvent;
 use crate::order::OrderEvent;
 
 macro_rules! domain_event {
@@ -29,5 +30,6 @@ domain_event!(
     AccessEvent,
     AgreementEvent,
     BrandEvent,
-    HandlingEvent
+    HandlingEvent,
+    NotificationEvent
 );

@@ -289,6 +289,16 @@ fn samples_handling() -> Vec<pactum_events::handling::HandlingEvent> {
     )]
 }
 
+fn samples_notification() -> Vec<pactum_events::notification::NotificationEvent> {
+    use pactum_events::notification::*;
+    vec![NotificationEvent::NotificationPreferencesSet(
+        NotificationPreferencesSet {
+            subject: "alice".into(),
+            opted_out: vec!["comment".into(), "proposal".into()],
+        },
+    )]
+}
+
 fn samples_brand() -> Vec<pactum_events::brand::BrandEvent> {
     use pactum_events::brand::*;
     vec![BrandEvent::BrandDefined(BrandDefined {
@@ -407,6 +417,7 @@ fn samples_access() -> Vec<AccessEvent> {
             groups: vec!["compute".into(), "storage".into()],
             provider: None,
             token_sha256: "ab".repeat(32),
+            email: None,
             expires_at: Some(at("2027-01-01T00:00:00Z")),
         }),
         AccessEvent::TokenRevoked(TokenRevoked {
@@ -475,6 +486,11 @@ fn handling_events_match_their_fixtures() {
 }
 
 #[test]
+fn notification_events_match_their_fixtures() {
+    check(samples_notification());
+}
+
+#[test]
 fn brand_events_match_their_fixtures() {
     check(samples_brand());
 }
@@ -523,6 +539,12 @@ fn every_fixture_file_still_decodes() {
                 }
                 "brand" => pactum_events::brand::BrandEvent::decode(event_type, version, payload)
                     .map(|_| ()),
+                "notification_preferences" => {
+                    pactum_events::notification::NotificationEvent::decode(
+                        event_type, version, payload,
+                    )
+                    .map(|_| ())
+                }
                 "handling_targets" => {
                     pactum_events::handling::HandlingEvent::decode(event_type, version, payload)
                         .map(|_| ())
@@ -533,7 +555,7 @@ fn every_fixture_file_still_decodes() {
             seen += 1;
         }
     }
-    assert!(seen >= 36, "expected a fixture per event type, saw {seen}");
+    assert!(seen >= 37, "expected a fixture per event type, saw {seen}");
 }
 
 #[test]

@@ -27,6 +27,7 @@ impl AccessToken {
                 grant,
                 token_sha256,
                 expires_at,
+                email,
             } => {
                 if !may_manage(&by) {
                     return Err(AccessError::NotAllowed);
@@ -49,6 +50,7 @@ impl AccessToken {
                     provider,
                     token_sha256,
                     expires_at,
+                    email,
                 })])
             }
             AccessCommand::Revoke { by, reason } => {
@@ -119,6 +121,7 @@ mod tests {
                 },
                 token_sha256: "00".repeat(32),
                 expires_at: None,
+                email: None,
             },
         )
     }
@@ -133,6 +136,7 @@ mod tests {
             provider: None,
             token_sha256: "00".repeat(32),
             expires_at: None,
+            email: None,
         })
     }
 

@@ -11,6 +11,7 @@ pub enum AccessCommand {
         grant: Principal,
         token_sha256: String,
         expires_at: Option<Timestamp>,
+        email: Option<String>,
     },
     Revoke {
         by: Principal,

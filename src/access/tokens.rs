@@ -36,6 +36,8 @@ pub struct TokenRequest {
     pub groups: Vec<String>,
     pub provider: Option<String>,
     pub expires_at: Option<Timestamp>,
+    /// Where notification mail for the subject goes.
+    pub email: Option<String>,
 }
 
 impl TokenRequest {
@@ -44,6 +46,14 @@ impl TokenRequest {
     pub fn validate(&self, catalogue: &Catalogue) -> Result<Principal, Vec<FieldError>> {
         let mut errors = Vec::new();
         let subject = validation::subject("subject", &self.subject).map_err(|e| errors.push(e));
+        if let Some(email) = &self.email
+            && email.parse::<lettre::Address>().is_err()
+        {
+            errors.push(FieldError::new(
+                "email",
+                format!("{email:?} is not an e-mail address"),
+            ));
+        }
         let not_for = |flag: &str, role: &str| {
             FieldError::new(flag, format!("does not apply to role {role}"))
         };
@@ -177,6 +187,7 @@ pub async fn issue(
         grant: grant.clone(),
         token_sha256: hash_token(&token),
         expires_at: request.expires_at,
+        email: request.email.clone(),
     };
     let (events, _) = execute::decide(&loaded, (token_id.clone(), command), &()).await?;
     store
@@ -367,7 +378,8 @@ impl InlineProjection for TokenTable {
                 AccessEvent::TokenIssued(issued) => {
                     sqlx::query(
                         "INSERT INTO access_tokens (token_id, token_sha256, subject, role, org, \
-                         provider, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         provider, issued_at, expires_at, email) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(&issued.token_id)
                     .bind(&issued.token_sha256)
@@ -377,6 +389,7 @@ impl InlineProjection for TokenTable {
                     .bind(&issued.provider)
                     .bind(at)
                     .bind(issued.expires_at.map(|t| t.as_microsecond()))
+                    .bind(&issued.email)
                     .execute(&mut *conn)
                     .await?;
                     for group in &issued.groups {

@@ -160,6 +160,16 @@ struct ServeArgs {
         env = "PACTUM_PROJECTORS"
     )]
     projectors: ProjectorsArg,
+    /// Send notification mail through this SMTP server (smtp://host:port)
+    /// instead of writing .eml files.
+    #[arg(long, env = "PACTUM_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Write notification mail as .eml files here (default: <data dir>/outbox).
+    #[arg(long, env = "PACTUM_MAIL_DIR")]
+    mail_dir: Option<std::path::PathBuf>,
+    /// The From: address of notification mail.
+    #[arg(long, env = "PACTUM_MAIL_FROM", default_value = crate::notify::deliver::DEFAULT_FROM)]
+    mail_from: String,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -217,7 +227,22 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     } else {
         ClockConfig::System
     };
+    let mail = match (&args.smtp_url, &args.mail_dir, args.storage.location()) {
+        (None, None, StorageLocation::DatabaseUrl(_)) => None,
+        (smtp, dir, location) => {
+            let dir = dir.clone().unwrap_or_else(|| match location {
+                StorageLocation::DataDir(data) => data.join("outbox"),
+                StorageLocation::DatabaseUrl(_) => PathBuf::from("pactum-outbox"),
+            });
+            Some(crate::notify::deliver::MailConfig::new(
+                smtp.as_deref(),
+                dir,
+                &args.mail_from,
+            )?)
+        }
+    };
     let config = ServeConfig {
+        mail,
         listen: args.listen,
         storage: args.storage.location(),
         clock,

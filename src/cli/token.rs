@@ -40,6 +40,10 @@ pub struct CreateArgs {
     /// Lifetime, e.g. 90d, 12h or P1Y (default: no expiry).
     #[arg(long)]
     expires_in: Option<String>,
+    /// Where notification mail for this subject goes (default: the subject,
+    /// if it is an e-mail address).
+    #[arg(long)]
+    email: Option<String>,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -99,6 +103,7 @@ async fn create(args: CreateArgs) -> Result<ExitCode, String> {
         groups: args.groups,
         provider: args.provider,
         expires_at,
+        email: args.email,
     };
     let result = tokens::issue(
         &app.store,

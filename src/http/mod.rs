@@ -13,6 +13,7 @@ pub mod events;
 pub mod extract;
 pub mod handling;
 pub mod health;
+pub mod me;
 pub mod orders;
 pub mod paging;
 pub mod reports;
@@ -41,6 +42,7 @@ pub fn router(app: App) -> Router {
         .merge(agreements::router())
         .merge(handling::router())
         .merge(reports::router())
+        .merge(me::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -178,6 +178,16 @@ pub trait InlineProjection: Send + Sync + 'static {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 
+    /// Called instead of [`apply`](Self::apply) for events `pactum import`
+    /// restores: history, not news (the outbox mails nobody about it).
+    fn apply_imported<'a>(
+        &'a self,
+        conn: &'a mut DbConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        self.apply(conn, event)
+    }
+
     /// Whether [`apply`](Self::apply) can fold `event`, judged without the
     /// database. `pactum import` asks this of every event before inserting any, so
     /// an event this build cannot read is refused up front, not halfway through.

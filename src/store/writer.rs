@@ -852,7 +852,7 @@ async fn import_job(
         )
         .await?;
         for projection in inline {
-            projection.apply(&mut *conn, event).await?;
+            projection.apply_imported(&mut *conn, event).await?;
         }
     }
     Ok(())

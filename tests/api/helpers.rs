@@ -42,6 +42,9 @@ pub struct Options {
     pub clock: ClockConfig,
     pub hooks: Hooks,
     pub projectors: pactum::startup::Projectors,
+    /// Where mail goes (default: files in `<dir>/outbox` on SQLite, queued only
+    /// on PostgreSQL).
+    pub mail: Option<pactum::notify::deliver::MailConfig>,
 }
 
 /// A server over a fresh, empty store.
@@ -80,6 +83,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
         hooks: options.hooks,
         projectors: options.projectors,
         relay: None,
+        mail: options.mail,
     })
     .await
     .expect("the server starts");

@@ -68,6 +68,7 @@ pub async fn spawn_app(database: &Database, relay: Option<RelayConfig>) -> TestA
         hooks: Default::default(),
         projectors: Default::default(),
         relay,
+        mail: None,
     })
     .await
     .expect("the server starts");

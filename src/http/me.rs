@@ -1,0 +1,68 @@
+//! `GET /v1/me/notifications` and `PUT /v1/me/notifications {"opted_out": [...]}`:
+//! the kinds of mail the caller (a customer or shifter) does not want.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use pactum_events::notification::KINDS;
+use serde::{Deserialize, Serialize};
+
+use crate::access::Role;
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, CommandInput};
+use crate::notify::{self, PreferencesServiceError};
+
+pub fn router() -> Router<App> {
+    Router::new().route("/v1/me/notifications", get(show).put(set))
+}
+
+#[derive(Serialize)]
+struct PreferencesView {
+    opted_out: Vec<String>,
+    /// Every kind of mail pactum sends.
+    kinds: &'static [&'static str],
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferencesBody {
+    opted_out: Vec<String>,
+}
+
+fn receives_mail(role: &Role) -> Result<(), ApiError> {
+    match role {
+        Role::Customer { .. } | Role::Shifter { .. } => Ok(()),
+        _ => Err(ApiError::Forbidden(
+            "only customers and shifters have notification preferences".into(),
+        )),
+    }
+}
+
+async fn show(State(app): State<App>, caller: Caller) -> Result<Json<PreferencesView>, ApiError> {
+    receives_mail(&caller.0.role)?;
+    Ok(Json(PreferencesView {
+        opted_out: notify::preferences(&app, &caller.0).await?,
+        kinds: &KINDS,
+    }))
+}
+
+async fn set(
+    State(app): State<App>,
+    input: CommandInput,
+) -> Result<Json<PreferencesView>, ApiError> {
+    receives_mail(&input.principal.role)?;
+    let body: PreferencesBody = input.json()?;
+    let opted_out = notify::set_preferences(&app, body.opted_out, &input.meta(&app))
+        .await
+        .map_err(|e| match e {
+            PreferencesServiceError::Invalid(errors) => ApiError::Validation(errors),
+            PreferencesServiceError::Refused(e) => ApiError::Forbidden(e.to_string()),
+            PreferencesServiceError::Store(e) => e.into(),
+            PreferencesServiceError::Append(e) => e.into(),
+        })?;
+    Ok(Json(PreferencesView {
+        opted_out,
+        kinds: &KINDS,
+    }))
+}

@@ -1,0 +1,317 @@
+//! Sends the outbox: a task of `pactum serve` that wakes when the log moves and
+//! when the next retry falls due, claims each due mail (a compare-and-set through
+//! the writer, so two nodes never both send one), sends it, and records the
+//! outcome. A failure is retried after 5 s, doubling up to an hour, and given up
+//! after [`MAX_ATTEMPTS`]. Delivery runs on real time, not on the commands'
+//! clock: a retry is about the mail server, not about the order.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, Message};
+use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::{AsyncTransport, Tokio1Executor};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+
+/// The `From:` address unless `--mail-from` says otherwise.
+pub const DEFAULT_FROM: &str = "pactum@localhost";
+
+/// Attempts before a mail is marked failed.
+pub const MAX_ATTEMPTS: i64 = 10;
+
+/// How long a claimed mail is someone's before another node may try it.
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Mails handled per round.
+const ROUND: i64 = 50;
+
+/// Where mail goes.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// `.eml` files (RFC 5322) written into this directory.
+    Files(PathBuf),
+    /// An SMTP server, `smtp://host:port` (plain, as a local relay speaks).
+    Smtp { host: String, port: u16 },
+}
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    pub transport: Transport,
+    /// The `From:` address.
+    pub from: String,
+    /// The wait after a first failure (then doubling, at most an hour).
+    pub retry_after: Duration,
+}
+
+impl MailConfig {
+    /// SMTP when `smtp_url` is given, files in `dir` otherwise.
+    pub fn new(smtp_url: Option<&str>, dir: PathBuf, from: &str) -> Result<Self, String> {
+        from.parse::<Mailbox>()
+            .map_err(|e| format!("--mail-from {from:?}: {e}"))?;
+        let transport = match smtp_url {
+            None => Transport::Files(dir),
+            Some(url) => {
+                let rest = url
+                    .strip_prefix("smtp://")
+                    .ok_or_else(|| format!("--smtp-url {url:?}: use smtp://host:port"))?;
+                let (host, port) = rest
+                    .trim_end_matches('/')
+                    .rsplit_once(':')
+                    .unwrap_or((rest, "25"));
+                let port = port
+                    .parse()
+                    .map_err(|_| format!("--smtp-url {url:?}: bad port"))?;
+                Transport::Smtp {
+                    host: host.to_owned(),
+                    port,
+                }
+            }
+        };
+        Ok(Self {
+            transport,
+            from: from.to_owned(),
+            retry_after: Duration::from_secs(5),
+        })
+    }
+}
+
+/// One queued mail.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Mail {
+    pub id: String,
+    pub recipient: String,
+    pub subject_line: String,
+    pub body: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+}
+
+/// Runs until cancelled.
+pub async fn run(app: App, config: MailConfig, cancel: CancellationToken) {
+    let mut head = app.store.subscribe();
+    loop {
+        head.borrow_and_update();
+        let next = match round(&app, &config).await {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(%error, "mail delivery failed; retrying");
+                Some(Timestamp::now() + Duration::from_secs(30))
+            }
+        };
+        let wait = next.map(|at| {
+            let millis = at.duration_since(Timestamp::now()).as_millis().max(0);
+            Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+        });
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = head.changed() => if changed.is_err() { return },
+            () = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}
+
+/// Delivers what is due; returns when the next mail falls due.
+pub async fn round(app: &App, config: &MailConfig) -> Result<Option<Timestamp>, sqlx::Error> {
+    let now = Timestamp::now().as_microsecond();
+    let due: Vec<Mail> = sqlx::query_as(&format!(
+        "SELECT id, recipient, subject_line, body, created_at, attempts, next_attempt_at \
+         FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+         ORDER BY next_attempt_at, id LIMIT {ROUND}"
+    ))
+    .bind(now)
+    .fetch_all(app.store.reader())
+    .await?;
+    for mail in &due {
+        if !claim(app, mail).await? {
+            continue;
+        }
+        let outcome = send(config, mail).await;
+        record(app, config, mail, outcome).await?;
+    }
+    if due.len() as i64 == ROUND {
+        return Ok(Some(Timestamp::now()));
+    }
+    let next: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+            .fetch_one(app.store.reader())
+            .await?;
+    Ok(next.and_then(|micros| Timestamp::from_microsecond(micros).ok()))
+}
+
+/// Takes the mail for [`LEASE`], unless another delivery took it first.
+async fn claim(app: &App, mail: &Mail) -> Result<bool, sqlx::Error> {
+    let (id, seen) = (mail.id.clone(), mail.next_attempt_at);
+    let until = Timestamp::now().as_microsecond() + LEASE.as_micros() as i64;
+    app.store
+        .write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
+                     WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3",
+                )
+                .bind(until)
+                .bind(&id)
+                .bind(seen)
+                .execute(&mut *conn)
+                .await
+                .map(|done| done.rows_affected() == 1)
+            })
+        })
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+}
+
+/// Records a delivery, a retry, or giving up.
+async fn record(
+    app: &App,
+    config: &MailConfig,
+    mail: &Mail,
+    outcome: Result<(), String>,
+) -> Result<(), sqlx::Error> {
+    let id = mail.id.clone();
+    let attempts = mail.attempts + 1;
+    let retry_after = config.retry_after;
+    let now = Timestamp::now().as_microsecond();
+    app.store
+        .write(move |conn| {
+            Box::pin(async move {
+                match outcome {
+                    Ok(()) => {
+                        sqlx::query(
+                            "UPDATE outbox SET status = 'delivered', delivered_at = $1, \
+                             next_attempt_at = NULL, last_error = NULL WHERE id = $2",
+                        )
+                        .bind(now)
+                        .bind(&id)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Err(error) => {
+                        tracing::warn!(mail = %id, attempts, %error, "mail not delivered");
+                        let (status, next) = if attempts >= MAX_ATTEMPTS {
+                            ("failed", None)
+                        } else {
+                            let wait = backoff(retry_after, attempts);
+                            ("pending", Some(now + wait.as_micros() as i64))
+                        };
+                        sqlx::query(
+                            "UPDATE outbox SET status = $1, next_attempt_at = $2, \
+                             last_error = $3 WHERE id = $4",
+                        )
+                        .bind(status)
+                        .bind(next)
+                        .bind(error)
+                        .bind(&id)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                Ok::<(), sqlx::Error>(())
+            })
+        })
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+}
+
+/// `first` after the first failure, doubling, at most an hour.
+pub fn backoff(first: Duration, attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    first
+        .saturating_mul(2u32.saturating_pow(doublings))
+        .min(Duration::from_secs(3600))
+}
+
+/// The mail as a message.
+fn message(config: &MailConfig, mail: &Mail) -> Result<Message, String> {
+    let from: Mailbox = config.from.parse().map_err(|e| format!("from: {e}"))?;
+    let to: Mailbox = mail
+        .recipient
+        .parse()
+        .map_err(|e| format!("to {:?}: {e}", mail.recipient))?;
+    let date = Timestamp::from_microsecond(mail.created_at).unwrap_or(Timestamp::UNIX_EPOCH);
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(&mail.subject_line)
+        .message_id(Some(format!("<{}@pactum>", mail.id)))
+        .date(std::time::SystemTime::from(date))
+        .header(ContentType::TEXT_PLAIN);
+    // 8bit keeps the text readable in an .eml file; lines too long for it (the
+    // outbox wraps at 76, but a long word may remain) go quoted-printable.
+    match Body::new_with_encoding(mail.body.clone(), ContentTransferEncoding::EightBit) {
+        Ok(body) => builder.body(body),
+        Err(_) => builder.body(mail.body.clone()),
+    }
+    .map_err(|e| e.to_string())
+}
+
+async fn send(config: &MailConfig, mail: &Mail) -> Result<(), String> {
+    let message = message(config, mail)?;
+    match &config.transport {
+        Transport::Files(dir) => {
+            let dir = dir.clone();
+            let name = format!("{}.eml", mail.id);
+            let bytes = message.formatted();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                // Written whole or not at all: a reader never sees half a mail.
+                let temp = dir.join(format!(".{name}.tmp"));
+                std::fs::write(&temp, &bytes)?;
+                std::fs::rename(&temp, dir.join(&name))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+        }
+        Transport::Smtp { host, port } => {
+            let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
+                .port(*port)
+                .timeout(Some(Duration::from_secs(20)))
+                .build();
+            transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_five_seconds_to_an_hour() {
+        let first = Duration::from_secs(5);
+        assert_eq!(backoff(first, 1), Duration::from_secs(5));
+        assert_eq!(backoff(first, 2), Duration::from_secs(10));
+        assert_eq!(backoff(first, 5), Duration::from_secs(80));
+        assert_eq!(backoff(first, 30), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn smtp_urls_and_senders_are_checked() {
+        let config = MailConfig::new(
+            Some("smtp://127.0.0.1:2525"),
+            "x".into(),
+            "pactum@localhost",
+        )
+        .unwrap();
+        assert!(
+            matches!(config.transport, Transport::Smtp { ref host, port: 2525 } if host == "127.0.0.1")
+        );
+        assert!(MailConfig::new(Some("http://x"), "x".into(), "pactum@localhost").is_err());
+        assert!(MailConfig::new(None, "x".into(), "not an address").is_err());
+    }
+}
