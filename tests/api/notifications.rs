@@ -491,3 +491,31 @@ async fn warnings_and_breaches_mail_the_assignee_or_else_the_group() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_issued_sla_is_mailed_to_the_customer() {
+    let o = office(|dir| MailConfig::new(None, dir.to_owned(), "pactum@localhost").unwrap()).await;
+    let id = o.app.submit(&o.alice).await;
+    o.app.command(&id, "approve", &o.sam, json!({})).await;
+    let (status, body) = o.app.command(&id, "activate", &o.sam, json!({})).await;
+    assert!(status.is_success(), "{body}");
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT kind, recipient, body FROM outbox WHERE kind = 'agreement_issued'")
+            .fetch_all(o.app.app.store.reader())
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "alice@acme.example");
+    let (_, order) = o.app.get_json(&format!("/v1/orders/{id}"), &o.sam).await;
+    let sla = order["agreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "sla")
+        .unwrap();
+    assert!(
+        rows[0].2.contains(sla["agreement_id"].as_str().unwrap()),
+        "{}",
+        rows[0].2
+    );
+}
