@@ -32,6 +32,15 @@ async fn build_store(dir: &Path) -> Built {
     let app = spawn_app_at(dir).await;
     let alice = app.customer("alice", "acme").await;
     let sam = app.shifter("sam", &["compute"]).await;
+    // A shifter with an address: each new order queues a mail for her.
+    app.token(pactum::access::tokens::TokenRequest {
+        subject: "tess".into(),
+        role: "shifter".into(),
+        groups: vec!["compute".into()],
+        email: Some("tess@egi.example".into()),
+        ..Default::default()
+    })
+    .await;
     let mut orders = Vec::new();
     for _ in 0..3 {
         orders.push(app.submit(&alice).await);
@@ -379,6 +388,15 @@ async fn export_then_import_restores_the_log_exactly() {
     );
     assert_eq!(export(&restored), exported, "the restored log is the same");
     assert_eq!(rows_in(&restored).await, (events, tokens));
+    // Restoring history is not news: the original queued mail, the import none.
+    let mails = async |dir: &Path| -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&mut connect(dir).await)
+            .await
+            .unwrap()
+    };
+    assert_eq!(mails(&original).await, 3);
+    assert_eq!(mails(&restored).await, 0);
     let output = pactum(&["verify"], &restored);
     assert!(output.status.success(), "{}", stderr(&output));
 
