@@ -23,4 +23,5 @@ pub mod relay;
 pub mod reports;
 pub mod startup;
 pub mod store;
+pub mod timers;
 pub mod validation;

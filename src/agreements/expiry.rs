@@ -21,56 +21,15 @@ use crate::orders::service::ServiceError;
 use crate::projector::tables;
 use pactum_projections::agreement_index::TABLE;
 
-/// The least time between sweeps woken by commits.
-const COMMIT_RECHECK: Duration = Duration::from_secs(1);
-
 /// Agreements expired per sweep at most; the next sweep follows at once.
 const SWEEP: i64 = 200;
 
-/// Runs until cancelled.
+/// Runs until cancelled (see [`crate::timers`]).
 pub async fn run(app: App, cancel: CancellationToken) {
-    let mut head = app.store.subscribe();
-    let mut jumps = app.clock.jumps();
-    loop {
-        head.borrow_and_update();
-        let next = match sweep(&app).await {
-            Ok(next) => next,
-            Err(error) => {
-                tracing::error!(%error, "agreement expiry failed; retrying");
-                Some(app.now() + 30.seconds())
-            }
-        };
-        let wait = next.map(|due| {
-            let millis = due.duration_since(app.now()).as_millis().max(0);
-            Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
-        });
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            changed = head.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                // A new agreement may end sooner than the one awaited; look
-                // again, but at most once a second however busy the log is.
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(COMMIT_RECHECK) => {}
-                }
-            }
-            () = async {
-                match wait {
-                    Some(wait) => tokio::time::sleep(wait).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-            () = async {
-                match jumps.as_mut() {
-                    Some(jumps) => { let _ = jumps.changed().await; }
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
-    }
+    crate::timers::run(app, cancel, "agreement expiry", async |app| {
+        sweep(&app).await
+    })
+    .await
 }
 
 /// The first instant after `end` (the last day covered): the next midnight, UTC.

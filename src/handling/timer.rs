@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
@@ -22,59 +22,18 @@ use crate::orders::service::{self, CommandRequest, ServiceError};
 use crate::projector::tables;
 use pactum_projections::order_queue::TABLE;
 
-/// The least time between sweeps woken by commits.
-const COMMIT_RECHECK: Duration = Duration::from_secs(1);
-
 /// Orders checked per sweep at most; the next sweep follows at once.
 const SWEEP: usize = 200;
 
 /// The subject the timer's commands are recorded under.
 pub const TIMER: &str = "pactum-handling-timer";
 
-/// Runs until cancelled.
+/// Runs until cancelled (see [`crate::timers`]).
 pub async fn run(app: App, cancel: CancellationToken) {
-    let mut head = app.store.subscribe();
-    let mut jumps = app.clock.jumps();
-    loop {
-        head.borrow_and_update();
-        let next = match sweep(&app).await {
-            Ok(next) => next,
-            Err(error) => {
-                tracing::error!(%error, "handling timer failed; retrying");
-                Some(app.now() + 30.seconds())
-            }
-        };
-        let wait = next.map(|due| {
-            let millis = due.duration_since(app.now()).as_millis().max(0);
-            Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
-        });
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            changed = head.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                // A new clock may fall due sooner than the one awaited; look
-                // again, but at most once a second however busy the log is.
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(COMMIT_RECHECK) => {}
-                }
-            }
-            () = async {
-                match wait {
-                    Some(wait) => tokio::time::sleep(wait).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-            () = async {
-                match jumps.as_mut() {
-                    Some(jumps) => { let _ = jumps.changed().await; }
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
-    }
+    crate::timers::run(app, cancel, "handling clocks", async |app| {
+        sweep(&app).await
+    })
+    .await
 }
 
 /// Records what fell due by now; returns when the next alarm falls due.

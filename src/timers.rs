@@ -1,0 +1,67 @@
+//! The loop every timer of the server shares (agreement expiry, handling
+//! clocks): sweep what is due, then sleep until the next due instant the sweep
+//! reported — waking early when the log moves (something new may fall due
+//! sooner; at most once a second however busy the log is) or when a manual clock
+//! jumps. Timers never scan on a fixed period.
+
+use std::future::Future;
+use std::time::Duration;
+
+use jiff::{Timestamp, ToSpan};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+
+/// The least time between sweeps woken by commits.
+const COMMIT_RECHECK: Duration = Duration::from_secs(1);
+
+/// Runs `sweep` until cancelled. `sweep` records what is due now and returns
+/// when the next thing falls due (`None`: nothing pending); an error is logged
+/// under `name` and retried 30 s later.
+pub async fn run<F, Fut, E>(app: App, cancel: CancellationToken, name: &'static str, sweep: F)
+where
+    F: Fn(App) -> Fut,
+    Fut: Future<Output = Result<Option<Timestamp>, E>>,
+    E: std::fmt::Display,
+{
+    let mut head = app.store.subscribe();
+    let mut jumps = app.clock.jumps();
+    loop {
+        head.borrow_and_update();
+        let next = match sweep(app.clone()).await {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(%error, timer = name, "timer sweep failed; retrying");
+                Some(app.now() + 30.seconds())
+            }
+        };
+        let wait = next.map(|due| {
+            let millis = due.duration_since(app.now()).as_millis().max(0);
+            Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+        });
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = head.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(COMMIT_RECHECK) => {}
+                }
+            }
+            () = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            () = async {
+                match jumps.as_mut() {
+                    Some(jumps) => { let _ = jumps.changed().await; }
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}
