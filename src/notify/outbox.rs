@@ -138,13 +138,13 @@ async fn fold(
         }
         _ => {}
     }
-    if !mail {
+    let by_customer = event.actor.role == "customer";
+    if !mail || !mails(&order, by_customer) {
         return Ok(());
     }
     let Some(facts) = facts(conn, order_id).await? else {
         return Ok(());
     };
-    let by_customer = event.actor.role == "customer";
     let drafts = drafts(order_id, &facts, &order, by_customer);
     let mut n = 0;
     for draft in drafts {
@@ -198,6 +198,26 @@ async fn facts(conn: &mut DbConnection, order_id: &str) -> Result<Option<OrderFa
             assignee,
         }),
     )
+}
+
+/// Whether an order event calls for any mail (most do not: the order's row is
+/// not even read for them).
+fn mails(event: &OrderEvent, by_customer: bool) -> bool {
+    match event {
+        OrderEvent::CommentAdded(comment) => {
+            comment.visibility == Visibility::Public && !by_customer
+        }
+        OrderEvent::ProposalMade(proposal) => proposal.side == Side::Shifter,
+        OrderEvent::OrderSubmitted(_)
+        | OrderEvent::QuestionAsked(_)
+        | OrderEvent::OrderApproved(_)
+        | OrderEvent::OrderRejected(_)
+        | OrderEvent::OrderActivated(_)
+        | OrderEvent::ProvisioningPlanned(_)
+        | OrderEvent::HandlingTargetAtRisk(_)
+        | OrderEvent::HandlingTargetBreached(_) => true,
+        _ => false,
+    }
 }
 
 /// The mails an order event calls for.
