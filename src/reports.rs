@@ -11,6 +11,8 @@
 //!   because what it measures happened (`HandlingClockStopped` with `reached`);
 //!   orders without targets, and clocks still running or stopped by a
 //!   cancellation, are not `measured`;
+//! - `within_target` is the clock's own verdict, copied from the event: the
+//!   business time counted was strictly less than the target;
 //! - `median_seconds`: the middle value, or the mean of the two middle values
 //!   (rounded down) for an even count; `p90_seconds`: nearest rank, the
 //!   ⌈0.9·n⌉-th smallest; `within_target_percent`: 100 · within / measured,
@@ -33,7 +35,7 @@ use crate::projector::tables;
 pub enum ReportError {
     #[error("order reports are for shifters, auditors and admins")]
     Forbidden,
-    #[error("the order report is not built yet; retry shortly")]
+    #[error("the order report has not caught up with the log yet; retry shortly")]
     NotReady,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -110,11 +112,11 @@ pub async fn orders(
         ReportScope::Groups(groups) => Some(groups),
     };
     let handle = &app.projections.order_report;
-    // Everything committed before the request counts.
+    // Everything committed before the request counts: an older view would give
+    // results missing what the caller just committed, so none is served.
     let live = handle
         .wait_for(app.store.head(), Duration::from_secs(5))
         .await
-        .or_else(|| handle.current())
         .ok_or(ReportError::NotReady)?;
     let hint = tables::index_hint(app.store.dialect(), &live.table, 0);
     let columns = std::iter::once(TABLE.key)
@@ -262,6 +264,56 @@ mod tests {
                 none.within_target_percent
             ),
             (0, None, None)
+        );
+    }
+
+    #[test]
+    fn percentages_round_half_away_from_zero() {
+        // 1/8 = 12.5 %; 1/3 = 33.33… %; 5/6 = 83.33… %; 7/8 = 87.5 %.
+        let percent = |within: usize, n: usize| {
+            let seconds: Vec<i64> = (0..n as i64)
+                .map(|i| if (i as usize) < within { 1 } else { 1000 })
+                .collect();
+            ClockStats::of(&measured(&seconds)).within_target_percent
+        };
+        assert_eq!(percent(1, 8), Some(12.5));
+        // 1/16 = 6.25 %: the half rounds up.
+        assert_eq!(percent(1, 16), Some(6.3));
+        assert_eq!(percent(1, 3), Some(33.3));
+        assert_eq!(percent(5, 6), Some(83.3));
+        assert_eq!(percent(7, 8), Some(87.5));
+        assert_eq!(percent(0, 2), Some(0.0));
+        assert_eq!(percent(2, 2), Some(100.0));
+    }
+
+    #[test]
+    fn csv_leaves_unmeasured_cells_empty() {
+        let report = OrdersReport {
+            from: "2026-06-01T00:00:00Z".parse().unwrap(),
+            to: "2026-06-02T00:00:00Z".parse().unwrap(),
+            rows: vec![ReportLine {
+                service: "cloud-compute".into(),
+                group: "compute".into(),
+                submitted: 2,
+                approved: 0,
+                rejected: 0,
+                cancelled: 1,
+                first_response: ClockStats::of(&measured(&[30, 90])),
+                decision: ClockStats::of(&[]),
+            }],
+        };
+        assert_eq!(
+            to_csv(&report),
+            format!(
+                "{}\ncloud-compute,compute,2,0,0,1,2,60,90,100.0,0,,,\n",
+                CSV_HEADER.join(",")
+            )
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["rows"][0]["decision"],
+            serde_json::json!({"measured": 0, "median_seconds": null, "p90_seconds": null,
+                               "within_target": 0, "within_target_percent": null})
         );
     }
 }

@@ -252,9 +252,8 @@ mod tests {
         })
     }
 
-    #[test]
-    fn copies_outcomes_and_reached_clocks_only() {
-        let submitted = OrderEvent::OrderSubmitted(OrderSubmitted {
+    fn submitted() -> OrderEvent {
+        OrderEvent::OrderSubmitted(OrderSubmitted {
             order_id: "o-1".into(),
             service: "cloud-compute".into(),
             group: "compute".into(),
@@ -267,21 +266,27 @@ mod tests {
             note: None,
             submitted_at: "2026-11-27T16:30:00Z".parse().unwrap(),
             source: OrderSource::Api,
-        });
+        })
+    }
+
+    fn fold(events: &[OrderEvent]) -> Result<Option<ReportRow>, ApplyError> {
+        let mut row = None;
+        for (n, event) in events.iter().enumerate() {
+            row = OrderReport.apply(row, &envelope(n as u64 + 1, event), event)?;
+        }
+        Ok(row)
+    }
+
+    #[test]
+    fn copies_outcomes_and_reached_clocks_only() {
         let events = [
-            submitted,
+            submitted(),
             stopped(HandlingClock::FirstResponse, 1200, true),
             OrderEvent::OrderApproved(OrderApproved { note: None }),
             stopped(HandlingClock::Decision, 4000, true),
             OrderEvent::OrderCancelled(OrderCancelled { reason: None }),
         ];
-        let mut row = None;
-        for (n, event) in events.iter().enumerate() {
-            row = OrderReport
-                .apply(row, &envelope(n as u64 + 1, event), event)
-                .unwrap();
-        }
-        let row = row.unwrap();
+        let row = fold(&events).unwrap().unwrap();
         assert!(row.approved && row.cancelled && !row.rejected);
         assert_eq!(
             row.first_response,
@@ -309,5 +314,61 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(row.decision.unwrap().seconds, 4000);
+    }
+
+    #[test]
+    fn an_order_without_targets_counts_but_measures_nothing() {
+        let row = fold(&[
+            submitted(),
+            OrderEvent::OrderRejected(OrderRejected {
+                reason: "no capacity".into(),
+            }),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (row.service.as_str(), row.group.as_str()),
+            ("cloud-compute", "compute")
+        );
+        assert_eq!(
+            row.submitted_at,
+            "2026-11-27T16:30:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(row.rejected && !row.approved && !row.cancelled);
+        assert_eq!((row.first_response, row.decision), (None, None));
+        let back = OrderReport
+            .row_from_columns("o-1".into(), OrderReport.row_to_columns(&row))
+            .unwrap();
+        assert_eq!(back, row);
+    }
+
+    #[test]
+    fn a_cancelled_order_keeps_the_response_it_had() {
+        // Responded to (a question) within target, then cancelled before any
+        // decision: the decision clock stops unreached.
+        let row = fold(&[
+            submitted(),
+            stopped(HandlingClock::FirstResponse, 600, true),
+            OrderEvent::OrderCancelled(OrderCancelled { reason: None }),
+            stopped(HandlingClock::Decision, 900, false),
+        ])
+        .unwrap()
+        .unwrap();
+        assert!(row.cancelled && !row.approved && !row.rejected);
+        assert_eq!(
+            row.first_response,
+            Some(Measured {
+                seconds: 600,
+                within_target: true
+            })
+        );
+        assert_eq!(row.decision, None);
+    }
+
+    #[test]
+    fn events_out_of_order_are_errors() {
+        let approved = OrderEvent::OrderApproved(OrderApproved { note: None });
+        assert!(fold(&[approved]).is_err());
+        assert!(fold(&[submitted(), submitted()]).is_err());
     }
 }

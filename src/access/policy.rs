@@ -111,7 +111,6 @@ pub fn can_read_log(principal: &Principal) -> bool {
     matches!(principal.role, Role::Auditor | Role::Admin)
 }
 
-/// Whether `principal`, who can see the order, may perform `action` on it.
 /// Which groups' rows of the order reports a principal may read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReportScope {
@@ -130,6 +129,7 @@ pub fn order_report_scope(principal: &Principal) -> ReportScope {
     }
 }
 
+/// Whether `principal`, who can see the order, may perform `action` on it.
 pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) -> bool {
     use OrderAction::*;
     match &principal.role {

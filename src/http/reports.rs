@@ -1,6 +1,11 @@
 //! `GET /v1/reports/orders?from=&to=[&format=json|csv]`: orders submitted in
 //! `[from, to)` per service and group (definitions in [`crate::reports`]).
 //! `from` and `to` are RFC 3339 instants or `YYYY-MM-DD` dates (00:00 UTC).
+//! A missing or unreadable `from`/`to`, `to <= from`, a `format` other than
+//! `json` or `csv`, or an unknown parameter: 400 naming it (as other query
+//! parameters). Customers and providers: 403. The report reflects every event
+//! committed before the request; 503 if the projection has not caught up
+//! within a few seconds.
 
 use std::collections::HashMap;
 
