@@ -142,8 +142,19 @@ async fn fold(
     if !mail || !mails(&order, by_customer) {
         return Ok(());
     }
-    let Some(facts) = facts(conn, order_id).await? else {
-        return Ok(());
+    let facts = match &order {
+        // Just written above: no need to read it back.
+        OrderEvent::OrderSubmitted(submitted) => OrderFacts {
+            customer: submitted.customer.subject.clone(),
+            group: submitted.group.clone(),
+            service: submitted.service.clone(),
+            title: submitted.title.clone(),
+            assignee: None,
+        },
+        _ => match facts(conn, order_id).await? {
+            Some(facts) => facts,
+            None => return Ok(()),
+        },
     };
     let drafts = drafts(order_id, &facts, &order, by_customer);
     let mut n = 0;
@@ -164,11 +175,7 @@ async fn fold(
             }
         };
         for subject in subjects {
-            if opted_out(conn, &subject, draft.kind).await? {
-                continue;
-            }
-            let Some(address) = address_of(conn, &subject).await? else {
-                tracing::debug!(%subject, kind = draft.kind, "no address; mail not queued");
+            let Some(address) = recipient(conn, &subject, draft.kind).await? else {
                 continue;
             };
             n += 1;
@@ -369,37 +376,36 @@ async fn shifters(conn: &mut DbConnection, group: &str) -> Result<Vec<String>, s
     .await
 }
 
-/// A subject's address: the e-mail of its newest unrevoked token that has one,
-/// else the subject itself if it is an address.
-async fn address_of(conn: &mut DbConnection, subject: &str) -> Result<Option<String>, sqlx::Error> {
-    let email: Option<String> = sqlx::query_scalar(
-        "SELECT email FROM access_tokens WHERE subject = $1 AND email IS NOT NULL \
-         AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1",
+/// Where a mail of `kind` for `subject` goes, in one statement: nowhere if the
+/// subject opted out of the kind; else the e-mail of its newest unrevoked token
+/// that has one, else the subject itself if it is an address.
+async fn recipient(
+    conn: &mut DbConnection,
+    subject: &str,
+    kind: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let (email, opted_out): (Option<String>, i64) = sqlx::query_as(
+        "SELECT (SELECT email FROM access_tokens WHERE subject = $1 AND email IS NOT NULL \
+         AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1), \
+         (SELECT COUNT(*) FROM notification_opt_outs WHERE subject = $1 AND kind = $2)",
     )
     .bind(subject)
-    .fetch_optional(&mut *conn)
+    .bind(kind)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(email.or_else(|| {
+    if opted_out > 0 {
+        return Ok(None);
+    }
+    let address = email.or_else(|| {
         subject
             .parse::<lettre::Address>()
             .is_ok()
             .then(|| subject.to_owned())
-    }))
-}
-
-async fn opted_out(
-    conn: &mut DbConnection,
-    subject: &str,
-    kind: &str,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<String> = sqlx::query_scalar(
-        "SELECT kind FROM notification_opt_outs WHERE subject = $1 AND kind = $2",
-    )
-    .bind(subject)
-    .bind(kind)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(found.is_some())
+    });
+    if address.is_none() {
+        tracing::debug!(%subject, kind, "no address; mail not queued");
+    }
+    Ok(address)
 }
 
 /// A provider's contact address, from its newest registration.
