@@ -94,11 +94,11 @@ pub static TABLE: TableSpec = TableSpec {
         &["status", "created_at", "order_id"],
         &["service", "created_at", "order_id"],
         &["assignee", "created_at", "order_id"],
-        // `sort=due_at`: the shifters' views, and everything else through the first.
+        // `sort=due_at`: a shifter's groups, and everything else through the
+        // first; other filters are checked on the rows the range yields (each
+        // index here costs every queue write).
         &["due_at", "order_id"],
         &["group_id", "due_at", "order_id"],
-        &["group_id", "status", "due_at", "order_id"],
-        &["group_id", "assignee", "due_at", "order_id"],
         // The handling timer's next instant.
         &["next_alarm_at", "order_id"],
     ],

@@ -26,6 +26,9 @@ pub const MAX_ATTEMPTS: i64 = 10;
 /// How long a claimed mail is someone's before another node may try it.
 const LEASE: Duration = Duration::from_secs(60);
 
+/// The least time between rounds woken by commits.
+const COMMIT_RECHECK: Duration = Duration::from_millis(250);
+
 /// Mails handled per round.
 const ROUND: i64 = 50;
 
@@ -109,7 +112,17 @@ pub async fn run(app: App, config: MailConfig, cancel: CancellationToken) {
         });
         tokio::select! {
             () = cancel.cancelled() => return,
-            changed = head.changed() => if changed.is_err() { return },
+            changed = head.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // New mail may be queued: look, but at most every COMMIT_RECHECK
+                // however busy the log is.
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(COMMIT_RECHECK) => {}
+                }
+            }
             () = async {
                 match wait {
                     Some(wait) => tokio::time::sleep(wait).await,
