@@ -263,6 +263,35 @@ impl BusinessCalendar {
         Timestamp::MAX
     }
 
+    /// The latest instant from which `business` working time elapses by `end`:
+    /// the inverse of [`add`](Self::add). `subtract(add(t, d), d) == t` when `t`
+    /// is in working time (outside it, the next opening); durations of zero or
+    /// less give `end`; working time not found within ten years gives
+    /// `Timestamp::MIN`.
+    pub fn subtract(&self, end: Timestamp, business: SignedDuration) -> Timestamp {
+        if business <= SignedDuration::ZERO {
+            return end;
+        }
+        let zone = self.zone();
+        let last = end.to_zoned(zone.clone()).date();
+        let days = std::iter::successors(Some(last), |date| date.yesterday().ok());
+        let mut left = business;
+        for date in days.take(HORIZON_DAYS) {
+            for (open, close) in self.windows(&zone, date).into_iter().rev() {
+                let to = close.min(end);
+                if open >= to {
+                    continue;
+                }
+                let span = to.duration_since(open);
+                if span >= left {
+                    return to.checked_sub(left).unwrap_or(Timestamp::MIN);
+                }
+                left -= span;
+            }
+        }
+        Timestamp::MIN
+    }
+
     /// Working time in `[from, to)`; zero if `to <= from`.
     pub fn between(&self, from: Timestamp, to: Timestamp) -> SignedDuration {
         let mut total = SignedDuration::ZERO;

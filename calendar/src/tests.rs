@@ -79,6 +79,18 @@ fn a_holiday_from_an_ics_file_moves_the_deadline_to_tuesday() {
 }
 
 #[test]
+fn subtracting_walks_back_over_the_weekend() {
+    assert_eq!(
+        office().subtract(paris("2026-11-30T17:30"), hours(8)),
+        paris("2026-11-27T17:30")
+    );
+    assert_eq!(
+        office().subtract(paris("2026-11-30T09:00"), mins(30)),
+        paris("2026-11-27T17:30")
+    );
+}
+
+#[test]
 fn ending_at_closing_time_gives_the_closing_time() {
     let calendar = weekdays("Europe/Paris", &["09:00-18:00"]);
     assert_eq!(
@@ -296,6 +308,22 @@ proptest! {
     fn adding_then_measuring_round_trips(c in arb_calendar(), t in arb_instant(), d in arb_duration()) {
         let due = c.add(t, d);
         prop_assert_eq!(c.between(t, due), d);
+    }
+
+    #[test]
+    fn adding_then_subtracting_round_trips(c in arb_calendar(), t in arb_instant(), d in arb_duration()) {
+        let due = c.add(t, d);
+        let back = c.subtract(due, d);
+        // Back to the start when it was in working time; to the opening that
+        // started the count otherwise (the same working time either way).
+        prop_assert!(back >= t);
+        prop_assert_eq!(c.between(t, back), SignedDuration::ZERO);
+        if c.is_open(t) {
+            prop_assert_eq!(back, t);
+        }
+        prop_assert_eq!(c.between(back, due), d);
+        // And the other way round, never past where it started.
+        prop_assert!(c.add(c.subtract(t, d), d) <= t);
     }
 
     #[test]
