@@ -415,15 +415,6 @@ impl InlineProjection for TokenTable {
     }
 
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {
-        if event.aggregate_type != AccessEvent::AGGREGATE_TYPE {
-            return Ok(());
-        }
-        AccessEvent::decode(
-            &event.event_type,
-            event.schema_version,
-            event.payload.clone(),
-        )
-        .map(drop)
-        .map_err(|e| e.to_string())
+        crate::store::check_decodes::<AccessEvent>(event)
     }
 }

@@ -352,15 +352,6 @@ impl InlineProjection for TargetsTable {
     }
 
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {
-        if event.aggregate_type != HandlingEvent::AGGREGATE_TYPE {
-            return Ok(());
-        }
-        HandlingEvent::decode(
-            &event.event_type,
-            event.schema_version,
-            event.payload.clone(),
-        )
-        .map(drop)
-        .map_err(|e| e.to_string())
+        crate::store::check_decodes::<HandlingEvent>(event)
     }
 }

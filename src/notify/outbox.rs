@@ -63,16 +63,9 @@ impl InlineProjection for Outbox {
     }
 
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {
-        if event.aggregate_type != NotificationEvent::AGGREGATE_TYPE {
-            return Ok(());
-        }
-        NotificationEvent::decode(
-            &event.event_type,
-            event.schema_version,
-            event.payload.clone(),
-        )
-        .map(drop)
-        .map_err(|e| e.to_string())
+        // apply decodes order events too.
+        crate::store::check_decodes::<OrderEvent>(event)?;
+        crate::store::check_decodes::<NotificationEvent>(event)
     }
 }
 

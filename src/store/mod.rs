@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
-use pactum_events::{Actor, RecordedEvent};
+use pactum_events::{Actor, EventPayload, RecordedEvent};
 use serde_json::Value;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, Row};
@@ -195,6 +195,21 @@ pub trait InlineProjection: Send + Sync + 'static {
         let _ = event;
         Ok(())
     }
+}
+
+/// [`InlineProjection::check`] for a projection that folds the events of `E`'s
+/// aggregate: whether `event`, if it is one of them, decodes.
+pub fn check_decodes<E: EventPayload>(event: &RecordedEvent) -> Result<(), String> {
+    if event.aggregate_type != E::AGGREGATE_TYPE {
+        return Ok(());
+    }
+    E::decode(
+        &event.event_type,
+        event.schema_version,
+        event.payload.clone(),
+    )
+    .map(drop)
+    .map_err(|e| e.to_string())
 }
 
 /// Handle to the event store. Cheap to clone.
