@@ -62,6 +62,9 @@ pub enum ProposalStatus {
     Declined,
     /// Answered by a proposal of the other side.
     Countered,
+    /// Still open when the order was rejected or cancelled: it closed with the
+    /// order, unanswered.
+    Closed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -258,6 +261,7 @@ impl OrderView {
             }
             OrderEvent::OrderRejected(rejected) => {
                 view.status = OrderStatus::Rejected;
+                view.close_open_proposals();
                 view.decision = Some(DecisionView {
                     outcome: "rejected",
                     by,
@@ -267,6 +271,7 @@ impl OrderView {
             }
             OrderEvent::OrderCancelled(cancelled) => {
                 view.status = OrderStatus::Cancelled;
+                view.close_open_proposals();
                 view.cancellation = Some(CancellationView {
                     by,
                     at: ctx.recorded_at,
@@ -407,6 +412,15 @@ impl OrderView {
         self
     }
 
+    /// A final order leaves no proposal open.
+    fn close_open_proposals(&mut self) {
+        for proposal in &mut self.proposals {
+            if proposal.status == ProposalStatus::Open {
+                proposal.status = ProposalStatus::Closed;
+            }
+        }
+    }
+
     fn proposal_mut(&mut self, id: u32) -> Option<&mut ProposalView> {
         self.proposals.iter_mut().find(|p| p.id == id)
     }
@@ -423,6 +437,8 @@ impl OrderView {
     pub fn for_audience(mut self, audience: Audience) -> Self {
         self.comments
             .retain(|comment| audience.sees_comment(comment.visibility));
+        self.agreements
+            .retain(|agreement| audience.sees_agreement(&agreement.kind));
         if audience != Audience::Staff {
             self.handling = None;
             self.clocks = None;

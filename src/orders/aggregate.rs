@@ -12,8 +12,10 @@
 //! active ─close (its SLA terminated or expired)─▶ closed
 //! anything before active ─cancel (customer)─▶ cancelled
 //! ```
-//! Comments are allowed in every state. A command that does not fit the state is
-//! refused with the current status and produces no event.
+//! Comments are allowed in every state but the final ones. Rejected, cancelled and
+//! closed are final: every command on a final order is refused, and an open
+//! proposal or question closes with the order. A command that does not fit the
+//! state is refused with the current status and produces no event.
 
 use std::collections::BTreeMap;
 
@@ -198,16 +200,19 @@ impl Order {
             Role::Customer { .. } => clocks::Actor::Customer,
             _ => clocks::Actor::Staff,
         };
+        if let OrderAction::CheckClocks = action {
+            return Ok(events);
+        }
+        // Nothing happens to a final order any more: not even a comment.
+        if status.is_final() {
+            return Err(invalid());
+        }
         let event = match action {
-            OrderAction::Submit(_) => unreachable!("handled above"),
-            OrderAction::CheckClocks => return Ok(events),
+            OrderAction::Submit(_) | OrderAction::CheckClocks => unreachable!("handled above"),
             OrderAction::Assign {
                 assignee,
                 assignee_is_group_shifter,
             } => {
-                if status.is_final() {
-                    return Err(invalid());
-                }
                 if !assignee_is_group_shifter {
                     return Err(OrderError::AssigneeNotInGroup {
                         assignee,
@@ -252,7 +257,7 @@ impl Order {
             }
             OrderAction::Cancel { reason } => {
                 // Anything before active; an active order is terminated instead.
-                if status.is_final() || status == Active {
+                if status == Active {
                     return Err(invalid());
                 }
                 OrderEvent::OrderCancelled(OrderCancelled { reason })
@@ -510,8 +515,17 @@ impl Aggregate for Order {
                 set_status(self, OrderStatus::InReview);
             }
             OrderEvent::OrderApproved(_) => set_status(self, OrderStatus::Approved),
-            OrderEvent::OrderRejected(_) => set_status(self, OrderStatus::Rejected),
-            OrderEvent::OrderCancelled(_) => set_status(self, OrderStatus::Cancelled),
+            // A final order closes what was open on it.
+            OrderEvent::OrderRejected(_) => {
+                self.open_proposal = None;
+                self.open_question = None;
+                set_status(self, OrderStatus::Rejected);
+            }
+            OrderEvent::OrderCancelled(_) => {
+                self.open_proposal = None;
+                self.open_question = None;
+                set_status(self, OrderStatus::Cancelled);
+            }
             OrderEvent::ProposalMade(made) => {
                 self.proposals = made.proposal_id;
                 self.open_proposal = Some((made.proposal_id, made.side));

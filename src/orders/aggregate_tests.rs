@@ -989,3 +989,261 @@ fn an_active_order_closes_and_can_no_longer_be_cancelled() {
             agreement_id: "a-1".into(),
         })]);
 }
+
+// --- final states (issue 13, item 2) ------------------------------------------
+
+/// One command of each kind an order can be asked, by someone allowed to ask it.
+fn every_command() -> Vec<(Principal, OrderAction)> {
+    let note = || Some("n".to_owned());
+    vec![
+        (sam(), assign("sam")),
+        (
+            sam(),
+            OrderAction::Comment {
+                body: "late".into(),
+                visibility: Visibility::Internal,
+            },
+        ),
+        (
+            alice(),
+            OrderAction::Comment {
+                body: "late".into(),
+                visibility: Visibility::Public,
+            },
+        ),
+        (sam(), ask()),
+        (alice(), answer()),
+        (sam(), approve()),
+        (sam(), reject()),
+        (alice(), cancel()),
+        (sam(), propose(8)),
+        (alice(), propose(8)),
+        (
+            alice(),
+            OrderAction::AcceptProposal {
+                proposal_id: 1,
+                note: note(),
+            },
+        ),
+        (
+            alice(),
+            OrderAction::DeclineProposal {
+                proposal_id: 1,
+                note: note(),
+            },
+        ),
+        (sam(), plan(&[("cesnet", "create quota")])),
+        (
+            operator("cesnet"),
+            OrderAction::CompleteStep {
+                step_id: 1,
+                note: note(),
+            },
+        ),
+        (
+            operator("cesnet"),
+            OrderAction::FailStep {
+                step_id: 1,
+                note: note(),
+            },
+        ),
+        (
+            sam(),
+            OrderAction::RetryStep {
+                step_id: 1,
+                note: note(),
+            },
+        ),
+        (
+            sam(),
+            OrderAction::Activate {
+                agreements: agreements(),
+            },
+        ),
+        (
+            Principal::system("expiry"),
+            OrderAction::Close {
+                reason: "expired".into(),
+                agreement_id: "a-1".into(),
+            },
+        ),
+    ]
+}
+
+#[test]
+fn every_command_on_a_final_order_is_refused() {
+    let active = OrderEvent::OrderActivated(OrderActivated {
+        agreements: agreements(),
+    });
+    let closed = OrderEvent::OrderClosed(OrderClosed {
+        reason: "expired".into(),
+        agreement_id: "a-1".into(),
+    });
+    let finals = [
+        (vec![submitted(), rejected()], OrderStatus::Rejected),
+        (vec![submitted(), cancelled()], OrderStatus::Cancelled),
+        // With a proposal, a question and a provisioning plan open when it ended.
+        (
+            vec![
+                submitted(),
+                assigned("sam"),
+                proposed(1, Side::Shifter, 2, None),
+                rejected(),
+            ],
+            OrderStatus::Rejected,
+        ),
+        (
+            vec![
+                submitted(),
+                assigned("sam"),
+                proposed(1, Side::Shifter, 2, None),
+                cancelled(),
+            ],
+            OrderStatus::Cancelled,
+        ),
+        (
+            vec![submitted(), assigned("sam"), asked(), cancelled()],
+            OrderStatus::Cancelled,
+        ),
+        (
+            vec![
+                submitted(),
+                assigned("sam"),
+                approved(),
+                planned(&[(1, "cesnet")], vec![]),
+                cancelled(),
+            ],
+            OrderStatus::Cancelled,
+        ),
+        (
+            vec![submitted(), assigned("sam"), approved(), active, closed],
+            OrderStatus::Closed,
+        ),
+    ];
+    for (history, status) in finals {
+        let order = Order::default_after(&history);
+        for (by, action) in every_command() {
+            let wanted = action.policy_action();
+            let verb = wanted.verb();
+            // Who may not see or do it is told so first; everyone else hears that
+            // the order is final.
+            let expected = match order.permits(&by, wanted) {
+                Ok(()) => invalid(verb, status),
+                Err(refusal) => refusal,
+            };
+            let refused = order.decide(cmd(by, action));
+            assert_eq!(
+                refused,
+                Err(expected),
+                "{verb} on {status} after {history:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_open_proposal_closes_with_the_order() {
+    // The probe's sequence: propose → cancel → accept → approve.
+    let cancelled_in_negotiation = vec![
+        submitted(),
+        assigned("sam"),
+        proposed(1, Side::Shifter, 2, None),
+        cancelled(),
+    ];
+    Given::with(())
+        .given(cancelled_in_negotiation)
+        .when(cmd(
+            alice(),
+            OrderAction::AcceptProposal {
+                proposal_id: 1,
+                note: None,
+            },
+        ))
+        .then_expect_error(invalid("answer a proposal on", OrderStatus::Cancelled));
+}
+
+impl Order {
+    fn default_after(history: &[OrderEvent]) -> Self {
+        let mut order = Self::default();
+        for event in history {
+            cqrs_es::Aggregate::apply(&mut order, event.clone());
+        }
+        order
+    }
+}
+
+mod lifecycle_properties {
+    //! Random command sequences by random callers: whatever is asked, in whatever
+    //! order, an order is decided (approved or rejected) at most once, and nothing
+    //! is recorded after it reached a final state.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn callers() -> Vec<Principal> {
+        vec![
+            alice(),
+            sam(),
+            shifter("kim", "compute"),
+            operator("cesnet"),
+        ]
+    }
+
+    fn any_command() -> impl Strategy<Value = (Principal, OrderAction)> {
+        let everything = every_command()
+            .into_iter()
+            .map(|(_, action)| action)
+            .chain([
+                assign("kim"),
+                propose(2),
+                propose(16),
+                OrderAction::AcceptProposal {
+                    proposal_id: 2,
+                    note: None,
+                },
+                OrderAction::DeclineProposal {
+                    proposal_id: 2,
+                    note: None,
+                },
+                OrderAction::AcceptProposal {
+                    proposal_id: 3,
+                    note: None,
+                },
+                plan(&[("cesnet", "create quota"), ("cesnet", "open port")]),
+                OrderAction::CompleteStep {
+                    step_id: 2,
+                    note: None,
+                },
+            ])
+            .collect::<Vec<_>>();
+        (
+            proptest::sample::select(callers()),
+            proptest::sample::select(everything),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn decided_at_most_once_and_nothing_after_the_end(
+            commands in proptest::collection::vec(any_command(), 1..40)
+        ) {
+            let mut order = Order::default_after(&[submitted()]);
+            let mut decisions = 0;
+            for (by, action) in commands {
+                let before = order.status().expect("submitted");
+                let Ok(events) = order.decide(cmd(by, action)) else { continue };
+                if before.is_final() {
+                    prop_assert!(events.is_empty(), "{events:?} after {before}");
+                }
+                for event in events {
+                    if matches!(event, OrderEvent::OrderApproved(_) | OrderEvent::OrderRejected(_)) {
+                        decisions += 1;
+                    }
+                    cqrs_es::Aggregate::apply(&mut order, event);
+                }
+                prop_assert!(decisions <= 1, "decided {decisions} times");
+            }
+        }
+    }
+}
