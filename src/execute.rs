@@ -218,7 +218,7 @@ where
         meta: meta.event_meta(),
         response: match (&meta.idempotency, response) {
             (Some(idempotency), Some((status, body))) => Some(IdempotentResponse {
-                scope: meta.principal.subject.clone(),
+                scope: meta.principal.idempotency_scope(),
                 key: idempotency.key.clone(),
                 request_hash: idempotency.request_hash.clone(),
                 status,

@@ -46,6 +46,20 @@ impl Principal {
         }
     }
 
+    /// Whose stored answers an `Idempotency-Key` replays: the whole principal,
+    /// not its name. Two tokens named `sam` in other organisations, roles, groups
+    /// or providers are different callers and never see each other's answers.
+    pub fn idempotency_scope(&self) -> String {
+        let scope = match &self.role {
+            Role::Customer { org } => org.clone(),
+            Role::Shifter { groups } => groups.iter().cloned().collect::<Vec<_>>().join(","),
+            Role::Provider { provider } => provider.clone(),
+            Role::Auditor | Role::Admin | Role::System => String::new(),
+        };
+        // JSON keeps the parts apart whatever characters they hold.
+        serde_json::json!([self.subject, self.role_name(), scope]).to_string()
+    }
+
     /// The actor recorded in the envelope of the events this principal causes.
     pub fn actor(&self) -> Actor {
         Actor {
