@@ -124,6 +124,10 @@ pub async fn activate(
     // Activation renders documents: it reads the order from the log rather than
     // risk rendering twice on a stale hot order.
     let source = service::Source::Log;
+    let _turn = app
+        .store
+        .turn(<Order as cqrs_es::Aggregate>::TYPE, order_id)
+        .await;
     service::execute_with(
         app,
         order_id,
@@ -232,12 +236,13 @@ async fn execute_agreement(
     prepare: impl AsyncFnOnce(&Loaded<Agreement>, &AgreementView) -> Result<AgreementStep, ServiceError>,
 ) -> Result<CommandResponse, ServiceError> {
     let meta = &request.meta;
-    if let Some(replayed) = replay(app, meta).await? {
-        return Ok(replayed);
-    }
     let loaded = execute::load::<Agreement>(&app.store, agreement_id).await?;
     if !loaded.aggregate.visible_to(&meta.principal) {
         return Err(AgreementError::NotFound.into());
+    }
+    // A retry is answered only while the caller may still see the agreement.
+    if let Some(replayed) = replay(app, meta).await? {
+        return Ok(replayed);
     }
     if let Some(expected) = request.if_match
         && expected != loaded.version

@@ -208,7 +208,7 @@ pub async fn execute(
 ) -> Result<CommandResponse, ServiceError> {
     let now = request.meta.now;
     let (action, request) = (&action, &request);
-    hot_then_log(move |source| {
+    hot_then_log(app, order_id, move |source| {
         execute_with(
             app,
             order_id,
@@ -233,20 +233,40 @@ pub enum Source {
     Log,
 }
 
-/// Runs a command on the hot order, and once more on the order read from the log
-/// if the hot one turned out stale ([`ServiceError::StaleOrder`]).
-pub async fn hot_then_log<F, Fut>(attempt: F) -> Result<CommandResponse, ServiceError>
+/// How often a command is decided again on the log before a lost race is the
+/// caller's 409.
+const RETRIES: u32 = 16;
+
+/// Runs a command on the hot order, in its turn, and again on the order read
+/// from the log while it turns out stale ([`ServiceError::StaleOrder`]), at most
+/// [`RETRIES`] times.
+pub async fn hot_then_log<F, Fut>(
+    app: &App,
+    order_id: &str,
+    attempt: F,
+) -> Result<CommandResponse, ServiceError>
 where
     F: Fn(Source) -> Fut,
     Fut: Future<Output = Result<CommandResponse, ServiceError>>,
 {
+    // Commands on this order in this process take turns: each decides on what
+    // the one before it wrote. Races with other nodes remain, and are retried.
+    let _turn = app.store.turn(OrderEvent::AGGREGATE_TYPE, order_id).await;
     let mut answer = attempt(Source::Hot).await;
-    // Decided again on the log: once for a stale hot order, and a few times more
-    // for the handling timer recording a warning or breach on the order between
-    // the load and the append.
-    for _ in 0..3 {
+    // Decided again on the log: for a stale hot order, for the handling timer
+    // recording a warning or breach between the load and the append, and for a
+    // command that asked for no version check losing a race to another command.
+    // Each round of a race has a winner, so a bounded number of rounds serves
+    // every one of a few concurrent callers; a short random pause spreads them.
+    for round in 0..RETRIES {
         match answer {
-            Err(ServiceError::StaleOrder) => answer = attempt(Source::Log).await,
+            Err(ServiceError::StaleOrder) => {
+                if round > 0 {
+                    let pause = rand::random_range(0..=(2u64 << round.min(5)));
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                answer = attempt(Source::Log).await;
+            }
             answer => return answer,
         }
     }
@@ -284,13 +304,17 @@ pub async fn execute_with(
     source: Source,
     prepare: impl AsyncFnOnce(&Loaded<Order>) -> Result<Prepared, ServiceError>,
 ) -> Result<CommandResponse, ServiceError> {
-    if let Some(replayed) = replay(app, &request.meta).await? {
-        return Ok(replayed);
-    }
     let loaded = match source {
         Source::Hot => execute::load_cached::<Order>(&app.store, order_id).await?,
         Source::Log => execute::load::<Order>(&app.store, order_id).await?,
     };
+    // A retry is answered only while the caller may still see the order.
+    if loaded.exists() && !loaded.aggregate.visible_to(&request.meta.principal) {
+        return Err(OrderError::NotFound.into());
+    }
+    if let Some(replayed) = replay(app, &request.meta).await? {
+        return Ok(replayed);
+    }
     let cached = loaded.cached;
     let version = loaded.version;
     let answer = match check(&loaded, &request) {
@@ -302,6 +326,11 @@ pub async fn execute_with(
     };
     match (answer, cached) {
         (Err(error), Some(generation)) if stale(&error, generation, app) => {
+            Err(ServiceError::StaleOrder)
+        }
+        // Without If-Match a lost race is not the caller's business: decide the
+        // command again on the order as it now is.
+        (Err(ServiceError::Conflict), _) if request.if_match.is_none() => {
             Err(ServiceError::StaleOrder)
         }
         (Err(ServiceError::Conflict), _) if only_alarms_since(app, order_id, version).await? => {
@@ -341,11 +370,8 @@ fn stale(error: &ServiceError, generation: u64, app: &App) -> bool {
     }
 }
 
-/// The visibility and `If-Match` checks, before anything is prepared.
+/// The `If-Match` check, before anything is prepared.
 fn check(loaded: &Loaded<Order>, request: &CommandRequest) -> Result<(), ServiceError> {
-    if loaded.exists() && !loaded.aggregate.visible_to(&request.meta.principal) {
-        return Err(OrderError::NotFound.into());
-    }
     if let Some(expected) = request.if_match
         && expected != loaded.version
     {
@@ -436,7 +462,7 @@ pub async fn replay(
     };
     let Some(stored) = app
         .store
-        .stored_response(&meta.principal.subject, &idempotency.key)
+        .stored_response(&meta.principal.idempotency_scope(), &idempotency.key)
         .await?
     else {
         return Ok(None);
@@ -466,7 +492,7 @@ pub async fn propose(
 ) -> Result<CommandResponse, ServiceError> {
     let principal = &request.meta.principal;
     let (changes, note, request) = (&changes, &note, &request);
-    hot_then_log(move |source| {
+    hot_then_log(app, order_id, move |source| {
         execute_with(
             app,
             order_id,
@@ -519,7 +545,7 @@ pub async fn plan(
 ) -> Result<CommandResponse, ServiceError> {
     let principal = &request.meta.principal;
     let (steps, request) = (&steps, &request);
-    hot_then_log(move |source| {
+    hot_then_log(app, order_id, move |source| {
         execute_with(
             app,
             order_id,
@@ -659,7 +685,7 @@ pub async fn history(
         .history
         .into_iter()
         .filter(|(_, event)| audience.sees(event))
-        .map(|(recorded, event)| history_entry(recorded, &event, staff))
+        .map(|(recorded, event)| history_entry(recorded, &audience.redact(event), staff))
         .collect())
 }
 

@@ -23,6 +23,7 @@ mod cache;
 mod hash;
 mod location;
 pub mod transfer;
+mod turns;
 pub mod verify;
 mod writer;
 
@@ -39,6 +40,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use hash::{HashInput, chain_hash, recorded_hash};
 pub use location::StorageLocation;
+pub use turns::Turn;
 pub use writer::APPEND_LOCK;
 
 /// The database driver: sqlx's `Any`, so one set of queries (with `$N`
@@ -227,6 +229,8 @@ struct Inner {
     inline: Vec<Arc<dyn InlineProjection>>,
     /// Hot aggregates' events, kept by the writer.
     cache: Arc<cache::AggregateCache>,
+    /// Commands on one aggregate take turns in this process.
+    turns: turns::AggregateTurns,
     /// The database file, on SQLite.
     sqlite_file: Option<std::path::PathBuf>,
 }
@@ -310,6 +314,7 @@ impl EventStore {
                 head: head_rx,
                 inline,
                 cache,
+                turns: turns::AggregateTurns::default(),
                 sqlite_file: location.sqlite_file(),
             }),
         })
@@ -474,6 +479,12 @@ impl EventStore {
         Ok((events, None))
     }
 
+    /// Waits for the turn to run a command on aggregate `id` of `kind` in this
+    /// process (see [`turns`]); the turn passes on when the [`Turn`] is dropped.
+    pub async fn turn(&self, kind: &str, id: &str) -> Turn {
+        self.inner.turns.take(kind, id).await
+    }
+
     /// How many times the hot aggregates were dropped because someone else
     /// appended (see [`EventStore::load_cached`]).
     pub fn cache_generation(&self) -> u64 {
@@ -537,6 +548,15 @@ impl EventStore {
     /// The global position of the newest committed event (0 for an empty log).
     pub fn head(&self) -> u64 {
         *self.inner.head.borrow()
+    }
+
+    /// The newest committed position as the database has it: like
+    /// [`EventStore::head`], but also sees what another node committed an
+    /// instant ago (for telling a position from the future from a fresh one).
+    pub async fn committed_head(&self) -> Result<u64, sqlx::Error> {
+        let known = self.head();
+        let mut conn = self.inner.reader.acquire().await?;
+        Ok(known.max(Self::head_on(&mut conn).await?))
     }
 
     /// Follows the head position as commits land.
