@@ -27,6 +27,44 @@ pub struct App {
     /// Cancelled when the process shuts down: long-running work (event streams,
     /// projection supervisors) ends on it.
     pub shutdown: CancellationToken,
+    /// What broke this process for good (a background task that panicked):
+    /// `/readyz` answers 503 while it holds anything.
+    pub health: Health,
+}
+
+/// Faults that make a process unfit to serve, for readiness.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    faults: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Health {
+    /// Records a fault; the process stays unready from now on.
+    pub fn broken(&self, fault: impl Into<String>) {
+        self.lock().push(fault.into());
+    }
+
+    /// Every fault recorded so far (empty: healthy).
+    pub fn faults(&self) -> Vec<String> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        // A list that is only ever pushed to is whole after any panic.
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Awaits a background task, recording it as a fault if it panicked.
+    pub async fn watch(self, name: &'static str, task: tokio::task::JoinHandle<()>) {
+        if let Err(error) = task.await
+            && error.is_panic()
+        {
+            tracing::error!(task = name, "a background task panicked");
+            self.broken(format!("the {name} task panicked"));
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +104,7 @@ impl App {
             renderer: Renderer::new()?,
             projections: Projections::default(),
             shutdown: CancellationToken::new(),
+            health: Health::default(),
         })
     }
 

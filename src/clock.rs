@@ -2,7 +2,7 @@
 //! [`Clock`] once per command and pass the instant in, so tests and
 //! `serve --manual-clock` control time completely.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -27,58 +27,85 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told to, and never backwards.
+/// A clock that moves only when told to, and never backwards, within
+/// [`EARLIEST`]..=[`LATEST`].
+///
+/// The instant is an atomic count of microseconds, not a lock: nothing a request
+/// does to the clock can leave it unusable for the next one.
 #[derive(Debug)]
 pub struct ManualClock {
-    now: Mutex<Timestamp>,
+    micros: AtomicI64,
     jumps: tokio::sync::watch::Sender<Timestamp>,
 }
 
+/// The earliest instant the manual clock shows.
+pub const EARLIEST: Timestamp = Timestamp::constant(0, 0);
+/// The latest instant the manual clock may be moved to (2999-12-31T23:59:59Z):
+/// far enough for any demo, and far enough from the end of representable time
+/// that deadlines, validities and calendars computed from "now" cannot overflow.
+pub const LATEST: Timestamp = Timestamp::constant(32_503_679_999, 0);
+
+/// Why the manual clock refused to move.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the clock only moves forward: {requested} is before {current}")]
-pub struct BackwardsError {
-    pub current: Timestamp,
-    pub requested: Timestamp,
+pub enum MoveError {
+    #[error("the clock only moves forward: {requested} is before {current}")]
+    Backwards {
+        current: Timestamp,
+        requested: Timestamp,
+    },
+    #[error("the clock cannot be moved past {LATEST}")]
+    OutOfRange,
 }
 
 impl ManualClock {
+    /// A clock showing `start` (clamped into the clock's range).
     pub fn starting_at(start: Timestamp) -> Self {
-        let start = truncate(start);
+        let start = truncate(start.clamp(EARLIEST, LATEST));
         Self {
-            now: Mutex::new(start),
+            micros: AtomicI64::new(start.as_microsecond()),
             jumps: tokio::sync::watch::Sender::new(start),
         }
     }
 
-    pub fn set(&self, to: Timestamp) -> Result<Timestamp, BackwardsError> {
-        let mut now = self.now.lock().expect("clock lock poisoned");
-        let to = truncate(to);
-        if to < *now {
-            return Err(BackwardsError {
-                current: *now,
-                requested: to,
-            });
+    pub fn set(&self, to: Timestamp) -> Result<Timestamp, MoveError> {
+        if to > LATEST {
+            return Err(MoveError::OutOfRange);
         }
-        *now = to;
+        let to = truncate(to);
+        let target = to.as_microsecond();
+        self.micros
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |current| {
+                (target >= current).then_some(target)
+            })
+            .map_err(|current| MoveError::Backwards {
+                current: from_micros(current),
+                requested: to,
+            })?;
         self.jumps.send_replace(to);
         Ok(to)
     }
 
-    pub fn advance(&self, by: SignedDuration) -> Result<Timestamp, BackwardsError> {
-        let current = self.now();
-        let to = current.saturating_add(by).unwrap_or(current);
+    pub fn advance(&self, by: SignedDuration) -> Result<Timestamp, MoveError> {
+        let to = self
+            .now()
+            .checked_add(by)
+            .map_err(|_| MoveError::OutOfRange)?;
         self.set(to)
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self.now.lock().expect("clock lock poisoned")
+        from_micros(self.micros.load(Ordering::SeqCst))
     }
 
     fn jumps(&self) -> Option<tokio::sync::watch::Receiver<Timestamp>> {
         Some(self.jumps.subscribe())
     }
+}
+
+fn from_micros(micros: i64) -> Timestamp {
+    Timestamp::from_microsecond(micros).expect("the manual clock stays in its range")
 }
 
 fn truncate(t: Timestamp) -> Timestamp {
@@ -98,6 +125,24 @@ mod tests {
         assert_eq!(later, "2026-03-01T13:00:00Z".parse().unwrap());
         assert!(clock.set(start).is_err());
         assert_eq!(clock.now(), later);
+    }
+
+    #[test]
+    fn manual_clock_refuses_the_end_of_time_and_keeps_working() {
+        let clock = ManualClock::starting_at("2026-03-01T09:00:00Z".parse().unwrap());
+        let end: Timestamp = "9999-12-30T00:00:00Z".parse().unwrap();
+        assert_eq!(clock.set(end), Err(MoveError::OutOfRange));
+        assert_eq!(clock.set(LATEST), Ok(LATEST));
+        assert_eq!(
+            clock.advance(SignedDuration::from_hours(48)),
+            Err(MoveError::OutOfRange)
+        );
+        assert_eq!(
+            clock.advance(SignedDuration::MAX),
+            Err(MoveError::OutOfRange)
+        );
+        assert_eq!(clock.now(), LATEST);
+        assert_eq!(LATEST.to_string(), "2999-12-31T23:59:59Z");
     }
 
     #[test]

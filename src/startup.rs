@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::app::{App, OpenError};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::http;
+use crate::http::events::StreamLimits;
 use crate::notify::deliver::{self, MailConfig};
 use crate::projector::{self, Hooks};
 use crate::relay::{Relay, RelayConfig, RelayStatus};
@@ -35,6 +36,8 @@ pub struct ServeConfig {
     /// on the embedded store; on PostgreSQL mail stays queued until a server
     /// with a mail directory or SMTP relay delivers it.
     pub mail: Option<MailConfig>,
+    /// How many event streams may be open at once.
+    pub streams: StreamLimits,
 }
 
 /// Who keeps the read models a server reads.
@@ -83,7 +86,7 @@ impl Server {
             ClockConfig::System => (Arc::new(SystemClock), None),
         };
         let app = App::open(&config.storage, clock).await?;
-        let mut projectors = match config.projectors {
+        let mut projectors: Vec<JoinHandle<()>> = match config.projectors {
             Projectors::InProcess => {
                 projector::start(
                     &app.store,
@@ -132,6 +135,11 @@ impl Server {
                 }
             }));
         }
+        // A panicked background task leaves the process unready (`/readyz`).
+        let projectors = projectors
+            .into_iter()
+            .map(|task| tokio::spawn(app.health.clone().watch("background", task)))
+            .collect();
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -139,7 +147,7 @@ impl Server {
                     address: config.listen.clone(),
                     source,
                 })?;
-        let mut router = http::router(app.clone());
+        let mut router = http::router(app.clone(), config.streams);
         if let Some(manual) = manual {
             router = router.merge(http::admin::clock_router(app.clone(), manual));
         }

@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 
 use crate::access::Role;
 use crate::app::App;
-use crate::clock::ManualClock;
+use crate::clock::{ManualClock, MoveError};
 use crate::http::error::ApiError;
 use crate::http::extract::CommandInput;
+use crate::validation::FieldError;
 
 #[derive(Clone)]
 struct ClockState {
@@ -45,12 +46,12 @@ async fn move_clock(
         return Err(ApiError::Forbidden("only admins move the clock".into()));
     }
     let body: ClockBody = input.json()?;
-    let moved = match (body.now, body.advance) {
+    let (field, moved) = match (body.now, body.advance) {
         (Some(now), None) => {
             let to: Timestamp = now
                 .parse()
                 .map_err(|e| ApiError::BadRequest(format!("now: {e}")))?;
-            state.clock.set(to)
+            ("now", state.clock.set(to))
         }
         (None, Some(advance)) => {
             let by: SignedDuration = advance
@@ -59,7 +60,7 @@ async fn move_clock(
             if by.is_negative() {
                 return Err(ApiError::BadRequest("advance must not be negative".into()));
             }
-            state.clock.advance(by)
+            ("advance", state.clock.advance(by))
         }
         _ => {
             return Err(ApiError::BadRequest(
@@ -67,7 +68,12 @@ async fn move_clock(
             ));
         }
     };
-    let now = moved.map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let now = moved.map_err(|error| match error {
+        MoveError::Backwards { .. } => ApiError::Conflict(error.to_string()),
+        MoveError::OutOfRange => {
+            ApiError::Validation(vec![FieldError::new(field, error.to_string())])
+        }
+    })?;
     // Timers fire as if the time had passed: what fell due by `now` is recorded
     // before the answer (the background timers would get there too, a moment
     // later; the aggregates record each thing once).

@@ -27,8 +27,19 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve requests: the store answers.
+/// The process can serve requests: no background task broke, the clock tells
+/// the time, and the store answers.
 async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
+    let faults = app.health.faults();
+    if !faults.is_empty() {
+        return Err(ApiError::Unavailable(faults.join("; ")));
+    }
+    let clock = std::panic::AssertUnwindSafe(|| app.now());
+    if std::panic::catch_unwind(clock).is_err() {
+        return Err(ApiError::Unavailable(
+            "the clock cannot tell the time".into(),
+        ));
+    }
     app.store
         .ping()
         .await

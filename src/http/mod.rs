@@ -22,6 +22,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -33,12 +34,12 @@ use error::{ApiError, InternalErrorReport};
 /// and a hard cap keeps one client from filling memory.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(app: App) -> Router {
+pub fn router(app: App, streams: events::StreamLimits) -> Router {
     Router::new()
         .merge(health::router())
         .merge(catalogue::router())
         .merge(orders::router())
-        .merge(events::router())
+        .merge(events::router(streams))
         .merge(agreements::router())
         .merge(handling::router())
         .merge(reports::router())
@@ -46,6 +47,7 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(answer_panic))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn(record_metrics))
         .layer(
@@ -85,6 +87,17 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         started.elapsed(),
     );
     response
+}
+
+/// A handler that panicked answers an opaque 500 like any internal error (the
+/// connection is not dropped, and nothing the panic held is left to others).
+fn answer_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::Internal(format!("panic: {message}")))
 }
 
 /// Logs the cause of every 500 once, inside the request's span.
