@@ -24,6 +24,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
 use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::http::events::StreamLimits;
 use crate::relay::RelayConfig;
 use crate::startup::{ClockConfig, Projectors, ServeConfig, Server};
 use crate::store::{EventStore, StorageLocation};
@@ -170,6 +171,12 @@ struct ServeArgs {
     /// The From: address of notification mail.
     #[arg(long, env = "PACTUM_MAIL_FROM", default_value = crate::notify::deliver::DEFAULT_FROM)]
     mail_from: String,
+    /// Event streams (`GET /v1/events/stream`) one caller may hold open at once.
+    #[arg(long, env = "PACTUM_MAX_STREAMS_PER_CALLER", default_value_t = StreamLimits::STANDARD.per_principal as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_streams_per_caller: u32,
+    /// Event streams the server holds open at once, everyone together.
+    #[arg(long, env = "PACTUM_MAX_STREAMS", default_value_t = StreamLimits::STANDARD.total as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_streams: u32,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -243,6 +250,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     };
     let config = ServeConfig {
         mail,
+        streams: StreamLimits {
+            per_principal: args.max_streams_per_caller as usize,
+            total: args.max_streams as usize,
+        },
         listen: args.listen,
         storage: args.storage.location(),
         clock,

@@ -107,7 +107,11 @@ async fn list(
         ));
     }
     paging
-        .wait(&app.projections.agreements, "the agreement list")
+        .wait(
+            &app.store,
+            &app.projections.agreements,
+            "the agreement list",
+        )
         .await?;
     if paging.sort == crate::projector::listing::Sort::Due {
         return Err(ApiError::BadRequest(

@@ -61,6 +61,9 @@ pub enum ApiError {
     /// 422: an idempotency key reused for a different request.
     #[error("{0}")]
     IdempotencyKeyReused(String),
+    /// 429: the caller holds as many of something (event streams) as it may.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 503: the store cannot take writes right now; retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -95,6 +98,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) | Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,6 +118,7 @@ impl ApiError {
             Self::Validation(_) => ("validation", "Invalid request"),
             Self::IdempotencyKeyReused(_) => ("idempotency-key-reused", "Idempotency key reused"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -158,6 +163,9 @@ impl IntoResponse for ApiError {
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::TooManyRequests(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::Internal(cause) => {
                 response

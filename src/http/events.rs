@@ -10,36 +10,44 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures::Stream;
-use pactum_events::RecordedEvent;
 use serde_json::{Value, json};
 
 use crate::access::Principal;
 use crate::access::policy::can_read_log;
+use crate::access::tokens::authenticate;
 use crate::app::App;
 use crate::http::error::ApiError;
-use crate::http::extract::Caller;
+use crate::http::extract::{Caller, bearer_token};
+use crate::http::paging::beyond_head;
 
 /// Events per page of `GET /v1/events` by default, and at most.
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1_000;
-/// Events read from the store at a time while a stream catches up.
+/// Events read from the store at a time while a stream catches up, at most.
 const STREAM_BATCH: u32 = 500;
+/// What one stream holds in memory of events read but not yet sent, about (one
+/// event larger than this is still sent, alone).
+const BUFFER_BYTES: usize = 256 * 1024;
+/// How often a waiting stream checks again that its token still reads the log.
+const RECHECK: Duration = Duration::from_secs(2);
 /// Appends by other processes do not wake the in-process notification.
 const CROSS_PROCESS_TICK: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<App> {
+pub fn router(limits: StreamLimits) -> Router<App> {
     Router::new()
         .route("/v1/events", get(page))
         .route("/v1/events/stream", get(stream))
+        .layer(Extension(Arc::new(StreamSlots::new(limits))))
 }
 
 fn authorize(principal: &Principal) -> Result<(), ApiError> {
@@ -78,6 +86,7 @@ async fn page(
         )));
     }
     let after = position("after", params.get("after").map(String::as_str))?;
+    beyond_head(&app.store, "after", after).await?;
     let limit = match params.get("limit") {
         None => DEFAULT_LIMIT,
         Some(limit) => limit
@@ -99,8 +108,15 @@ async fn page(
 }
 
 /// `GET /v1/events/stream`, resuming after `Last-Event-ID` (or `?after=`).
+///
+/// The stream lives only as long as its token: the token is checked again with
+/// every batch read and at least every [`RECHECK`] while waiting, and the stream
+/// ends when it is revoked, expired or no longer allowed to read the log. Streams
+/// are capped per principal and in total ([`StreamLimits`]), and each buffers at
+/// most [`BUFFER_BYTES`] of events.
 async fn stream(
     State(app): State<App>,
+    Extension(slots): Extension<Arc<StreamSlots>>,
     Caller(principal): Caller,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -108,50 +124,164 @@ async fn stream(
     authorize(&principal)?;
     let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let after = match headers.get("last-event-id") {
-        Some(id) => position("Last-Event-ID", id.to_str().ok())?,
-        None => position("after", params.get("after").map(String::as_str))?,
+        Some(id) => (
+            "Last-Event-ID",
+            position("Last-Event-ID", id.to_str().ok())?,
+        ),
+        None => (
+            "after",
+            position("after", params.get("after").map(String::as_str))?,
+        ),
     };
+    beyond_head(&app.store, after.0, after.1).await?;
+    let token = bearer_token(&headers)
+        .ok_or(ApiError::Unauthenticated)?
+        .to_owned();
+    let slot = slots.take(&principal)?;
     let follower = Follower {
         app,
-        after,
+        token,
+        checked_at: Instant::now(),
+        after: after.1,
+        batch: STREAM_BATCH,
         buffer: VecDeque::new(),
+        _slot: slot,
     };
     let events = futures::stream::unfold(follower, |mut follower| async move {
-        let event = follower.next().await?;
-        let sse = Event::default()
-            .id(event.position.to_string())
-            .json_data(&event)
-            .expect("events serialize");
+        let (position, json) = follower.next().await?;
+        let sse = Event::default().id(position.to_string()).data(json);
         Some((Ok(sse), follower))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// How many event streams may be open at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// By one principal (the same subject, role and scope).
+    pub per_principal: usize,
+    /// By everyone together.
+    pub total: usize,
+}
+
+impl StreamLimits {
+    /// `serve`'s defaults.
+    pub const STANDARD: Self = Self {
+        per_principal: 4,
+        total: 128,
+    };
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self::STANDARD
+    }
+}
+
+/// The streams open now, by principal.
+#[derive(Debug)]
+pub struct StreamSlots {
+    limits: StreamLimits,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl StreamSlots {
+    pub fn new(limits: StreamLimits) -> Self {
+        Self {
+            limits,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A slot for one more stream of `principal`, or 429 when a limit is reached.
+    fn take(self: &Arc<Self>, principal: &Principal) -> Result<Slot, ApiError> {
+        let key = principal.idempotency_scope();
+        let mut open = self.lock();
+        let total: usize = open.values().sum();
+        let mine = open.get(&key).copied().unwrap_or(0);
+        if total >= self.limits.total {
+            return Err(ApiError::TooManyRequests(format!(
+                "the server has {total} event streams open, its limit; retry later"
+            )));
+        }
+        if mine >= self.limits.per_principal {
+            return Err(ApiError::TooManyRequests(format!(
+                "you have {mine} event streams open, the limit per caller; close one first"
+            )));
+        }
+        open.insert(key.clone(), mine + 1);
+        Ok(Slot {
+            slots: Arc::clone(self),
+            key,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        // Counts are whole after every operation.
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One open stream's place; given back when the stream ends.
+struct Slot {
+    slots: Arc<StreamSlots>,
+    key: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.slots.lock();
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Reads the log in order after a position: catches up in batches, then waits for
-/// commits. Ends when the server shuts down or the store fails.
+/// commits. Ends when the server shuts down, the store fails, or the token no
+/// longer reads the log.
 struct Follower {
     app: App,
+    token: String,
+    checked_at: Instant,
     after: u64,
-    buffer: VecDeque<RecordedEvent>,
+    /// Events to read next time: fewer when events are large, so the buffer
+    /// stays within [`BUFFER_BYTES`].
+    batch: u32,
+    /// Events read, already as the JSON sent.
+    buffer: VecDeque<(u64, String)>,
+    _slot: Slot,
 }
 
 impl Follower {
-    async fn next(&mut self) -> Option<RecordedEvent> {
+    async fn next(&mut self) -> Option<(u64, String)> {
         let mut head = self.app.store.subscribe();
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 return Some(event);
             }
+            if !self.may_still_read().await {
+                return None;
+            }
             head.borrow_and_update();
-            match self.app.store.read_after(self.after, STREAM_BATCH).await {
+            match self.app.store.read_after(self.after, self.batch).await {
                 Ok(batch) if !batch.is_empty() => {
                     self.after = batch.last().map_or(self.after, |e| e.position);
-                    self.buffer.extend(batch);
+                    let mut bytes = 0;
+                    for event in &batch {
+                        let json = serde_json::to_string(event).expect("events serialize");
+                        bytes += json.len();
+                        self.buffer.push_back((event.position, json));
+                    }
+                    self.batch = next_batch(bytes, batch.len());
                 }
                 Ok(_) => {
                     tokio::select! {
                         changed = head.changed() => changed.ok()?,
-                        () = tokio::time::sleep(CROSS_PROCESS_TICK) => {}
+                        () = tokio::time::sleep(CROSS_PROCESS_TICK.min(RECHECK)) => {}
                         () = self.app.shutdown.cancelled() => return None,
                     }
                 }
@@ -161,5 +291,44 @@ impl Follower {
                 }
             }
         }
+    }
+
+    /// Whether the stream's token still reads the log: asked before every batch,
+    /// and so at least every [`RECHECK`] while the stream waits.
+    async fn may_still_read(&mut self) -> bool {
+        match authenticate(self.app.store.reader(), &self.token, self.app.now()).await {
+            Ok(Some(principal)) if can_read_log(&principal) => {
+                self.checked_at = Instant::now();
+                true
+            }
+            Ok(_) => {
+                tracing::info!("event stream ends: its token no longer reads the log");
+                false
+            }
+            // The store is briefly unreachable: the last check stands for a while.
+            Err(error) => {
+                tracing::warn!(%error, "event stream: cannot check its token");
+                self.checked_at.elapsed() < RECHECK * 3
+            }
+        }
+    }
+}
+
+/// How many events to read next, after `count` events took `bytes` as JSON.
+fn next_batch(bytes: usize, count: usize) -> u32 {
+    let average = (bytes / count.max(1)).max(1);
+    (BUFFER_BYTES / average).clamp(1, STREAM_BATCH as usize) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_large_events_is_small() {
+        assert_eq!(next_batch(500 * 300, 500), STREAM_BATCH);
+        assert_eq!(next_batch(4 * 300_000, 4), 1);
+        assert_eq!(next_batch(10 * 8_192, 10), 32);
+        assert_eq!(next_batch(0, 0), STREAM_BATCH);
     }
 }

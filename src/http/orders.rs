@@ -570,7 +570,7 @@ async fn list(
             })?,
     };
     paging
-        .wait(&app.projections.order_queue, "the order queue")
+        .wait(&app.store, &app.projections.order_queue, "the order queue")
         .await?;
     let query = QueueQuery {
         statuses,

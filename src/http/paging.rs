@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use crate::http::error::ApiError;
 use crate::projector::ProjectionHandle;
 use crate::projector::listing::{Cursor, Sort};
+use crate::store::EventStore;
 
 /// How long a read waits for a read model to reach `min_position`.
 const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
@@ -95,8 +96,17 @@ impl Paging {
     }
 
     /// Waits until `handle` reflects `min_position` (read-your-writes); 503 if
-    /// it does not within a few seconds.
-    pub async fn wait(&self, handle: &ProjectionHandle, what: &str) -> Result<(), ApiError> {
+    /// it does not within a few seconds, 400 at once for a position the log has
+    /// not reached (no wait can make it true).
+    pub async fn wait(
+        &self,
+        store: &EventStore,
+        handle: &ProjectionHandle,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(position) = self.min_position {
+            beyond_head(store, "min_position", position).await?;
+        }
         if let Some(position) = self.min_position
             && handle
                 .wait_for(position, READ_YOUR_WRITES_WAIT)
@@ -109,4 +119,19 @@ impl Paging {
         }
         Ok(())
     }
+}
+
+/// 400 if `position` (named `name` in the request) lies beyond the newest event
+/// of the log.
+pub async fn beyond_head(store: &EventStore, name: &str, position: u64) -> Result<(), ApiError> {
+    if position <= store.head() {
+        return Ok(());
+    }
+    let head = store.committed_head().await?;
+    if position > head {
+        return Err(ApiError::BadRequest(format!(
+            "{name} {position} is beyond the log's newest position {head}"
+        )));
+    }
+    Ok(())
 }

@@ -45,6 +45,8 @@ pub struct Options {
     /// Where mail goes (default: files in `<dir>/outbox` on SQLite, queued only
     /// on PostgreSQL).
     pub mail: Option<pactum::notify::deliver::MailConfig>,
+    /// Event stream caps (default: the server's).
+    pub streams: pactum::http::events::StreamLimits,
 }
 
 /// A server over a fresh, empty store.
@@ -84,6 +86,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
         projectors: options.projectors,
         relay: None,
         mail: options.mail,
+        streams: options.streams,
     })
     .await
     .expect("the server starts");
