@@ -900,3 +900,61 @@ async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
         "{errors}"
     );
 }
+
+#[tokio::test]
+async fn customers_learn_of_their_sla_and_never_of_olas() {
+    let app = spawn_app().await;
+    let cast = cast(&app).await;
+    let (id, order) = active_order(&app, &cast).await;
+    assert_eq!(
+        order["agreements"].as_array().unwrap().len(),
+        3,
+        "staff see all"
+    );
+    let sla = order["agreements"][0]["agreement_id"].clone();
+
+    // The order as the customer sees it, now and at an instant after activation.
+    let now = Timestamp::now();
+    for path in [
+        format!("/v1/orders/{id}"),
+        format!("/v1/orders/{id}?as_of={now}"),
+    ] {
+        let (status, view) = app.get_json(&path, &cast.alice).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        assert_eq!(
+            view["agreements"],
+            json!([{"agreement_id": sla, "kind": "sla"}]),
+            "{path}"
+        );
+    }
+    // Its history: the activation names the SLA only.
+    let (_, history) = app
+        .get_json(&format!("/v1/orders/{id}/history"), &cast.alice)
+        .await;
+    let activated = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "OrderActivated")
+        .expect("the activation is in the customer's history");
+    assert_eq!(
+        activated["payload"]["agreements"],
+        json!([{"agreement_id": sla, "kind": "sla"}])
+    );
+    let text = history.to_string();
+    assert!(!text.contains("\"ola\""), "{text}");
+    // Staff still see every agreement in the history.
+    let (_, history) = app
+        .get_json(&format!("/v1/orders/{id}/history"), &cast.sam)
+        .await;
+    let activated = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "OrderActivated")
+        .unwrap();
+    assert_eq!(
+        activated["payload"]["agreements"].as_array().unwrap().len(),
+        3
+    );
+}

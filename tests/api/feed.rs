@@ -191,3 +191,161 @@ async fn shutting_down_ends_open_streams() {
         .expect("graceful shutdown does not wait for event streams")
         .unwrap();
 }
+
+/// An auditor's token, with its id for revoking it.
+async fn auditor_token(app: &TestApp, expires_at: Option<jiff::Timestamp>) -> (String, String) {
+    let issued = pactum::access::tokens::issue(
+        &app.app.store,
+        &app.app.catalogue,
+        &pactum::access::tokens::TokenRequest {
+            subject: "audrey".into(),
+            role: "auditor".into(),
+            expires_at,
+            ..Default::default()
+        },
+        &pactum::execute::CommandMeta::system("test", app.app.now()),
+    )
+    .await
+    .expect("the token is issued");
+    (issued.token, issued.token_id)
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_is_revoked() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let (audrey, token_id) = auditor_token(&app, None).await;
+    app.submit(&alice).await;
+    let response = app
+        .get("/v1/events/stream?after=0", &audrey)
+        .send()
+        .await
+        .unwrap();
+    let mut reader = SseReader::new(response);
+    reader.events(app.head() as usize).await;
+
+    pactum::access::tokens::revoke(
+        &app.app.store,
+        &token_id,
+        Some("left the project".into()),
+        &pactum::execute::CommandMeta::system("test", app.app.now()),
+    )
+    .await
+    .unwrap();
+    // The revocation is itself an event; what follows it is not delivered, and
+    // the stream ends within a few seconds even while nothing more is committed.
+    assert!(reader.ended().await, "the stream ends with its token");
+    let response = app.get("/v1/events/stream", &audrey).send().await.unwrap();
+    expect_problem(response, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_expires() {
+    let start: jiff::Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+    let clock = std::sync::Arc::new(pactum::clock::ManualClock::starting_at(start));
+    let app = spawn_app_with_clock(clock).await;
+    let admin = app.role("ada", "admin").await;
+    let expires = start + jiff::SignedDuration::from_hours(1);
+    let (audrey, _) = auditor_token(&app, Some(expires)).await;
+    let response = app
+        .get("/v1/events/stream?after=0", &audrey)
+        .send()
+        .await
+        .unwrap();
+    let mut reader = SseReader::new(response);
+    reader.events(app.head() as usize).await;
+    let (status, _) = app
+        .post_json(
+            "/v1/admin/clock",
+            &admin,
+            &serde_json::json!({"advance": "PT2H"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        reader.ended().await,
+        "the stream ends when its token expires"
+    );
+}
+
+#[tokio::test]
+async fn streams_are_capped_per_caller_and_in_total() {
+    let app = spawn_app_with(Options {
+        streams: pactum::http::events::StreamLimits {
+            per_principal: 2,
+            total: 3,
+        },
+        ..Options::default()
+    })
+    .await;
+    let audrey = app.role("audrey", "auditor").await;
+    let root = app.role("root", "admin").await;
+    let open = async |token: &str| app.get("/v1/events/stream", token).send().await.unwrap();
+
+    let first = open(&audrey).await;
+    let second = open(&audrey).await;
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let refused = open(&audrey).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(problem["detail"].as_str().unwrap().contains("per caller"));
+
+    let third = open(&root).await;
+    assert_eq!(third.status(), StatusCode::OK);
+    let problem = expect_problem(open(&root).await, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(problem["detail"].as_str().unwrap().contains("server"));
+
+    // A stream given up frees its place (the server notices when it next writes:
+    // at the latest with the keep-alive comment).
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..40 {
+        let response = open(&audrey).await;
+        if response.status() == StatusCode::OK {
+            reopened = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        reopened.is_some(),
+        "the closed stream's place is given back"
+    );
+    drop((second, third));
+}
+
+#[tokio::test]
+async fn a_position_beyond_the_head_is_a_bad_request_at_once() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let audrey = app.role("audrey", "auditor").await;
+    app.submit(&alice).await;
+    let beyond = app.head() + 100;
+    // Before, these waited 5 s for the read model and answered 503, or streamed
+    // nothing: a position from the future is the client's mistake.
+    for request in [
+        app.get("/v1/events/stream", &audrey)
+            .header("last-event-id", beyond.to_string()),
+        app.get(&format!("/v1/events/stream?after={beyond}"), &audrey),
+        app.get(&format!("/v1/events?after={beyond}"), &audrey),
+        app.get(&format!("/v1/orders?min_position={beyond}"), &audrey),
+        app.get(&format!("/v1/agreements?min_position={beyond}"), &audrey),
+        app.get("/v1/orders", &audrey)
+            .header("pactum-min-position", beyond.to_string()),
+    ] {
+        let problem = expect_problem(request.send().await.unwrap(), StatusCode::BAD_REQUEST).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("beyond"),
+            "{problem}"
+        );
+    }
+    // The head itself is fine.
+    let head = app.head();
+    let (status, _) = app
+        .get_json(&format!("/v1/orders?min_position={head}"), &audrey)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

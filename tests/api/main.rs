@@ -9,6 +9,7 @@ mod agreements;
 mod audit;
 mod cli;
 mod clocks;
+mod defects;
 mod errors;
 mod feed;
 mod group_commit;
