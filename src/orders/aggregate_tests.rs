@@ -368,7 +368,22 @@ fn customers_cannot_comment_internally() {
 }
 
 #[test]
-fn comments_are_allowed_on_a_decided_order() {
+fn comments_are_allowed_on_an_approved_order_but_not_on_a_final_one() {
+    Given::with(())
+        .given(vec![submitted(), approved()])
+        .when(cmd(
+            alice(),
+            OrderAction::Comment {
+                body: "thanks".into(),
+                visibility: Visibility::Public,
+            },
+        ))
+        .then_expect_events(vec![OrderEvent::CommentAdded(CommentAdded {
+            comment_id: 1,
+            body: "thanks".into(),
+            visibility: Visibility::Public,
+        })]);
+    // Rejected is final (issue 13): not even a comment is recorded any more.
     Given::with(())
         .given(vec![submitted(), rejected()])
         .when(cmd(
@@ -378,11 +393,7 @@ fn comments_are_allowed_on_a_decided_order() {
                 visibility: Visibility::Public,
             },
         ))
-        .then_expect_events(vec![OrderEvent::CommentAdded(CommentAdded {
-            comment_id: 1,
-            body: "why?".into(),
-            visibility: Visibility::Public,
-        })]);
+        .then_expect_error(invalid("comment on", OrderStatus::Rejected));
 }
 
 // --- questions ------------------------------------------------------------

@@ -50,7 +50,7 @@ async fn a_submitted_order_is_in_the_queue_at_once_with_min_position() {
 }
 
 #[tokio::test]
-async fn a_position_never_reached_is_503_not_a_stale_page() {
+async fn a_position_beyond_the_log_is_400_at_once() {
     let app = spawn_app().await;
     let alice = app.customer("alice", "acme").await;
     let far = app.head() + 1_000;
@@ -59,8 +59,11 @@ async fn a_position_never_reached_is_503_not_a_stale_page() {
         .send()
         .await
         .unwrap();
-    assert!(response.headers().contains_key("retry-after"));
-    expect_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    let problem = expect_problem(response, StatusCode::BAD_REQUEST).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("beyond"),
+        "{problem}"
+    );
 }
 
 #[tokio::test]
