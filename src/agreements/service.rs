@@ -20,7 +20,7 @@ use crate::access::Principal;
 use crate::agreements::aggregate::{
     Agreement, AgreementAction, AgreementCommand, AgreementError, AgreementStatus,
 };
-use crate::agreements::content::{self, AmendmentNote, IssueContext};
+use crate::agreements::content::{self, AmendmentNote, ContentError, IssueContext};
 use crate::app::App;
 use crate::brands;
 use crate::documents::model::{DocumentData, Logo};
@@ -33,6 +33,7 @@ use crate::orders::service::{
     self, CommandRequest, CommandResponse, Prepared, ServiceError, replay,
 };
 use crate::store::{AppendOutcome, AppendRequest, Attachment, EventStore};
+use crate::validation::FieldError;
 
 /// The media type of every agreement document.
 pub const PDF: &str = "application/pdf";
@@ -175,8 +176,14 @@ pub async fn activate(
                 {
                     targets = targets.map(|base| patch.over(&base));
                 }
-                let content = content::content(&ctx, &agreement_id, provider, targets)
-                    .map_err(|e| ServiceError::Document(e.to_string()))?;
+                let content = content::content(&ctx, &agreement_id, provider, targets).map_err(
+                    |e| match e {
+                        ContentError::Validity { field, message } => {
+                            ServiceError::Invalid(vec![FieldError::new(field, message)])
+                        }
+                        other => ServiceError::Document(other.to_string()),
+                    },
+                )?;
                 let data = content::document_data(&agreement_id, &content, 1, meta.now, None);
                 let logo = content.brand.logo.as_ref().and(customer_logo.clone());
                 let rendered = render(&app.renderer, data, logo, None).await?;

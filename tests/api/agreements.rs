@@ -900,3 +900,61 @@ async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
         "{errors}"
     );
 }
+
+#[tokio::test]
+async fn an_order_from_before_dates_were_checked_is_not_activated_with_a_made_up_validity() {
+    use sqlx::Connection;
+    for (start, days, field) in [
+        ("9999-12-31", 3650, "start_date"),
+        ("0001-01-01", 90, "start_date"),
+        ("2999-12-31", 3650, "duration_days"),
+    ] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let app = spawn_app_at(dir.path()).await;
+        let cast = cast(&app).await;
+        let id = planned_order(&app, &cast).await;
+        step(&app, &id, 1, "done", &cast.cesnet).await;
+        step(&app, &id, 2, "done", &cast.in2p3).await;
+        app.stop().await;
+
+        // Put the dates into the order's submission, as an older pactum accepted
+        // them, re-chaining its events so the log is sound.
+        let store = pactum::store::EventStore::open(&crate::backend::storage(dir.path()), vec![])
+            .await
+            .unwrap();
+        let mut events = store.load("order", &id).await.unwrap();
+        store.close().await;
+        events[0].payload["parameters"]["start_date"] = json!(start);
+        events[0].payload["parameters"]["duration_days"] = json!(days);
+        let mut conn = crate::backend::raw_connection(dir.path()).await;
+        let mut prev = String::new();
+        for event in &mut events {
+            event.hash = pactum::store::recorded_hash(&prev, event);
+            prev = event.hash.clone();
+            sqlx::query("UPDATE events SET payload = $1, hash = $2 WHERE position = $3")
+                .bind(event.payload.to_string())
+                .bind(&event.hash)
+                .bind(event.position as i64)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+
+        let app = spawn_app_at(dir.path()).await;
+        let head = app.head();
+        let response = app
+            .post(&format!("/v1/orders/{id}/activate"), &cast.sam)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(
+            problem["errors"][0]["field"], field,
+            "{start} + {days}: {problem}"
+        );
+        assert_eq!(app.head(), head, "nothing issued");
+        app.stop().await;
+    }
+}
