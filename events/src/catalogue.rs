@@ -124,6 +124,8 @@ pub enum ParameterKind {
         values: Vec<String>,
     },
     /// A calendar date: `YYYY-MM-DD` in JSON, `dd/mm/yyyy` in legacy strings.
+    /// pactum accepts 1970-01-01 to 2999-12-31 (`catalogue::params` of the
+    /// server).
     Date,
     Boolean,
     Text {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::civil::Date;
-use jiff::{Timestamp, ToSpan, tz::TimeZone};
+use jiff::{Timestamp, tz::TimeZone};
 use pactum_events::agreement::{
     AgreementContent, BrandSnapshot, CustomerParty, Issuer, LogoRef, ParameterLine, ProviderParty,
     ServiceSnapshot, Support, Targets, Validity,
@@ -16,6 +16,7 @@ use pactum_projections::order_view::OrderView;
 use serde_json::Value;
 
 use crate::catalogue::Catalogue;
+use crate::catalogue::params;
 use crate::documents::model::{self, AgreementKind, DocumentData};
 
 /// Targets when the catalogue gives none for a service.
@@ -38,6 +39,11 @@ pub struct IssueContext<'a> {
 pub enum ContentError {
     #[error("service {0} is no longer in the catalogue")]
     UnknownService(String),
+    /// The order's validity parameters give no sane period (an order accepted
+    /// before dates were range-checked): the agreement is not issued. `field` is
+    /// the parameter key to blame.
+    #[error("{field}: {message}")]
+    Validity { field: String, message: String },
 }
 
 /// The printed reference of an agreement: its kind and the random tail of its id.
@@ -133,7 +139,7 @@ pub fn content(
         issuer: issuer_party,
         parameters: order.agreed_parameters.clone(),
         lines: lines(service, &order.agreed_parameters),
-        validity: validity(service, &order.agreed_parameters, ctx.today),
+        validity: validity(service, &order.agreed_parameters, ctx.today)?,
         targets: targets.unwrap_or_else(|| default_targets(service)),
         support: Support {
             level: support_level
@@ -172,23 +178,50 @@ fn format_value(kind: &ParameterKind, value: &Value) -> String {
     }
 }
 
-/// From the agreed start date (never before activation) for the agreed number
-/// of days; the end is the last day covered.
+/// From the agreed start date (never before activation: a start date already
+/// past when the order is activated becomes the day of activation) for the
+/// agreed number of days; the end is the last day covered. Both must lie from
+/// [`params::EARLIEST_DATE`] to [`params::LATEST_DATE`]: a value out of that range, or one that
+/// is not a date or a number of days at all, is an error naming the parameter,
+/// never replaced by a default (submission refuses them since dates are
+/// range-checked, but the log may hold orders from before).
 fn validity(
     service: &ServiceDefined,
     parameters: &BTreeMap<String, Value>,
     today: Date,
-) -> Validity {
-    let spec = service.validity.as_ref();
-    let start = spec
-        .and_then(|v| parameters.get(&v.start)?.as_str()?.parse::<Date>().ok())
-        .map_or(today, |start| start.max(today));
-    let days = spec
-        .and_then(|v| parameters.get(&v.duration_days)?.as_i64())
-        .filter(|days| *days > 0)
-        .unwrap_or(FALLBACK_DAYS);
-    let end = start.checked_add((days - 1).days()).unwrap_or(Date::MAX);
-    Validity { start, end }
+) -> Result<Validity, ContentError> {
+    let invalid = |field: &str, message: String| ContentError::Validity {
+        field: field.to_owned(),
+        message,
+    };
+    let Some(spec) = service.validity.as_ref() else {
+        let end = params::validity_end(today, FALLBACK_DAYS)
+            .map_err(|message| invalid("duration_days", message))?;
+        return Ok(Validity { start: today, end });
+    };
+    let start = match parameters.get(&spec.start) {
+        None => today,
+        Some(value) => {
+            let start = value
+                .as_str()
+                .and_then(|text| text.parse::<Date>().ok())
+                .ok_or_else(|| invalid(&spec.start, format!("must be a date, got {value}")))?;
+            params::check_date_range(start).map_err(|message| invalid(&spec.start, message))?;
+            start.max(today)
+        }
+    };
+    let days = match parameters.get(&spec.duration_days) {
+        None => FALLBACK_DAYS,
+        Some(value) => value.as_i64().ok_or_else(|| {
+            invalid(
+                &spec.duration_days,
+                format!("must be a number of days, got {value}"),
+            )
+        })?,
+    };
+    let end = params::validity_end(start, days)
+        .map_err(|message| invalid(&spec.duration_days, message))?;
+    Ok(Validity { start, end })
 }
 
 /// One amendment as its document shows it.
@@ -339,16 +372,57 @@ mod tests {
             ("duration_days".to_owned(), Value::from(90)),
         ]);
         let early: Date = "2026-11-22".parse().unwrap();
-        let v = validity(service, &params, early);
+        let v = validity(service, &params, early).unwrap();
         assert_eq!(
             (v.start.to_string(), v.end.to_string()),
             ("2027-01-04".into(), "2027-04-03".into())
         );
         let late: Date = "2027-02-01".parse().unwrap();
-        let v = validity(service, &params, late);
+        let v = validity(service, &params, late).unwrap();
         assert_eq!(
             (v.start.to_string(), v.end.to_string()),
             ("2027-02-01".into(), "2027-05-01".into())
         );
+    }
+
+    #[test]
+    fn a_validity_out_of_range_is_an_error_naming_its_parameter_never_clamped() {
+        use crate::catalogue::params::{EARLIEST_DATE, LATEST_DATE};
+        let catalogue = Catalogue::from_events(&crate::catalogue::shipped::shipped_events());
+        let service = catalogue.service("cloud-compute").unwrap();
+        let today: Date = "2026-11-22".parse().unwrap();
+        let field = |start: &str, days: i64| {
+            let params = BTreeMap::from([
+                ("start_date".to_owned(), Value::from(start)),
+                ("duration_days".to_owned(), Value::from(days)),
+            ]);
+            match validity(service, &params, today) {
+                Err(ContentError::Validity { field, .. }) => field,
+                other => panic!("{start} + {days}: {other:?}"),
+            }
+        };
+        assert_eq!(field("9999-12-31", 3650), "start_date");
+        assert_eq!(field("0001-01-01", 90), "start_date");
+        assert_eq!(field("1969-12-31", 90), "start_date");
+        assert_eq!(field("2999-12-31", 2), "duration_days");
+        assert_eq!(field("2027-01-04", 0), "duration_days");
+        assert_eq!(field("not a date", 90), "start_date");
+
+        let params = BTreeMap::from([
+            ("start_date".to_owned(), Value::from("2999-12-31")),
+            ("duration_days".to_owned(), Value::from(1)),
+        ]);
+        let v = validity(service, &params, today).unwrap();
+        assert_eq!((v.start, v.end), (LATEST_DATE, LATEST_DATE));
+        let params = BTreeMap::from([
+            ("start_date".to_owned(), Value::from("1970-01-01")),
+            ("duration_days".to_owned(), Value::from(1)),
+        ]);
+        let v = validity(service, &params, today).unwrap();
+        assert!(
+            EARLIEST_DATE < v.start,
+            "a past start becomes the day of activation"
+        );
+        assert_eq!(v.start, today);
     }
 }

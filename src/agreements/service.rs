@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use pactum_events::agreement::{DocumentRef, Targets};
+use pactum_events::agreement::{AgreementContent, DocumentRef, Targets};
 use pactum_events::order::AgreementRef;
 use pactum_projections::agreement_view::AgreementView;
 use pactum_projections::order_view::OrderView;
@@ -20,7 +20,7 @@ use crate::access::Principal;
 use crate::agreements::aggregate::{
     Agreement, AgreementAction, AgreementCommand, AgreementError, AgreementStatus,
 };
-use crate::agreements::content::{self, AmendmentNote, IssueContext};
+use crate::agreements::content::{self, AmendmentNote, ContentError, IssueContext};
 use crate::app::App;
 use crate::brands;
 use crate::documents::model::{DocumentData, Logo};
@@ -33,6 +33,7 @@ use crate::orders::service::{
     self, CommandRequest, CommandResponse, Prepared, ServiceError, replay,
 };
 use crate::store::{AppendOutcome, AppendRequest, Attachment, EventStore};
+use crate::validation::FieldError;
 
 /// The media type of every agreement document.
 pub const PDF: &str = "application/pdf";
@@ -89,6 +90,41 @@ pub async fn render(
     .await
     .map_err(|e| ServiceError::Document(e.to_string()))?
     .map_err(|e: RenderError| ServiceError::Document(e.to_string()))
+}
+
+/// Renders the first version of a new agreement, with the brand's logo when its
+/// content names one.
+///
+/// A logo that cannot be drawn never blocks activation. Logos are rendered once
+/// when a brand is set (`brands::define`), but the log may hold one from before:
+/// when the document does not render with it, it is issued without it, and its
+/// content says so (no logo). Re-rendering from the log (`verify`, a lost
+/// document) then gives the same bytes without trying the logo again.
+async fn render_issued(
+    renderer: &Renderer,
+    agreement_id: &str,
+    mut content: AgreementContent,
+    logo: Option<Logo>,
+    now: Timestamp,
+) -> Result<(AgreementContent, Rendered), ServiceError> {
+    let data = content::document_data(agreement_id, &content, 1, now, None);
+    let logo = content.brand.logo.as_ref().and(logo);
+    match render(renderer, data, logo, None).await {
+        Ok(rendered) => Ok((content, rendered)),
+        Err(error) if content.brand.logo.is_some() => {
+            tracing::warn!(
+                agreement_id,
+                brand = content.brand.name,
+                %error,
+                "the brand's logo does not render: the agreement is issued without it"
+            );
+            content.brand.logo = None;
+            let data = content::document_data(agreement_id, &content, 1, now, None);
+            let rendered = render(renderer, data, None, None).await?;
+            Ok((content, rendered))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 fn attachment(rendered: &Rendered) -> Attachment {
@@ -179,11 +215,22 @@ pub async fn activate(
                 {
                     targets = targets.map(|base| patch.over(&base));
                 }
-                let content = content::content(&ctx, &agreement_id, provider, targets)
-                    .map_err(|e| ServiceError::Document(e.to_string()))?;
-                let data = content::document_data(&agreement_id, &content, 1, meta.now, None);
-                let logo = content.brand.logo.as_ref().and(customer_logo.clone());
-                let rendered = render(&app.renderer, data, logo, None).await?;
+                let content = content::content(&ctx, &agreement_id, provider, targets).map_err(
+                    |e| match e {
+                        ContentError::Validity { field, message } => {
+                            ServiceError::Invalid(vec![FieldError::new(field, message)])
+                        }
+                        other => ServiceError::Document(other.to_string()),
+                    },
+                )?;
+                let (content, rendered) = render_issued(
+                    &app.renderer,
+                    &agreement_id,
+                    content,
+                    customer_logo.clone(),
+                    meta.now,
+                )
+                .await?;
                 let fresh = Loaded::<Agreement>::fresh(agreement_id.clone());
                 let (events, _) = execute::decide(
                     &fresh,

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::access::{Principal, Role};
 use crate::documents::model::Logo;
+use crate::documents::{RenderError, Renderer};
 use crate::execute::{self, CommandMeta};
 use crate::store::{AppendError, EventStore, StoreError};
 use crate::validation::{self, FieldError};
@@ -37,7 +38,10 @@ pub struct BrandRequest {
 }
 
 impl BrandRequest {
-    pub fn validate(&self) -> Result<BrandDefined, Vec<FieldError>> {
+    /// Checks every field; a logo must also render in a document (`renderer`,
+    /// see [`Renderer::check_logo`]), since every document issued under the brand
+    /// draws it. Renders a page when there is a logo: call it off the runtime.
+    pub fn validate(&self, renderer: &Renderer) -> Result<BrandDefined, Vec<FieldError>> {
         let mut errors = Vec::new();
         let org = validation::identifier("org", &self.org).map_err(|e| errors.push(e));
         let name = validation::text("name", &self.name, 120).map_err(|e| errors.push(e));
@@ -59,6 +63,21 @@ impl BrandRequest {
                         "logo",
                         format!("must be 1 byte to {} KiB", LOGO_MAX_BYTES / 1024),
                     ));
+                } else if LOGO_TYPES.contains(&media_type.as_str()) {
+                    let logo = Logo {
+                        media_type: media_type.clone(),
+                        bytes: bytes.clone(),
+                    };
+                    if let Err(error) = renderer.check_logo(&logo) {
+                        errors.push(FieldError::new(
+                            "logo",
+                            format!(
+                                "cannot be drawn in a document ({}); a complete, \
+                                 self-contained PNG, JPEG or SVG is needed",
+                                render_failure(&error)
+                            ),
+                        ));
+                    }
                 }
                 Some(LogoImage {
                     media_type: media_type.clone(),
@@ -77,6 +96,29 @@ impl BrandRequest {
             }),
             _ => Err(errors),
         }
+    }
+}
+
+/// typst's reason without the template's file and line, which mean nothing to
+/// whoever sets a brand.
+fn render_failure(error: &RenderError) -> String {
+    match error {
+        RenderError::Template(message) => message
+            .split("; ")
+            .map(|diagnostic| {
+                let diagnostic = diagnostic.trim();
+                let diagnostic = diagnostic.strip_prefix("error: ").unwrap_or(diagnostic);
+                match diagnostic.split_once(".typ:") {
+                    Some((_, rest)) => rest
+                        .splitn(3, ':')
+                        .nth(2)
+                        .map_or(diagnostic, str::trim_start),
+                    None => diagnostic,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
     }
 }
 
@@ -153,16 +195,24 @@ pub enum DefineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Append(#[from] AppendError),
+    /// The logo's rendering did not finish (the runtime shut down, or it panicked).
+    #[error("the logo check did not finish: {0}")]
+    Interrupted(String),
 }
 
 /// Defines (or redefines) the brand of an organisation. Documents issued from
 /// now on use it; documents already issued keep theirs.
 pub async fn define(
     store: &EventStore,
+    renderer: &Renderer,
     request: &BrandRequest,
     meta: &CommandMeta,
 ) -> Result<BrandDefined, DefineError> {
-    let brand = request.validate().map_err(DefineError::Invalid)?;
+    let (request, renderer) = (request.clone(), renderer.clone());
+    let brand = tokio::task::spawn_blocking(move || request.validate(&renderer))
+        .await
+        .map_err(|e| DefineError::Interrupted(e.to_string()))?
+        .map_err(DefineError::Invalid)?;
     let loaded = execute::load::<Brand>(store, &brand.org).await?;
     let (events, _) =
         execute::decide(&loaded, (meta.principal.clone(), brand.clone()), &()).await?;
@@ -220,9 +270,7 @@ mod tests {
     use super::*;
 
     fn png() -> Vec<u8> {
-        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-        bytes.extend_from_slice(&[0; 16]);
-        bytes
+        include_bytes!("../../sla-templates/brands/example/logo.png").to_vec()
     }
 
     #[test]
@@ -234,12 +282,73 @@ mod tests {
             footer: "ACME · Lab street 1".into(),
             logo: Some(("image/png".into(), png())),
         };
-        let brand = request.validate().unwrap();
+        let brand = request.validate(&Renderer::default()).unwrap();
         assert_eq!(brand.colour, "#0a5f38");
         let logo = brand.logo.unwrap();
         assert_eq!(logo.sha256, hex::encode(Sha256::digest(png())));
         assert_eq!(logo_of(&logo).unwrap().bytes, png());
         assert_eq!(sniff_media_type(&png()), Some("image/png"));
+    }
+
+    #[test]
+    fn a_logo_that_does_not_render_is_refused_naming_the_logo() {
+        let renderer = Renderer::default();
+        let svg = |body: &str| {
+            format!(
+                r#"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40">{body}</svg>"#
+            )
+        };
+        let entity = format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE svg [<!ENTITY x SYSTEM \"file:///etc/hostname\">]>\n{}",
+            svg("<text y=\"20\">&x;</text>")
+        );
+        let cases: [(&str, Vec<u8>); 5] = [
+            ("image/svg+xml", entity.into_bytes()),
+            (
+                "image/svg+xml",
+                svg(r#"<image href="file:///etc/passwd" width="40" height="40"/>"#).into_bytes(),
+            ),
+            (
+                "image/svg+xml",
+                svg(r#"<image href="other.png" width="40" height="40"/>"#).into_bytes(),
+            ),
+            (
+                "image/png",
+                b"\x89PNG\r\n\x1a\nnot the rest of a PNG".to_vec(),
+            ),
+            ("image/jpeg", b"\xff\xd8\xffnot the rest of a JPEG".to_vec()),
+        ];
+        for (media_type, bytes) in cases {
+            let request = BrandRequest {
+                org: "acme".into(),
+                name: "ACME Research".into(),
+                colour: "#0a5f38".into(),
+                footer: "ACME".into(),
+                logo: Some((media_type.into(), bytes.clone())),
+            };
+            let errors = request.validate(&renderer).unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, "logo");
+            assert!(
+                errors[0]
+                    .message
+                    .starts_with("cannot be drawn in a document (")
+                    && !errors[0].message.contains(".typ"),
+                "{}: {}",
+                String::from_utf8_lossy(&bytes),
+                errors[0].message
+            );
+            eprintln!("{}", errors[0].message);
+        }
+        let good = svg(r##"<rect width="40" height="40" fill="#0a559c"/>"##);
+        let request = BrandRequest {
+            org: "acme".into(),
+            name: "ACME Research".into(),
+            colour: "#0a5f38".into(),
+            footer: "ACME".into(),
+            logo: Some(("image/svg+xml".into(), good.into_bytes())),
+        };
+        assert!(request.validate(&renderer).is_ok());
     }
 
     #[test]
@@ -252,7 +361,7 @@ mod tests {
             logo: Some(("image/gif".into(), vec![1; LOGO_MAX_BYTES + 1])),
         };
         let fields: Vec<String> = request
-            .validate()
+            .validate(&Renderer::default())
             .unwrap_err()
             .into_iter()
             .map(|e| e.field)

@@ -11,11 +11,16 @@
 //!
 //! Every bad field is reported, never just the first: a 422 names each of them, in a
 //! message the customer can act on.
+//!
+//! Dates are calendar days from [`EARLIEST_DATE`] to [`LATEST_DATE`], and so is the
+//! last day of an agreement's validity (its start plus its number of days, see
+//! [`validity_end`]): a year 1 or a year 9999 is a typing mistake, not an order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 
-use jiff::civil::Date;
+use jiff::Span;
+use jiff::civil::{Date, date};
 use pactum_events::catalogue::{ParameterKind, ParameterSpec, ServiceDefined};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -23,6 +28,49 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::validation::FieldError;
+
+/// The earliest date a `date` parameter may take: 1970-01-01. Nothing pactum
+/// records happened before; older dates are typing mistakes (`0001-01-01`,
+/// `0019-12-02`). A start date in the past but in range is still accepted: the
+/// agreement then starts on the day it is activated.
+pub const EARLIEST_DATE: Date = date(1970, 1, 1);
+
+/// The latest date a `date` parameter may take, and the latest last day of an
+/// agreement's validity: 2999-12-31. Far beyond any real commitment, and far
+/// enough from the end of the calendar (9999-12-31) that a start plus a number
+/// of days is always computed, never clamped.
+pub const LATEST_DATE: Date = date(2999, 12, 31);
+
+/// Whether `day` lies in the range of dates pactum accepts, or why not.
+pub fn check_date_range(day: Date) -> Result<(), String> {
+    if (EARLIEST_DATE..=LATEST_DATE).contains(&day) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a date from {EARLIEST_DATE} to {LATEST_DATE}, got {day}"
+        ))
+    }
+}
+
+/// The last day of a validity of `days` days from `start`: `start + days - 1`,
+/// which must not be after [`LATEST_DATE`]. The error is the message for the
+/// number of days (the field that makes the sum overflow); `days` below 1 is an
+/// error too.
+pub fn validity_end(start: Date, days: i64) -> Result<Date, String> {
+    if days < 1 {
+        return Err(format!("must be at least 1 day, got {days}"));
+    }
+    Span::new()
+        .try_days(days - 1)
+        .ok()
+        .and_then(|span| start.checked_add(span).ok())
+        .filter(|end| *end <= LATEST_DATE)
+        .ok_or_else(|| {
+            format!(
+                "{days} days from {start} end after {LATEST_DATE}, the latest date an agreement may cover"
+            )
+        })
+}
 
 /// Parameters validated against one service's spec: canonical keys, canonical JSON
 /// values. Built only by [`from_json`] and [`from_legacy_values`].
@@ -151,12 +199,34 @@ fn build<'a>(
             errors.push(field_error(spec, front, "is required"));
         }
     }
+    if let Some(error) = overflowing_validity(service, &values, front) {
+        errors.push(error);
+    }
 
     if errors.is_empty() {
         Ok(Parameters(values))
     } else {
         Err(errors)
     }
+}
+
+/// A start date and a number of days (the service's validity parameters) whose
+/// last day falls after [`LATEST_DATE`]: an error on the number of days. Without a
+/// start date the agreement starts at activation, which checks it then.
+fn overflowing_validity(
+    service: &ServiceDefined,
+    values: &BTreeMap<String, Value>,
+    front: Front,
+) -> Option<FieldError> {
+    let spec = service.validity.as_ref()?;
+    let start: Date = values.get(&spec.start)?.as_str()?.parse().ok()?;
+    let days = values.get(&spec.duration_days)?.as_i64()?;
+    let message = validity_end(start, days).err()?;
+    let days_spec = service
+        .parameters
+        .iter()
+        .find(|p| p.key == spec.duration_days)?;
+    Some(field_error(days_spec, front, message))
 }
 
 fn unknown_parameter(service: &ServiceDefined) -> String {
@@ -321,6 +391,12 @@ fn parse_date(raw: Raw<'_>) -> Result<Value, String> {
         }
     };
     match parsed {
+        Ok(date) if check_date_range(date).is_err() => Err(format!(
+            "must be a date from {} to {}, got {}",
+            shown(EARLIEST_DATE, form),
+            shown(LATEST_DATE, form),
+            raw.shown()
+        )),
         Ok(date) => Ok(Value::String(format!(
             "{:04}-{:02}-{:02}",
             date.year(),
@@ -332,6 +408,15 @@ fn parse_date(raw: Raw<'_>) -> Result<Value, String> {
             "must be a date as {form}, got {}, which is not a day of the calendar",
             raw.shown()
         )),
+    }
+}
+
+/// A date as the customer writes it: `YYYY-MM-DD` or `dd/mm/yyyy`.
+fn shown(day: Date, form: &str) -> String {
+    if form == "dd/mm/yyyy" {
+        format!("{:02}/{:02}/{:04}", day.day(), day.month(), day.year())
+    } else {
+        day.to_string()
     }
 }
 
@@ -497,7 +582,7 @@ pub(crate) mod strategies {
                     (Value::String(value), legacy)
                 })
                 .boxed(),
-            ParameterKind::Date => (1900i16..=2100, 1i8..=12, 1i8..=28, 0..3usize)
+            ParameterKind::Date => (1970i16..=2100, 1i8..=12, 1i8..=28, 0..3usize)
                 .prop_map(|(year, month, day, form)| {
                     let json = format!("{year:04}-{month:02}-{day:02}");
                     let legacy = match form {
@@ -921,6 +1006,77 @@ mod tests {
             "The parameter (p): must be a date as dd/mm/yyyy, got \"31/04/2020\", \
              which is not a day of the calendar"
         );
+    }
+
+    #[test]
+    fn dates_lie_from_1970_to_2999() {
+        let service = single(ParameterKind::Date);
+        for good in ["1970-01-01", "2019-12-02", "2999-12-31"] {
+            assert_eq!(json_one(&service, json!(good)), Ok(json!(good)));
+        }
+        for bad in ["1969-12-31", "0001-01-01", "3000-01-01", "9999-12-31"] {
+            assert_eq!(
+                only_message(json_one(&service, json!(bad))),
+                format!("must be a date from 1970-01-01 to 2999-12-31, got \"{bad}\"")
+            );
+        }
+        assert_eq!(legacy_one(&service, "1/1/1970"), Ok(json!("1970-01-01")));
+        assert_eq!(legacy_one(&service, "31/12/2999"), Ok(json!("2999-12-31")));
+        for bad in ["31/12/1969", "01/01/0001", "01/01/3000", "31/12/9999"] {
+            assert_eq!(
+                only_message(legacy_one(&service, bad)),
+                format!(
+                    "The parameter (p): must be a date from 01/01/1970 to 31/12/2999, got \"{bad}\""
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_validity_may_end_on_the_last_day_of_2999_and_no_later() {
+        let with = |start: &str, days: i64| {
+            let mut input = seed_json();
+            input.insert("start_date".into(), json!(start));
+            input.insert("duration_days".into(), json!(days));
+            from_json(&cloud(), &input)
+        };
+        assert!(with("2999-12-31", 1).is_ok());
+        assert!(with("2990-01-03", 3650).is_ok(), "ends on 2999-12-31");
+        let errors = with("2990-01-04", 3650).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "duration_days");
+        assert!(errors[0].message.contains("after 2999-12-31"), "{errors:?}");
+        let errors = with("2999-12-31", 2).unwrap_err();
+        assert_eq!(errors[0].field, "duration_days");
+
+        // As a legacy string names it: label and key.
+        let values = [
+            ("start_date", "31/12/2999"),
+            ("duration_days", "3650"),
+            ("cpu_cores", "4"),
+            ("ram_per_core_gb", "2"),
+            ("local_disk_gb", "40"),
+            ("vm_instances", "2"),
+            ("access_type", "opportunistic"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let errors = from_legacy_values(&cloud(), &values).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "duration_days");
+        assert!(
+            errors[0]
+                .message
+                .starts_with("Number of days (duration_days): 3650 days from 2999-12-31"),
+            "{errors:?}"
+        );
+
+        assert_eq!(validity_end(date(2999, 12, 31), 1), Ok(date(2999, 12, 31)));
+        assert!(
+            validity_end(date(9999, 12, 31), 3650).is_err(),
+            "no clamping"
+        );
+        assert!(validity_end(date(2027, 1, 4), 0).is_err());
+        assert!(validity_end(date(2027, 1, 4), i64::MAX).is_err());
     }
 
     #[test]

@@ -47,10 +47,11 @@ async fn set(args: SetArgs) -> Result<ExitCode, String> {
     let logo = match &args.logo {
         None => None,
         Some(path) => {
-            let bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let media_type = brands::sniff_media_type(&bytes)
-                .ok_or_else(|| format!("{} is not a PNG, JPEG or SVG image", path.display()))?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("--logo: cannot read {}: {e}", path.display()))?;
+            let media_type = brands::sniff_media_type(&bytes).ok_or_else(|| {
+                format!("--logo: {} is not a PNG, JPEG or SVG image", path.display())
+            })?;
             Some((media_type.to_owned(), bytes))
         }
     };
@@ -64,6 +65,7 @@ async fn set(args: SetArgs) -> Result<ExitCode, String> {
     let app = args.storage.open().await?;
     let result = brands::define(
         &app.store,
+        &app.renderer,
         &request,
         &CommandMeta::system("pactum-cli", app.now()),
     )

@@ -135,6 +135,18 @@ impl Renderer {
         self.shared.templates.keys().cloned().collect()
     }
 
+    /// Whether `logo` can be drawn in a document: renders the sample SLA
+    /// ([`sample::cloud_compute`]) with it, through the current template, as an
+    /// agreement with that brand would be. Brands check their logo with this when
+    /// they are set, so that a logo typst cannot draw (a broken image, an SVG
+    /// that reads an entity or links a file, which the closed world refuses) is
+    /// refused there instead of failing an activation.
+    pub fn check_logo(&self, logo: &Logo) -> Result<(), RenderError> {
+        let mut data = sample::cloud_compute(AgreementKind::Sla);
+        data.brand.has_logo = true;
+        self.render(&data, Some(logo)).map(|_| ())
+    }
+
     /// Renders with the current template for `data.kind`.
     pub fn render(
         &self,

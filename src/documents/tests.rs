@@ -671,3 +671,89 @@ files = [
         assert_eq!(v2, "New wording 14 December 2026");
     }
 }
+
+/// A word of `len` characters without a break opportunity: wide capitals and
+/// digits, the worst case for a narrow column.
+fn long_word(len: usize) -> String {
+    (0..len)
+        .map(|i| {
+            if i % 7 == 6 {
+                char::from(b'0' + (i % 10) as u8)
+            } else {
+                char::from(b'A' + (i % 26) as u8)
+            }
+        })
+        .collect()
+}
+
+/// Every word poppler finds (`pdftotext -bbox`): page width, and each word's
+/// right edge and text.
+fn word_boxes(pdf: &[u8]) -> Option<Vec<(f64, f64, String)>> {
+    let html = poppler("pdftotext", pdf, &["-bbox", "-enc", "UTF-8"])?;
+    let attribute = |tag: &str, name: &str| -> f64 {
+        let start = tag.find(&format!("{name}=\"")).expect(name) + name.len() + 2;
+        let end = start + tag[start..].find('"').expect("a closing quote");
+        tag[start..end].parse().expect("a number")
+    };
+    let mut page_width = 0.0;
+    let mut words = Vec::new();
+    for line in html.lines().map(str::trim) {
+        if line.starts_with("<page ") {
+            page_width = attribute(line, "width");
+        } else if let Some(rest) = line.strip_prefix("<word ") {
+            let (tag, text) = rest.split_once('>').expect("a word element");
+            let text = text.trim_end_matches("</word>");
+            words.push((page_width, attribute(tag, "xMax"), text.to_owned()));
+        }
+    }
+    Some(words)
+}
+
+#[test]
+fn long_words_in_any_field_wrap_inside_the_page_margins() {
+    let renderer = renderer();
+    let title = long_word(190);
+    for kind in [AgreementKind::Sla, AgreementKind::Ola] {
+        let mut data = with_text(kind, &long_word(90));
+        data.title = Some(title.clone());
+        data.issuer.name = long_word(70);
+        data.customer.contact = Some(format!("{}@example.org", long_word(60)));
+        data.signatories[1].party = long_word(80);
+        let rendered = renderer.render(&data, None).unwrap();
+        let Some(words) = word_boxes(&rendered.bytes) else {
+            return;
+        };
+        // The page's right margin (21 mm, `common.typ`), a hair of rounding.
+        let margin = 21.0 / 25.4 * 72.0;
+        let beyond: Vec<_> = words
+            .iter()
+            .filter(|(width, x_max, _)| *x_max > width - margin + 0.5)
+            .collect();
+        assert!(
+            beyond.is_empty(),
+            "{kind:?}: text beyond the right margin: {beyond:?}"
+        );
+        // Nothing was cut: the title, and every long word, is all there, and
+        // nothing was added to the text (it copies as it was written).
+        let text: String = words.iter().flat_map(|(_, _, word)| word.chars()).collect();
+        assert!(text.contains(&title), "{kind:?}: the title is cut: {text}");
+        assert!(text.contains(&long_word(90)), "{kind:?}: {text}");
+        assert!(text.contains(&long_word(80)), "{kind:?}: {text}");
+    }
+}
+
+#[test]
+fn words_up_to_twenty_characters_are_not_broken() {
+    let mut data = sample::cloud_compute(AgreementKind::Sla);
+    data.title = Some("Internationalisation Forschungszentrum Characterisations".into());
+    let rendered = renderer().render(&data, None).unwrap();
+    let Some(words) = word_boxes(&rendered.bytes) else {
+        return;
+    };
+    for word in ["Internationalisation", "Forschungszentrum"] {
+        assert!(
+            words.iter().any(|(_, _, w)| w == word),
+            "{word} is one word: {words:?}"
+        );
+    }
+}

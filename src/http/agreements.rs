@@ -17,6 +17,7 @@ use serde_json::Number;
 use crate::agreements::list::{self, AgreementListError, AgreementQuery};
 use crate::agreements::service::{self, Amendment, PDF, TargetsPatch};
 use crate::app::App;
+use crate::catalogue::params;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput};
 use crate::http::orders::{POSITION, etag, respond};
@@ -243,9 +244,11 @@ async fn amend(
     let end = body
         .end
         .map(|end| {
-            end.trim().parse::<Date>().map_err(|_| {
+            let day = end.trim().parse::<Date>().map_err(|_| {
                 FieldError::new("end", format!("must be a date YYYY-MM-DD, got {end:?}"))
-            })
+            })?;
+            params::check_date_range(day).map_err(|message| FieldError::new("end", message))?;
+            Ok(day)
         })
         .transpose()
         .map_err(|e| errors.push(e))

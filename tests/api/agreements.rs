@@ -815,6 +815,7 @@ async fn a_tenant_brand_presents_its_customers_slas() {
     let cast = cast(&app).await;
     pactum::brands::define(
         &app.app.store,
+        &app.app.renderer,
         &pactum::brands::BrandRequest {
             org: "acme".into(),
             name: "ACME Research Cloud".into(),
@@ -957,4 +958,173 @@ async fn customers_learn_of_their_sla_and_never_of_olas() {
         activated["payload"]["agreements"].as_array().unwrap().len(),
         3
     );
+
+/// Logos typst cannot draw: an SVG reading an external entity, SVGs linking a
+/// file, a "PNG" and a "JPEG" that are only their magic bytes.
+pub(crate) fn bad_logos() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    vec![
+        (
+            "external entity",
+            "image/svg+xml",
+            br#"<?xml version="1.0"?>
+<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/hostname">]>
+<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text y="20">&x;</text></svg>"#
+                .to_vec(),
+        ),
+        (
+            "linked system file",
+            "image/svg+xml",
+            br#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="120" height="40"><image href="file:///etc/passwd" width="40" height="40"/></svg>"#
+                .to_vec(),
+        ),
+        (
+            "linked relative file",
+            "image/svg+xml",
+            br#"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><image href="other.png" width="40" height="40"/></svg>"#
+                .to_vec(),
+        ),
+        (
+            "broken PNG",
+            "image/png",
+            b"\x89PNG\r\n\x1a\nthis is not the rest of a PNG".to_vec(),
+        ),
+        (
+            "broken JPEG",
+            "image/jpeg",
+            b"\xff\xd8\xffthis is not the rest of a JPEG".to_vec(),
+        ),
+    ]
+}
+
+/// A brand in the log as one set before logos were checked: appended the way
+/// `brands::define` does, without its validation.
+async fn brand_with_unchecked_logo(app: &TestApp, org: &str, media_type: &str, bytes: &[u8]) {
+    use base64::Engine;
+    use pactum::brands::Brand;
+    use pactum_events::brand::{BrandDefined, LogoImage};
+    let brand = BrandDefined {
+        org: org.into(),
+        name: "ACME Research Cloud".into(),
+        colour: "#0a5f38".into(),
+        footer: "ACME Research · Lab street 1".into(),
+        logo: Some(LogoImage {
+            media_type: media_type.into(),
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            sha256: sha256(bytes),
+        }),
+    };
+    let meta = pactum::execute::CommandMeta::system("test", app.app.now());
+    let store = &app.app.store;
+    let loaded = pactum::execute::load::<Brand>(store, org).await.unwrap();
+    let (events, _) = pactum::execute::decide(&loaded, (meta.principal.clone(), brand), &())
+        .await
+        .unwrap();
+    store
+        .append(pactum::execute::append_request(
+            &loaded, &events, &meta, None,
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_logo_that_does_not_render_never_blocks_activation_and_verify_still_passes() {
+    for (what, media_type, bytes) in bad_logos() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let app = spawn_app_at(dir.path()).await;
+        let cast = cast(&app).await;
+        brand_with_unchecked_logo(&app, "acme", media_type, &bytes).await;
+
+        let id = planned_order(&app, &cast).await;
+        step(&app, &id, 1, "done", &cast.cesnet).await;
+        step(&app, &id, 2, "done", &cast.in2p3).await;
+        let (status, order) = app.command(&id, "activate", &cast.sam, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{what}: {order}");
+        let sla = order["agreements"][0]["agreement_id"].as_str().unwrap();
+        let (_, view) = app
+            .get_json(&format!("/v1/agreements/{sla}"), &cast.alice)
+            .await;
+        assert_eq!(view["brand"]["name"], "ACME Research Cloud", "{what}");
+        assert!(
+            view["brand"]["logo"].is_null(),
+            "{what}: issued without the logo, and says so: {view}"
+        );
+        let (status, headers, pdf) =
+            download(&app, &format!("/v1/agreements/{sla}/document"), &cast.alice).await;
+        assert_eq!(status, StatusCode::OK, "{what}");
+        assert_eq!(headers[reqwest::header::CONTENT_TYPE], "application/pdf");
+        assert!(pdf.starts_with(b"%PDF-"), "{what}");
+        assert!(pdf_text(&pdf).contains("ACME Research Cloud"), "{what}");
+        app.stop().await;
+
+        let output = crate::cli::pactum(&["verify"], dir.path());
+        assert!(
+            output.status.success(),
+            "{what}: {}",
+            crate::cli::stderr(&output)
+        );
+        assert!(
+            crate::cli::stdout(&output).contains("3 documents render to their recorded hashes"),
+            "{what}: {}",
+            crate::cli::stdout(&output)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_order_from_before_dates_were_checked_is_not_activated_with_a_made_up_validity() {
+    use sqlx::Connection;
+    for (start, days, field) in [
+        ("9999-12-31", 3650, "start_date"),
+        ("0001-01-01", 90, "start_date"),
+        ("2999-12-31", 3650, "duration_days"),
+    ] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let app = spawn_app_at(dir.path()).await;
+        let cast = cast(&app).await;
+        let id = planned_order(&app, &cast).await;
+        step(&app, &id, 1, "done", &cast.cesnet).await;
+        step(&app, &id, 2, "done", &cast.in2p3).await;
+        app.stop().await;
+
+        // Put the dates into the order's submission, as an older pactum accepted
+        // them, re-chaining its events so the log is sound.
+        let store = pactum::store::EventStore::open(&crate::backend::storage(dir.path()), vec![])
+            .await
+            .unwrap();
+        let mut events = store.load("order", &id).await.unwrap();
+        store.close().await;
+        events[0].payload["parameters"]["start_date"] = json!(start);
+        events[0].payload["parameters"]["duration_days"] = json!(days);
+        let mut conn = crate::backend::raw_connection(dir.path()).await;
+        let mut prev = String::new();
+        for event in &mut events {
+            event.hash = pactum::store::recorded_hash(&prev, event);
+            prev = event.hash.clone();
+            sqlx::query("UPDATE events SET payload = $1, hash = $2 WHERE position = $3")
+                .bind(event.payload.to_string())
+                .bind(&event.hash)
+                .bind(event.position as i64)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+
+        let app = spawn_app_at(dir.path()).await;
+        let head = app.head();
+        let response = app
+            .post(&format!("/v1/orders/{id}/activate"), &cast.sam)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(
+            problem["errors"][0]["field"], field,
+            "{start} + {days}: {problem}"
+        );
+        assert_eq!(app.head(), head, "nothing issued");
+        app.stop().await;
+    }
 }

@@ -437,3 +437,58 @@ async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
         "names the known projections"
     );
 }
+
+#[tokio::test]
+async fn brand_set_refuses_a_logo_that_does_not_render_and_writes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let brand_set = |logo: &Path| {
+        pactum(
+            &[
+                "brand",
+                "set",
+                "--org",
+                "acme",
+                "--name",
+                "ACME Research Cloud",
+                "--colour",
+                "#0a5f38",
+                "--footer",
+                "ACME Research · Lab street 1",
+                "--logo",
+                logo.to_str().unwrap(),
+            ],
+            dir.path(),
+        )
+    };
+    let brand = async || {
+        let store = pactum::store::EventStore::open(&crate::backend::storage(dir.path()), vec![])
+            .await
+            .unwrap();
+        let brand = pactum::brands::current(&store, "acme").await.unwrap();
+        store.close().await;
+        brand
+    };
+    let mut bad = crate::agreements::bad_logos();
+    bad.push(("not an image", "", b"GIF89a, or anything else".to_vec()));
+    for (what, _, bytes) in bad {
+        let file = dir.path().join("logo");
+        std::fs::write(&file, bytes).unwrap();
+        let output = brand_set(&file);
+        let errors = stderr(&output);
+        assert!(!output.status.success(), "{what}: accepted: {errors}");
+        assert!(
+            errors.contains("--logo"),
+            "{what}: names the field: {errors}"
+        );
+        assert!(brand().await.is_none(), "{what}: nothing written");
+    }
+
+    let good = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sla-templates/brands/example/logo.png"
+    );
+    let output = brand_set(Path::new(good));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let brand = brand().await.expect("the brand is set");
+    assert_eq!(brand.logo.unwrap().media_type, "image/png");
+}

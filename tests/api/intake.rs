@@ -260,3 +260,89 @@ async fn bad_legacy_strings_name_each_problem_and_store_nothing() {
     }
     assert_eq!(app.head(), head, "nothing was appended");
 }
+
+/// The fields a 422 names.
+async fn refused_fields(response: reqwest::Response) -> Vec<String> {
+    let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("field errors: {problem}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn dates_out_of_range_or_a_validity_past_2999_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let head = app.head();
+
+    let cases = [
+        ("9999-12-31", 3650, "start_date"),
+        ("0001-01-01", 90, "start_date"),
+        ("1969-12-31", 90, "start_date"),
+        ("3000-01-01", 1, "start_date"),
+        ("2999-12-31", 3650, "duration_days"),
+        ("2999-12-31", 2, "duration_days"),
+    ];
+    for (start, days, field) in cases {
+        let mut order = cloud_order();
+        order["parameters"]["start_date"] = json!(start);
+        order["parameters"]["duration_days"] = json!(days);
+        let response = app
+            .post("/v1/orders", &alice)
+            .json(&order)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused_fields(response).await, [field], "{start} + {days}");
+
+        let [year, month, day] = [&start[..4], &start[5..7], &start[8..]];
+        let legacy = SEED_PLAIN
+            .replace("02/12/2019", &format!("{day}/{month}/{year}"))
+            .replace("Number of days=2", &format!("Number of days={days}"));
+        let response = app
+            .post("/v1/orders:legacy", &alice)
+            .body(legacy.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused_fields(response).await, [field], "{legacy}");
+    }
+    assert_eq!(app.head(), head, "nothing was appended");
+
+    // The edges are accepted, and 2019 (in the past: the agreement would start
+    // on activation) still is.
+    for (start, days) in [("1970-01-01", 1), ("2019-12-02", 2), ("2990-01-03", 3650)] {
+        let mut order = cloud_order();
+        order["parameters"]["start_date"] = json!(start);
+        order["parameters"]["duration_days"] = json!(days);
+        let (status, body) = app.post_json("/v1/orders", &alice, &order).await;
+        assert_eq!(status, StatusCode::CREATED, "{start} + {days}: {body}");
+    }
+
+    // A proposal may not move the dates out of range either.
+    let id = app.submit(&alice).await;
+    let (status, body) = app
+        .command(&id, "assign", &sam, json!({"assignee": "sam"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (parameters, field) in [
+        (json!({"start_date": "9999-12-31"}), "start_date"),
+        (json!({"start_date": "0001-01-01"}), "start_date"),
+        (
+            json!({"start_date": "2999-12-31", "duration_days": 3650}),
+            "duration_days",
+        ),
+    ] {
+        let response = app
+            .post(&format!("/v1/orders/{id}/proposals"), &sam)
+            .json(&json!({"parameters": parameters, "note": "later"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused_fields(response).await, [field], "{parameters}");
+    }
+}
