@@ -188,3 +188,20 @@ async fn racing_commands_with_the_same_if_match_cannot_both_win() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_path_id_that_is_not_utf8_is_a_400_problem() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let response = app.get("/v1/orders/%ff", &alice).send().await.unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+    let response = app
+        .post("/v1/orders/%ff/proposals/1/accept", &alice)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+    let response = app.get("/v1/agreements/%ff", &sam).send().await.unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+}
