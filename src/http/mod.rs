@@ -17,6 +17,7 @@ pub mod me;
 pub mod orders;
 pub mod paging;
 pub mod reports;
+pub mod serve;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};

@@ -69,6 +69,7 @@ pub async fn spawn_app(database: &Database, relay: Option<RelayConfig>) -> TestA
         projectors: Default::default(),
         relay,
         mail: None,
+        limits: Default::default(),
     })
     .await
     .expect("the server starts");
