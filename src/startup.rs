@@ -20,6 +20,8 @@ use crate::projector::{self, Hooks};
 use crate::relay::{Relay, RelayConfig, RelayStatus};
 use crate::store::StorageLocation;
 
+pub use crate::http::serve::HttpLimits;
+
 #[derive(Clone)]
 pub struct ServeConfig {
     pub listen: String,
@@ -38,6 +40,8 @@ pub struct ServeConfig {
     pub mail: Option<MailConfig>,
     /// How many event streams may be open at once.
     pub streams: StreamLimits,
+    /// Timeouts and caps that keep clients from exhausting the server.
+    pub limits: HttpLimits,
 }
 
 /// Who keeps the read models a server reads.
@@ -77,6 +81,7 @@ pub struct Server {
     app: App,
     projectors: Vec<JoinHandle<()>>,
     relay: Option<tokio::sync::watch::Receiver<RelayStatus>>,
+    limits: HttpLimits,
 }
 
 impl Server {
@@ -157,6 +162,7 @@ impl Server {
             app,
             projectors,
             relay: relay_status,
+            limits: config.limits,
         })
     }
 
@@ -184,14 +190,16 @@ impl Server {
         tracing::info!(address = %self.local_addr(), "pactum is serving");
         let cancel = self.app.shutdown.clone();
         // Ending the token first ends event streams, which would otherwise keep
-        // graceful shutdown waiting forever.
-        let signal = async move {
-            shutdown.await;
-            cancel.cancel();
-        };
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(signal)
-            .await?;
+        // graceful shutdown waiting forever; the server then drains connections.
+        let serving = http::serve::serve(self.listener, self.router, self.limits, cancel.clone());
+        tokio::pin!(serving);
+        tokio::select! {
+            () = &mut serving => {}
+            () = shutdown => {
+                cancel.cancel();
+                serving.await;
+            }
+        }
         self.app.shutdown.cancel();
         for task in self.projectors {
             let _ = task.await;

@@ -18,6 +18,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -26,7 +27,7 @@ use crate::app::App;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::http::events::StreamLimits;
 use crate::relay::RelayConfig;
-use crate::startup::{ClockConfig, Projectors, ServeConfig, Server};
+use crate::startup::{ClockConfig, HttpLimits, Projectors, ServeConfig, Server};
 use crate::store::{EventStore, StorageLocation};
 
 #[derive(Debug, Parser)]
@@ -171,12 +172,72 @@ struct ServeArgs {
     /// The From: address of notification mail.
     #[arg(long, env = "PACTUM_MAIL_FROM", default_value = crate::notify::deliver::DEFAULT_FROM)]
     mail_from: String,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Limits on what one client may hold or send (durations like `10s`, `500ms`,
+/// `2m`, or plain seconds).
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Time from a request's first byte to the end of its headers.
+    #[arg(long, env = "PACTUM_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Time from the end of a request's headers to the end of its body (then 408).
+    #[arg(long, env = "PACTUM_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    body_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request, and how
+    /// long a client may leave responses unread.
+    #[arg(long, env = "PACTUM_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Open connections at most; more wait to be accepted. Kept below the
+    /// descriptor limit.
+    #[arg(long, env = "PACTUM_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Longest request target (path and query) in bytes (then 414).
+    #[arg(long, env = "PACTUM_MAX_URI_LENGTH", default_value_t = 8 * 1024)]
+    max_uri_length: usize,
+    /// Most header fields in one request (then 431).
+    #[arg(long, env = "PACTUM_MAX_HEADERS", default_value_t = 100)]
+    max_headers: usize,
+    /// Most bytes of header fields in one request (then 431).
+    #[arg(long, env = "PACTUM_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    max_header_bytes: usize,
     /// Event streams (`GET /v1/events/stream`) one caller may hold open at once.
     #[arg(long, env = "PACTUM_MAX_STREAMS_PER_CALLER", default_value_t = StreamLimits::STANDARD.per_principal as u32, value_parser = clap::value_parser!(u32).range(1..))]
     max_streams_per_caller: u32,
     /// Event streams the server holds open at once, everyone together.
     #[arg(long, env = "PACTUM_MAX_STREAMS", default_value_t = StreamLimits::STANDARD.total as u32, value_parser = clap::value_parser!(u32).range(1..))]
     max_streams: u32,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> HttpLimits {
+        HttpLimits {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            max_uri_length: self.max_uri_length,
+            max_headers: self.max_headers,
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+}
+
+/// A positive duration: `10s`, `500ms`, `1m 30s`, ISO 8601 `PT10S`, or seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = match text.trim().parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let signed: jiff::SignedDuration = text.trim().parse().map_err(|e| format!("{e}"))?;
+            Duration::try_from(signed).map_err(|_| "a duration must not be negative".to_owned())?
+        }
+    };
+    if duration.is_zero() {
+        return Err("a duration must be longer than zero".into());
+    }
+    Ok(duration)
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -251,9 +312,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let config = ServeConfig {
         mail,
         streams: StreamLimits {
-            per_principal: args.max_streams_per_caller as usize,
-            total: args.max_streams as usize,
+            per_principal: args.limits.max_streams_per_caller as usize,
+            total: args.limits.max_streams as usize,
         },
+        limits: args.limits.limits(),
         listen: args.listen,
         storage: args.storage.location(),
         clock,
@@ -302,4 +364,29 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flags_default_to_the_limits_defaults() {
+        let cli = Cli::try_parse_from(["pactum", "serve"]).expect("serve parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.limits.limits(), HttpLimits::default());
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use crate::agreements::service::{self, Amendment, PDF, TargetsPatch};
 use crate::app::App;
 use crate::catalogue::params;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, CommandInput};
+use crate::http::extract::{Caller, CommandInput, Path};
 use crate::http::orders::{POSITION, etag, respond};
 use crate::http::paging::{Paging, text};
 use crate::validation::{self, FieldError};

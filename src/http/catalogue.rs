@@ -1,6 +1,6 @@
 //! `GET /v1/services` and `GET /v1/providers`: the catalogue, for every role.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use pactum_events::catalogue::{ParameterSpec, ProviderRegistered, ServiceDefined};
@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::http::error::ApiError;
-use crate::http::extract::Caller;
+use crate::http::extract::{Caller, Path};
 
 pub fn router() -> Router<App> {
     Router::new()

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 405
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 408: the request body did not arrive in time.
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(std::time::Duration),
     /// 409: the command does not fit the order's current state.
     #[error("{detail}")]
     InvalidState {
@@ -55,6 +58,9 @@ pub enum ApiError {
     /// 413: the body is larger than the limit.
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 414: the request target is longer than the limit.
+    #[error("{0}")]
+    UriTooLong(String),
     /// 422: well-formed but invalid; lists every bad field.
     #[error("{}", summary(.0))]
     Validation(Vec<FieldError>),
@@ -64,6 +70,13 @@ pub enum ApiError {
     /// 429: the caller holds as many of something (event streams) as it may.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 431: too many request headers, or too many bytes of them.
+    #[error("{0}")]
+    HeadersTooLarge(String),
+    /// Any other 4xx or 5xx status met outside our handlers (a framework's
+    /// rejection); the `type` is derived from the status's reason phrase.
+    #[error("{detail}")]
+    Status { status: StatusCode, detail: String },
     /// 503: the store cannot take writes right now; retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -93,6 +106,10 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Status { status, .. } => *status,
             Self::InvalidState { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -103,14 +120,25 @@ impl ApiError {
         }
     }
 
-    fn slug_and_title(&self) -> (&'static str, &'static str) {
-        match self {
+    /// The problem's `type` slug and title. The slugs are part of the API contract.
+    fn slug_and_title(&self) -> (String, String) {
+        let (slug, title) = match self {
             Self::Malformed(_) => ("malformed-body", "Malformed request body"),
             Self::BadRequest(_) => ("bad-request", "Bad request"),
             Self::Unauthenticated => ("unauthenticated", "Authentication required"),
             Self::Forbidden(_) => ("forbidden", "Not allowed"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
+            Self::RequestTimeout(_) => ("request-timeout", "Request timeout"),
+            Self::UriTooLong(_) => ("uri-too-long", "Request target too long"),
+            Self::HeadersTooLarge(_) => ("headers-too-large", "Request headers too large"),
+            Self::Status { status, .. } => {
+                let reason = status.canonical_reason().unwrap_or("Error");
+                return (
+                    reason.to_lowercase().replace([' ', '\''], "-"),
+                    reason.to_owned(),
+                );
+            }
             Self::InvalidState { .. } => ("invalid-state", "Not possible in the current state"),
             Self::Conflict(_) => ("conflict", "Concurrent modification"),
             Self::PreconditionFailed { .. } => ("precondition-failed", "Version mismatch"),
@@ -120,6 +148,47 @@ impl ApiError {
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
             Self::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
             Self::Internal(_) => ("internal", "Internal server error"),
+        };
+        (slug.to_owned(), title.to_owned())
+    }
+
+    /// The problem+json document of this error (RFC 9457).
+    pub fn problem(&self) -> Value {
+        let status = self.status();
+        let (slug, title) = self.slug_and_title();
+        let detail = match self {
+            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let mut body = json!({
+            "type": format!("{PROBLEM_BASE}{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        match self {
+            Self::Validation(errors) => body["errors"] = json!(errors),
+            Self::InvalidState { current_status, .. } => {
+                body["current_status"] = json!(current_status)
+            }
+            Self::PreconditionFailed { current_version } => {
+                body["current_version"] = json!(current_version)
+            }
+            _ => {}
+        }
+        body
+    }
+
+    /// An error for a status met outside our handlers, with the variant of that
+    /// status where there is one.
+    pub fn from_status(status: StatusCode, detail: String) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => Self::BadRequest(detail),
+            StatusCode::NOT_FOUND => Self::NotFound(detail),
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::URI_TOO_LONG => Self::UriTooLong(detail),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Self::HeadersTooLarge(detail),
+            status => Self::Status { status, detail },
         }
     }
 
@@ -131,27 +200,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (slug, title) = self.slug_and_title();
-        let detail = match &self {
-            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
-            other => other.to_string(),
-        };
-        let mut body = json!({
-            "type": format!("{PROBLEM_BASE}{slug}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-        });
-        match &self {
-            Self::Validation(errors) => body["errors"] = json!(errors),
-            Self::InvalidState { current_status, .. } => {
-                body["current_status"] = json!(current_status)
-            }
-            Self::PreconditionFailed { current_version } => {
-                body["current_version"] = json!(current_version)
-            }
-            _ => {}
-        }
+        let body = self.problem();
         let mut response = (status, problem_json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

@@ -1,9 +1,11 @@
 //! Extractors of our own, so that every bad request gets the same problem+json:
 //! [`Caller`] authenticates, [`CommandInput`] gathers what a command needs
 //! (caller, `Idempotency-Key`, `If-Match`, correlation id, body within the limit),
-//! and [`parse_json`] tells malformed JSON (400) from a wrong shape (422).
+//! [`Path`] reads path parameters (a segment that is not UTF-8 is a 400), and
+//! [`parse_json`] tells malformed JSON (400) from a wrong shape (422).
 
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -19,6 +21,28 @@ use crate::http::BODY_LIMIT;
 use crate::http::error::ApiError;
 use crate::orders::service::CommandRequest;
 use crate::validation::FieldError;
+
+/// Path parameters, as axum's `Path` reads them, but refused with problem+json.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(error)) => {
+                Err(ApiError::BadRequest(error.body_text()))
+            }
+            // A route without the parameters its handler asks for: our bug.
+            Err(other) => Err(ApiError::internal(other.body_text())),
+        }
+    }
+}
 
 /// The authenticated caller.
 pub struct Caller(pub Principal);

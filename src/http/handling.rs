@@ -9,7 +9,7 @@
 //! or `8h 30m`), at least one of the two; `holidays_ics` optional, the text of an
 //! iCalendar file whose events are added as holidays.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use jiff::SignedDuration;
@@ -21,7 +21,7 @@ use crate::access::Role;
 use crate::app::App;
 use crate::handling::{self, DefineError, TargetsError, TargetsRequest};
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, CommandInput};
+use crate::http::extract::{Caller, CommandInput, Path};
 
 pub fn router() -> Router<App> {
     Router::new()

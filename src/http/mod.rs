@@ -17,6 +17,7 @@ pub mod me;
 pub mod orders;
 pub mod paging;
 pub mod reports;
+pub mod serve;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -49,6 +50,7 @@ pub fn router(app: App, streams: events::StreamLimits) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(answer_panic))
         .layer(middleware::from_fn(log_internal_errors))
+        .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -98,6 +100,38 @@ fn answer_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("a handler panicked");
     axum::response::IntoResponse::into_response(ApiError::Internal(format!("panic: {message}")))
+}
+
+/// Turns an error answer that is not problem+json (a framework's rejection,
+/// plain text) into one, keeping its status and its text as the detail.
+async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let mut problem =
+        axum::response::IntoResponse::into_response(ApiError::from_status(status, detail));
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            problem.headers_mut().append(name, value.clone());
+        }
+    }
+    problem
 }
 
 /// Logs the cause of every 500 once, inside the request's span.

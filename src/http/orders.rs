@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use crate::agreements::service::Activation;
 use crate::app::App;
 use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, CommandInput, parse_json};
+use crate::http::extract::{Caller, CommandInput, Path, parse_json};
 use crate::http::paging::{self, Paging};
 use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueError, QueueQuery};

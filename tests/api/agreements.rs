@@ -958,6 +958,7 @@ async fn customers_learn_of_their_sla_and_never_of_olas() {
         activated["payload"]["agreements"].as_array().unwrap().len(),
         3
     );
+}
 
 /// Logos typst cannot draw: an SVG reading an external entity, SVGs linking a
 /// file, a "PNG" and a "JPEG" that are only their magic bytes.

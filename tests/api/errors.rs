@@ -188,3 +188,92 @@ async fn racing_commands_with_the_same_if_match_cannot_both_win() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_path_id_that_is_not_utf8_is_a_400_problem() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let response = app.get("/v1/orders/%ff", &alice).send().await.unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+    let response = app
+        .post("/v1/orders/%ff/proposals/1/accept", &alice)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+    let response = app.get("/v1/agreements/%ff", &sam).send().await.unwrap();
+    expect_problem(response, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn a_long_request_target_is_a_414_problem() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    // 9 KiB: over our limit; 70 KiB: over hyper's own (64 KiB), which it answers itself.
+    for size in [9 * 1024, 70 * 1024] {
+        let request = format!(
+            "GET /v1/orders/{} HTTP/1.1\r\nhost: pactum\r\nauthorization: Bearer {alice}\r\n\r\n",
+            "x".repeat(size)
+        );
+        let response = app.raw_exchange(request.as_bytes()).await;
+        let problem = response.expect_problem(414);
+        assert_eq!(problem["type"], "https://pactum.dev/problems/uri-too-long");
+    }
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_a_431_problem() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let many = |count: usize| {
+        (0..count)
+            .map(|i| format!("x-filler-{i}: {i}\r\n"))
+            .collect::<String>()
+    };
+    // 150 fields: over our limit; 300: over hyper's, which it answers itself;
+    // one field of 40 KiB: over our byte limit.
+    for extra in [
+        many(150),
+        many(300),
+        format!("x-huge: {}\r\n", "y".repeat(40 * 1024)),
+    ] {
+        let request = format!(
+            "GET /v1/orders HTTP/1.1\r\nhost: pactum\r\nauthorization: Bearer {alice}\r\n{extra}\r\n"
+        );
+        let response = app.raw_exchange(request.as_bytes()).await;
+        let problem = response.expect_problem(431);
+        assert_eq!(
+            problem["type"],
+            "https://pactum.dev/problems/headers-too-large"
+        );
+    }
+}
+
+#[tokio::test]
+async fn differing_content_lengths_are_a_400_problem() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let head = app.head();
+    let request = format!(
+        "POST /v1/orders HTTP/1.1\r\nhost: pactum\r\nauthorization: Bearer {alice}\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{{}}"
+    );
+    let response = app.raw_exchange(request.as_bytes()).await;
+    let problem = response.expect_problem(400);
+    assert_eq!(problem["type"], "https://pactum.dev/problems/bad-request");
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(app.head(), head);
+}
+
+#[tokio::test]
+async fn an_unparsable_request_head_is_a_400_problem() {
+    let app = spawn_app().await;
+    for request in [
+        &b"GET /healthz HTTP/1.1 nonsense\r\n\r\n"[..],
+        b"G\x01T /healthz HTTP/1.1\r\n\r\n",
+        // Transfer-Encoding is not HTTP/1.0.
+        b"GET /healthz HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n",
+    ] {
+        app.raw_exchange(request).await.expect_problem(400);
+    }
+}

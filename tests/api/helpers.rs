@@ -47,6 +47,8 @@ pub struct Options {
     pub mail: Option<pactum::notify::deliver::MailConfig>,
     /// Event stream caps (default: the server's).
     pub streams: pactum::http::events::StreamLimits,
+    /// Timeouts and caps of the HTTP server (default: production's).
+    pub limits: pactum::startup::HttpLimits,
 }
 
 /// A server over a fresh, empty store.
@@ -87,6 +89,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
         relay: None,
         mail: options.mail,
         streams: options.streams,
+        limits: options.limits,
     })
     .await
     .expect("the server starts");
@@ -270,4 +273,158 @@ pub async fn expect_problem(response: reqwest::Response, status: StatusCode) -> 
         "{body}"
     );
     body
+}
+
+/// A raw HTTP/1.1 connection, for clients no library would be: byte-exact
+/// requests, pipelining, trickling.
+pub struct RawConn {
+    reader: tokio::net::tcp::OwnedReadHalf,
+    writer: Option<tokio::net::tcp::OwnedWriteHalf>,
+    buffer: Vec<u8>,
+}
+
+/// A response read off a [`RawConn`].
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts an RFC 9457 problem of `status` and returns its body.
+    pub fn expect_problem(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{self:?}"
+        );
+        let body: Value = serde_json::from_slice(&self.body).expect("a JSON problem");
+        assert_eq!(body["status"], status, "{body}");
+        assert!(body["title"].is_string(), "{body}");
+        assert!(
+            body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("https://pactum.dev/problems/")),
+            "{body}"
+        );
+        body
+    }
+}
+
+impl TestApp {
+    /// The server's socket address (`127.0.0.1:port`).
+    pub fn socket_address(&self) -> &str {
+        self.address.trim_start_matches("http://")
+    }
+
+    pub async fn raw(&self) -> RawConn {
+        let stream = tokio::net::TcpStream::connect(self.socket_address())
+            .await
+            .expect("the server accepts");
+        let (reader, writer) = stream.into_split();
+        RawConn {
+            reader,
+            writer: Some(writer),
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Sends `request` on a new connection and reads one response.
+    pub async fn raw_exchange(&self, request: &[u8]) -> RawResponse {
+        let mut conn = self.raw().await;
+        conn.send(request).await;
+        conn.response().await.expect("a response")
+    }
+}
+
+impl RawConn {
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let writer = self.writer.as_mut().expect("the writer is still here");
+        writer.write_all(bytes).await.expect("the server reads");
+    }
+
+    /// The sending half, for a task that writes while the test reads.
+    pub fn take_writer(&mut self) -> tokio::net::tcp::OwnedWriteHalf {
+        self.writer.take().expect("the writer is still here")
+    }
+
+    /// The next response (within 10 s); `None` if the server closed first.
+    pub async fn response(&mut self) -> Option<RawResponse> {
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.read_response())
+            .await
+            .expect("a response within 10 s")
+    }
+
+    async fn fill(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0u8; 16 * 1024];
+        match self.reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buffer.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    async fn read_response(&mut self) -> Option<RawResponse> {
+        let head_end = loop {
+            if let Some(at) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at;
+            }
+            if !self.fill().await {
+                return None;
+            }
+        };
+        let head = String::from_utf8(self.buffer[..head_end].to_vec()).expect("a text head");
+        self.buffer.drain(..head_end + 4);
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map_or(0, |(_, v)| v.parse::<usize>().expect("a length"));
+        while self.buffer.len() < length {
+            if !self.fill().await {
+                break;
+            }
+        }
+        let body = self.buffer.drain(..length.min(self.buffer.len())).collect();
+        Some(RawResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// How long until the server closes the connection (`None`: still open
+    /// after `within`). Reads and discards whatever comes before.
+    pub async fn closed_within(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Option<std::time::Duration> {
+        let started = std::time::Instant::now();
+        tokio::time::timeout(within, async { while self.fill().await {} })
+            .await
+            .ok()
+            .map(|()| started.elapsed())
+    }
 }

@@ -15,6 +15,7 @@ mod feed;
 mod group_commit;
 mod idempotency;
 mod intake;
+mod limits;
 mod notifications;
 mod projections;
 mod queue;

@@ -70,6 +70,7 @@ pub async fn spawn_app(database: &Database, relay: Option<RelayConfig>) -> TestA
         relay,
         mail: None,
         streams: Default::default(),
+        limits: Default::default(),
     })
     .await
     .expect("the server starts");
