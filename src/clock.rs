@@ -40,10 +40,12 @@ pub struct ManualClock {
 
 /// The earliest instant the manual clock shows.
 pub const EARLIEST: Timestamp = Timestamp::constant(0, 0);
-/// The latest instant the manual clock may be moved to (2999-12-31T23:59:59Z):
-/// far enough for any demo, and far enough from the end of representable time
-/// that deadlines, validities and calendars computed from "now" cannot overflow.
-pub const LATEST: Timestamp = Timestamp::constant(32_503_679_999, 0);
+/// The latest instant the manual clock may be moved to (9999-12-30T00:00:00Z):
+/// the last midnight before the end of the time jiff can represent
+/// (9999-12-30T22:00Z). A move past it is refused rather than clamped or
+/// wrapped; what is computed from "now" uses checked arithmetic and fails with an
+/// error, never a panic.
+pub const LATEST: Timestamp = Timestamp::constant(253_402_128_000, 0);
 
 /// Why the manual clock refused to move.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -130,7 +132,7 @@ mod tests {
     #[test]
     fn manual_clock_refuses_the_end_of_time_and_keeps_working() {
         let clock = ManualClock::starting_at("2026-03-01T09:00:00Z".parse().unwrap());
-        let end: Timestamp = "9999-12-30T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "9999-12-30T00:00:01Z".parse().unwrap();
         assert_eq!(clock.set(end), Err(MoveError::OutOfRange));
         assert_eq!(clock.set(LATEST), Ok(LATEST));
         assert_eq!(
@@ -142,7 +144,7 @@ mod tests {
             Err(MoveError::OutOfRange)
         );
         assert_eq!(clock.now(), LATEST);
-        assert_eq!(LATEST.to_string(), "2999-12-31T23:59:59Z");
+        assert_eq!(LATEST.to_string(), "9999-12-30T00:00:00Z");
     }
 
     #[test]
