@@ -39,6 +39,7 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::{Clock, SystemClock};
 use crate::metrics::METRICS;
 use crate::store::{EventStore, StorageLocation, StoreError};
 
@@ -473,7 +474,9 @@ pub async fn read_checkpoint(store: &EventStore, name: &str) -> Result<u64, sqlx
 
 async fn write_checkpoint(store: &EventStore, name: &str, position: u64) -> Result<(), String> {
     let name = name.to_owned();
-    let now = jiff::Timestamp::now().as_microsecond();
+    // Bookkeeping of when the relay last published: the machine's time, as the
+    // relay (a process of its own) runs on nothing else.
+    let now = SystemClock.now().as_microsecond();
     store
         .write(move |conn| {
             Box::pin(async move {

@@ -1,5 +1,5 @@
 //! The loop every timer of the server shares (agreement expiry, handling
-//! clocks): sweep what is due, then sleep until the next due instant the sweep
+//! clocks, mail delivery): sweep what is due, then sleep until the next due instant the sweep
 //! reported — waking early when the log moves (something new may fall due
 //! sooner; at most once a second however busy the log is) or when a manual clock
 //! jumps. Timers never scan on a fixed period.
@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 
-/// The least time between sweeps woken by commits.
+/// The least time between sweeps woken by commits, unless a timer says
+/// otherwise ([`run_rechecking`]).
 const COMMIT_RECHECK: Duration = Duration::from_secs(1);
 
 /// Runs `sweep` until cancelled. `sweep` records what is due now and returns
@@ -20,6 +21,21 @@ const COMMIT_RECHECK: Duration = Duration::from_secs(1);
 /// under `name` and retried 30 s later.
 pub async fn run<F, Fut, E>(app: App, cancel: CancellationToken, name: &'static str, sweep: F)
 where
+    F: Fn(App) -> Fut,
+    Fut: Future<Output = Result<Option<Timestamp>, E>>,
+    E: std::fmt::Display,
+{
+    run_rechecking(app, cancel, name, COMMIT_RECHECK, sweep).await
+}
+
+/// [`run`], looking after a commit at most every `recheck`.
+pub async fn run_rechecking<F, Fut, E>(
+    app: App,
+    cancel: CancellationToken,
+    name: &'static str,
+    recheck: Duration,
+    sweep: F,
+) where
     F: Fn(App) -> Fut,
     Fut: Future<Output = Result<Option<Timestamp>, E>>,
     E: std::fmt::Display,
@@ -47,7 +63,7 @@ where
                 }
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(COMMIT_RECHECK) => {}
+                    () = tokio::time::sleep(recheck) => {}
                 }
             }
             () = async {

@@ -283,6 +283,12 @@ async fn execute_agreement(
     prepare: impl AsyncFnOnce(&Loaded<Agreement>, &AgreementView) -> Result<AgreementStep, ServiceError>,
 ) -> Result<CommandResponse, ServiceError> {
     let meta = &request.meta;
+    // Commands on one agreement take turns in this process, so one without
+    // If-Match decides on what the one before it wrote instead of losing a race.
+    let _turn = app
+        .store
+        .turn(<Agreement as cqrs_es::Aggregate>::TYPE, agreement_id)
+        .await;
     let loaded = execute::load::<Agreement>(&app.store, agreement_id).await?;
     if !loaded.aggregate.visible_to(&meta.principal) {
         return Err(AgreementError::NotFound.into());
@@ -621,7 +627,7 @@ pub async fn document(
         )));
     }
     app.store
-        .store_document(attachment(&rendered))
+        .store_document(attachment(&rendered), app.now())
         .await
         .map_err(ServiceError::from)?;
     Ok(Download {

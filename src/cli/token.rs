@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::StorageArgs;
 use crate::access::tokens::{self, IssueError, TokenRequest};
+use crate::clock::{Clock, SystemClock};
 use crate::execute::CommandMeta;
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +89,8 @@ fn parse_lifetime(text: &str) -> Result<SignedDuration, String> {
 }
 
 async fn create(args: CreateArgs) -> Result<ExitCode, String> {
-    let now = Timestamp::now();
+    // A command-line tool has no manual clock: the machine's time.
+    let now = SystemClock.now();
     let expires_at = args
         .expires_in
         .as_deref()
@@ -145,7 +147,7 @@ async fn list(storage: StorageArgs) -> Result<ExitCode, String> {
                 t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
             })
     };
-    let now = Timestamp::now().as_microsecond();
+    let now = SystemClock.now().as_microsecond();
     for row in rows {
         let status = match (row.revoked_at, row.expires_at) {
             (Some(_), _) => "revoked",

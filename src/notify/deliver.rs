@@ -2,8 +2,9 @@
 //! when the next retry falls due, claims each due mail (a compare-and-set through
 //! the writer, so two nodes never both send one), sends it, and records the
 //! outcome. A failure is retried after 5 s, doubling up to an hour, and given up
-//! after [`MAX_ATTEMPTS`]. Delivery runs on real time, not on the commands'
-//! clock: a retry is about the mail server, not about the order.
+//! after [`MAX_ATTEMPTS`]. Delivery runs on the server's one clock, like every
+//! timer: under `serve --manual-clock` a retry falls due when the clock is moved
+//! past it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -94,48 +95,20 @@ pub struct Mail {
     pub next_attempt_at: Option<i64>,
 }
 
-/// Runs until cancelled.
+/// Runs until cancelled (see [`crate::timers`]): a round when the log moves (at
+/// most every [`COMMIT_RECHECK`]), when the next retry falls due, and when a
+/// manual clock jumps.
 pub async fn run(app: App, config: MailConfig, cancel: CancellationToken) {
-    let mut head = app.store.subscribe();
-    loop {
-        head.borrow_and_update();
-        let next = match round(&app, &config).await {
-            Ok(next) => next,
-            Err(error) => {
-                tracing::error!(%error, "mail delivery failed; retrying");
-                Some(Timestamp::now() + Duration::from_secs(30))
-            }
-        };
-        let wait = next.map(|at| {
-            let millis = at.duration_since(Timestamp::now()).as_millis().max(0);
-            Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
-        });
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            changed = head.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                // New mail may be queued: look, but at most every COMMIT_RECHECK
-                // however busy the log is.
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(COMMIT_RECHECK) => {}
-                }
-            }
-            () = async {
-                match wait {
-                    Some(wait) => tokio::time::sleep(wait).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
-    }
+    crate::timers::run_rechecking(app, cancel, "mail delivery", COMMIT_RECHECK, move |app| {
+        let config = config.clone();
+        async move { round(&app, &config).await }
+    })
+    .await
 }
 
 /// Delivers what is due; returns when the next mail falls due.
 pub async fn round(app: &App, config: &MailConfig) -> Result<Option<Timestamp>, sqlx::Error> {
-    let now = Timestamp::now().as_microsecond();
+    let now = app.now().as_microsecond();
     let due: Vec<Mail> = sqlx::query_as(&format!(
         "SELECT id, recipient, subject_line, body, created_at, attempts, next_attempt_at \
          FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
@@ -152,7 +125,7 @@ pub async fn round(app: &App, config: &MailConfig) -> Result<Option<Timestamp>, 
         record(app, config, mail, outcome).await?;
     }
     if due.len() as i64 == ROUND {
-        return Ok(Some(Timestamp::now()));
+        return Ok(Some(app.now()));
     }
     let next: Option<i64> =
         sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
@@ -164,7 +137,7 @@ pub async fn round(app: &App, config: &MailConfig) -> Result<Option<Timestamp>, 
 /// Takes the mail for [`LEASE`], unless another delivery took it first.
 async fn claim(app: &App, mail: &Mail) -> Result<bool, sqlx::Error> {
     let (id, seen) = (mail.id.clone(), mail.next_attempt_at);
-    let until = Timestamp::now().as_microsecond() + LEASE.as_micros() as i64;
+    let until = app.now().as_microsecond() + LEASE.as_micros() as i64;
     app.store
         .write(move |conn| {
             Box::pin(async move {
@@ -194,7 +167,7 @@ async fn record(
     let id = mail.id.clone();
     let attempts = mail.attempts + 1;
     let retry_after = config.retry_after;
-    let now = Timestamp::now().as_microsecond();
+    let now = app.now().as_microsecond();
     app.store
         .write(move |conn| {
             Box::pin(async move {

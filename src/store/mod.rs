@@ -407,10 +407,14 @@ impl EventStore {
             .await
     }
 
-    /// Stores a document by content (a re-rendered one, say); storing it twice
-    /// is harmless.
-    pub async fn store_document(&self, attachment: Attachment) -> Result<(), AppendError> {
-        let now = jiff::Timestamp::now().as_microsecond();
+    /// Stores a document by content (a re-rendered one, say) as of `now`;
+    /// storing it twice is harmless.
+    pub async fn store_document(
+        &self,
+        attachment: Attachment,
+        now: jiff::Timestamp,
+    ) -> Result<(), AppendError> {
+        let now = now.as_microsecond();
         self.write(move |conn| {
             Box::pin(async move { writer::insert_attachment(conn, &attachment, now).await })
         })

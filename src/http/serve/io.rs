@@ -32,6 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::conn::Conn;
+use crate::clock::{Clock, SystemClock};
 use crate::http::error::ApiError;
 
 pub struct WatchedIo {
@@ -185,7 +186,7 @@ fn problem_in_place_of(written: &[u8]) -> Option<Vec<u8>> {
         .problem()
         .to_string();
     let date = jiff::fmt::rfc2822::DateTimePrinter::new()
-        .timestamp_to_rfc9110_string(&jiff::Timestamp::now())
+        .timestamp_to_rfc9110_string(&SystemClock.now())
         .ok();
     let mut answer = Vec::with_capacity(body.len() + 192);
     answer.extend_from_slice(version);
