@@ -138,3 +138,26 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Every event type string of `E` this build knows, in declaration order, read
+/// from the enum itself: serde's own list of its variants (the tag values
+/// [`EventPayload::decode`] accepts). For tests that must cover every type —
+/// golden fixtures, projections' lists of the types they read — without a
+/// hand-kept list that a new type could slip past.
+pub fn type_names<E: EventPayload>() -> Vec<String> {
+    let probe = serde_json::json!({ "type": "\u{1}", "data": null });
+    let message = match serde_json::from_value::<E>(probe) {
+        Ok(_) => return Vec::new(),
+        Err(error) => error.to_string(),
+    };
+    // "unknown variant `\u{1}`, expected one of `A`, `B`" (or "expected `A`").
+    let Some((_, expected)) = message.split_once("expected") else {
+        return Vec::new();
+    };
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}

@@ -30,5 +30,5 @@ pub mod notification;
 pub mod order;
 pub mod upcast;
 
-pub use codec::{DecodeError, EventPayload};
+pub use codec::{DecodeError, EventPayload, type_names};
 pub use envelope::{Actor, RecordedEvent};

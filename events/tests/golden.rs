@@ -432,6 +432,31 @@ fn check<E: EventPayload + PartialEq + std::fmt::Debug>(samples: Vec<E>) {
         .join("fixtures")
         .join(E::AGGREGATE_TYPE);
     let update = std::env::var_os("UPDATE_FIXTURES").is_some();
+    // Every event type the enum defines has a sample here: a new type without
+    // one fails, whatever the count.
+    let sampled: std::collections::BTreeSet<&str> =
+        samples.iter().map(|e| e.event_type()).collect();
+    let defined = pactum_events::type_names::<E>();
+    assert!(
+        !defined.is_empty(),
+        "the {} event types can be listed",
+        E::AGGREGATE_TYPE
+    );
+    let missing: Vec<&String> = defined
+        .iter()
+        .filter(|t| !sampled.contains(t.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} event types without a golden sample: {missing:?}",
+        E::AGGREGATE_TYPE
+    );
+    for event_type in &defined {
+        assert!(
+            E::current_version(event_type).is_some(),
+            "{event_type} has no current schema version"
+        );
+    }
     for event in samples {
         let (event_type, version, payload) = event.encode();
         let path = dir.join(format!("{event_type}.v{version}.json"));

@@ -69,7 +69,9 @@ pub async fn run(command: TokenCommand) -> Result<ExitCode, String> {
     }
 }
 
-fn parse_lifetime(text: &str) -> Result<SignedDuration, String> {
+/// A token's lifetime from `now`: `90d`, `12h`, or ISO 8601 (`PT30M`, `P1Y`;
+/// years and months count on the calendar from `now`, in UTC).
+fn parse_lifetime(text: &str, now: Timestamp) -> Result<SignedDuration, String> {
     let text = text.trim();
     let days = text
         .strip_suffix('d')
@@ -79,7 +81,7 @@ fn parse_lifetime(text: &str) -> Result<SignedDuration, String> {
         .or_else(|| text.parse::<SignedDuration>().ok())
         .or_else(|| {
             let span: jiff::Span = text.parse().ok()?;
-            span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+            span.to_duration(&now.to_zoned(jiff::tz::TimeZone::UTC))
                 .ok()
         });
     match parsed {
@@ -94,7 +96,7 @@ async fn create(args: CreateArgs) -> Result<ExitCode, String> {
     let expires_at = args
         .expires_in
         .as_deref()
-        .map(parse_lifetime)
+        .map(|text| parse_lifetime(text, now))
         .transpose()?
         .map(|d| now.saturating_add(d).expect("a duration in range"));
     let app = args.storage.open().await?;
@@ -194,20 +196,31 @@ mod tests {
 
     #[test]
     fn lifetimes() {
+        let now: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
         assert_eq!(
-            parse_lifetime("90d").unwrap(),
+            parse_lifetime("90d", now).unwrap(),
             SignedDuration::from_hours(90 * 24)
         );
         assert_eq!(
-            parse_lifetime("12h").unwrap(),
+            parse_lifetime("12h", now).unwrap(),
             SignedDuration::from_hours(12)
         );
         assert_eq!(
-            parse_lifetime("PT30M").unwrap(),
+            parse_lifetime("PT30M", now).unwrap(),
             SignedDuration::from_mins(30)
         );
-        assert!(parse_lifetime("P1Y").is_err() || parse_lifetime("P1Y").is_ok());
-        assert!(parse_lifetime("-1d").is_err());
-        assert!(parse_lifetime("soon").is_err());
+        // A year on the calendar: 365 days from 2027, 366 across 29 February 2028.
+        assert_eq!(
+            parse_lifetime("P1Y", now).unwrap(),
+            SignedDuration::from_hours(365 * 24)
+        );
+        let leap: Timestamp = "2028-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            parse_lifetime("P1Y", leap).unwrap(),
+            SignedDuration::from_hours(366 * 24)
+        );
+        assert!(parse_lifetime("-1d", now).is_err());
+        assert!(parse_lifetime("P0D", now).is_err());
+        assert!(parse_lifetime("soon", now).is_err());
     }
 }
