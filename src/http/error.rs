@@ -77,6 +77,10 @@ pub enum ApiError {
     /// rejection); the `type` is derived from the status's reason phrase.
     #[error("{detail}")]
     Status { status: StatusCode, detail: String },
+    /// 503: the database cannot be reached right now (connection lost, pool
+    /// exhausted, timed out); retry later. The cause is logged, never returned.
+    #[error("the database is unavailable right now; retry shortly")]
+    DatabaseUnavailable(String),
     /// 503: the store cannot take writes right now; retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -94,9 +98,13 @@ fn summary(errors: &[FieldError]) -> String {
     format!("{} invalid field(s): {fields}", errors.len())
 }
 
-/// The cause of a 500, for the logging middleware.
+/// The cause of a 500 (with the id its answer carries) or of a 503 for a
+/// database out of reach, for the logging middleware: logged once, never sent.
 #[derive(Clone, Debug)]
-pub struct InternalErrorReport(pub Arc<String>);
+pub struct InternalErrorReport {
+    pub cause: Arc<String>,
+    pub error_id: Option<String>,
+}
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
@@ -114,7 +122,7 @@ impl ApiError {
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) | Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,7 +153,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
             Self::Validation(_) => ("validation", "Invalid request"),
             Self::IdempotencyKeyReused(_) => ("idempotency-key-reused", "Idempotency key reused"),
-            Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::Unavailable(_) | Self::DatabaseUnavailable(_) => {
+                ("unavailable", "Service unavailable")
+            }
             Self::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
             Self::Internal(_) => ("internal", "Internal server error"),
         };
@@ -200,7 +210,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = self.problem();
+        let mut body = self.problem();
+        // A 500 carries an id that its logged cause carries too, so a report
+        // from a user finds the log line.
+        let body_error_id = matches!(self, Self::Internal(_)).then(|| {
+            let id = uuid::Uuid::now_v7().to_string();
+            body["error_id"] = json!(id);
+            id
+        });
         let mut response = (status, problem_json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
@@ -213,13 +230,22 @@ impl IntoResponse for ApiError {
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            Self::DatabaseUnavailable(cause) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response.extensions_mut().insert(InternalErrorReport {
+                    cause: Arc::new(cause.clone()),
+                    error_id: None,
+                });
+            }
             Self::TooManyRequests(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::Internal(cause) => {
-                response
-                    .extensions_mut()
-                    .insert(InternalErrorReport(Arc::new(cause.clone())));
+                let error_id = body_error_id.clone();
+                response.extensions_mut().insert(InternalErrorReport {
+                    cause: Arc::new(cause.clone()),
+                    error_id,
+                });
             }
             _ => {}
         }
@@ -297,7 +323,12 @@ impl From<AppendError> for ApiError {
             AppendError::IdempotencyKeyReused { .. } => {
                 Self::IdempotencyKeyReused(error.to_string())
             }
-            AppendError::Storage(_) | AppendError::Closed => Self::Unavailable(error.to_string()),
+            AppendError::Storage(cause) if !crate::store::is_unavailable(&cause) => {
+                Self::internal(format!("event store: {cause}"))
+            }
+            AppendError::Storage(_) | AppendError::Closed => {
+                Self::DatabaseUnavailable(error.to_string())
+            }
         }
     }
 }
@@ -305,7 +336,7 @@ impl From<AppendError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Open(_) => Self::Unavailable(error.to_string()),
+            StoreError::Open(cause) => cause.into(),
             other => Self::internal(other),
         }
     }
@@ -323,8 +354,14 @@ impl From<crate::projector::listing::ListError> for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// Only connection loss, an exhausted pool and timeouts are 503; any other
+    /// database error is a 500. Either way the database's text is only logged.
     fn from(error: sqlx::Error) -> Self {
-        Self::Unavailable(format!("database: {error}"))
+        if crate::store::is_unavailable(&error) {
+            Self::DatabaseUnavailable(error.to_string())
+        } else {
+            Self::internal(format!("database: {error}"))
+        }
     }
 }
 
@@ -345,5 +382,66 @@ impl From<ServiceError> for ApiError {
             ServiceError::Document(e) => Self::internal(e),
             ServiceError::NoSuchVersion { .. } => Self::NotFound(error.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod database_error_tests {
+    use super::*;
+
+    async fn answer(error: ApiError) -> (StatusCode, Option<String>, Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn only_an_unreachable_database_is_503_and_its_text_never_reaches_the_client() {
+        let secret = "relation \"secret_table\" does not exist";
+        let unreachable = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::other(secret)),
+        ];
+        for error in unreachable {
+            let (status, retry, body) = answer(error.into()).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry.as_deref(), Some("1"));
+            assert!(!body.to_string().contains("secret"), "{body}");
+            assert_eq!(body["error_id"], Value::Null);
+        }
+        let broken = [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol(secret.into()),
+            sqlx::Error::ColumnNotFound(secret.into()),
+        ];
+        for error in broken {
+            let (status, retry, body) = answer(error.into()).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(retry, None);
+            assert!(!body.to_string().contains("secret"), "{body}");
+            assert!(
+                body["error_id"].as_str().is_some_and(|id| id.len() == 36),
+                "{body}"
+            );
+        }
+        // Through the event store's append: the same split.
+        let (status, _, body) =
+            answer(AppendError::Storage(Arc::new(sqlx::Error::Protocol(secret.into()))).into())
+                .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("secret"), "{body}");
+        let (status, _, _) =
+            answer(AppendError::Storage(Arc::new(sqlx::Error::PoolTimedOut)).into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, _, _) = answer(AppendError::Closed.into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     }
 }

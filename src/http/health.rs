@@ -43,7 +43,7 @@ async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     app.store
         .ping()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("event store: {e}")))?;
+        .map_err(|e| ApiError::DatabaseUnavailable(format!("event store: {e}")))?;
     Ok(Json(json!({
         "status": "ready",
         "store": match app.store.dialect() {

@@ -134,11 +134,17 @@ async fn problems_only(request: Request, next: Next) -> Response {
     problem
 }
 
-/// Logs the cause of every 500 once, inside the request's span.
+/// Logs the cause of every 500 (and of every 503 for a database out of reach)
+/// once, inside the request's span.
 async fn log_internal_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    if let Some(InternalErrorReport(cause)) = response.extensions().get::<InternalErrorReport>() {
-        tracing::error!(%cause, "request failed");
+    if let Some(InternalErrorReport { cause, error_id }) =
+        response.extensions().get::<InternalErrorReport>()
+    {
+        match error_id {
+            Some(error_id) => tracing::error!(%cause, %error_id, "request failed"),
+            None => tracing::warn!(%cause, "request refused: the database is out of reach"),
+        }
     }
     response
 }

@@ -756,3 +756,30 @@ fn event_from_row(row: &DbRow) -> Result<RecordedEvent, StoreError> {
         hash: row.get("hash"),
     })
 }
+
+/// Whether a database error means "the database cannot be reached right now"
+/// (a lost or refused connection, an exhausted pool, a timeout, a busy or
+/// shutting-down server): worth a retry later, so HTTP answers 503 with
+/// `Retry-After`. Anything else is a bug or a broken database: 500.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            let code = code.as_ref();
+            // PostgreSQL: class 08 connection exceptions, 53 insufficient
+            // resources (too many connections), 57P0x shutting down or starting,
+            // 57014 statement timeout. SQLite: 5 BUSY, 6 LOCKED (its busy
+            // timeout ran out).
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P0")
+                || code == "57014"
+                || matches!(code, "5" | "6" | "261" | "262" | "517")
+        }),
+        _ => false,
+    }
+}
