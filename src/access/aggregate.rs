@@ -16,7 +16,7 @@ pub struct AccessToken {
 }
 
 fn may_manage(principal: &Principal) -> bool {
-    matches!(principal.role, Role::Admin | Role::System)
+    crate::access::policy::may_do(principal, crate::access::policy::Capability::ManageTokens)
 }
 
 impl AccessToken {

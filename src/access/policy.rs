@@ -108,7 +108,7 @@ pub fn may_manage_agreement(principal: &Principal, scope: AgreementScope<'_>) ->
 /// auditors and admins only. It holds every organisation's orders and every
 /// internal comment; customers and shifters read their orders' histories instead.
 pub fn can_read_log(principal: &Principal) -> bool {
-    matches!(principal.role, Role::Auditor | Role::Admin)
+    may_do(principal, Capability::ReadLog)
 }
 
 /// Which groups' rows of the order reports a principal may read.
@@ -126,6 +126,140 @@ pub fn order_report_scope(principal: &Principal) -> ReportScope {
         Role::Auditor | Role::Admin | Role::System => ReportScope::All,
         Role::Shifter { groups } => ReportScope::Groups(groups.iter().cloned().collect()),
         Role::Customer { .. } | Role::Provider { .. } => ReportScope::None,
+    }
+}
+
+/// What a principal may do beyond one order or agreement: reading the log or
+/// the metrics, administering targets and brands, moving the manual clock,
+/// keeping mail preferences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    /// `GET /v1/events`, the SSE stream ([`can_read_log`]).
+    ReadLog,
+    /// `GET /metrics`.
+    ReadMetrics,
+    /// `GET /v1/handling-targets...`
+    ReadHandlingTargets,
+    /// `PUT /v1/handling-targets/...`
+    DefineHandlingTargets,
+    /// `pactum brand set`, a brand's event.
+    DefineBrand,
+    /// `POST /v1/admin/clock` under `serve --manual-clock`.
+    MoveClock,
+    /// `GET/PUT /v1/me/notifications`: only those who are mailed have them.
+    KeepNotificationPreferences,
+    /// Issue and revoke API tokens.
+    ManageTokens,
+    /// Change the catalogue (services, groups, providers).
+    ChangeCatalogue,
+    /// Read an order's history (`GET /v1/orders/{id}/history`) of an order it
+    /// sees: providers see an order's steps, not its history.
+    ReadOrderHistory,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 10] = [
+        Self::ReadLog,
+        Self::ReadMetrics,
+        Self::ReadHandlingTargets,
+        Self::DefineHandlingTargets,
+        Self::DefineBrand,
+        Self::MoveClock,
+        Self::KeepNotificationPreferences,
+        Self::ManageTokens,
+        Self::ChangeCatalogue,
+        Self::ReadOrderHistory,
+    ];
+
+    /// Who has it, for the refusal's text.
+    pub fn holders(self) -> &'static str {
+        match self {
+            Self::ReadLog | Self::ReadMetrics => "auditors and admins",
+            Self::ReadHandlingTargets => "shifters, auditors and admins",
+            Self::DefineHandlingTargets
+            | Self::DefineBrand
+            | Self::MoveClock
+            | Self::ManageTokens
+            | Self::ChangeCatalogue => "admins",
+            Self::KeepNotificationPreferences => "customers and shifters",
+            Self::ReadOrderHistory => "customers, shifters, auditors and admins",
+        }
+    }
+}
+
+/// Whether `principal` has `capability`.
+pub fn may_do(principal: &Principal, capability: Capability) -> bool {
+    use Capability::*;
+    match (&principal.role, capability) {
+        (Role::Auditor | Role::Admin, ReadLog | ReadMetrics) => true,
+        (
+            Role::Shifter { .. } | Role::Auditor | Role::Admin | Role::System,
+            ReadHandlingTargets,
+        ) => true,
+        // pactum itself seeds the catalogue and imports targets, brands, tokens.
+        (
+            Role::Admin | Role::System,
+            DefineHandlingTargets | DefineBrand | ManageTokens | ChangeCatalogue,
+        ) => true,
+        (Role::Provider { .. }, ReadOrderHistory) => false,
+        (_, ReadOrderHistory) => true,
+        (Role::Admin, MoveClock) => true,
+        (Role::Customer { .. } | Role::Shifter { .. }, KeepNotificationPreferences) => true,
+        _ => false,
+    }
+}
+
+/// The rows of a list (the order queue, the agreement list) that a principal's
+/// role pins, whatever the request asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListScope {
+    /// Only this organisation's rows.
+    pub org: Option<String>,
+    /// Only rows addressed to this provider.
+    pub provider: Option<String>,
+    /// Only rows of these groups; `None`: every group.
+    pub groups: Option<Vec<String>>,
+    /// Only agreements of this kind (`sla`, `ola`).
+    pub kind: Option<&'static str>,
+}
+
+/// The order queue (`GET /v1/orders`): customers their organisation's orders,
+/// shifters their groups', auditors and admins all; providers have no queue
+/// (`None`: forbidden), they see orders through their steps.
+pub fn order_queue_scope(principal: &Principal) -> Option<ListScope> {
+    match &principal.role {
+        Role::Customer { org } => Some(ListScope {
+            org: Some(org.clone()),
+            ..ListScope::default()
+        }),
+        Role::Shifter { groups } => Some(ListScope {
+            groups: Some(groups.iter().cloned().collect()),
+            ..ListScope::default()
+        }),
+        Role::Auditor | Role::Admin | Role::System => Some(ListScope::default()),
+        Role::Provider { .. } => None,
+    }
+}
+
+/// The agreement list (`GET /v1/agreements`): as [`can_see_agreement`] decides
+/// for one agreement.
+pub fn agreement_list_scope(principal: &Principal) -> ListScope {
+    match &principal.role {
+        Role::Customer { org } => ListScope {
+            org: Some(org.clone()),
+            kind: Some("sla"),
+            ..ListScope::default()
+        },
+        Role::Provider { provider } => ListScope {
+            provider: Some(provider.clone()),
+            kind: Some("ola"),
+            ..ListScope::default()
+        },
+        Role::Shifter { groups } => ListScope {
+            groups: Some(groups.iter().cloned().collect()),
+            ..ListScope::default()
+        },
+        Role::Auditor | Role::Admin | Role::System => ListScope::default(),
     }
 }
 
@@ -268,5 +402,272 @@ mod provider_tests {
         assert!(may(&operator("cesnet-mcc"), scope, OrderAction::ReportStep));
         assert!(!may(&operator("cesnet-mcc"), scope, OrderAction::Activate));
         assert!(!may(&operator("surf"), scope, OrderAction::ReportStep));
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    //! Every role against every decision, as one table each: the policy written
+    //! down once more, so a change to a rule shows up here as a change of a cell.
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn roles() -> Vec<(&'static str, Principal)> {
+        let principal = |role| Principal {
+            subject: "x".into(),
+            role,
+        };
+        let groups = |g: &str| BTreeSet::from([g.to_owned()]);
+        vec![
+            (
+                "customer acme",
+                principal(Role::Customer { org: "acme".into() }),
+            ),
+            (
+                "customer globex",
+                principal(Role::Customer {
+                    org: "globex".into(),
+                }),
+            ),
+            (
+                "shifter compute",
+                principal(Role::Shifter {
+                    groups: groups("compute"),
+                }),
+            ),
+            (
+                "shifter storage",
+                principal(Role::Shifter {
+                    groups: groups("storage"),
+                }),
+            ),
+            (
+                "provider cesnet",
+                principal(Role::Provider {
+                    provider: "cesnet".into(),
+                }),
+            ),
+            (
+                "provider surf",
+                principal(Role::Provider {
+                    provider: "surf".into(),
+                }),
+            ),
+            ("auditor", principal(Role::Auditor)),
+            ("admin", principal(Role::Admin)),
+            ("system", principal(Role::System)),
+        ]
+    }
+
+    /// Checks `decide(role, column)` against `table`: one line per role (in
+    /// [`roles`]' order), one character per column, `x` allowed, `.` refused.
+    fn check<C: std::fmt::Debug>(
+        columns: &[C],
+        table: &str,
+        decide: impl Fn(&Principal, &C) -> bool,
+    ) {
+        let lines: Vec<&str> = table
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let roles = roles();
+        assert_eq!(lines.len(), roles.len(), "one line per role");
+        for ((name, principal), line) in roles.iter().zip(lines) {
+            let cells: Vec<char> = line.split('|').nth(1).unwrap().trim().chars().collect();
+            assert_eq!(cells.len(), columns.len(), "{name}: one cell per column");
+            for (column, cell) in columns.iter().zip(cells) {
+                assert_eq!(
+                    decide(principal, column),
+                    cell == 'x',
+                    "{name} × {column:?} should be {cell}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn capabilities() {
+        // ReadLog ReadMetrics ReadHandlingTargets DefineHandlingTargets DefineBrand
+        // MoveClock KeepNotificationPreferences ManageTokens ChangeCatalogue
+        // ReadOrderHistory
+        check(
+            &Capability::ALL,
+            "
+            customer acme   | ......x..x
+            customer globex | ......x..x
+            shifter compute | ..x...x..x
+            shifter storage | ..x...x..x
+            provider cesnet | ..........
+            provider surf   | ..........
+            auditor         | xxx......x
+            admin           | xxxxxx.xxx
+            system          | ..xxx..xxx
+            ",
+            |principal, capability| may_do(principal, *capability),
+        );
+    }
+
+    #[test]
+    fn order_actions_on_an_order_of_acme_in_compute_with_a_step_for_cesnet() {
+        use OrderAction::*;
+        let providers = ["cesnet".to_owned()];
+        let scope = OrderScope {
+            org: "acme",
+            group: "compute",
+            providers: &providers,
+        };
+        // see Submit Assign CommentPublic CommentInternal AskQuestion Answer Approve
+        // Reject Cancel Propose AnswerProposal PlanProvisioning ReportStep RetryStep
+        // Activate Close CheckClocks (the first column is "may see the order")
+        let actions = [
+            None,
+            Some(Submit),
+            Some(Assign),
+            Some(CommentPublic),
+            Some(CommentInternal),
+            Some(AskQuestion),
+            Some(Answer),
+            Some(Approve),
+            Some(Reject),
+            Some(Cancel),
+            Some(Propose),
+            Some(AnswerProposal),
+            Some(PlanProvisioning),
+            Some(ReportStep),
+            Some(RetryStep),
+            Some(Activate),
+            Some(Close),
+            Some(CheckClocks),
+        ];
+        check(
+            &actions,
+            "
+            customer acme   | xx.x..x..xxx......
+            customer globex | ..................
+            shifter compute | x.xxxx.xx.xxx.xxx.
+            shifter storage | ..................
+            provider cesnet | x............x....
+            provider surf   | ..................
+            auditor         | x.................
+            admin           | x.................
+            system          | xx..............xx
+            ",
+            |principal, action| match action {
+                None => can_see_order(principal, scope),
+                Some(action) => can_see_order(principal, scope) && may(principal, scope, *action),
+            },
+        );
+    }
+
+    #[test]
+    fn agreements_of_acme_in_compute() {
+        let sla = AgreementScope {
+            kind: "sla",
+            org: "acme",
+            group: "compute",
+            provider: None,
+        };
+        let ola = AgreementScope {
+            kind: "ola",
+            org: "acme",
+            group: "compute",
+            provider: Some("cesnet"),
+        };
+        // see the SLA, see cesnet's OLA, manage the SLA, manage the OLA
+        let columns = [("see", sla), ("see", ola), ("manage", sla), ("manage", ola)];
+        check(
+            &columns.map(|(verb, scope)| (verb, scope.kind)),
+            "
+            customer acme   | x...
+            customer globex | ....
+            shifter compute | xxxx
+            shifter storage | ....
+            provider cesnet | .x..
+            provider surf   | ....
+            auditor         | xx..
+            admin           | xx..
+            system          | xxxx
+            ",
+            |principal, (verb, kind)| {
+                let scope = if *kind == "sla" { sla } else { ola };
+                match *verb {
+                    "see" => can_see_agreement(principal, scope),
+                    _ => may_manage_agreement(principal, scope),
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn lists_are_scoped_by_role() {
+        let roles = roles();
+        let queue: Vec<Option<ListScope>> =
+            roles.iter().map(|(_, p)| order_queue_scope(p)).collect();
+        let agreements: Vec<ListScope> =
+            roles.iter().map(|(_, p)| agreement_list_scope(p)).collect();
+        let reports: Vec<ReportScope> = roles.iter().map(|(_, p)| order_report_scope(p)).collect();
+        let org = |org: &str| ListScope {
+            org: Some(org.into()),
+            ..ListScope::default()
+        };
+        let groups = |group: &str| ListScope {
+            groups: Some(vec![group.into()]),
+            ..ListScope::default()
+        };
+        assert_eq!(
+            queue,
+            [
+                Some(org("acme")),
+                Some(org("globex")),
+                Some(groups("compute")),
+                Some(groups("storage")),
+                None,
+                None,
+                Some(ListScope::default()),
+                Some(ListScope::default()),
+                Some(ListScope::default()),
+            ]
+        );
+        let sla = |o: &str| ListScope {
+            kind: Some("sla"),
+            ..org(o)
+        };
+        let ola = |provider: &str| ListScope {
+            provider: Some(provider.into()),
+            kind: Some("ola"),
+            ..ListScope::default()
+        };
+        assert_eq!(
+            agreements,
+            [
+                sla("acme"),
+                sla("globex"),
+                groups("compute"),
+                groups("storage"),
+                ola("cesnet"),
+                ola("surf"),
+                ListScope::default(),
+                ListScope::default(),
+                ListScope::default(),
+            ]
+        );
+        let of = |g: &str| ReportScope::Groups(vec![g.into()]);
+        assert_eq!(
+            reports,
+            [
+                ReportScope::None,
+                ReportScope::None,
+                of("compute"),
+                of("storage"),
+                ReportScope::None,
+                ReportScope::None,
+                ReportScope::All,
+                ReportScope::All,
+                ReportScope::All,
+            ]
+        );
     }
 }

@@ -7,7 +7,7 @@ use pactum_projections::agreement_index::{AgreementIndex, AgreementRow, TABLE};
 use pactum_projections::projection::Projection;
 use serde::Serialize;
 
-use crate::access::{Principal, Role};
+use crate::access::{Principal, policy};
 use crate::app::App;
 use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
 
@@ -76,42 +76,39 @@ pub fn scans(principal: &Principal, query: &AgreementQuery) -> Vec<Scan> {
             fixed.push((column, value.clone()));
         }
     }
-    // What the caller's role pins, whatever it asks.
-    let (forced_kind, groups): (Option<&str>, Vec<Option<String>>) = match &principal.role {
-        Role::Customer { org } => {
-            if query.customer.as_ref().is_some_and(|c| c != org) {
-                return Vec::new();
-            }
-            fixed.push(("org", org.clone()));
-            (Some("sla"), vec![None])
+    // What the caller's role pins, whatever it asks (`access::policy`).
+    let scope = policy::agreement_list_scope(principal);
+    if let Some(org) = &scope.org {
+        if query.customer.as_ref().is_some_and(|c| c != org) {
+            return Vec::new();
         }
-        Role::Provider { provider } => {
-            if query.provider.as_ref().is_some_and(|p| p != provider) {
-                return Vec::new();
-            }
-            fixed.push(("provider", provider.clone()));
-            (Some("ola"), vec![None])
+        fixed.push(("org", org.clone()));
+    }
+    if let Some(provider) = &scope.provider {
+        if query.provider.as_ref().is_some_and(|p| p != provider) {
+            return Vec::new();
         }
-        Role::Shifter { groups } => (
-            None,
-            groups
-                .iter()
-                .map(|g| Some(g.clone()))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect(),
-        ),
-        Role::Auditor | Role::Admin | Role::System => (None, vec![None]),
+        fixed.push(("provider", provider.clone()));
+    }
+    let forced_kind = scope.kind;
+    let groups: Vec<Option<String>> = match &scope.groups {
+        Some(groups) => groups
+            .iter()
+            .map(|g| Some(g.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        None => vec![None],
     };
     if let (Some(forced), Some(asked)) = (forced_kind, &query.kind)
         && forced != asked
     {
         return Vec::new();
     }
-    if !matches!(principal.role, Role::Customer { .. }) {
+    if scope.org.is_none() {
         push(&mut fixed, "org", &query.customer);
     }
-    if !matches!(principal.role, Role::Provider { .. }) {
+    if scope.provider.is_none() {
         push(&mut fixed, "provider", &query.provider);
     }
     let kind = forced_kind.map(str::to_owned).or(query.kind.clone());
@@ -183,6 +180,7 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Role;
 
     fn principal(role: Role) -> Principal {
         Principal {

@@ -13,7 +13,8 @@ use pactum_events::{EventPayload, RecordedEvent};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::access::{Principal, Role};
+use crate::access::Principal;
+use crate::access::policy::{self, Capability};
 use crate::documents::model::Logo;
 use crate::documents::{RenderError, Renderer};
 use crate::execute::{self, CommandMeta};
@@ -169,7 +170,7 @@ impl Aggregate for Brand {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), BrandError> {
-        if !matches!(by.role, Role::Admin | Role::System) {
+        if !policy::may_do(&by, Capability::DefineBrand) {
             return Err(BrandError::NotAllowed);
         }
         if self.current.as_ref() != Some(&brand) {

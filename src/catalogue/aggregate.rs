@@ -5,7 +5,8 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use pactum_events::catalogue::CatalogueEvent;
 
-use crate::access::{Principal, Role};
+use crate::access::Principal;
+use crate::access::policy::{self, Capability};
 use crate::catalogue::Catalogue;
 
 #[derive(Clone, Debug)]
@@ -40,7 +41,7 @@ impl Aggregate for Catalogue {
     ) -> Result<(), CatalogueError> {
         match command {
             CatalogueCommand::Seed { by, events } => {
-                if !matches!(by.role, Role::Admin | Role::System) {
+                if !policy::may_do(&by, Capability::ChangeCatalogue) {
                     return Err(CatalogueError::NotAllowed);
                 }
                 if !self.services.is_empty() || !self.groups.is_empty() {

@@ -20,7 +20,8 @@ use pactum_events::order::HandlingTargetsPinned;
 use pactum_events::{EventPayload, RecordedEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Principal, Role};
+use crate::access::Principal;
+use crate::access::policy::{self, Capability};
 use crate::app::App;
 use crate::execute::{self, CommandMeta};
 use crate::store::{AppendError, DbConnection, InlineProjection, StoreError};
@@ -188,7 +189,7 @@ impl Aggregate for Targets {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), TargetsError> {
-        if !matches!(by.role, Role::Admin | Role::System) {
+        if !policy::may_do(&by, Capability::DefineHandlingTargets) {
             return Err(TargetsError::NotAllowed);
         }
         let version = self.current.as_ref().map_or(0, |c| c.version);

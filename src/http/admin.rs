@@ -9,10 +9,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::access::Role;
+use crate::access::policy::Capability;
 use crate::app::App;
 use crate::clock::{ManualClock, MoveError};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, require};
 use crate::http::extract::CommandInput;
 use crate::validation::FieldError;
 
@@ -42,9 +42,7 @@ async fn move_clock(
 ) -> Result<Json<Value>, ApiError> {
     use axum::extract::FromRequest;
     let input = CommandInput::from_request(request, &state.app).await?;
-    if input.principal.role != Role::Admin {
-        return Err(ApiError::Forbidden("only admins move the clock".into()));
-    }
+    require(&input.principal, Capability::MoveClock)?;
     let body: ClockBody = input.json()?;
     let (field, moved) = match (body.now, body.advance) {
         (Some(now), None) => {

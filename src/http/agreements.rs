@@ -20,8 +20,8 @@ use crate::app::App;
 use crate::catalogue::params;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path};
-use crate::http::orders::{POSITION, etag, respond};
 use crate::http::paging::{Paging, text};
+use crate::http::response::{POSITION, etag, respond};
 use crate::validation::{self, FieldError};
 
 pub fn router() -> Router<App> {

@@ -263,6 +263,21 @@ fn problem_json(body: Value) -> impl IntoResponse {
     )
 }
 
+/// 403 unless `principal` has `capability` (`access::policy::may_do`).
+pub fn require(
+    principal: &crate::access::Principal,
+    capability: crate::access::policy::Capability,
+) -> Result<(), ApiError> {
+    if crate::access::policy::may_do(principal, capability) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "only {} may do this",
+            capability.holders()
+        )))
+    }
+}
+
 impl From<OrderError> for ApiError {
     fn from(error: OrderError) -> Self {
         let detail = error.to_string();

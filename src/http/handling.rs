@@ -17,10 +17,10 @@ use pactum_calendar::BusinessCalendar;
 use pactum_events::handling::{HandlingTargetsDefined, target_key};
 use serde::Serialize;
 
-use crate::access::Role;
+use crate::access::policy::Capability;
 use crate::app::App;
 use crate::handling::{self, DefineError, TargetsError, TargetsRequest};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, require};
 use crate::http::extract::{Caller, CommandInput, Path};
 
 pub fn router() -> Router<App> {
@@ -76,12 +76,7 @@ struct TargetsList {
 
 /// Who may read targets: staff.
 fn may_read(caller: &Caller) -> Result<(), ApiError> {
-    match caller.0.role {
-        Role::Shifter { .. } | Role::Auditor | Role::Admin | Role::System => Ok(()),
-        _ => Err(ApiError::Forbidden(
-            "handling targets are for shifters, auditors and admins".into(),
-        )),
-    }
+    require(&caller.0, Capability::ReadHandlingTargets)
 }
 
 async fn list(State(app): State<App>, caller: Caller) -> Result<Json<TargetsList>, ApiError> {
@@ -146,11 +141,7 @@ async fn put(
     service: Option<&str>,
     input: &CommandInput,
 ) -> Result<Json<TargetsView>, ApiError> {
-    if input.principal.role != Role::Admin {
-        return Err(ApiError::Forbidden(
-            "only admins define handling targets".into(),
-        ));
-    }
+    require(&input.principal, Capability::DefineHandlingTargets)?;
     let request: TargetsRequest = input.json()?;
     let defined = handling::define(app, group, service, &request, &input.meta(app))
         .await

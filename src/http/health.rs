@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::access::Role;
+use crate::access::policy::Capability;
 use crate::app::App;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, require};
 use crate::http::extract::Caller;
 use crate::metrics::METRICS;
 use crate::store::Dialect;
@@ -56,11 +56,7 @@ async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
 
 /// Prometheus metrics, for admins and auditors (scrape with a bearer token).
 async fn metrics(Caller(principal): Caller) -> Result<Response, ApiError> {
-    if !matches!(principal.role, Role::Admin | Role::Auditor) {
-        return Err(ApiError::Forbidden(
-            "metrics are for admins and auditors".into(),
-        ));
-    }
+    require(&principal, Capability::ReadMetrics)?;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -7,9 +7,10 @@ use axum::{Json, Router};
 use pactum_events::notification::KINDS;
 use serde::{Deserialize, Serialize};
 
-use crate::access::Role;
+use crate::access::Principal;
+use crate::access::policy::Capability;
 use crate::app::App;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, require};
 use crate::http::extract::{Caller, CommandInput};
 use crate::notify::{self, PreferencesServiceError};
 
@@ -30,17 +31,12 @@ struct PreferencesBody {
     opted_out: Vec<String>,
 }
 
-fn receives_mail(role: &Role) -> Result<(), ApiError> {
-    match role {
-        Role::Customer { .. } | Role::Shifter { .. } => Ok(()),
-        _ => Err(ApiError::Forbidden(
-            "only customers and shifters have notification preferences".into(),
-        )),
-    }
+fn receives_mail(principal: &Principal) -> Result<(), ApiError> {
+    require(principal, Capability::KeepNotificationPreferences)
 }
 
 async fn show(State(app): State<App>, caller: Caller) -> Result<Json<PreferencesView>, ApiError> {
-    receives_mail(&caller.0.role)?;
+    receives_mail(&caller.0)?;
     Ok(Json(PreferencesView {
         opted_out: notify::preferences(&app, &caller.0).await?,
         kinds: &KINDS,
@@ -51,7 +47,7 @@ async fn set(
     State(app): State<App>,
     input: CommandInput,
 ) -> Result<Json<PreferencesView>, ApiError> {
-    receives_mail(&input.principal.role)?;
+    receives_mail(&input.principal)?;
     let body: PreferencesBody = input.json()?;
     let opted_out = notify::set_preferences(&app, body.opted_out, &input.meta(&app))
         .await

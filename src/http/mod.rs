@@ -17,6 +17,7 @@ pub mod me;
 pub mod orders;
 pub mod paging;
 pub mod reports;
+pub mod response;
 pub mod serve;
 
 use axum::Router;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,9 +21,10 @@ use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path, parse_json};
 use crate::http::paging::{self, Paging};
+use crate::http::response::{POSITION, etag, respond};
 use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueError, QueueQuery};
-use crate::orders::service::{self, CommandResponse, Submission};
+use crate::orders::service::{self, Submission};
 use crate::validation::{self, FieldError};
 
 const TITLE_MAX: usize = 200;
@@ -63,53 +64,6 @@ pub fn router() -> Router<App> {
             post(step_retry),
         )
         .route("/v1/orders/{id}/activate", post(activate))
-}
-
-pub(crate) static POSITION: HeaderName = HeaderName::from_static("pactum-position");
-static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-pub(crate) fn etag(version: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
-}
-
-/// Turns a command's answer into the HTTP response; retries get the first answer.
-pub(crate) fn respond(answer: CommandResponse) -> Response {
-    let json = HeaderValue::from_static("application/json");
-    match answer {
-        CommandResponse::Done {
-            status,
-            body,
-            location,
-            version,
-            position,
-        } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut response = (status, body).into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, json);
-            headers.insert(header::ETAG, etag(version));
-            headers.insert(POSITION.clone(), position.into());
-            if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-                headers.insert(header::LOCATION, location);
-            }
-            response
-        }
-        CommandResponse::Replayed(stored) => {
-            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            let version = serde_json::from_str::<Value>(&stored.body)
-                .ok()
-                .and_then(|body| body.get("version")?.as_u64());
-            let mut response = (status, stored.body).into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, json);
-            headers.insert(POSITION.clone(), stored.position.into());
-            headers.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
-            if let Some(version) = version {
-                headers.insert(header::ETAG, etag(version));
-            }
-            response
-        }
-    }
 }
 
 /// `POST /v1/orders` — `{service, parameters, title?, note?}` → 201 order.

@@ -14,7 +14,8 @@ use cqrs_es::event_sink::EventSink;
 use pactum_events::notification::{KINDS, NotificationEvent, NotificationPreferencesSet};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Principal, Role};
+use crate::access::Principal;
+use crate::access::policy::{self, Capability};
 use crate::app::App;
 use crate::execute::{self, CommandMeta};
 use crate::store::{AppendError, StoreError};
@@ -45,7 +46,7 @@ impl Aggregate for Preferences {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), PreferencesError> {
-        if !matches!(by.role, Role::Customer { .. } | Role::Shifter { .. }) {
+        if !policy::may_do(&by, Capability::KeepNotificationPreferences) {
             return Err(PreferencesError::NotAllowed);
         }
         if opted_out != self.opted_out {

@@ -14,10 +14,11 @@ use pactum_projections::order_queue::{NO_DEADLINE, OrderQueue, QueueRow};
 use pactum_projections::projection::Projection;
 use serde::Serialize;
 
-use crate::access::{Principal, Role};
+use crate::access::{Principal, policy};
 use crate::app::App;
 use crate::handling;
 pub use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
+use pactum_projections::audience::Audience;
 
 /// The queue: `order_queue` rows, newest or oldest first by submission time.
 pub const QUEUE: Listing = Listing {
@@ -95,25 +96,25 @@ pub enum QueueError {
 /// keyset order, is the queue. An empty list means nothing is visible.
 pub fn scans(principal: &Principal, query: &QueueQuery) -> Result<Vec<Scan>, QueueError> {
     let mut fixed: Vec<(&'static str, String)> = Vec::new();
-    let groups: Vec<Option<String>> = match &principal.role {
-        Role::Customer { org } => {
-            if query.customer.as_ref().is_some_and(|c| c != org) {
-                return Ok(Vec::new());
-            }
-            fixed.push(("org", org.clone()));
-            vec![query.group.clone()]
+    // What the caller's role pins, whatever it asks (`access::policy`).
+    let scope = policy::order_queue_scope(principal).ok_or(QueueError::Forbidden)?;
+    if let Some(org) = &scope.org {
+        if query.customer.as_ref().is_some_and(|c| c != org) {
+            return Ok(Vec::new());
         }
-        Role::Shifter { groups } => {
+        fixed.push(("org", org.clone()));
+    }
+    let groups: Vec<Option<String>> = match &scope.groups {
+        Some(groups) => {
             let visible: BTreeSet<&String> = match &query.group {
                 Some(group) => groups.iter().filter(|g| *g == group).collect(),
                 None => groups.iter().collect(),
             };
             visible.into_iter().map(|g| Some(g.clone())).collect()
         }
-        Role::Auditor | Role::Admin | Role::System => vec![query.group.clone()],
-        Role::Provider { .. } => return Err(QueueError::Forbidden),
+        None => vec![query.group.clone()],
     };
-    if !matches!(principal.role, Role::Customer { .. })
+    if scope.org.is_none()
         && let Some(customer) = &query.customer
     {
         fixed.push(("org", customer.clone()));
@@ -183,7 +184,7 @@ pub async fn list(
             sort_key,
         )
         .await?;
-    let customer_view = matches!(principal.role, Role::Customer { .. });
+    let customer_view = principal.audience() == Audience::Customer;
     let now = app.now();
     let mut calendars = BTreeMap::new();
     if !customer_view {

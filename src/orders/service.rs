@@ -14,7 +14,7 @@ use pactum_projections::order_view::OrderView;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::access::policy::OrderAction as PolicyAction;
+use crate::access::policy::{self, Capability, OrderAction as PolicyAction};
 use crate::access::tokens::is_group_shifter;
 use crate::access::{Principal, Role};
 use crate::app::App;
@@ -676,7 +676,9 @@ pub async fn history(
 ) -> Result<Vec<HistoryEntry>, ServiceError> {
     let loaded = execute::load::<Order>(&app.store, order_id).await?;
     // Providers see an order's steps, not its history.
-    if !loaded.aggregate.visible_to(principal) || matches!(principal.role, Role::Provider { .. }) {
+    if !loaded.aggregate.visible_to(principal)
+        || !policy::may_do(principal, Capability::ReadOrderHistory)
+    {
         return Err(OrderError::NotFound.into());
     }
     let audience = principal.audience();

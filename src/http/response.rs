@@ -1,0 +1,57 @@
+//! How every command and read answers over HTTP: the status, `ETag`,
+//! `Location`, `Pactum-Position` and `Idempotent-Replayed` headers of a
+//! command's answer, shared by every area's handlers.
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::orders::service::CommandResponse;
+
+/// The global log position a command wrote (read your writes with it).
+pub static POSITION: HeaderName = HeaderName::from_static("pactum-position");
+static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
+}
+
+/// Turns a command's answer into the HTTP response; retries get the first answer.
+pub fn respond(answer: CommandResponse) -> Response {
+    let json = HeaderValue::from_static("application/json");
+    match answer {
+        CommandResponse::Done {
+            status,
+            body,
+            location,
+            version,
+            position,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut response = (status, body).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, json);
+            headers.insert(header::ETAG, etag(version));
+            headers.insert(POSITION.clone(), position.into());
+            if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                headers.insert(header::LOCATION, location);
+            }
+            response
+        }
+        CommandResponse::Replayed(stored) => {
+            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+            let version = serde_json::from_str::<Value>(&stored.body)
+                .ok()
+                .and_then(|body| body.get("version")?.as_u64());
+            let mut response = (status, stored.body).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, json);
+            headers.insert(POSITION.clone(), stored.position.into());
+            headers.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+            if let Some(version) = version {
+                headers.insert(header::ETAG, etag(version));
+            }
+            response
+        }
+    }
+}
