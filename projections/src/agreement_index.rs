@@ -233,3 +233,105 @@ impl Projection for AgreementIndex {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The agreement list's fold, from the golden fixtures of the agreement events.
+
+    use pactum_events::Actor;
+
+    use super::*;
+
+    fn event(event_type: &str) -> AgreementEvent {
+        let text = match event_type {
+            "AgreementIssued" => {
+                include_str!("../../events/fixtures/agreement/AgreementIssued.v1.json")
+            }
+            "AgreementAmended" => {
+                include_str!("../../events/fixtures/agreement/AgreementAmended.v1.json")
+            }
+            "AgreementTerminated" => {
+                include_str!("../../events/fixtures/agreement/AgreementTerminated.v1.json")
+            }
+            _ => include_str!("../../events/fixtures/agreement/AgreementExpired.v1.json"),
+        };
+        AgreementEvent::decode_str(event_type, 1, text).unwrap()
+    }
+
+    fn envelope(sequence: u64, event_type: &str) -> Envelope {
+        Envelope {
+            position: 10 + sequence,
+            aggregate_type: "agreement".into(),
+            aggregate_id: "0190b7e4-0000-7000-8000-00000000000a".into(),
+            sequence,
+            event_type: event_type.into(),
+            schema_version: 1,
+            recorded_at: Timestamp::from_second(1_800_000_000 + sequence as i64).unwrap(),
+            actor: Actor {
+                subject: "pactum".into(),
+                role: "system".into(),
+                org: None,
+            },
+        }
+    }
+
+    fn fold(types: &[&str]) -> Result<Option<AgreementRow>, ApplyError> {
+        let mut row = None;
+        for (index, event_type) in types.iter().enumerate() {
+            let envelope = envelope(index as u64 + 1, event_type);
+            row = AgreementIndex.apply(row, &envelope, &event(event_type))?;
+        }
+        Ok(row)
+    }
+
+    #[test]
+    fn an_issued_sla_is_active_then_amended_then_terminated() {
+        let issued = fold(&["AgreementIssued"]).unwrap().unwrap();
+        assert_eq!(
+            (
+                issued.kind.as_str(),
+                issued.org.as_str(),
+                issued.group.as_str()
+            ),
+            ("sla", "acme", "compute")
+        );
+        assert_eq!((issued.status.as_str(), issued.version), ("active", 1));
+        assert_eq!(
+            (issued.start.as_str(), issued.end.as_str()),
+            ("2027-01-04", "2027-04-03")
+        );
+        assert_eq!(issued.provider, None);
+
+        let amended = fold(&["AgreementIssued", "AgreementAmended"])
+            .unwrap()
+            .unwrap();
+        assert_eq!((amended.version, amended.end.as_str()), (2, "2027-06-30"));
+        assert_eq!(amended.issued_at, issued.issued_at);
+        assert!(amended.updated_at > issued.updated_at);
+
+        let ended = fold(&["AgreementIssued", "AgreementAmended", "AgreementTerminated"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(ended.status, "terminated");
+        let expired = fold(&["AgreementIssued", "AgreementExpired"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(expired.status, "expired");
+    }
+
+    #[test]
+    fn a_row_survives_its_columns_and_nothing_comes_before_the_issue() {
+        let row = fold(&["AgreementIssued", "AgreementAmended"])
+            .unwrap()
+            .unwrap();
+        let columns = AgreementIndex.row_to_columns(&row);
+        assert_eq!(columns.len(), TABLE.columns.len());
+        assert_eq!(
+            AgreementIndex
+                .row_from_columns(row.agreement_id.clone(), columns)
+                .unwrap(),
+            row
+        );
+        assert!(fold(&["AgreementTerminated"]).is_err());
+    }
+}

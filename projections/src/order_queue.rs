@@ -386,3 +386,151 @@ impl Projection for OrderQueue {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The queue's fold, event by event, to the row a queue screen reads.
+
+    use std::collections::BTreeMap;
+
+    use pactum_events::Actor;
+    use pactum_events::order::*;
+
+    use super::*;
+
+    fn at(minute: i64) -> Timestamp {
+        Timestamp::from_second(1_772_355_600 + minute * 60).unwrap()
+    }
+
+    /// The envelope of the `sequence`-th event of order o-1, recorded at minute
+    /// `sequence`.
+    fn envelope(sequence: u64, event: &OrderEvent) -> Envelope {
+        Envelope {
+            position: 100 + sequence,
+            aggregate_type: "order".into(),
+            aggregate_id: "o-1".into(),
+            sequence,
+            event_type: event.event_type().into(),
+            schema_version: 1,
+            recorded_at: at(sequence as i64),
+            actor: Actor {
+                subject: "sam".into(),
+                role: "shifter".into(),
+                org: None,
+            },
+        }
+    }
+
+    fn submitted() -> OrderEvent {
+        OrderEvent::OrderSubmitted(OrderSubmitted {
+            order_id: "o-1".into(),
+            service: "cloud-compute".into(),
+            group: "compute".into(),
+            customer: Customer {
+                org: "acme".into(),
+                subject: "alice".into(),
+            },
+            parameters: BTreeMap::new(),
+            title: Some("Lab cloud".into()),
+            note: None,
+            submitted_at: at(0),
+            source: OrderSource::Api,
+        })
+    }
+
+    /// Folds `events` (sequence 1, 2, ...) from no row.
+    fn fold(events: &[OrderEvent]) -> Result<Option<QueueRow>, ApplyError> {
+        let mut row = None;
+        for (index, event) in events.iter().enumerate() {
+            row = OrderQueue.apply(row, &envelope(index as u64 + 1, event), event)?;
+        }
+        Ok(row)
+    }
+
+    #[test]
+    fn a_reviewed_order_folds_to_its_queue_row() {
+        let events = [
+            submitted(),
+            OrderEvent::OrderAssigned(OrderAssigned {
+                assignee: "sam".into(),
+                previous_assignee: None,
+            }),
+            OrderEvent::QuestionAsked(QuestionAsked {
+                question_id: 1,
+                body: "Which VO?".into(),
+            }),
+        ];
+        let waiting = fold(&events).unwrap().unwrap();
+        assert_eq!(waiting.status, OrderStatus::WaitingForCustomer);
+        assert_eq!(waiting.assignee.as_deref(), Some("sam"));
+        assert_eq!(waiting.waiting_since, Some(at(3)));
+        assert_eq!((waiting.created_at, waiting.status_since), (at(0), at(3)));
+
+        let mut more = events.to_vec();
+        more.extend([
+            OrderEvent::QuestionAnswered(QuestionAnswered {
+                question_id: 1,
+                body: "vo.acme".into(),
+            }),
+            // Internal: moves the staff's activity, not the customer's.
+            OrderEvent::CommentAdded(CommentAdded {
+                comment_id: 1,
+                body: "quota ok".into(),
+                visibility: Visibility::Internal,
+            }),
+            OrderEvent::OrderApproved(OrderApproved { note: None }),
+        ]);
+        let approved = fold(&more).unwrap().unwrap();
+        assert_eq!(approved.status, OrderStatus::Approved);
+        assert_eq!(approved.status_since, at(6));
+        assert_eq!(approved.waiting_since, None);
+        assert_eq!(approved.version, 6);
+        assert_eq!(approved.last_activity_at, at(6));
+        // The answer at minute 4 then the approval at 6 are public; the comment
+        // at 5 is not, and the approval after it moves the public time to 6.
+        assert_eq!(approved.last_public_activity_at, at(6));
+        more.truncate(5);
+        let commented = fold(&more).unwrap().unwrap();
+        assert_eq!(commented.last_activity_at, at(5));
+        assert_eq!(commented.last_public_activity_at, at(4));
+    }
+
+    #[test]
+    fn a_final_order_waits_for_nobody() {
+        let events = [
+            submitted(),
+            OrderEvent::QuestionAsked(QuestionAsked {
+                question_id: 1,
+                body: "Which VO?".into(),
+            }),
+            OrderEvent::OrderCancelled(OrderCancelled { reason: None }),
+        ];
+        let row = fold(&events).unwrap().unwrap();
+        assert_eq!(row.status, OrderStatus::Cancelled);
+        assert_eq!(row.waiting_since, None);
+    }
+
+    #[test]
+    fn a_row_survives_its_columns() {
+        let row = fold(&[submitted()]).unwrap().unwrap();
+        let columns = OrderQueue.row_to_columns(&row);
+        assert_eq!(columns.len(), TABLE.columns.len());
+        assert_eq!(
+            OrderQueue.row_from_columns("o-1".into(), columns).unwrap(),
+            row
+        );
+    }
+
+    #[test]
+    fn events_out_of_order_are_refused_not_folded() {
+        let approved = OrderEvent::OrderApproved(OrderApproved { note: None });
+        assert!(
+            fold(std::slice::from_ref(&approved)).is_err(),
+            "before submission"
+        );
+        assert!(
+            fold(&[submitted(), submitted()]).is_err(),
+            "submitted twice"
+        );
+    }
+}

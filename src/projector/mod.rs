@@ -15,6 +15,7 @@
 //! - [`rebuild`] ([`replay`]): `pactum replay`, a runner fed by a pipelined bulk
 //!   reader.
 
+mod errors;
 pub mod listing;
 pub mod registry;
 pub mod replay;
@@ -37,9 +38,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::store::EventStore;
+pub use errors::ProjectorError;
 use registry::Generation;
 pub use replay::rebuild;
-pub use runner::{Hooks, ProjectorError, Runner, Step};
+pub use runner::{Hooks, Runner, Step};
 use supervisor::Supervisor;
 
 /// The live generation of a projection as a reader needs it.

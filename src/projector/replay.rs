@@ -24,8 +24,9 @@ use pactum_projections::projection::Projection;
 use sqlx::Executor;
 use tokio::sync::mpsc;
 
+use super::errors::ProjectorError;
 use super::registry::{self, Generation};
-use super::runner::{Hooks, ProjectorError, Runner, Step};
+use super::runner::{Hooks, Runner, Step};
 use super::source::{self, Events, Log};
 use super::tables::{self, Indexes};
 use crate::clock::Clock;

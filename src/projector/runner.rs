@@ -18,10 +18,11 @@ use jiff::Timestamp;
 use pactum_projections::projection::{ApplyError, Projection};
 use tokio::sync::Semaphore;
 
+use super::errors::ProjectorError;
 use super::registry::{self, Generation, State};
 use super::source::{self, Events, Keyed};
 use super::tables;
-use crate::store::{AppendError, DbConnection, Dialect, EventStore, StoreError};
+use crate::store::{DbConnection, Dialect, EventStore};
 
 /// Events read per batch.
 pub const BATCH: u32 = 2_000;
@@ -38,26 +39,6 @@ pub struct Hooks {
     pub fail_before_commit: Option<FailPoint>,
     /// Every batch takes a permit first, so a test can hold a build mid-way.
     pub gate: Option<Arc<Semaphore>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectorError {
-    #[error("projection {name} cannot apply the event at position {position}: {reason}")]
-    Apply {
-        name: String,
-        position: u64,
-        reason: String,
-    },
-    #[error("injected failure before commit at position {0}")]
-    Injected(u64),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Append(#[from] AppendError),
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    #[error("reading the log: {0}")]
-    Sqlite(#[from] rusqlite::Error),
 }
 
 /// What a step did.

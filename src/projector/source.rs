@@ -23,7 +23,7 @@ use pactum_projections::projection::{Envelope, EventTypes, Projection};
 use rusqlite::types::Type;
 use sqlx::Row;
 
-use super::runner::ProjectorError;
+use super::errors::ProjectorError;
 use crate::store::{DbConnection, DbPool, DbRow, EventStore};
 
 /// One event to fold: the key of the row it touches, its envelope, its payload.

@@ -10,8 +10,9 @@ use pactum_projections::projection::Projection;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use super::errors::ProjectorError;
 use super::registry::{self, Generation, State};
-use super::runner::{Hooks, ProjectorError, Runner, Step};
+use super::runner::{Hooks, Runner, Step};
 use super::tables::Indexes;
 use super::{LiveView, ProjectionHandle};
 use crate::clock::Clock;

@@ -248,14 +248,6 @@ async fn the_manual_clock_refuses_the_end_of_time_and_the_server_keeps_working()
             .await
             .unwrap()
     };
-    // Orders carry handling clocks, whose deadlines are computed from "now".
-    let day = json!(["09:00-12:00", "13:00-18:00"]);
-    let (status, body) = send(app.client.put(app.url("/v1/handling-targets/compute")).bearer_auth(&admin).json(&json!({
-        "first_response": "PT4H", "decision": "PT8H",
-        "calendar": {"time_zone": "Europe/Paris",
-                     "hours": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day}}
-    }))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let early = app.submit(&alice).await;
 
     // The probe's sequence: to the last midnight time can hold, then 48 hours on.
