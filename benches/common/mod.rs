@@ -111,12 +111,10 @@ impl Node {
 
 /// The order every benchmark client submits.
 pub fn order() -> Value {
-    json!({
-        "service": "cloud-compute", "title": "Bench",
-        "parameters": {"cpu_cores": 4, "ram_per_core_gb": 2, "local_disk_gb": 40,
-            "vm_instances": 2, "access_type": "opportunistic",
-            "start_date": "2027-01-04", "duration_days": 2}
-    })
+    let mut order = pactum_testkit::fixtures::cloud_order();
+    order["title"] = json!("Bench");
+    order["parameters"]["start_date"] = json!("2027-01-04");
+    order
 }
 
 /// The `p` quantile (0..=1) of sorted latencies, in milliseconds.

@@ -54,12 +54,8 @@ fn auditor() -> Principal {
 pub(crate) fn new_order() -> NewOrder {
     let catalogue = Catalogue::from_events(&shipped_events());
     let service = catalogue.service("cloud-compute").unwrap();
-    let input = json!({
-        "cpu_cores": 4, "ram_per_core_gb": 2, "local_disk_gb": 40, "vm_instances": 2,
-        "access_type": "opportunistic", "start_date": "2019-12-02", "duration_days": 2
-    });
-    let parameters =
-        crate::catalogue::params::from_json(service, input.as_object().unwrap()).unwrap();
+    let input = pactum_testkit::fixtures::cloud_parameter_map();
+    let parameters = crate::catalogue::params::from_json(service, &input).unwrap();
     NewOrder {
         order_id: "o-1".into(),
         service: "cloud-compute".into(),

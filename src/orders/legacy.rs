@@ -278,18 +278,9 @@ mod tests {
     }
 
     fn seed_parameters() -> BTreeMap<String, Value> {
-        let Value::Object(map) = json!({
-            "cpu_cores": 4,
-            "ram_per_core_gb": 2,
-            "local_disk_gb": 40,
-            "vm_instances": 2,
-            "access_type": "opportunistic",
-            "start_date": "2019-12-02",
-            "duration_days": 2,
-        }) else {
-            unreachable!()
-        };
-        map.into_iter().collect()
+        pactum_testkit::fixtures::cloud_parameter_map()
+            .into_iter()
+            .collect()
     }
 
     fn errors(raw: &str) -> Vec<FieldError> {

@@ -6,10 +6,12 @@
 //!   `PACTUM_TEST_POSTGRES_URL`; [`Postgres::shared`] uses it, or starts a cluster
 //!   of its own when the variable is unset (a single `cargo test`).
 //! - [`Nats`]: a nats-server with JetStream (Debian package `nats-server`).
+//! - [`fixtures`]: the order every kind of test places.
 //!
 //! PostgreSQL refuses to run as root: as root, the cluster runs as the `postgres`
 //! user the Debian package creates.
 
+pub mod fixtures;
 mod nats;
 mod postgres;
 

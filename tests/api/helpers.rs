@@ -12,7 +12,7 @@ use pactum::execute::CommandMeta;
 use pactum::projector::Hooks;
 use pactum::startup::{ClockConfig, ServeConfig, Server};
 use reqwest::{RequestBuilder, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -114,22 +114,7 @@ pub async fn spawn_app_at_with(dir: &Path, options: Options) -> TestApp {
     }
 }
 
-/// The cloud-compute parameters of the seed's legacy order, as JSON.
-pub fn cloud_parameters() -> Value {
-    json!({
-        "cpu_cores": 4,
-        "ram_per_core_gb": 2,
-        "local_disk_gb": 40,
-        "vm_instances": 2,
-        "access_type": "opportunistic",
-        "start_date": "2019-12-02",
-        "duration_days": 2
-    })
-}
-
-pub fn cloud_order() -> Value {
-    json!({ "service": "cloud-compute", "parameters": cloud_parameters(), "title": "Lab cloud" })
-}
+pub use pactum_testkit::fixtures::{cloud_order, cloud_parameters};
 
 pub const SEED_PLAIN: &str = "SO-1-legacy : Compute/EGI Cloud compute/General purpose?Number of CPU Cores=4&Amount of RAM per CPU core=2&Local disk=40&Number of VM instances=2&Access type=opportunistic&Start of service=02/12/2019&Number of days=2";
 pub const SEED_BOLD: &str = "SO-1-legacy : **Compute/EGI Cloud compute/General purpose**?Number of CPU Cores=4&Amount of RAM per CPU core=2&Local disk=40&Number of VM instances=2&Access type=opportunistic&**Start of service=02/12/2019&Number of days=2**";

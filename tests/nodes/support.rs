@@ -4,7 +4,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn pactum(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pactum"))
@@ -142,21 +142,7 @@ pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     (status, body)
 }
 
-pub fn cloud_order() -> Value {
-    json!({
-        "service": "cloud-compute",
-        "title": "Lab cloud",
-        "parameters": {
-            "cpu_cores": 4,
-            "ram_per_core_gb": 2,
-            "local_disk_gb": 40,
-            "vm_instances": 2,
-            "access_type": "opportunistic",
-            "start_date": "2019-12-02",
-            "duration_days": 2
-        }
-    })
-}
+pub use pactum_testkit::fixtures::cloud_order;
 
 /// Every event of the store at `url`, as `pactum export` prints them.
 pub fn export(url: &str) -> Vec<Value> {
