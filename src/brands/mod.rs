@@ -47,7 +47,7 @@ impl BrandRequest {
         let org = validation::identifier("org", &self.org).map_err(|e| errors.push(e));
         let name = validation::text("name", &self.name, 120).map_err(|e| errors.push(e));
         let footer = validation::text("footer", &self.footer, 300).map_err(|e| errors.push(e));
-        if crate::catalogue::shipped::check_colour("brand", &self.colour).is_err() {
+        if crate::catalogue::rules::check_colour("brand", &self.colour).is_err() {
             errors.push(FieldError::new("colour", "must be #rrggbb, e.g. #004a87"));
         }
         let logo = match &self.logo {

@@ -7,7 +7,9 @@
 //! code reads. [`params`] validates an order's parameters against a service's spec.
 
 pub mod aggregate;
+pub mod errors;
 pub mod params;
+pub mod rules;
 pub mod shipped;
 
 use std::collections::BTreeMap;
