@@ -308,21 +308,22 @@ pub async fn execute_with(
         Source::Hot => execute::load_cached::<Order>(&app.store, order_id).await?,
         Source::Log => execute::load::<Order>(&app.store, order_id).await?,
     };
-    // A retry is answered only while the caller may still see the order.
-    if loaded.exists() && !loaded.aggregate.visible_to(&request.meta.principal) {
-        return Err(OrderError::NotFound.into());
-    }
-    if let Some(replayed) = replay(app, &request.meta).await? {
-        return Ok(replayed);
-    }
     let cached = loaded.cached;
     let version = loaded.version;
-    let answer = match check(&loaded, &request) {
-        Ok(()) => match prepare(&loaded).await {
-            Ok(prepared) => decide_and_append(app, order_id, &request, prepared, loaded).await,
+    // A retry is answered only while the caller may still see the order (a
+    // refusal from a stale hot order is decided again on the log, below).
+    let answer = if loaded.exists() && !loaded.aggregate.visible_to(&request.meta.principal) {
+        Err(OrderError::NotFound.into())
+    } else if let Some(replayed) = replay(app, &request.meta).await? {
+        return Ok(replayed);
+    } else {
+        match check(&loaded, &request) {
+            Ok(()) => match prepare(&loaded).await {
+                Ok(prepared) => decide_and_append(app, order_id, &request, prepared, loaded).await,
+                Err(refused) => Err(refused),
+            },
             Err(refused) => Err(refused),
-        },
-        Err(refused) => Err(refused),
+        }
     };
     match (answer, cached) {
         (Err(error), Some(generation)) if stale(&error, generation, app) => {
