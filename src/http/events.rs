@@ -13,13 +13,13 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use futures::Stream;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::Principal;
@@ -27,7 +27,7 @@ use crate::access::policy::can_read_log;
 use crate::access::tokens::authenticate;
 use crate::app::App;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, bearer_token};
+use crate::http::extract::{Caller, Query, bearer_token, given};
 use crate::http::paging::beyond_head;
 
 /// Events per page of `GET /v1/events` by default, and at most.
@@ -69,28 +69,33 @@ fn position(name: &str, value: Option<&str>) -> Result<u64, ApiError> {
     }
 }
 
+/// `GET /v1/events?after=<position>&limit=`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /v1/events/stream?after=<position>` (or `Last-Event-ID`); other
+/// parameters are ignored, as before (browsers' `EventSource` users add their own).
+#[derive(Deserialize)]
+struct StreamQuery {
+    after: Option<String>,
+}
+
 /// `GET /v1/events?after=<position>&limit=` → `{events, next_after}`.
 async fn page(
     State(app): State<App>,
     Caller(principal): Caller,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Query(params): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&principal)?;
-    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !matches!(k.as_str(), "after" | "limit"))
-    {
-        return Err(ApiError::BadRequest(format!(
-            "unknown query parameter {unknown:?} (known: after, limit)"
-        )));
-    }
-    let after = position("after", params.get("after").map(String::as_str))?;
+    let after = position("after", given(&params.after))?;
     beyond_head(&app.store, "after", after).await?;
-    let limit = match params.get("limit") {
+    let limit = match given(&params.limit) {
         None => DEFAULT_LIMIT,
         Some(limit) => limit
-            .trim()
             .parse()
             .ok()
             .filter(|l| (1..=MAX_LIMIT).contains(l))
@@ -119,19 +124,15 @@ async fn stream(
     Extension(slots): Extension<Arc<StreamSlots>>,
     Caller(principal): Caller,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Query(params): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     authorize(&principal)?;
-    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let after = match headers.get("last-event-id") {
         Some(id) => (
             "Last-Event-ID",
             position("Last-Event-ID", id.to_str().ok())?,
         ),
-        None => (
-            "after",
-            position("after", params.get("after").map(String::as_str))?,
-        ),
+        None => ("after", position("after", given(&params.after))?),
     };
     beyond_head(&app.store, after.0, after.1).await?;
     let token = bearer_token(&headers)

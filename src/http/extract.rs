@@ -230,6 +230,27 @@ fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// A query string parsed into `T`, typically a struct with
+/// `#[serde(deny_unknown_fields)]` so that a misspelt parameter is refused
+/// rather than silently ignored; any refusal is a 400 problem naming it.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(Query)
+            .map_err(|error| ApiError::BadRequest(format!("query: {error}")))
+    }
+}
+
+/// A trimmed, non-empty query value (`?limit=` reads as no limit).
+pub fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

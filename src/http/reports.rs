@@ -7,50 +7,48 @@
 //! committed before the request; 503 if the projection has not caught up
 //! within a few seconds.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use serde::Deserialize;
 
 use crate::app::App;
 use crate::http::error::ApiError;
-use crate::http::extract::Caller;
+use crate::http::extract::{Caller, Query};
 use crate::reports::{self, ReportError};
 
 pub fn router() -> Router<App> {
     Router::new().route("/v1/reports/orders", get(orders))
 }
 
+/// `GET /v1/reports/orders?from=&to=[&format=csv]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
 async fn orders(
     State(app): State<App>,
     Caller(principal): Caller,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Query(params): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["from", "to", "format"].contains(&k.as_str()))
-    {
-        return Err(ApiError::BadRequest(format!(
-            "unknown parameter {unknown:?}: use from, to and format"
-        )));
-    }
-    let from = instant(&params, "from")?;
-    let to = instant(&params, "to")?;
+    let from = instant(&params.from, "from")?;
+    let to = instant(&params.to, "to")?;
     if to <= from {
         return Err(ApiError::BadRequest(format!(
             "to ({to}) must be after from ({from})"
         )));
     }
-    let csv = match params.get("format").map(String::as_str) {
+    let csv = match params.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
@@ -79,8 +77,8 @@ async fn orders(
 }
 
 /// An RFC 3339 instant, or a date meaning its 00:00 UTC.
-fn instant(params: &HashMap<String, String>, name: &str) -> Result<Timestamp, ApiError> {
-    let text = params.get(name).ok_or_else(|| {
+fn instant(value: &Option<String>, name: &str) -> Result<Timestamp, ApiError> {
+    let text = value.as_ref().ok_or_else(|| {
         ApiError::BadRequest(format!("{name} is required (RFC 3339 or YYYY-MM-DD)"))
     })?;
     if let Ok(at) = text.parse::<Timestamp>() {

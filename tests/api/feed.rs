@@ -349,3 +349,32 @@ async fn a_position_beyond_the_head_is_a_bad_request_at_once() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_misspelt_query_parameter_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let audrey = app.role("audrey", "auditor").await;
+    for path in [
+        "/v1/events?aftr=3",
+        "/v1/reports/orders?from=2026-01-01&to=2026-02-01&fromat=csv",
+    ] {
+        let problem = expect_problem(
+            app.get(path, &audrey).send().await.unwrap(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("aftr") || detail.contains("fromat"),
+            "{path}: {detail}"
+        );
+    }
+    // The stream, which browsers' EventSource users call, ignores what it does
+    // not know, as before.
+    let response = app
+        .get("/v1/events/stream?cache=1", &audrey)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
