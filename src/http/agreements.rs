@@ -1,11 +1,8 @@
 //! Agreement endpoints: the list, one agreement, its documents, amendment and
 //! termination. Activation is an order command (`POST /v1/orders/{id}/activate`).
 
-use std::collections::HashMap;
-
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,8 +16,8 @@ use crate::agreements::service::{self, Amendment, PDF, TargetsPatch};
 use crate::app::App;
 use crate::catalogue::params;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, CommandInput, Path};
-use crate::http::paging::{Paging, text};
+use crate::http::extract::{Caller, CommandInput, Path, Query, given};
+use crate::http::paging::{Paging, PagingQuery};
 use crate::http::response::{POSITION, etag, respond};
 use crate::validation::{self, FieldError};
 
@@ -82,23 +79,42 @@ impl TargetsBody {
 }
 
 /// `GET /v1/agreements?customer=&kind=&status=&order=&provider=&cursor=&limit=&sort=&min_position=`
+/// `GET /v1/agreements?customer=&kind=&status=&order=&provider=` and paging.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    customer: Option<String>,
+    kind: Option<String>,
+    status: Option<String>,
+    order: Option<String>,
+    provider: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+    sort: Option<String>,
+    min_position: Option<String>,
+}
+
 async fn list(
     State(app): State<App>,
     Caller(principal): Caller,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let paging = Paging::parse(
-        &params,
+        PagingQuery {
+            cursor: params.cursor,
+            limit: params.limit,
+            sort: params.sort,
+            min_position: params.min_position,
+        },
         &headers,
-        &["customer", "kind", "status", "order", "provider"],
     )?;
-    let kind = text(&params, "kind");
+    let text = |value: &Option<String>| given(value).map(str::to_owned);
+    let kind = text(&params.kind);
     if kind.as_deref().is_some_and(|k| k != "sla" && k != "ola") {
         return Err(ApiError::BadRequest("kind must be sla or ola".into()));
     }
-    let status = text(&params, "status");
+    let status = text(&params.status);
     if status
         .as_deref()
         .is_some_and(|s| !["active", "terminated", "expired"].contains(&s))
@@ -120,11 +136,11 @@ async fn list(
         ));
     }
     let query = AgreementQuery {
-        customer: text(&params, "customer"),
+        customer: text(&params.customer),
         kind,
         status,
-        order: text(&params, "order"),
-        provider: text(&params, "provider"),
+        order: text(&params.order),
+        provider: text(&params.provider),
         cursor: paging.cursor,
         limit: paging.limit,
         sort: paging.sort,
@@ -162,21 +178,22 @@ fn ended(view: &pactum_projections::agreement_view::AgreementView) -> u64 {
     u64::from(view.ended.is_some())
 }
 
+/// `GET /v1/agreements/{id}/document[?version=N]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentParams {
+    version: Option<String>,
+}
+
 /// `GET /v1/agreements/{id}/document[?version=N]` — the PDF, ETag = its SHA-256.
 async fn document(
     State(app): State<App>,
     Caller(principal): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Query(params): Query<DocumentParams>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if let Some(unknown) = params.keys().find(|k| k.as_str() != "version") {
-        return Err(ApiError::BadRequest(format!(
-            "unknown query parameter {unknown:?} (known: version)"
-        )));
-    }
-    let version = text(&params, "version")
+    let version = given(&params.version)
         .map(|v| {
             v.parse::<u32>()
                 .map_err(|_| ApiError::BadRequest("version must be a version number".into()))

@@ -1,10 +1,9 @@
 //! Order endpoints: intake (`POST /v1/orders`, `POST /v1/orders:legacy`), reads
 //! (`GET /v1/orders/{id}[?as_of=]`, `/history`) and the review commands.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,8 +18,8 @@ use crate::agreements::service::Activation;
 use crate::app::App;
 use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, CommandInput, Path, parse_json};
-use crate::http::paging::{self, Paging};
+use crate::http::extract::{Caller, CommandInput, Path, Query, given, parse_json};
+use crate::http::paging::{Paging, PagingQuery};
 use crate::http::response::{POSITION, etag, respond};
 use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueError, QueueQuery};
@@ -498,19 +497,38 @@ async fn activate(
 }
 
 /// `GET /v1/orders?status=&service=&group=&assignee=&customer=&cursor=&limit=&sort=&min_position=`
+/// `GET /v1/orders?status=&service=&group=&assignee=&customer=` and paging.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueParams {
+    status: Option<String>,
+    service: Option<String>,
+    group: Option<String>,
+    assignee: Option<String>,
+    customer: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+    sort: Option<String>,
+    min_position: Option<String>,
+}
+
 async fn list(
     State(app): State<App>,
     Caller(principal): Caller,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Query(params): Query<QueueParams>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let paging = Paging::parse(
-        &params,
+        PagingQuery {
+            cursor: params.cursor,
+            limit: params.limit,
+            sort: params.sort,
+            min_position: params.min_position,
+        },
         &headers,
-        &["status", "service", "group", "assignee", "customer"],
     )?;
-    let statuses = match paging::text(&params, "status") {
+    let text = |value: &Option<String>| given(value).map(str::to_owned);
+    let statuses = match text(&params.status) {
         None => Vec::new(),
         Some(list) => list
             .split(',')
@@ -528,10 +546,10 @@ async fn list(
         .await?;
     let query = QueueQuery {
         statuses,
-        service: paging::text(&params, "service"),
-        group: paging::text(&params, "group"),
-        assignee: paging::text(&params, "assignee"),
-        customer: paging::text(&params, "customer"),
+        service: text(&params.service),
+        group: text(&params.group),
+        assignee: text(&params.assignee),
+        customer: text(&params.customer),
         cursor: paging.cursor,
         limit: paging.limit,
         sort: paging.sort,
@@ -551,18 +569,21 @@ async fn list(
     Ok(response)
 }
 
+/// `GET /v1/orders/{id}[?as_of=RFC3339]` (other parameters are ignored, as
+/// they always were).
+#[derive(Deserialize)]
+struct OrderParams {
+    as_of: Option<String>,
+}
+
 /// `GET /v1/orders/{id}[?as_of=RFC3339]`
 async fn get_order(
     State(app): State<App>,
     Caller(principal): Caller,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Query(query): Query<OrderParams>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let as_of = query
-        .get("as_of")
-        .map(|raw| parse_instant(raw))
-        .transpose()?;
+    let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
     let view = service::get(&app, &principal, &id, as_of).await?;
     let mut response = Json(&view).into_response();
     response

@@ -1,13 +1,14 @@
 //! The query parameters every list shares: `cursor`, `limit`, `sort`,
-//! `min_position` (or the `Pactum-Min-Position` header), and a check that no
-//! unknown parameter slipped in (a typo must not silently widen a list).
+//! `min_position` (or the `Pactum-Min-Position` header). Each list's query is a
+//! struct that refuses unknown parameters (a typo must not silently widen a
+//! list), read by `http::extract::Query`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 
 use crate::http::error::ApiError;
+use crate::http::extract::given;
 use crate::projector::ProjectionHandle;
 use crate::projector::listing::{Cursor, Sort};
 use crate::store::EventStore;
@@ -22,34 +23,23 @@ pub struct Paging {
     pub min_position: Option<u64>,
 }
 
-const PAGING: [&str; 4] = ["cursor", "limit", "sort", "min_position"];
-
-/// A trimmed, non-empty parameter.
-pub fn text(params: &HashMap<String, String>, name: &str) -> Option<String> {
-    params
-        .get(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+/// The paging parameters of a list's query, as given. A list's query struct
+/// lists them beside its own filters (serde cannot flatten them into a struct
+/// that refuses unknown parameters) and hands them over with [`Paging::parse`].
+#[derive(Clone, Debug, Default)]
+pub struct PagingQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+    pub sort: Option<String>,
+    pub min_position: Option<String>,
 }
 
 impl Paging {
-    /// Parses the paging parameters; `filters` are the list's own parameters.
-    pub fn parse(
-        params: &HashMap<String, String>,
-        headers: &HeaderMap,
-        filters: &[&str],
-    ) -> Result<Self, ApiError> {
-        if let Some(unknown) = params
-            .keys()
-            .find(|k| !filters.contains(&k.as_str()) && !PAGING.contains(&k.as_str()))
-        {
-            let known: Vec<&str> = filters.iter().chain(PAGING.iter()).copied().collect();
-            return Err(ApiError::BadRequest(format!(
-                "unknown query parameter {unknown:?} (known: {})",
-                known.join(", ")
-            )));
-        }
-        let limit = match text(params, "limit") {
+    /// Parses the paging parameters (`Pactum-Min-Position` stands in for
+    /// `min_position`).
+    pub fn parse(query: PagingQuery, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let text = |value: &Option<String>| given(value).map(str::to_owned);
+        let limit = match text(&query.limit) {
             None => 50,
             Some(limit) => limit
                 .parse::<u32>()
@@ -57,7 +47,7 @@ impl Paging {
                 .filter(|l| (1..=500).contains(l))
                 .ok_or_else(|| ApiError::BadRequest("limit must be between 1 and 500".into()))?,
         };
-        let sort = match text(params, "sort").as_deref() {
+        let sort = match text(&query.sort).as_deref() {
             None | Some("newest") => Sort::Newest,
             Some("oldest") => Sort::Oldest,
             Some("due_at") => Sort::Due,
@@ -67,14 +57,14 @@ impl Paging {
                 )));
             }
         };
-        let cursor = text(params, "cursor")
+        let cursor = text(&query.cursor)
             .map(|c| {
                 Cursor::decode(&c).ok_or_else(|| {
                     ApiError::BadRequest("cursor is not one this server handed out".into())
                 })
             })
             .transpose()?;
-        let min_position = text(params, "min_position")
+        let min_position = text(&query.min_position)
             .or_else(|| {
                 headers
                     .get("pactum-min-position")
