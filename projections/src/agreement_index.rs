@@ -2,11 +2,11 @@
 //! `GET /v1/agreements` and the expiry timer (active agreements by end date).
 
 use jiff::Timestamp;
-use pactum_events::EventPayload;
 use pactum_events::agreement::AgreementEvent;
 
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+    decode_stored,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,11 +103,7 @@ impl Projection for AgreementIndex {
     }
 
     fn decode(&self, envelope: &Envelope, payload: &str) -> Result<AgreementEvent, ApplyError> {
-        Ok(AgreementEvent::decode_str(
-            &envelope.event_type,
-            envelope.schema_version,
-            payload,
-        )?)
+        decode_stored(envelope, payload)
     }
 
     fn key(&self, envelope: &Envelope, _: &AgreementEvent) -> String {
@@ -241,6 +237,7 @@ mod tests {
     use pactum_events::Actor;
 
     use super::*;
+    use pactum_events::EventPayload;
 
     fn event(event_type: &str) -> AgreementEvent {
         let text = match event_type {

@@ -3,12 +3,12 @@
 //! `GET /v1/orders`.
 
 use jiff::Timestamp;
-use pactum_events::EventPayload;
 use pactum_events::order::{OrderEvent, OrderStatus, Visibility};
 
 use crate::handling::HandlingRow;
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+    decode_stored,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,11 +162,7 @@ impl Projection for OrderQueue {
     }
 
     fn decode(&self, envelope: &Envelope, payload: &str) -> Result<OrderEvent, ApplyError> {
-        Ok(OrderEvent::decode_str(
-            &envelope.event_type,
-            envelope.schema_version,
-            payload,
-        )?)
+        decode_stored(envelope, payload)
     }
 
     fn key(&self, envelope: &Envelope, _: &OrderEvent) -> String {
@@ -397,6 +393,7 @@ mod tests {
     use pactum_events::order::*;
 
     use super::*;
+    use pactum_events::EventPayload;
 
     fn at(minute: i64) -> Timestamp {
         Timestamp::from_second(1_772_355_600 + minute * 60).unwrap()

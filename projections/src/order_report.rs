@@ -5,11 +5,11 @@
 //! `HandlingClockStopped`, never recomputed).
 
 use jiff::Timestamp;
-use pactum_events::EventPayload;
 use pactum_events::order::{HandlingClock, OrderEvent};
 
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+    decode_stored,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -91,11 +91,7 @@ impl Projection for OrderReport {
     }
 
     fn decode(&self, envelope: &Envelope, payload: &str) -> Result<OrderEvent, ApplyError> {
-        Ok(OrderEvent::decode_str(
-            &envelope.event_type,
-            envelope.schema_version,
-            payload,
-        )?)
+        decode_stored(envelope, payload)
     }
 
     fn key(&self, envelope: &Envelope, _: &OrderEvent) -> String {
@@ -221,6 +217,7 @@ impl Projection for OrderReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pactum_events::EventPayload;
     use pactum_events::order::*;
 
     fn envelope(position: u64, event: &OrderEvent) -> Envelope {

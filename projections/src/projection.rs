@@ -68,6 +68,19 @@ impl std::fmt::Display for ApplyError {
 
 impl std::error::Error for ApplyError {}
 
+/// The usual [`Projection::decode`]: the stored payload of `envelope`'s event
+/// type and schema version, upcast to the current version.
+pub fn decode_stored<E: pactum_events::EventPayload>(
+    envelope: &Envelope,
+    payload: &str,
+) -> Result<E, ApplyError> {
+    Ok(E::decode_str(
+        &envelope.event_type,
+        envelope.schema_version,
+        payload,
+    )?)
+}
+
 impl From<pactum_events::DecodeError> for ApplyError {
     fn from(error: pactum_events::DecodeError) -> Self {
         Self(error.to_string())
