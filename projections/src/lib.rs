@@ -19,6 +19,8 @@ pub mod order_queue;
 pub mod order_report;
 pub mod order_view;
 pub mod projection;
+#[cfg(test)]
+mod test_events;
 
 use jiff::Timestamp;
 use pactum_events::Actor;

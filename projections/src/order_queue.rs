@@ -387,8 +387,6 @@ impl Projection for OrderQueue {
 mod tests {
     //! The queue's fold, event by event, to the row a queue screen reads.
 
-    use std::collections::BTreeMap;
-
     use pactum_events::Actor;
     use pactum_events::order::*;
 
@@ -419,20 +417,7 @@ mod tests {
     }
 
     fn submitted() -> OrderEvent {
-        OrderEvent::OrderSubmitted(OrderSubmitted {
-            order_id: "o-1".into(),
-            service: "cloud-compute".into(),
-            group: "compute".into(),
-            customer: Customer {
-                org: "acme".into(),
-                subject: "alice".into(),
-            },
-            parameters: BTreeMap::new(),
-            title: Some("Lab cloud".into()),
-            note: None,
-            submitted_at: at(0),
-            source: OrderSource::Api,
-        })
+        crate::test_events::submitted_at(at(0))
     }
 
     /// Folds `events` (sequence 1, 2, ...) from no row.

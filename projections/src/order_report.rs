@@ -250,20 +250,7 @@ mod tests {
     }
 
     fn submitted() -> OrderEvent {
-        OrderEvent::OrderSubmitted(OrderSubmitted {
-            order_id: "o-1".into(),
-            service: "cloud-compute".into(),
-            group: "compute".into(),
-            customer: Customer {
-                org: "acme".into(),
-                subject: "alice".into(),
-            },
-            parameters: Default::default(),
-            title: None,
-            note: None,
-            submitted_at: "2026-11-27T16:30:00Z".parse().unwrap(),
-            source: OrderSource::Api,
-        })
+        crate::test_events::submitted_at("2026-11-27T16:30:00Z".parse().unwrap())
     }
 
     fn fold(events: &[OrderEvent]) -> Result<Option<ReportRow>, ApplyError> {

@@ -481,20 +481,7 @@ mod tests {
     }
 
     fn submitted() -> OrderEvent {
-        OrderEvent::OrderSubmitted(OrderSubmitted {
-            order_id: "o-1".into(),
-            service: "cloud-compute".into(),
-            group: "compute".into(),
-            customer: Customer {
-                org: "acme".into(),
-                subject: "alice".into(),
-            },
-            parameters: BTreeMap::new(),
-            title: None,
-            note: None,
-            submitted_at: "2026-01-01T10:00:00Z".parse().unwrap(),
-            source: OrderSource::Api,
-        })
+        crate::test_events::submitted_at("2026-01-01T10:00:00Z".parse().unwrap())
     }
 
     #[test]
