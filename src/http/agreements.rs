@@ -81,17 +81,14 @@ impl TargetsBody {
 /// `GET /v1/agreements?customer=&kind=&status=&order=&provider=&cursor=&limit=&sort=&min_position=`
 /// `GET /v1/agreements?customer=&kind=&status=&order=&provider=` and paging.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ListParams {
     customer: Option<String>,
     kind: Option<String>,
     status: Option<String>,
     order: Option<String>,
     provider: Option<String>,
-    cursor: Option<String>,
-    limit: Option<String>,
-    sort: Option<String>,
-    min_position: Option<String>,
+    #[serde(flatten)]
+    paging: PagingQuery,
 }
 
 async fn list(
@@ -100,15 +97,7 @@ async fn list(
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    let paging = Paging::parse(
-        PagingQuery {
-            cursor: params.cursor,
-            limit: params.limit,
-            sort: params.sort,
-            min_position: params.min_position,
-        },
-        &headers,
-    )?;
+    let paging = Paging::parse(params.paging, &headers)?;
     let text = |value: &Option<String>| given(value).map(str::to_owned);
     let kind = text(&params.kind);
     if kind.as_deref().is_some_and(|k| k != "sla" && k != "ola") {

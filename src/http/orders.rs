@@ -499,17 +499,14 @@ async fn activate(
 /// `GET /v1/orders?status=&service=&group=&assignee=&customer=&cursor=&limit=&sort=&min_position=`
 /// `GET /v1/orders?status=&service=&group=&assignee=&customer=` and paging.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct QueueParams {
     status: Option<String>,
     service: Option<String>,
     group: Option<String>,
     assignee: Option<String>,
     customer: Option<String>,
-    cursor: Option<String>,
-    limit: Option<String>,
-    sort: Option<String>,
-    min_position: Option<String>,
+    #[serde(flatten)]
+    paging: PagingQuery,
 }
 
 async fn list(
@@ -518,15 +515,7 @@ async fn list(
     headers: HeaderMap,
     Query(params): Query<QueueParams>,
 ) -> Result<Response, ApiError> {
-    let paging = Paging::parse(
-        PagingQuery {
-            cursor: params.cursor,
-            limit: params.limit,
-            sort: params.sort,
-            min_position: params.min_position,
-        },
-        &headers,
-    )?;
+    let paging = Paging::parse(params.paging, &headers)?;
     let text = |value: &Option<String>| given(value).map(str::to_owned);
     let statuses = match text(&params.status) {
         None => Vec::new(),

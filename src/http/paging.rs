@@ -23,21 +23,29 @@ pub struct Paging {
     pub min_position: Option<u64>,
 }
 
-/// The paging parameters of a list's query, as given. A list's query struct
-/// lists them beside its own filters (serde cannot flatten them into a struct
-/// that refuses unknown parameters) and hands them over with [`Paging::parse`].
-#[derive(Clone, Debug, Default)]
+/// The paging parameters of a list's query, as given: a list's query struct
+/// holds them as a `#[serde(flatten)]` field beside its own filters. Whatever
+/// neither names lands in `unknown`, and [`Paging::parse`] refuses it (serde's
+/// `deny_unknown_fields` does not work beside `flatten`).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
 pub struct PagingQuery {
     pub cursor: Option<String>,
     pub limit: Option<String>,
     pub sort: Option<String>,
     pub min_position: Option<String>,
+    #[serde(flatten)]
+    pub unknown: std::collections::BTreeMap<String, String>,
 }
 
 impl Paging {
     /// Parses the paging parameters (`Pactum-Min-Position` stands in for
     /// `min_position`).
     pub fn parse(query: PagingQuery, headers: &HeaderMap) -> Result<Self, ApiError> {
+        if let Some(unknown) = query.unknown.keys().next() {
+            return Err(ApiError::BadRequest(format!(
+                "unknown query parameter {unknown:?}"
+            )));
+        }
         let text = |value: &Option<String>| given(value).map(str::to_owned);
         let limit = match text(&query.limit) {
             None => 50,

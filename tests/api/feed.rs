@@ -354,9 +354,14 @@ async fn a_position_beyond_the_head_is_a_bad_request_at_once() {
 async fn a_misspelt_query_parameter_is_refused_naming_it() {
     let app = spawn_app().await;
     let audrey = app.role("audrey", "auditor").await;
-    for path in [
-        "/v1/events?aftr=3",
-        "/v1/reports/orders?from=2026-01-01&to=2026-02-01&fromat=csv",
+    for (path, name) in [
+        ("/v1/events?aftr=3", "aftr"),
+        (
+            "/v1/reports/orders?from=2026-01-01&to=2026-02-01&fromat=csv",
+            "fromat",
+        ),
+        ("/v1/orders?stauts=submitted&limit=5", "stauts"),
+        ("/v1/agreements?knd=sla&limit=5", "knd"),
     ] {
         let problem = expect_problem(
             app.get(path, &audrey).send().await.unwrap(),
@@ -364,10 +369,7 @@ async fn a_misspelt_query_parameter_is_refused_naming_it() {
         )
         .await;
         let detail = problem["detail"].as_str().unwrap();
-        assert!(
-            detail.contains("aftr") || detail.contains("fromat"),
-            "{path}: {detail}"
-        );
+        assert!(detail.contains(name), "{path}: {detail}");
     }
     // The stream, which browsers' EventSource users call, ignores what it does
     // not know, as before.
