@@ -64,6 +64,17 @@ impl WatchedIo {
         }
         Poll::Ready(Ok(()))
     }
+
+    /// Tells the connection's watcher how a write to the socket went: stuck
+    /// (the client is not reading) or progressing.
+    fn track(&self, written: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        match &written {
+            Poll::Pending => self.conn.on_write_pending(),
+            Poll::Ready(Ok(_)) => self.conn.on_written(),
+            Poll::Ready(Err(_)) => {}
+        }
+        written
+    }
 }
 
 impl AsyncRead for WatchedIo {
@@ -104,18 +115,8 @@ impl AsyncWrite for WatchedIo {
                 None => this.conn.not_hypers_error(),
             }
         }
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Pending => {
-                this.conn.on_write_pending();
-                Poll::Pending
-            }
-            Poll::Ready(result) => {
-                if result.is_ok() {
-                    this.conn.on_written();
-                }
-                Poll::Ready(result)
-            }
-        }
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.track(written)
     }
 
     fn poll_write_vectored(
@@ -129,18 +130,8 @@ impl AsyncWrite for WatchedIo {
             let first = bufs.iter().find(|buf| !buf.is_empty());
             return Pin::new(this).poll_write(cx, first.map_or(&[][..], |buf| &buf[..]));
         }
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => {
-                this.conn.on_write_pending();
-                Poll::Pending
-            }
-            Poll::Ready(result) => {
-                if result.is_ok() {
-                    this.conn.on_written();
-                }
-                Poll::Ready(result)
-            }
-        }
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.track(written)
     }
 
     fn is_write_vectored(&self) -> bool {
