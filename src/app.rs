@@ -111,4 +111,13 @@ impl App {
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
+
+    /// What issuing and rendering agreements takes.
+    pub fn issuing(&self) -> crate::agreements::service::Issuing<'_> {
+        crate::agreements::service::Issuing {
+            store: &self.store,
+            catalogue: &self.catalogue,
+            renderer: &self.renderer,
+        }
+    }
 }

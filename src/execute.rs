@@ -13,6 +13,7 @@ use pactum_events::{Actor, EventPayload, RecordedEvent};
 use pactum_projections::EventContext;
 
 use crate::access::Principal;
+use crate::runner::Effect;
 use crate::store::{
     AppendRequest, EventMeta, EventStore, IdempotentResponse, NewEvent, StoreError,
 };
@@ -194,7 +195,7 @@ pub fn append_request<A>(
     loaded: &Loaded<A>,
     events: &[A::Event],
     meta: &CommandMeta,
-    response: Option<(u16, String)>,
+    response: Option<(Effect, String)>,
 ) -> AppendRequest
 where
     A: Aggregate,
@@ -217,11 +218,11 @@ where
             .collect(),
         meta: meta.event_meta(),
         response: match (&meta.idempotency, response) {
-            (Some(idempotency), Some((status, body))) => Some(IdempotentResponse {
+            (Some(idempotency), Some((effect, body))) => Some(IdempotentResponse {
                 scope: meta.principal.idempotency_scope(),
                 key: idempotency.key.clone(),
                 request_hash: idempotency.request_hash.clone(),
-                status,
+                status: effect.recorded(),
                 body,
             }),
             _ => None,

@@ -21,6 +21,7 @@ pub mod orders;
 pub mod projector;
 pub mod relay;
 pub mod reports;
+pub mod runner;
 pub mod startup;
 pub mod store;
 pub mod timers;

@@ -224,6 +224,16 @@ impl Agreement {
     }
 }
 
+impl crate::runner::Runnable for Agreement {
+    fn may_see(&self, principal: &Principal) -> bool {
+        self.visible_to(principal)
+    }
+
+    fn not_found() -> AgreementError {
+        AgreementError::NotFound
+    }
+}
+
 impl Aggregate for Agreement {
     const TYPE: &'static str = "agreement";
     type Command = AgreementCommand;

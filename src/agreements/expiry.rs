@@ -64,7 +64,7 @@ pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
     .fetch_all(app.store.reader())
     .await?;
     for agreement_id in &due {
-        match service::expire(app, agreement_id, now).await {
+        match service::expire(&app.store, agreement_id, now).await {
             Ok(()) => tracing::info!(agreement = %agreement_id, "expired"),
             // Already expired or terminated meanwhile: nothing to do.
             Err(error) => tracing::debug!(agreement = %agreement_id, %error, "not expired"),

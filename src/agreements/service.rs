@@ -21,22 +21,30 @@ use crate::agreements::aggregate::{
     Agreement, AgreementAction, AgreementCommand, AgreementError, AgreementStatus,
 };
 use crate::agreements::content::{self, AmendmentNote, ContentError, IssueContext};
-use crate::app::App;
 use crate::brands;
+use crate::catalogue::Catalogue;
 use crate::documents::model::{DocumentData, Logo};
 use crate::documents::{RenderError, Rendered, Renderer};
 use crate::execute::{self, CommandMeta, Loaded};
 use crate::orders::aggregate::Order;
 use crate::orders::commands::{OrderAction, OrderCommand};
 use crate::orders::errors::OrderError;
-use crate::orders::service::{
-    self, CommandRequest, CommandResponse, Prepared, ServiceError, replay,
-};
-use crate::store::{AppendOutcome, AppendRequest, Attachment, EventStore};
+use crate::orders::service::{self, ServiceError};
+use crate::runner::{self, CommandRequest, Ran, Source, Step};
+use crate::store::{AppendRequest, Attachment, EventStore};
 use crate::validation::FieldError;
 
 /// The media type of every agreement document.
 pub const PDF: &str = "application/pdf";
+
+/// What issuing an agreement's document takes: the log (brands, stored
+/// documents), the catalogue (parties, default targets) and the renderer.
+#[derive(Clone, Copy)]
+pub struct Issuing<'a> {
+    pub store: &'a EventStore,
+    pub catalogue: &'a Catalogue,
+    pub renderer: &'a Renderer,
+}
 
 /// Targets chosen at activation over the catalogue's defaults.
 #[derive(Clone, Debug, Default)]
@@ -151,24 +159,24 @@ fn today(now: Timestamp) -> Date {
 /// `POST /v1/orders/{id}/activate`: the order becomes active and its SLA and one
 /// OLA per provider that provisioned it are issued, each with its document.
 pub async fn activate(
-    app: &App,
+    deps: &Issuing<'_>,
     order_id: &str,
     activation: Activation,
-    request: CommandRequest,
-) -> Result<CommandResponse, ServiceError> {
-    let meta = request.meta.clone();
+    request: &CommandRequest,
+) -> Result<Ran<OrderView>, ServiceError> {
+    let meta = &request.meta;
+    let Issuing {
+        store,
+        catalogue,
+        renderer,
+    } = *deps;
     // Activation renders documents: it reads the order from the log rather than
     // risk rendering twice on a stale hot order.
-    let source = service::Source::Log;
-    let _turn = app
-        .store
-        .turn(<Order as cqrs_es::Aggregate>::TYPE, order_id)
-        .await;
-    service::execute_with(
-        app,
+    service::run(
+        store,
         order_id,
         request,
-        source,
+        Source::Log,
         async |loaded: &Loaded<Order>| {
             // Refuse before rendering anything if the order cannot be activated.
             loaded.aggregate.decide(OrderCommand {
@@ -179,9 +187,9 @@ pub async fn activate(
                 },
             })?;
             let order = OrderView::fold(loaded.contexts()).ok_or(OrderError::NotFound)?;
-            let customer_brand = brands::current(&app.store, &order.customer.org).await?;
+            let customer_brand = brands::current(store, &order.customer.org).await?;
             let ctx = IssueContext {
-                catalogue: &app.catalogue,
+                catalogue,
                 order: &order,
                 customer_brand: customer_brand.as_ref(),
                 today: today(meta.now),
@@ -192,7 +200,7 @@ pub async fn activate(
                 .and_then(brands::logo_of);
             let mut parties = vec![None];
             for provider in loaded.aggregate.providers_done() {
-                let registered = app.catalogue.providers.get(&provider).ok_or_else(|| {
+                let registered = catalogue.providers.get(&provider).ok_or_else(|| {
                     ServiceError::Document(format!("provider {provider} left the catalogue"))
                 })?;
                 parties.push(Some(registered));
@@ -201,8 +209,7 @@ pub async fn activate(
             let mut together = Vec::new();
             for provider in parties {
                 let agreement_id = uuid::Uuid::now_v7().to_string();
-                let defaults = app
-                    .catalogue
+                let defaults = catalogue
                     .service(&order.service)
                     .map(content::default_targets);
                 let mut targets = defaults;
@@ -224,7 +231,7 @@ pub async fn activate(
                     },
                 )?;
                 let (content, rendered) = render_issued(
-                    &app.renderer,
+                    renderer,
                     &agreement_id,
                     content,
                     customer_logo.clone(),
@@ -245,7 +252,7 @@ pub async fn activate(
                     &(),
                 )
                 .await?;
-                let mut append = execute::append_request(&fresh, &events, &meta, None);
+                let mut append = execute::append_request(&fresh, &events, meta, None);
                 append.attachments.push(attachment(&rendered));
                 together.push(append);
                 refs.push(AgreementRef {
@@ -254,10 +261,10 @@ pub async fn activate(
                     provider: provider.map(|p| p.provider_id.clone()),
                 });
             }
-            Ok(Prepared {
-                action: OrderAction::Activate { agreements: refs },
-                together,
-            })
+            let mut step =
+                service::step(loaded, request, OrderAction::Activate { agreements: refs })?;
+            step.together = together;
+            Ok(step)
         },
     )
     .await
@@ -274,78 +281,42 @@ struct AgreementStep {
     attachments: Vec<Attachment>,
 }
 
-/// Runs a command on one agreement: replay, visibility, `If-Match`, decide,
-/// append with whatever must commit with it; answers with the agreement's view.
-async fn execute_agreement(
-    app: &App,
+/// Runs a command on one agreement; answers with the agreement's view. `prepare`
+/// gets the agreement and its current view and builds the action.
+async fn run_agreement(
+    store: &EventStore,
     agreement_id: &str,
-    request: CommandRequest,
-    prepare: impl AsyncFnOnce(&Loaded<Agreement>, &AgreementView) -> Result<AgreementStep, ServiceError>,
-) -> Result<CommandResponse, ServiceError> {
+    request: &CommandRequest,
+    prepare: impl AsyncFnOnce(&Loaded<Agreement>, &AgreementView) -> Result<AgreementStep, ServiceError>
+    + Clone,
+) -> Result<Ran<AgreementView>, ServiceError> {
     let meta = &request.meta;
-    // Commands on one agreement take turns in this process, so one without
-    // If-Match decides on what the one before it wrote instead of losing a race.
-    let _turn = app
-        .store
-        .turn(<Agreement as cqrs_es::Aggregate>::TYPE, agreement_id)
-        .await;
-    let loaded = execute::load::<Agreement>(&app.store, agreement_id).await?;
-    if !loaded.aggregate.visible_to(&meta.principal) {
-        return Err(AgreementError::NotFound.into());
-    }
-    // A retry is answered only while the caller may still see the agreement.
-    if let Some(replayed) = replay(app, meta).await? {
-        return Ok(replayed);
-    }
-    if let Some(expected) = request.if_match
-        && expected != loaded.version
-    {
-        return Err(ServiceError::PreconditionFailed {
-            current: loaded.version,
-        });
-    }
-    let current = view_of(&loaded).ok_or(AgreementError::NotFound)?;
-    let step = prepare(&loaded, &current).await?;
-    let (events, _) = execute::decide(
-        &loaded,
-        AgreementCommand {
-            by: meta.principal.clone(),
-            action: step.action,
-        },
-        &(),
-    )
-    .await?;
     let actor = meta.principal.actor();
-    let view = AgreementView::fold(loaded.contexts_with(&events, &actor, meta.now))
-        .ok_or(AgreementError::NotFound)?;
-    let body = serde_json::to_string(&view).expect("views serialize");
-    let mut append = execute::append_request(
-        &loaded,
-        &events,
-        meta,
-        Some((request.success_status, body.clone())),
-    );
-    append.attachments = step.attachments;
-    let mut appends = vec![append];
-    appends.extend(step.together);
-    let outcomes = app.store.append_all(appends).await?;
-    let position = outcomes
-        .iter()
-        .filter_map(|outcome| match outcome {
-            AppendOutcome::Committed(events) => events.last().map(|e| e.position),
-            AppendOutcome::Replayed(_) => None,
-        })
-        .max();
-    match outcomes.into_iter().next() {
-        Some(AppendOutcome::Replayed(stored)) => Ok(CommandResponse::Replayed(stored)),
-        _ => Ok(CommandResponse::Done {
-            status: request.success_status,
-            body,
-            location: None,
-            version: loaded.version + events.len() as u64,
-            position: position.unwrap_or(0),
-        }),
-    }
+    runner::run(
+        store,
+        agreement_id,
+        request,
+        Source::Log,
+        async |loaded| {
+            let current = view_of(loaded).ok_or(AgreementError::NotFound)?;
+            let step = prepare.clone()(loaded, &current).await?;
+            Ok(Step {
+                command: AgreementCommand {
+                    by: meta.principal.clone(),
+                    action: step.action,
+                },
+                together: step.together,
+                attachments: step.attachments,
+            })
+        },
+        |loaded, events| {
+            Ok(
+                AgreementView::fold(loaded.contexts_with(events, &actor, meta.now))
+                    .ok_or(AgreementError::NotFound)?,
+            )
+        },
+    )
+    .await
 }
 
 /// What a shifter asks an amendment to change.
@@ -359,13 +330,14 @@ pub struct Amendment {
 /// `POST /v1/agreements/{id}/amend`: a new version with new targets and/or a
 /// later end date, rendered; earlier versions stay downloadable.
 pub async fn amend(
-    app: &App,
+    store: &EventStore,
+    renderer: &Renderer,
     agreement_id: &str,
     amendment: Amendment,
-    request: CommandRequest,
-) -> Result<CommandResponse, ServiceError> {
-    let meta = request.meta.clone();
-    execute_agreement(app, agreement_id, request, async |loaded, current| {
+    request: &CommandRequest,
+) -> Result<Ran<AgreementView>, ServiceError> {
+    let meta = &request.meta;
+    run_agreement(store, agreement_id, request, async |loaded, current| {
         let placeholder = DocumentRef {
             template_id: String::new(),
             template_version: 0,
@@ -410,8 +382,8 @@ pub async fn amend(
                 changes: changes.clone(),
             }),
         );
-        let logo = logo_for(&app.store, &content).await?;
-        let rendered = render(&app.renderer, data, logo, None).await?;
+        let logo = logo_for(store, &content).await?;
+        let rendered = render(renderer, data, logo, None).await?;
         Ok(AgreementStep {
             action: action(changes, document_ref(&rendered)),
             together: Vec::new(),
@@ -472,21 +444,24 @@ async fn logo_for(
 /// the order's other active agreements are terminated with it and the order is
 /// closed, in one transaction.
 pub async fn terminate(
-    app: &App,
+    store: &EventStore,
     agreement_id: &str,
     reason: String,
-    request: CommandRequest,
-) -> Result<CommandResponse, ServiceError> {
-    let meta = request.meta.clone();
-    execute_agreement(app, agreement_id, request, async |loaded, current| {
+    request: &CommandRequest,
+) -> Result<Ran<AgreementView>, ServiceError> {
+    let meta = &request.meta;
+    let reason = &reason;
+    run_agreement(store, agreement_id, request, async |loaded, current| {
         let mut together = Vec::new();
         if loaded.aggregate.kind() == Some("sla") {
-            let order = execute::load::<Order>(&app.store, &current.content.order_id).await?;
-            together = terminate_others(app, &meta, &order, agreement_id, &reason).await?;
-            together.push(close_order(&order, &meta, agreement_id, "terminated").await?);
+            let order = execute::load::<Order>(store, &current.content.order_id).await?;
+            together = terminate_others(store, meta, &order, agreement_id, reason).await?;
+            together.push(close_order(&order, meta, agreement_id, "terminated").await?);
         }
         Ok(AgreementStep {
-            action: AgreementAction::Terminate { reason },
+            action: AgreementAction::Terminate {
+                reason: reason.clone(),
+            },
             together,
             attachments: Vec::new(),
         })
@@ -496,7 +471,7 @@ pub async fn terminate(
 
 /// Terminations of the order's active agreements other than `sla_id`.
 async fn terminate_others(
-    app: &App,
+    store: &EventStore,
     meta: &CommandMeta,
     order: &Loaded<Order>,
     sla_id: &str,
@@ -505,7 +480,7 @@ async fn terminate_others(
     let view = OrderView::fold(order.contexts()).ok_or(OrderError::NotFound)?;
     let mut appends = Vec::new();
     for other in view.agreements.iter().filter(|a| a.agreement_id != sla_id) {
-        let loaded = execute::load::<Agreement>(&app.store, &other.agreement_id).await?;
+        let loaded = execute::load::<Agreement>(store, &other.agreement_id).await?;
         if loaded.aggregate.status() != Some(AgreementStatus::Active) {
             continue;
         }
@@ -551,20 +526,20 @@ async fn close_order(
 /// Expires an agreement whose last day is before `now`'s date (the expiry
 /// timer). An SLA's expiry closes its order; each OLA expires by its own end
 /// date. Refused, harmlessly, if it is not due or no longer active.
-pub async fn expire(app: &App, agreement_id: &str, now: Timestamp) -> Result<(), ServiceError> {
-    let meta = CommandMeta::system("expiry", now);
-    let request = CommandRequest {
-        meta: meta.clone(),
-        if_match: None,
-        success_status: 200,
-    };
+pub async fn expire(
+    store: &EventStore,
+    agreement_id: &str,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let request = CommandRequest::system(CommandMeta::system("expiry", now));
+    let meta = &request.meta;
     let day = today(now);
-    execute_agreement(app, agreement_id, request, async |loaded, current| {
+    run_agreement(store, agreement_id, &request, async |loaded, current| {
         let mut together = Vec::new();
         if loaded.aggregate.kind() == Some("sla") {
-            let order = execute::load::<Order>(&app.store, &current.content.order_id).await?;
+            let order = execute::load::<Order>(store, &current.content.order_id).await?;
             if order.aggregate.status() == Some(pactum_events::order::OrderStatus::Active) {
-                together.push(close_order(&order, &meta, agreement_id, "expired").await?);
+                together.push(close_order(&order, meta, agreement_id, "expired").await?);
             }
         }
         Ok(AgreementStep {
@@ -579,11 +554,11 @@ pub async fn expire(app: &App, agreement_id: &str, now: Timestamp) -> Result<(),
 
 /// The agreement as `principal` may see it (404 if it may not).
 pub async fn get(
-    app: &App,
+    store: &EventStore,
     principal: &Principal,
     agreement_id: &str,
 ) -> Result<AgreementView, ServiceError> {
-    let loaded = execute::load::<Agreement>(&app.store, agreement_id).await?;
+    let loaded = execute::load::<Agreement>(store, agreement_id).await?;
     if !loaded.aggregate.visible_to(principal) {
         return Err(AgreementError::NotFound.into());
     }
@@ -601,35 +576,39 @@ pub struct Download {
 /// document store; re-rendered from the log (and checked against the recorded
 /// hash) if the store lacks it, e.g. after `pactum import`.
 pub async fn document(
-    app: &App,
+    deps: &Issuing<'_>,
     principal: &Principal,
     agreement_id: &str,
     version: Option<u32>,
+    now: Timestamp,
 ) -> Result<Download, ServiceError> {
-    let view = get(app, principal, agreement_id).await?;
+    let Issuing {
+        store, renderer, ..
+    } = *deps;
+    let view = get(store, principal, agreement_id).await?;
     let version = version.unwrap_or(view.version);
     let found = view
         .version(version)
         .ok_or(ServiceError::NoSuchVersion { version })?;
     let filename = format!("{}-v{version}.pdf", view.content.reference);
-    if let Some((_, bytes)) = app.store.document(&found.document.sha256).await? {
+    if let Some((_, bytes)) = store.document(&found.document.sha256).await? {
         return Ok(Download {
             bytes,
             sha256: found.document.sha256.clone(),
             filename,
         });
     }
-    let rendered = rerender(&app.store, &app.renderer, &view, version).await?;
+    let rendered = rerender(store, renderer, &view, version).await?;
     if rendered.sha256 != found.document.sha256 {
         return Err(ServiceError::Document(format!(
             "{agreement_id} v{version} renders to {} instead of the recorded {}",
             rendered.sha256, found.document.sha256
         )));
     }
-    app.store
-        .store_document(attachment(&rendered), app.now())
+    store
+        .store_document(attachment(&rendered), now)
         .await
-        .map_err(ServiceError::from)?;
+        .map_err(ServiceError::Append)?;
     Ok(Download {
         bytes: rendered.bytes,
         sha256: rendered.sha256,

@@ -62,7 +62,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, String> {
 
     let app = args.storage.open().await?;
     let now = app.now();
-    let prepared = match import::prepare(&app, rows, &file_name, now) {
+    let prepared = match import::prepare(&app.catalogue, rows, &file_name, now) {
         Ok(prepared) => prepared,
         Err(errors) => {
             app.store.close().await;
@@ -85,7 +85,10 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, String> {
         .expect("a valid template")
         .progress_chars("=> "),
     );
-    let result = import::import(&app, prepared, now, |done| bar.set_position(done as u64)).await;
+    let result = import::import(&app.store, prepared, now, |done| {
+        bar.set_position(done as u64)
+    })
+    .await;
     bar.finish_and_clear();
     app.store.close().await;
     let summary = result

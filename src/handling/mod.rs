@@ -24,7 +24,7 @@ use crate::access::Principal;
 use crate::access::policy::{self, Capability};
 use crate::app::App;
 use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, DbConnection, InlineProjection, StoreError};
+use crate::store::{AppendError, DbConnection, EventStore, InlineProjection, StoreError};
 use crate::validation::FieldError;
 
 /// The warning threshold when a definition gives none.
@@ -249,7 +249,7 @@ pub async fn define(
 /// The targets in force for a new order of `service` in `group`: the service's
 /// own, else its group's, else none.
 pub async fn in_force(
-    app: &App,
+    store: &EventStore,
     group: &str,
     service: &str,
 ) -> Result<Option<HandlingTargetsPinned>, sqlx::Error> {
@@ -260,7 +260,7 @@ pub async fn in_force(
     )
     .bind(&service_key)
     .bind(group)
-    .fetch_all(app.store.reader())
+    .fetch_all(store.reader())
     .await?;
     let pick = rows
         .iter()

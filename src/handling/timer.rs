@@ -18,8 +18,9 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::execute::CommandMeta;
 use crate::orders::commands::OrderAction;
-use crate::orders::service::{self, CommandRequest, ServiceError};
+use crate::orders::service::{self, ServiceError};
 use crate::projector::tables;
+use crate::runner::{CommandRequest, Ran};
 use pactum_projections::order_queue::TABLE;
 
 /// Orders checked per sweep at most; the next sweep follows at once.
@@ -80,15 +81,11 @@ pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
 async fn check(app: &App, order_id: &str, now: Timestamp) -> bool {
     // A command racing this one may win; what fell due is then decided again.
     for _ in 0..3 {
-        let request = CommandRequest {
-            meta: CommandMeta::system(TIMER, now),
-            if_match: None,
-            success_status: 200,
-        };
-        match service::execute(app, order_id, OrderAction::CheckClocks, request).await {
-            Ok(service::CommandResponse::Done { .. }) => return true,
-            Ok(service::CommandResponse::Replayed(_)) => return false,
-            Err(ServiceError::Conflict) => continue,
+        let request = CommandRequest::system(CommandMeta::system(TIMER, now));
+        match service::execute(&app.store, order_id, OrderAction::CheckClocks, &request).await {
+            Ok(Ran::Done { .. }) => return true,
+            Ok(Ran::Replayed(_)) => return false,
+            Err(ServiceError::Conflict { .. }) => continue,
             Err(error) => {
                 tracing::warn!(order = %order_id, %error, "handling clocks not checked");
                 return false;

@@ -19,6 +19,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path, Query, given};
 use crate::http::paging::{Paging, PagingQuery};
 use crate::http::response::{POSITION, etag, respond};
+use crate::runner::Effect;
 use crate::validation::{self, FieldError};
 
 pub fn router() -> Router<App> {
@@ -153,7 +154,7 @@ async fn get_agreement(
     Caller(principal): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = service::get(&app, &principal, &id).await?;
+    let view = service::get(&app.store, &principal, &id).await?;
     let mut response = Json(&view).into_response();
     response.headers_mut().insert(
         header::ETAG,
@@ -188,7 +189,7 @@ async fn document(
                 .map_err(|_| ApiError::BadRequest("version must be a version number".into()))
         })
         .transpose()?;
-    let download = service::document(&app, &principal, &id, version).await?;
+    let download = service::document(&app.issuing(), &principal, &id, version, app.now()).await?;
     let tag = format!("\"{}\"", download.sha256);
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -268,8 +269,9 @@ async fn amend(
         return Err(ApiError::Validation(errors));
     }
     let amendment = Amendment { targets, end, note };
-    let answer = service::amend(&app, &id, amendment, input.request(&app, 200)).await?;
-    Ok(respond(answer))
+    let request = input.request(&app, Effect::Changed);
+    let answer = service::amend(&app.store, &app.renderer, &id, amendment, &request).await?;
+    Ok(respond(answer, None))
 }
 
 #[derive(Deserialize)]
@@ -288,6 +290,7 @@ async fn terminate(
     let body: TerminateBody = input.json()?;
     let reason = validation::text("reason", &body.reason, 4_000)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let answer = service::terminate(&app, &id, reason, input.request(&app, 200)).await?;
-    Ok(respond(answer))
+    let request = input.request(&app, Effect::Changed);
+    let answer = service::terminate(&app.store, &id, reason, &request).await?;
+    Ok(respond(answer, None))
 }

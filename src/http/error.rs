@@ -386,10 +386,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Order(e) => e.into(),
             ServiceError::Invalid(errors) => Self::Validation(errors),
             ServiceError::NotACustomer => Self::Forbidden(error.to_string()),
-            ServiceError::PreconditionFailed { current } => Self::PreconditionFailed {
+            ServiceError::PreconditionFailed { current, .. } => Self::PreconditionFailed {
                 current_version: current,
             },
-            ServiceError::Conflict | ServiceError::StaleOrder => Self::Conflict(error.to_string()),
+            ServiceError::Conflict { .. } => Self::Conflict(error.to_string()),
             ServiceError::Append(e) => e.into(),
             ServiceError::Store(e) => e.into(),
             ServiceError::Database(e) => e.into(),

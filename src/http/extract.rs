@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::execute::{CommandMeta, Idempotency};
 use crate::http::BODY_LIMIT;
 use crate::http::error::ApiError;
-use crate::orders::service::CommandRequest;
+use crate::runner::{CommandRequest, Effect};
 use crate::validation::FieldError;
 
 /// Path parameters, as axum's `Path` reads them, but refused with problem+json.
@@ -126,11 +126,12 @@ impl CommandInput {
         }
     }
 
-    pub fn request(&self, app: &App, success_status: u16) -> CommandRequest {
+    /// The command's request; `effect` says whether it creates something.
+    pub fn request(&self, app: &App, effect: Effect) -> CommandRequest {
         CommandRequest {
             meta: self.meta(app),
             if_match: self.if_match,
-            success_status,
+            effect,
         }
     }
 

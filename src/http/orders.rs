@@ -24,6 +24,7 @@ use crate::http::response::{POSITION, etag, respond};
 use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueError, QueueQuery};
 use crate::orders::service::{self, Submission};
+use crate::runner::Effect;
 use crate::validation::{self, FieldError};
 
 const TITLE_MAX: usize = 200;
@@ -68,9 +69,16 @@ pub fn router() -> Router<App> {
 /// `POST /v1/orders` — `{service, parameters, title?, note?}` → 201 order.
 async fn submit(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
     let submission = parse_submission(&input.body)?;
-    let request = input.request(&app, 201);
-    let order = service::prepare_json(&app, &input.principal, submission, request.meta.now)?;
-    Ok(respond(service::submit(&app, order, request).await?))
+    let request = input.request(&app, Effect::Created);
+    let order = service::prepare_json(
+        &app.catalogue,
+        &input.principal,
+        submission,
+        request.meta.now,
+    )?;
+    let id = order.order_id.clone();
+    let answer = service::submit(&app.store, order, &request).await?;
+    Ok(respond(answer, created(&id)))
 }
 
 fn parse_submission(body: &[u8]) -> Result<Submission, ApiError> {
@@ -139,9 +147,9 @@ fn parse_submission(body: &[u8]) -> Result<Submission, ApiError> {
 async fn submit_legacy(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
     let raw = input.text()?;
     let customer = service::legacy_customer(&input.principal)?;
-    let request = input.request(&app, 201);
+    let request = input.request(&app, Effect::Created);
     let order = service::prepare_legacy(
-        &app,
+        &app.catalogue,
         customer,
         raw,
         OrderSource::Legacy {
@@ -150,7 +158,9 @@ async fn submit_legacy(State(app): State<App>, input: CommandInput) -> Result<Re
         request.meta.now,
     )
     .map_err(ApiError::Validation)?;
-    Ok(respond(service::submit(&app, order, request).await?))
+    let id = order.order_id.clone();
+    let answer = service::submit(&app.store, order, &request).await?;
+    Ok(respond(answer, created(&id)))
 }
 
 /// Runs `action` on the order `id` with a 200 answer.
@@ -160,8 +170,14 @@ async fn run(
     input: &CommandInput,
     action: OrderAction,
 ) -> Result<Response, ApiError> {
-    let answer = service::execute(app, id, action, input.request(app, 200)).await?;
-    Ok(respond(answer))
+    let request = input.request(app, Effect::Changed);
+    let answer = service::execute(&app.store, id, action, &request).await?;
+    Ok(respond(answer, None))
+}
+
+/// Where an order created (or added to) by a 201 answer lives.
+fn created(id: &str) -> Option<String> {
+    Some(format!("/v1/orders/{id}"))
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
@@ -220,8 +236,9 @@ async fn comment(
         body: text("body", &body.body, BODY_MAX)?,
         visibility: body.visibility,
     };
-    let answer = service::execute(&app, &id, action, input.request(&app, 201)).await?;
-    Ok(respond(answer))
+    let request = input.request(&app, Effect::Created);
+    let answer = service::execute(&app.store, &id, action, &request).await?;
+    Ok(respond(answer, created(&id)))
 }
 
 #[derive(Deserialize)]
@@ -327,9 +344,17 @@ async fn propose(
 ) -> Result<Response, ApiError> {
     let body: ProposalBody = input.json()?;
     let note = optional_text("note", body.note, NOTE_MAX)?;
-    let answer =
-        service::propose(&app, &id, body.parameters, note, input.request(&app, 201)).await?;
-    Ok(respond(answer))
+    let request = input.request(&app, Effect::Created);
+    let answer = service::propose(
+        &app.store,
+        &app.catalogue,
+        &id,
+        body.parameters,
+        note,
+        &request,
+    )
+    .await?;
+    Ok(respond(answer, created(&id)))
 }
 
 /// A number in a path segment (`{n}`, `{step}`); anything else is no such thing.
@@ -395,8 +420,9 @@ async fn plan(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let answer = service::plan(&app, &id, steps, input.request(&app, 200)).await?;
-    Ok(respond(answer))
+    let request = input.request(&app, Effect::Changed);
+    let answer = service::plan(&app.store, &app.catalogue, &id, steps, &request).await?;
+    Ok(respond(answer, None))
 }
 
 async fn step_report(
@@ -491,9 +517,9 @@ async fn activate(
         targets,
         provider_targets,
     };
-    let answer =
-        agreements::service::activate(&app, &id, activation, input.request(&app, 200)).await?;
-    Ok(respond(answer))
+    let request = input.request(&app, Effect::Changed);
+    let answer = agreements::service::activate(&app.issuing(), &id, activation, &request).await?;
+    Ok(respond(answer, None))
 }
 
 /// `GET /v1/orders?status=&service=&group=&assignee=&customer=&cursor=&limit=&sort=&min_position=`
@@ -573,7 +599,7 @@ async fn get_order(
     Query(query): Query<OrderParams>,
 ) -> Result<Response, ApiError> {
     let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
-    let view = service::get(&app, &principal, &id, as_of).await?;
+    let view = service::get(&app.store, &principal, &id, as_of, app.now()).await?;
     let mut response = Json(&view).into_response();
     response
         .headers_mut()
@@ -597,7 +623,7 @@ async fn history(
     Caller(principal): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let events = service::history(&app, &principal, &id).await?;
+    let events = service::history(&app.store, &principal, &id).await?;
     Ok(Json(
         serde_json::json!({ "order_id": id, "events": events }),
     ))

@@ -6,7 +6,9 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::orders::service::CommandResponse;
+use serde::Serialize;
+
+use crate::runner::{Effect, Ran};
 
 /// The global log position a command wrote (read your writes with it).
 pub static POSITION: HeaderName = HeaderName::from_static("pactum-position");
@@ -16,18 +18,22 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
 }
 
-/// Turns a command's answer into the HTTP response; retries get the first answer.
-pub fn respond(answer: CommandResponse) -> Response {
+/// Turns a command's answer into the HTTP response: 201 with `Location` for a
+/// creation (`location` says where the created thing lives), else 200; retries
+/// get the first answer.
+pub fn respond<T: Serialize>(answer: Ran<T>, location: Option<String>) -> Response {
     let json = HeaderValue::from_static("application/json");
     match answer {
-        CommandResponse::Done {
-            status,
-            body,
-            location,
+        Ran::Done {
+            answer,
             version,
             position,
         } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let status = match location {
+                Some(_) => StatusCode::CREATED,
+                None => StatusCode::OK,
+            };
+            let body = serde_json::to_string(&answer).expect("answers serialize");
             let mut response = (status, body).into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, json);
@@ -38,15 +44,18 @@ pub fn respond(answer: CommandResponse) -> Response {
             }
             response
         }
-        CommandResponse::Replayed(stored) => {
-            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            let version = serde_json::from_str::<Value>(&stored.body)
+        Ran::Replayed(replayed) => {
+            let status = match replayed.effect {
+                Effect::Created => StatusCode::CREATED,
+                Effect::Changed => StatusCode::OK,
+            };
+            let version = serde_json::from_str::<Value>(&replayed.body)
                 .ok()
                 .and_then(|body| body.get("version")?.as_u64());
-            let mut response = (status, stored.body).into_response();
+            let mut response = (status, replayed.body).into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, json);
-            headers.insert(POSITION.clone(), stored.position.into());
+            headers.insert(POSITION.clone(), replayed.position.into());
             headers.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
             if let Some(version) = version {
                 headers.insert(header::ETAG, etag(version));

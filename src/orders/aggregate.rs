@@ -459,6 +459,25 @@ fn forbidden(by: &Principal, action: Action) -> OrderError {
     }
 }
 
+impl crate::runner::Runnable for Order {
+    /// An order that does not exist yet is anyone's to submit.
+    fn may_see(&self, principal: &Principal) -> bool {
+        self.scope().is_none() || self.visible_to(principal)
+    }
+
+    fn not_found() -> OrderError {
+        OrderError::NotFound
+    }
+
+    /// The handling timer's records of a warning or a breach.
+    fn is_bookkeeping(event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "HandlingTargetAtRisk" | "HandlingTargetBreached"
+        )
+    }
+}
+
 impl Aggregate for Order {
     const TYPE: &'static str = "order";
     type Command = OrderCommand;

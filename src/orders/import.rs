@@ -15,12 +15,13 @@ use jiff::tz::TimeZone;
 use pactum_events::order::{Customer, OrderSource};
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
+use crate::catalogue::Catalogue;
 use crate::execute::{self, CommandMeta, Idempotency, Loaded};
 use crate::orders::aggregate::Order;
 use crate::orders::commands::{NewOrder, OrderAction, OrderCommand};
 use crate::orders::service;
-use crate::store::{AppendError, AppendOutcome};
+use crate::runner::Effect;
+use crate::store::{AppendError, AppendOutcome, EventStore};
 use crate::validation::{self, FieldError};
 
 /// The subject that imports record as their actor.
@@ -225,7 +226,7 @@ pub struct Prepared {
 
 /// Checks every row; any error means nothing will be imported.
 pub fn prepare(
-    app: &App,
+    catalogue: &Catalogue,
     rows: Vec<ImportRow>,
     file_name: &str,
     now: Timestamp,
@@ -244,7 +245,7 @@ pub fn prepare(
         };
         let order = match (org, subject) {
             (Ok(org), Ok(subject)) => service::prepare_legacy(
-                app,
+                catalogue,
                 Customer { org, subject },
                 &row.raw,
                 source,
@@ -293,7 +294,7 @@ pub struct ImportSummary {
 
 /// Appends prepared orders in chunks, calling `progress` with the number done.
 pub async fn import(
-    app: &App,
+    store: &EventStore,
     prepared: Vec<Prepared>,
     now: Timestamp,
     mut progress: impl FnMut(usize),
@@ -326,10 +327,10 @@ pub async fn import(
                 &loaded,
                 &events,
                 &meta,
-                Some((201, body)),
+                Some((Effect::Created, body)),
             ));
         }
-        let outcomes = app.store.append_all(requests).await?;
+        let outcomes = store.append_all(requests).await?;
         for (item, outcome) in chunk.iter().zip(outcomes) {
             match outcome {
                 AppendOutcome::Committed(_) => summary

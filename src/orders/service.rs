@@ -1,10 +1,9 @@
-//! Runs order commands and reads for the HTTP API and the CLI.
+//! Order commands and reads for the HTTP API and the CLI.
 //!
-//! A command goes: idempotent replay? → load the order → may the caller see it?
-//! → `If-Match` → gather outside facts (is the assignee a shifter of the group?)
-//! → the aggregate decides → the view after the events is shaped for the caller
-//! and stored with the events under the idempotency key → append. Nothing is
-//! appended unless every step passed.
+//! Every command goes through [`crate::runner`]; this module adds what is the
+//! order's own: the outside facts a command needs (is the assignee a shifter of
+//! the group? is the proposal valid for the service?) and the view after the
+//! events, shaped for the caller.
 
 use jiff::Timestamp;
 use pactum_events::order::{Customer, OrderEvent, OrderSource};
@@ -17,43 +16,16 @@ use serde_json::{Map, Value};
 use crate::access::policy::{self, Capability, OrderAction as PolicyAction};
 use crate::access::tokens::is_group_shifter;
 use crate::access::{Principal, Role};
-use crate::app::App;
-use crate::catalogue::params;
-use crate::execute::{self, CommandMeta, Loaded};
+use crate::catalogue::{Catalogue, params};
+use crate::execute::{self, Loaded};
 use crate::handling;
 use crate::orders::aggregate::Order;
 use crate::orders::commands::{NewOrder, OrderAction, OrderCommand};
 use crate::orders::errors::OrderError;
 use crate::orders::legacy;
-use crate::store::{AppendError, AppendOutcome, AppendRequest, StoreError, StoredResponse};
+use crate::runner::{self, CommandRequest, Ran, RunError, Source, Step};
+use crate::store::{AppendError, EventStore, StoreError};
 use crate::validation::FieldError;
-
-/// How a command was asked for, besides the command itself.
-#[derive(Clone, Debug)]
-pub struct CommandRequest {
-    pub meta: CommandMeta,
-    /// The version the caller last saw (`If-Match`), if it asked for a check.
-    pub if_match: Option<u64>,
-    /// The status code of a successful answer (201 for creations).
-    pub success_status: u16,
-}
-
-/// The answer to a command.
-#[derive(Clone, Debug)]
-pub enum CommandResponse {
-    /// The command ran now. `body` is the order view for the caller.
-    Done {
-        status: u16,
-        body: String,
-        /// Where the created resource lives (for 201 answers).
-        location: Option<String>,
-        version: u64,
-        /// Global position of the order's newest event.
-        position: u64,
-    },
-    /// A retry of a command that already ran: its first answer.
-    Replayed(StoredResponse),
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -63,15 +35,10 @@ pub enum ServiceError {
     Invalid(Vec<FieldError>),
     #[error("only customers submit orders")]
     NotACustomer,
-    #[error("the order is at version {current}, not the one given in If-Match")]
-    PreconditionFailed { current: u64 },
-    #[error("another command changed the order first; reload and retry")]
-    Conflict,
-    /// A command on the order served from memory was refused in a way the order
-    /// being stale may explain (see `stale`). [`hot_then_log`] decides it again
-    /// on the log, so this reaches no caller.
-    #[error("another command changed the order first; reload and retry")]
-    StaleOrder,
+    #[error("the {kind} is at version {current}, not the one given in If-Match")]
+    PreconditionFailed { kind: &'static str, current: u64 },
+    #[error("another command changed the {kind} first; reload and retry")]
+    Conflict { kind: &'static str },
     #[error(transparent)]
     Append(AppendError),
     #[error(transparent)]
@@ -87,11 +54,15 @@ pub enum ServiceError {
     NoSuchVersion { version: u32 },
 }
 
-impl From<AppendError> for ServiceError {
-    fn from(error: AppendError) -> Self {
+impl From<RunError> for ServiceError {
+    fn from(error: RunError) -> Self {
         match error {
-            AppendError::Conflict { .. } => Self::Conflict,
-            other => Self::Append(other),
+            RunError::PreconditionFailed { kind, current } => {
+                Self::PreconditionFailed { kind, current }
+            }
+            RunError::Conflict { kind } => Self::Conflict { kind },
+            RunError::Append(e) => Self::Append(e),
+            RunError::Store(e) => Self::Store(e),
         }
     }
 }
@@ -121,14 +92,14 @@ fn new_order_id() -> String {
 
 /// A new order from JSON, its parameters validated against the catalogue.
 pub fn prepare_json(
-    app: &App,
+    catalogue: &Catalogue,
     principal: &Principal,
     submission: Submission,
     now: Timestamp,
 ) -> Result<NewOrder, ServiceError> {
     let customer = customer_of(principal)?;
-    let Some(service) = app.catalogue.service(&submission.service) else {
-        let known = app.catalogue.services.keys().cloned().collect::<Vec<_>>();
+    let Some(service) = catalogue.service(&submission.service) else {
+        let known = catalogue.services.keys().cloned().collect::<Vec<_>>();
         return Err(ServiceError::Invalid(vec![FieldError::new(
             "service",
             format!(
@@ -157,15 +128,14 @@ pub fn prepare_json(
 /// A new order from a legacy order string. `customer` is the caller for
 /// `POST /v1/orders:legacy`, or the file's customer for an import.
 pub fn prepare_legacy(
-    app: &App,
+    catalogue: &Catalogue,
     customer: Customer,
     raw: &str,
     source: OrderSource,
     submitted_at: Timestamp,
 ) -> Result<NewOrder, Vec<FieldError>> {
-    let parsed = legacy::parse(&app.catalogue, raw)?;
-    let service = app
-        .catalogue
+    let parsed = legacy::parse(catalogue, raw)?;
+    let service = catalogue
         .service(&parsed.service_id)
         .expect("the parser returns catalogue services");
     Ok(NewOrder {
@@ -189,292 +159,75 @@ pub fn legacy_customer(principal: &Principal) -> Result<Customer, ServiceError> 
 
 /// Submits a prepared order, its clocks under the handling targets in force.
 pub async fn submit(
-    app: &App,
+    store: &EventStore,
     mut order: NewOrder,
-    request: CommandRequest,
-) -> Result<CommandResponse, ServiceError> {
-    order.targets = handling::in_force(app, &order.group, &order.service).await?;
+    request: &CommandRequest,
+) -> Result<Ran<OrderView>, ServiceError> {
+    order.targets = handling::in_force(store, &order.group, &order.service).await?;
     let id = order.order_id.clone();
-    execute(app, &id, OrderAction::Submit(Box::new(order)), request).await
+    execute(store, &id, OrderAction::Submit(Box::new(order)), request).await
 }
 
 /// Runs one command on an order.
-#[tracing::instrument(skip(app, action, request), fields(order_id = %order_id, by = %request.meta.principal.subject))]
+#[tracing::instrument(skip(store, action, request), fields(order_id = %order_id, by = %request.meta.principal.subject))]
 pub async fn execute(
-    app: &App,
+    store: &EventStore,
     order_id: &str,
     action: OrderAction,
-    request: CommandRequest,
-) -> Result<CommandResponse, ServiceError> {
+    request: &CommandRequest,
+) -> Result<Ran<OrderView>, ServiceError> {
     let now = request.meta.now;
-    let (action, request) = (&action, &request);
-    hot_then_log(app, order_id, move |source| {
-        execute_with(
-            app,
-            order_id,
-            request.clone(),
-            source,
-            async move |loaded: &Loaded<Order>| {
-                Ok(Prepared::alone(
-                    gather_facts(app, loaded, action.clone(), now).await?,
-                ))
-            },
-        )
+    let action = &action;
+    run(store, order_id, request, Source::Hot, async |loaded| {
+        let action = gather_facts(store, loaded, action.clone(), now).await?;
+        step(loaded, request, action)
     })
     .await
 }
 
-/// Where a command reads its order from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// From memory when the order is hot ([`execute::load_cached`]).
-    Hot,
-    /// From the log.
-    Log,
-}
-
-/// How often a command is decided again on the log before a lost race is the
-/// caller's 409.
-const RETRIES: u32 = 16;
-
-/// Runs a command on the hot order, in its turn, and again on the order read
-/// from the log while it turns out stale ([`ServiceError::StaleOrder`]), at most
-/// [`RETRIES`] times.
-pub async fn hot_then_log<F, Fut>(
-    app: &App,
-    order_id: &str,
-    attempt: F,
-) -> Result<CommandResponse, ServiceError>
-where
-    F: Fn(Source) -> Fut,
-    Fut: Future<Output = Result<CommandResponse, ServiceError>>,
-{
-    // Commands on this order in this process take turns: each decides on what
-    // the one before it wrote. Races with other nodes remain, and are retried.
-    let _turn = app.store.turn(OrderEvent::AGGREGATE_TYPE, order_id).await;
-    let mut answer = attempt(Source::Hot).await;
-    // Decided again on the log: for a stale hot order, for the handling timer
-    // recording a warning or breach between the load and the append, and for a
-    // command that asked for no version check losing a race to another command.
-    // Each round of a race has a winner, so a bounded number of rounds serves
-    // every one of a few concurrent callers; a short random pause spreads them.
-    for round in 0..RETRIES {
-        match answer {
-            Err(ServiceError::StaleOrder) => {
-                if round > 0 {
-                    let pause = rand::random_range(0..=(2u64 << round.min(5)));
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
-                answer = attempt(Source::Log).await;
-            }
-            answer => return answer,
-        }
-    }
-    match answer {
-        Err(ServiceError::StaleOrder) => Err(ServiceError::Conflict),
-        answer => answer,
-    }
-}
-
-/// A command ready to decide, with the appends of other aggregates that must
-/// commit with it (the agreements an activation issues).
-pub struct Prepared {
-    pub action: OrderAction,
-    pub together: Vec<AppendRequest>,
-}
-
-impl Prepared {
-    pub fn alone(action: OrderAction) -> Self {
-        Self {
-            action,
-            together: Vec::new(),
-        }
-    }
-}
-
-/// Runs a command whose action is built from the loaded order by `prepare`
-/// (after the caller's replay, visibility and `If-Match` checks passed), on the
-/// order read from `source`: from [`Source::Hot`], a refusal is answered with
-/// [`ServiceError::StaleOrder`] if the order came from memory and may have been
-/// stale (see [`hot_then_log`]).
-pub async fn execute_with(
-    app: &App,
-    order_id: &str,
-    request: CommandRequest,
-    source: Source,
-    prepare: impl AsyncFnOnce(&Loaded<Order>) -> Result<Prepared, ServiceError>,
-) -> Result<CommandResponse, ServiceError> {
-    let loaded = match source {
-        Source::Hot => execute::load_cached::<Order>(&app.store, order_id).await?,
-        Source::Log => execute::load::<Order>(&app.store, order_id).await?,
-    };
-    let cached = loaded.cached;
-    let version = loaded.version;
-    // A retry is answered only while the caller may still see the order (a
-    // refusal from a stale hot order is decided again on the log, below).
-    let answer = if loaded.exists() && !loaded.aggregate.visible_to(&request.meta.principal) {
-        Err(OrderError::NotFound.into())
-    } else if let Some(replayed) = replay(app, &request.meta).await? {
-        return Ok(replayed);
-    } else {
-        match check(&loaded, &request) {
-            Ok(()) => match prepare(&loaded).await {
-                Ok(prepared) => decide_and_append(app, order_id, &request, prepared, loaded).await,
-                Err(refused) => Err(refused),
-            },
-            Err(refused) => Err(refused),
-        }
-    };
-    match (answer, cached) {
-        (Err(error), Some(generation)) if stale(&error, generation, app) => {
-            Err(ServiceError::StaleOrder)
-        }
-        // Without If-Match a lost race is not the caller's business: decide the
-        // command again on the order as it now is.
-        (Err(ServiceError::Conflict), _) if request.if_match.is_none() => {
-            Err(ServiceError::StaleOrder)
-        }
-        (Err(ServiceError::Conflict), _) if only_alarms_since(app, order_id, version).await? => {
-            Err(ServiceError::StaleOrder)
-        }
-        (answer, _) => answer,
-    }
-}
-
-/// Whether everything appended to the order after `version` is the handling
-/// timer's bookkeeping (warnings, breaches): a race with it is no reason to
-/// refuse a command that did not ask for a version.
-async fn only_alarms_since(app: &App, order_id: &str, version: u64) -> Result<bool, StoreError> {
-    let events = app.store.load(OrderEvent::AGGREGATE_TYPE, order_id).await?;
-    let newer: Vec<_> = events.iter().filter(|e| e.sequence > version).collect();
-    Ok(!newer.is_empty()
-        && newer.iter().all(|e| {
-            matches!(
-                e.event_type.as_str(),
-                "HandlingTargetAtRisk" | "HandlingTargetBreached"
-            )
-        }))
-}
-
-/// Whether `error`, met on an order served from memory in cache `generation`,
-/// may come from the order being stale, so the command must be decided again on
-/// the log. A refusal that depends on the order's state may; a conflict may only
-/// if the store has since found someone else's appends (with only this process
-/// appending, the cache is exact and a conflict is a real race).
-fn stale(error: &ServiceError, generation: u64, app: &App) -> bool {
-    match error {
-        ServiceError::Conflict => generation != app.store.cache_generation(),
-        ServiceError::Order(_)
-        | ServiceError::PreconditionFailed { .. }
-        | ServiceError::Invalid(_) => true,
-        _ => false,
-    }
-}
-
-/// The `If-Match` check, before anything is prepared.
-fn check(loaded: &Loaded<Order>, request: &CommandRequest) -> Result<(), ServiceError> {
-    if let Some(expected) = request.if_match
-        && expected != loaded.version
-    {
-        return Err(ServiceError::PreconditionFailed {
-            current: loaded.version,
-        });
-    }
-    Ok(())
-}
-
-async fn decide_and_append(
-    app: &App,
+/// Runs a command on an order through the runner, answering with the order as
+/// the caller sees it after the command. `prepare` builds the command from the
+/// loaded order.
+pub async fn run(
+    store: &EventStore,
     order_id: &str,
     request: &CommandRequest,
-    prepared: Prepared,
-    loaded: Loaded<Order>,
-) -> Result<CommandResponse, ServiceError> {
+    source: Source,
+    prepare: impl AsyncFnOnce(&Loaded<Order>) -> Result<Step<Order>, ServiceError> + Clone,
+) -> Result<Ran<OrderView>, ServiceError> {
     let meta = &request.meta;
-    let principal = &meta.principal;
-    let exists = loaded.exists();
-    let Prepared { action, together } = prepared;
-    if !exists && !matches!(action, OrderAction::Submit(_)) {
-        return Err(OrderError::NotFound.into());
-    }
-    let (events, _) = execute::decide(
-        &loaded,
-        OrderCommand {
-            by: principal.clone(),
-            at: meta.now,
-            action,
+    let actor = meta.principal.actor();
+    runner::run(
+        store,
+        order_id,
+        request,
+        source,
+        prepare,
+        |loaded, events| {
+            let view = OrderView::fold(loaded.contexts_with(events, &actor, meta.now))
+                .ok_or(OrderError::NotFound)?
+                .clocks_at(meta.now);
+            Ok(shape(view, &meta.principal))
         },
-        &(),
     )
-    .await?;
-
-    let actor = principal.actor();
-    let view = shape(
-        OrderView::fold(loaded.contexts_with(&events, &actor, meta.now))
-            .ok_or(OrderError::NotFound)?
-            .clocks_at(meta.now),
-        principal,
-    );
-    let body = serde_json::to_string(&view).expect("views serialize");
-    if events.is_empty() {
-        return Ok(CommandResponse::Done {
-            status: request.success_status,
-            body,
-            location: None,
-            version: loaded.version,
-            position: loaded.history.last().map_or(0, |(r, _)| r.position),
-        });
-    }
-    let mut appends = vec![execute::append_request(
-        &loaded,
-        &events,
-        meta,
-        Some((request.success_status, body.clone())),
-    )];
-    appends.extend(together);
-    let outcomes = app.store.append_all(appends).await?;
-    // Read-your-writes: the newest position of everything this command wrote.
-    let position = outcomes
-        .iter()
-        .filter_map(|outcome| match outcome {
-            AppendOutcome::Committed(events) => events.last().map(|e| e.position),
-            AppendOutcome::Replayed(_) => None,
-        })
-        .max();
-    match (outcomes.into_iter().next(), position) {
-        (Some(AppendOutcome::Replayed(stored)), _) => Ok(CommandResponse::Replayed(stored)),
-        (_, position) => Ok(CommandResponse::Done {
-            status: request.success_status,
-            body,
-            location: (request.success_status == 201).then(|| format!("/v1/orders/{order_id}")),
-            version: view.version,
-            position: position.unwrap_or(0),
-        }),
-    }
+    .await
 }
 
-/// The first answer to a retried command, if this is a retry.
-pub async fn replay(
-    app: &App,
-    meta: &CommandMeta,
-) -> Result<Option<CommandResponse>, ServiceError> {
-    let Some(idempotency) = &meta.idempotency else {
-        return Ok(None);
-    };
-    let Some(stored) = app
-        .store
-        .stored_response(&meta.principal.idempotency_scope(), &idempotency.key)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if stored.request_hash != idempotency.request_hash {
-        return Err(AppendError::IdempotencyKeyReused {
-            key: idempotency.key.clone(),
-        }
-        .into());
+/// The command for `action` by the request's caller; only a submission may
+/// find no order.
+pub fn step(
+    loaded: &Loaded<Order>,
+    request: &CommandRequest,
+    action: OrderAction,
+) -> Result<Step<Order>, ServiceError> {
+    if !loaded.exists() && !matches!(action, OrderAction::Submit(_)) {
+        return Err(OrderError::NotFound.into());
     }
-    Ok(Some(CommandResponse::Replayed(stored)))
+    Ok(Step::alone(OrderCommand {
+        by: request.meta.principal.clone(),
+        at: request.meta.now,
+        action,
+    }))
 }
 
 fn view_of(loaded: &Loaded<Order>) -> Option<OrderView> {
@@ -485,51 +238,46 @@ fn view_of(loaded: &Loaded<Order>) -> Option<OrderView> {
 /// agreed so far and the whole set is validated against the service, like an
 /// order's.
 pub async fn propose(
-    app: &App,
+    store: &EventStore,
+    catalogue: &Catalogue,
     order_id: &str,
     changes: Map<String, Value>,
     note: Option<String>,
-    request: CommandRequest,
-) -> Result<CommandResponse, ServiceError> {
+    request: &CommandRequest,
+) -> Result<Ran<OrderView>, ServiceError> {
     let principal = &request.meta.principal;
-    let (changes, note, request) = (&changes, &note, &request);
-    hot_then_log(app, order_id, move |source| {
-        execute_with(
-            app,
-            order_id,
-            request.clone(),
-            source,
-            async move |loaded: &Loaded<Order>| {
-                loaded.aggregate.permits(principal, PolicyAction::Propose)?;
-                let view = view_of(loaded).ok_or(OrderError::NotFound)?;
-                let service = app.catalogue.service(&view.service).ok_or_else(|| {
-                    ServiceError::Invalid(vec![FieldError::new(
-                        "service",
-                        format!("{} is no longer in the catalogue", view.service),
-                    )])
-                })?;
-                let mut merged: Map<String, Value> =
-                    view.agreed_parameters.clone().into_iter().collect();
-                merged.extend(changes.clone());
-                let parameters =
-                    params::from_json(service, &merged).map_err(ServiceError::Invalid)?;
-                let changed = parameters
-                    .as_map()
-                    .iter()
-                    .filter(|(key, value)| view.agreed_parameters.get(*key) != Some(*value))
-                    .map(|(key, _)| key.clone())
-                    .chain(
-                        view.agreed_parameters
-                            .keys()
-                            .filter(|key| !parameters.as_map().contains_key(*key))
-                            .cloned(),
-                    )
-                    .collect();
-                Ok(Prepared::alone(OrderAction::Propose {
-                    parameters,
-                    changed,
-                    note: note.clone(),
-                }))
+    let (changes, note) = (&changes, &note);
+    run(store, order_id, request, Source::Hot, async |loaded| {
+        loaded.aggregate.permits(principal, PolicyAction::Propose)?;
+        let view = view_of(loaded).ok_or(OrderError::NotFound)?;
+        let service = catalogue.service(&view.service).ok_or_else(|| {
+            ServiceError::Invalid(vec![FieldError::new(
+                "service",
+                format!("{} is no longer in the catalogue", view.service),
+            )])
+        })?;
+        let mut merged: Map<String, Value> = view.agreed_parameters.clone().into_iter().collect();
+        merged.extend(changes.clone());
+        let parameters = params::from_json(service, &merged).map_err(ServiceError::Invalid)?;
+        let changed = parameters
+            .as_map()
+            .iter()
+            .filter(|(key, value)| view.agreed_parameters.get(*key) != Some(*value))
+            .map(|(key, _)| key.clone())
+            .chain(
+                view.agreed_parameters
+                    .keys()
+                    .filter(|key| !parameters.as_map().contains_key(*key))
+                    .cloned(),
+            )
+            .collect();
+        step(
+            loaded,
+            request,
+            OrderAction::Propose {
+                parameters,
+                changed,
+                note: note.clone(),
             },
         )
     })
@@ -539,58 +287,54 @@ pub async fn propose(
 /// `POST /v1/orders/{id}/provisioning`: every provider must be registered and
 /// deliver the order's service.
 pub async fn plan(
-    app: &App,
+    store: &EventStore,
+    catalogue: &Catalogue,
     order_id: &str,
     steps: Vec<(String, String)>,
-    request: CommandRequest,
-) -> Result<CommandResponse, ServiceError> {
+    request: &CommandRequest,
+) -> Result<Ran<OrderView>, ServiceError> {
     let principal = &request.meta.principal;
-    let (steps, request) = (&steps, &request);
-    hot_then_log(app, order_id, move |source| {
-        execute_with(
-            app,
-            order_id,
-            request.clone(),
-            source,
-            async move |loaded: &Loaded<Order>| {
-                loaded
-                    .aggregate
-                    .permits(principal, PolicyAction::PlanProvisioning)?;
-                let view = view_of(loaded).ok_or(OrderError::NotFound)?;
-                let mut errors = Vec::new();
-                for (index, (provider, _)) in steps.iter().enumerate() {
-                    let field = format!("steps[{index}].provider");
-                    match app.catalogue.providers.get(provider) {
-                        None => errors.push(FieldError::new(
-                            field,
-                            format!("unknown provider {provider:?}"),
-                        )),
-                        Some(registered) if !registered.services.contains(&view.service) => {
-                            let able: Vec<&str> = app
-                                .catalogue
-                                .providers
-                                .values()
-                                .filter(|p| p.services.contains(&view.service))
-                                .map(|p| p.provider_id.as_str())
-                                .collect();
-                            errors.push(FieldError::new(
-                                field,
-                                format!(
-                                    "{provider} does not deliver {} (providers that do: {})",
-                                    view.service,
-                                    able.join(", ")
-                                ),
-                            ));
-                        }
-                        Some(_) => {}
-                    }
+    let steps = &steps;
+    run(store, order_id, request, Source::Hot, async |loaded| {
+        loaded
+            .aggregate
+            .permits(principal, PolicyAction::PlanProvisioning)?;
+        let view = view_of(loaded).ok_or(OrderError::NotFound)?;
+        let mut errors = Vec::new();
+        for (index, (provider, _)) in steps.iter().enumerate() {
+            let field = format!("steps[{index}].provider");
+            match catalogue.providers.get(provider) {
+                None => errors.push(FieldError::new(
+                    field,
+                    format!("unknown provider {provider:?}"),
+                )),
+                Some(registered) if !registered.services.contains(&view.service) => {
+                    let able: Vec<&str> = catalogue
+                        .providers
+                        .values()
+                        .filter(|p| p.services.contains(&view.service))
+                        .map(|p| p.provider_id.as_str())
+                        .collect();
+                    errors.push(FieldError::new(
+                        field,
+                        format!(
+                            "{provider} does not deliver {} (providers that do: {})",
+                            view.service,
+                            able.join(", ")
+                        ),
+                    ));
                 }
-                if !errors.is_empty() {
-                    return Err(ServiceError::Invalid(errors));
-                }
-                Ok(Prepared::alone(OrderAction::PlanProvisioning {
-                    steps: steps.clone(),
-                }))
+                Some(_) => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        step(
+            loaded,
+            request,
+            OrderAction::PlanProvisioning {
+                steps: steps.clone(),
             },
         )
     })
@@ -599,7 +343,7 @@ pub async fn plan(
 
 /// Fills in the facts a command needs that the aggregate cannot look up itself.
 async fn gather_facts(
-    app: &App,
+    store: &EventStore,
     loaded: &Loaded<Order>,
     action: OrderAction,
     now: Timestamp,
@@ -608,7 +352,7 @@ async fn gather_facts(
         OrderAction::Assign { assignee, .. } => {
             let group = loaded.aggregate.group().unwrap_or_default();
             let assignee_is_group_shifter =
-                is_group_shifter(app.store.reader(), &assignee, group, now).await?;
+                is_group_shifter(store.reader(), &assignee, group, now).await?;
             OrderAction::Assign {
                 assignee,
                 assignee_is_group_shifter,
@@ -620,12 +364,13 @@ async fn gather_facts(
 
 /// The order as `principal` may see it, now or as it was at `as_of`.
 pub async fn get(
-    app: &App,
+    store: &EventStore,
     principal: &Principal,
     order_id: &str,
     as_of: Option<Timestamp>,
+    now: Timestamp,
 ) -> Result<OrderView, ServiceError> {
-    let loaded = execute::load::<Order>(&app.store, order_id).await?;
+    let loaded = execute::load::<Order>(store, order_id).await?;
     if !loaded.aggregate.visible_to(principal) {
         return Err(OrderError::NotFound.into());
     }
@@ -636,7 +381,7 @@ pub async fn get(
         .map(|(recorded, event)| (EventContext::from(recorded), event));
     let view = OrderView::fold(events)
         .ok_or(OrderError::NotFound)?
-        .clocks_at(as_of.unwrap_or_else(|| app.now()));
+        .clocks_at(as_of.unwrap_or(now));
     Ok(shape(view, principal))
 }
 
@@ -671,11 +416,11 @@ pub struct HistoryEntry {
 
 /// The order's events that `principal` may see, oldest first.
 pub async fn history(
-    app: &App,
+    store: &EventStore,
     principal: &Principal,
     order_id: &str,
 ) -> Result<Vec<HistoryEntry>, ServiceError> {
-    let loaded = execute::load::<Order>(&app.store, order_id).await?;
+    let loaded = execute::load::<Order>(store, order_id).await?;
     // Providers see an order's steps, not its history.
     if !loaded.aggregate.visible_to(principal)
         || !policy::may_do(principal, Capability::ReadOrderHistory)
