@@ -15,10 +15,11 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use tokio_util::sync::CancellationToken;
 
-use crate::agreements::service;
+use crate::agreements::{queries, service};
 use crate::app::App;
 use crate::orders::service::ServiceError;
-use crate::projector::tables;
+use crate::projector::{ProjectionHandle, tables};
+use crate::store::EventStore;
 use pactum_projections::agreement_index::TABLE;
 
 /// Agreements expired per sweep at most; the next sweep follows at once.
@@ -27,7 +28,7 @@ const SWEEP: i64 = 200;
 /// Runs until cancelled (see [`crate::timers`]).
 pub async fn run(app: App, cancel: CancellationToken) {
     crate::timers::run(app, cancel, "agreement expiry", async |app| {
-        sweep(&app).await
+        sweep(&app.store, &app.projections.agreements, app.now()).await
     })
     .await
 }
@@ -40,31 +41,24 @@ pub fn due_after(end: Date) -> Timestamp {
         .map_or(Timestamp::MAX, |z| z.timestamp())
 }
 
-/// Expires what is due now; returns when the next agreement falls due.
-pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
-    let Some(live) = app.projections.agreements.current() else {
+/// Expires what is due at `now`, read from the `agreements` projection
+/// (`index`); returns when the next agreement falls due.
+pub async fn sweep(
+    store: &EventStore,
+    index: &ProjectionHandle,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, ServiceError> {
+    let Some(live) = index.current() else {
         return Ok(None);
     };
     // Read what the log says now, not what the index had got to.
-    let _ = app
-        .projections
-        .agreements
-        .wait_for(app.store.head(), Duration::from_secs(2))
-        .await;
-    let live = app.projections.agreements.current().unwrap_or(live);
-    let hint = tables::index_hint(app.store.dialect(), &live.table, expiry_index());
-    let now = app.now();
+    let _ = index.wait_for(store.head(), Duration::from_secs(2)).await;
+    let live = index.current().unwrap_or(live);
+    let hint = tables::index_hint(store.dialect(), &live.table, expiry_index());
     let today = now.to_zoned(TimeZone::UTC).date().to_string();
-    let due: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT agreement_id FROM {}{hint} \
-         WHERE status = 'active' AND end_date < $1 ORDER BY end_date LIMIT {SWEEP}",
-        live.table
-    ))
-    .bind(&today)
-    .fetch_all(app.store.reader())
-    .await?;
+    let due = queries::ended_before(store, &live.table, &hint, &today, SWEEP).await?;
     for agreement_id in &due {
-        match service::expire(&app.store, agreement_id, now).await {
+        match service::expire(store, agreement_id, now).await {
             Ok(()) => tracing::info!(agreement = %agreement_id, "expired"),
             // Already expired or terminated meanwhile: nothing to do.
             Err(error) => tracing::debug!(agreement = %agreement_id, %error, "not expired"),
@@ -73,13 +67,7 @@ pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
     if due.len() as i64 == SWEEP {
         return Ok(Some(now));
     }
-    let next: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT MIN(end_date) FROM {}{hint} WHERE status = 'active' AND end_date >= $1",
-        live.table
-    ))
-    .bind(&today)
-    .fetch_one(app.store.reader())
-    .await?;
+    let next = queries::next_end(store, &live.table, &hint, &today).await?;
     Ok(next.and_then(|end| end.parse::<Date>().ok()).map(due_after))
 }
 

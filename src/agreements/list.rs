@@ -8,7 +8,8 @@ use pactum_projections::projection::Projection;
 use serde::Serialize;
 
 use crate::access::{Principal, policy};
-use crate::app::App;
+use crate::projector::ProjectionHandle;
+use crate::store::EventStore;
 use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
 
 /// Agreements, newest or oldest first by issue time.
@@ -127,20 +128,19 @@ pub fn scans(principal: &Principal, query: &AgreementQuery) -> Vec<Scan> {
         .collect()
 }
 
+/// A page of agreements (read from the `agreements` projection, `index`), as
+/// `principal` may see them.
 pub async fn list(
-    app: &App,
+    store: &EventStore,
+    index: &ProjectionHandle,
     principal: &Principal,
     query: &AgreementQuery,
 ) -> Result<AgreementPage, AgreementListError> {
-    let live = app
-        .projections
-        .agreements
-        .current()
-        .ok_or(AgreementListError::NotReady)?;
+    let live = index.current().ok_or(AgreementListError::NotReady)?;
     let page = AGREEMENTS
         .page(
-            app.store.reader(),
-            app.store.dialect(),
+            store.reader(),
+            store.dialect(),
             &live.table,
             &scans(principal, query),
             query.cursor.as_ref(),

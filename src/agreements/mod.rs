@@ -8,10 +8,13 @@
 //! - [`service`] — activation (the order and its agreements in one transaction),
 //!   amendment, termination, reads and document downloads.
 //! - [`expiry`] — the timer that expires agreements when their validity ends.
+//! - [`list`] — the agreement list, read from the `agreements` projection.
+//! - [`queries`] — the SQL agreements read (the expiry timer's).
 
 pub mod aggregate;
 pub mod content;
 pub mod expiry;
 pub mod list;
+pub mod queries;
 pub mod service;
 pub mod verify;

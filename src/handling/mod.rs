@@ -288,7 +288,7 @@ pub fn pinned(defined: HandlingTargetsDefined) -> HandlingTargetsPinned {
 
 /// One version of one key's targets.
 pub async fn version(
-    app: &App,
+    store: &EventStore,
     key: &str,
     version: u32,
 ) -> Result<Option<HandlingTargetsDefined>, sqlx::Error> {
@@ -297,7 +297,7 @@ pub async fn version(
     )
     .bind(key)
     .bind(i64::from(version))
-    .fetch_optional(app.store.reader())
+    .fetch_optional(store.reader())
     .await?;
     row.map(|definition| {
         serde_json::from_str(&definition).map_err(|e| sqlx::Error::Decode(Box::new(e)))

@@ -79,6 +79,7 @@ async fn move_clock(
         .await?
         .is_some_and(|next| next <= now)
     {}
-    crate::agreements::expiry::sweep(&state.app).await?;
+    let app = &state.app;
+    crate::agreements::expiry::sweep(&app.store, &app.projections.agreements, now).await?;
     Ok(Json(json!({ "now": now })))
 }

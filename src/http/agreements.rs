@@ -135,7 +135,7 @@ async fn list(
         limit: paging.limit,
         sort: paging.sort,
     };
-    let page = list::list(&app, &principal, &query)
+    let page = list::list(&app.store, &app.projections.agreements, &principal, &query)
         .await
         .map_err(|e| match e {
             AgreementListError::NotReady => ApiError::Unavailable(e.to_string()),

@@ -569,7 +569,13 @@ async fn list(
         limit: paging.limit,
         sort: paging.sort,
     };
-    let page = queue::list(&app, &principal, &query)
+    let page = queue::list(
+        &app.store,
+        &app.projections.order_queue,
+        &principal,
+        &query,
+        app.now(),
+    )
         .await
         .map_err(|e| match e {
             QueueError::Forbidden => ApiError::Forbidden(e.to_string()),

@@ -15,8 +15,9 @@ use pactum_projections::projection::Projection;
 use serde::Serialize;
 
 use crate::access::{Principal, policy};
-use crate::app::App;
 use crate::handling;
+use crate::projector::ProjectionHandle;
+use crate::store::EventStore;
 pub use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
 use pactum_projections::audience::Audience;
 
@@ -153,18 +154,17 @@ pub fn scans(principal: &Principal, query: &QueueQuery) -> Result<Vec<Scan>, Que
     Ok(scans)
 }
 
-/// A page of the queue, as `principal` may see it.
+/// A page of the queue (read from the `order_queue` projection, `index`), as
+/// `principal` may see it at `now`.
 pub async fn list(
-    app: &App,
+    store: &EventStore,
+    index: &ProjectionHandle,
     principal: &Principal,
     query: &QueueQuery,
+    now: Timestamp,
 ) -> Result<QueuePage, QueueError> {
     let scans = scans(principal, query)?;
-    let live = app
-        .projections
-        .order_queue
-        .current()
-        .ok_or(QueueError::NotReady)?;
+    let live = index.current().ok_or(QueueError::NotReady)?;
     let (listing, sort_key): (Listing, SortKey) = match query.sort {
         Sort::Due => (QUEUE_BY_DUE, |row| (due_key(row), row.order_id.as_str())),
         _ => (QUEUE, |row| {
@@ -173,8 +173,8 @@ pub async fn list(
     };
     let page = listing
         .page(
-            app.store.reader(),
-            app.store.dialect(),
+            store.reader(),
+            store.dialect(),
             &live.table,
             &scans,
             query.cursor.as_ref(),
@@ -185,13 +185,12 @@ pub async fn list(
         )
         .await?;
     let customer_view = principal.audience() == Audience::Customer;
-    let now = app.now();
     let mut calendars = BTreeMap::new();
     if !customer_view {
         for handling in page.rows.iter().filter_map(|row| row.handling.as_ref()) {
             let pin = (handling.key.clone(), handling.version);
             if !calendars.contains_key(&pin)
-                && let Some(defined) = handling::version(app, &pin.0, pin.1).await?
+                && let Some(defined) = handling::version(store, &pin.0, pin.1).await?
             {
                 calendars.insert(pin, defined.calendar);
             }

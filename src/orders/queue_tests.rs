@@ -7,13 +7,11 @@ use std::collections::BTreeSet;
 use pactum_events::order::OrderStatus;
 use pactum_projections::order_queue::OrderQueue;
 use pactum_projections::projection::Projection;
-use sqlx::{Connection, Executor, Row};
-
-use crate::store::{DbConnection, Dialect};
+use crate::projector::listing::plans;
+use crate::store::DbConnection;
 
 use super::*;
 use crate::access::{Principal, Role};
-use crate::projector::tables;
 
 const TABLE: &str = "proj_order_queue_g1";
 
@@ -35,30 +33,11 @@ fn customer() -> Principal {
 }
 
 async fn table() -> (tempfile::TempDir, DbConnection) {
-    let dir = tempfile::TempDir::new().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display());
-    let mut conn = {
-        sqlx::any::install_default_drivers();
-        DbConnection::connect(&url)
-    }
-    .await
-    .unwrap();
-    for statement in tables::create_statements(Dialect::Sqlite, OrderQueue.table(), TABLE) {
-        conn.execute(statement.as_str()).await.unwrap();
-    }
-    (dir, conn)
+    plans::table(OrderQueue.table(), TABLE).await
 }
 
 async fn plan(conn: &mut DbConnection, scan: &Scan, cursor: Option<&Cursor>, sort: Sort) -> String {
-    let (sql, args) = QUEUE.scan_sql(Dialect::Sqlite, TABLE, scan, cursor, sort, 51);
-    let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), args)
-        .fetch_all(conn)
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| r.get::<String, _>("detail"))
-        .collect::<Vec<_>>()
-        .join(" | ")
+    plans::plan(conn, &QUEUE, TABLE, scan, cursor, sort).await
 }
 
 fn query() -> QueueQuery {

@@ -223,6 +223,50 @@ impl Listing {
     }
 }
 
+/// A scratch SQLite table for a projection and the query plans of a listing's
+/// scans on it: for tests that prove a listing is one index range scan.
+#[cfg(test)]
+pub(crate) mod plans {
+    use pactum_projections::projection::TableSpec;
+    use sqlx::{Connection, Executor, Row};
+
+    use super::{Cursor, Listing, Scan, Sort};
+    use crate::projector::tables;
+    use crate::store::{DbConnection, Dialect};
+
+    /// An empty table `name` shaped like `spec`, in a new SQLite file.
+    pub async fn table(spec: &TableSpec, name: &str) -> (tempfile::TempDir, DbConnection) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display());
+        sqlx::any::install_default_drivers();
+        let mut conn = DbConnection::connect(&url).await.unwrap();
+        for statement in tables::create_statements(Dialect::Sqlite, spec, name) {
+            conn.execute(statement.as_str()).await.unwrap();
+        }
+        (dir, conn)
+    }
+
+    /// SQLite's plan for one scan of `listing` over `table`, its steps joined.
+    pub async fn plan(
+        conn: &mut DbConnection,
+        listing: &Listing,
+        table: &str,
+        scan: &Scan,
+        cursor: Option<&Cursor>,
+        sort: Sort,
+    ) -> String {
+        let (sql, args) = listing.scan_sql(Dialect::Sqlite, table, scan, cursor, sort, 51);
+        let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), args)
+            .fetch_all(conn)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
