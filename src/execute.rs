@@ -89,6 +89,19 @@ impl<A: Aggregate> Loaded<A> {
         self.version > 0
     }
 
+    /// The aggregate as it is after `events`.
+    pub fn after(&self, events: &[A::Event]) -> A
+    where
+        A: Clone,
+        A::Event: Clone,
+    {
+        let mut aggregate = self.aggregate.clone();
+        for event in events {
+            aggregate.apply(event.clone());
+        }
+        aggregate
+    }
+
     /// The history as a read model's fold takes it.
     pub fn contexts(&self) -> impl Iterator<Item = (EventContext<'_>, &A::Event)> {
         self.history

@@ -31,14 +31,11 @@ pub trait Runnable: Aggregate<Services = ()> + Clone
 where
     Self::Event: EventPayload,
 {
-    /// Whether `principal` may see this aggregate: a command on one it may
-    /// not see is refused with [`Runnable::not_found`], as if it did not exist.
-    fn may_see(&self, _principal: &Principal) -> bool {
-        true
+    /// Refuses `principal` a command on this aggregate if it may not see it
+    /// (as if it did not exist). Everyone sees an aggregate by default.
+    fn visible(&self, _principal: &Principal) -> Result<(), Self::Error> {
+        Ok(())
     }
-
-    /// The refusal for an aggregate the caller may not see.
-    fn not_found() -> Self::Error;
 
     /// Whether events of `event_type` are the aggregate's own bookkeeping
     /// (a timer's records): losing a race only to them is no reason to refuse
@@ -318,8 +315,11 @@ where
     let meta = &request.meta;
     let refused = |error: E| Attempt::Refused(error);
     // A retry is answered only while the caller may still see the aggregate.
-    if loaded.exists() && !loaded.aggregate.may_see(&meta.principal) {
-        return Err(refused(A::not_found().into()));
+    if loaded.exists() {
+        loaded
+            .aggregate
+            .visible(&meta.principal)
+            .map_err(|e| refused(e.into()))?;
     }
     if let Some(replayed) = replay(store, meta)
         .await

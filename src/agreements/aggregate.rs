@@ -225,12 +225,11 @@ impl Agreement {
 }
 
 impl crate::runner::Runnable for Agreement {
-    fn may_see(&self, principal: &Principal) -> bool {
-        self.visible_to(principal)
-    }
-
-    fn not_found() -> AgreementError {
-        AgreementError::NotFound
+    fn visible(&self, principal: &Principal) -> Result<(), AgreementError> {
+        match self.visible_to(principal) {
+            true => Ok(()),
+            false => Err(AgreementError::NotFound),
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::access::{Principal, policy};
 use crate::projector::ProjectionHandle;
-use crate::store::EventStore;
 use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
+use crate::store::EventStore;
 
 /// Agreements, newest or oldest first by issue time.
 pub const AGREEMENTS: Listing = Listing {

@@ -100,28 +100,37 @@ pub async fn load_or_seed(
     store: &crate::store::EventStore,
     now: jiff::Timestamp,
 ) -> Result<Catalogue, SeedError> {
-    use crate::execute::{self, CommandMeta};
-    let loaded = execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
+    use crate::execute::CommandMeta;
+    use crate::runner::{self, CommandRequest, Ran, Source, Step};
+    let loaded = runner::load::<Catalogue>(store, CATALOGUE_ID).await?;
     if loaded.exists() {
         return Ok(loaded.aggregate);
     }
-    let meta = CommandMeta::system("pactum", now);
-    let command = aggregate::CatalogueCommand::Seed {
-        by: meta.principal.clone(),
-        events: shipped::shipped_events(),
-    };
-    let (events, seeded) = execute::decide(&loaded, command, &()).await?;
-    match store
-        .append(execute::append_request(&loaded, &events, &meta, None))
-        .await
-    {
-        Ok(_) => Ok(seeded),
-        Err(crate::store::AppendError::Conflict { .. }) => {
-            Ok(execute::load::<Catalogue>(store, CATALOGUE_ID)
+    let request = CommandRequest::system(CommandMeta::system("pactum", now));
+    let seeded = runner::run(
+        store,
+        CATALOGUE_ID,
+        &request,
+        Source::Log,
+        async |_| {
+            Ok(Step::alone(aggregate::CatalogueCommand::Seed {
+                by: request.meta.principal.clone(),
+                events: shipped::shipped_events(),
+            }))
+        },
+        |loaded, events| Ok(loaded.after(events)),
+    )
+    .await;
+    match seeded {
+        Ok(Ran::Done { answer, .. }) => Ok(answer),
+        // Another process seeded it first.
+        Ok(Ran::Replayed(_))
+        | Err(SeedError::Refused(aggregate::CatalogueError::AlreadySeeded)) => {
+            Ok(runner::load::<Catalogue>(store, CATALOGUE_ID)
                 .await?
                 .aggregate)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -130,7 +139,9 @@ pub enum SeedError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
-    Append(#[from] crate::store::AppendError),
+    Run(#[from] crate::runner::RunError),
     #[error(transparent)]
     Refused(#[from] aggregate::CatalogueError),
 }
+
+impl crate::runner::Runnable for Catalogue {}

@@ -11,10 +11,9 @@ use serde_json::{Value, json};
 
 use crate::access::policy::Capability;
 use crate::app::App;
-use crate::clock::{ManualClock, MoveError};
+use crate::clock::ManualClock;
 use crate::http::error::{ApiError, require};
 use crate::http::extract::CommandInput;
-use crate::validation::FieldError;
 
 #[derive(Clone)]
 struct ClockState {
@@ -66,12 +65,7 @@ async fn move_clock(
             ));
         }
     };
-    let now = moved.map_err(|error| match error {
-        MoveError::Backwards { .. } => ApiError::Conflict(error.to_string()),
-        MoveError::OutOfRange => {
-            ApiError::Validation(vec![FieldError::new(field, error.to_string())])
-        }
-    })?;
+    let now = moved.map_err(|error| ApiError::from((field, error)))?;
     // Timers fire as if the time had passed: what fell due by `now` is recorded
     // before the answer (the background timers would get there too, a moment
     // later; the aggregates record each thing once).

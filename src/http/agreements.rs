@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::Number;
 
-use crate::agreements::list::{self, AgreementListError, AgreementQuery};
+use crate::agreements::list::{self, AgreementQuery};
 use crate::agreements::service::{self, Amendment, PDF, TargetsPatch};
 use crate::app::App;
 use crate::catalogue::params;
@@ -135,12 +135,7 @@ async fn list(
         limit: paging.limit,
         sort: paging.sort,
     };
-    let page = list::list(&app.store, &app.projections.agreements, &principal, &query)
-        .await
-        .map_err(|e| match e {
-            AgreementListError::NotReady => ApiError::Unavailable(e.to_string()),
-            AgreementListError::List(e) => e.into(),
-        })?;
+    let page = list::list(&app.store, &app.projections.agreements, &principal, &query).await?;
     let mut response = Json(&page).into_response();
     response
         .headers_mut()

@@ -380,6 +380,53 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::agreements::list::AgreementListError> for ApiError {
+    fn from(error: crate::agreements::list::AgreementListError) -> Self {
+        use crate::agreements::list::AgreementListError;
+        match error {
+            AgreementListError::NotReady => Self::Unavailable(error.to_string()),
+            AgreementListError::List(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::orders::queue::QueueError> for ApiError {
+    fn from(error: crate::orders::queue::QueueError) -> Self {
+        use crate::orders::queue::QueueError;
+        match error {
+            QueueError::Forbidden => Self::Forbidden(error.to_string()),
+            QueueError::NotReady => Self::Unavailable(error.to_string()),
+            QueueError::List(e) => e.into(),
+            QueueError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::reports::ReportError> for ApiError {
+    fn from(error: crate::reports::ReportError) -> Self {
+        use crate::reports::ReportError;
+        match error {
+            ReportError::Forbidden => Self::Forbidden(error.to_string()),
+            ReportError::NotReady => Self::Unavailable(error.to_string()),
+            ReportError::Database(e) => e.into(),
+            ReportError::Row(_) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+/// A refused clock move and the field that asked for it (`now` or `advance`).
+impl From<(&'static str, crate::clock::MoveError)> for ApiError {
+    fn from((field, error): (&'static str, crate::clock::MoveError)) -> Self {
+        use crate::clock::MoveError;
+        match error {
+            MoveError::Backwards { .. } => Self::Conflict(error.to_string()),
+            MoveError::OutOfRange => {
+                Self::Validation(vec![FieldError::new(field, error.to_string())])
+            }
+        }
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {

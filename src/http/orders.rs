@@ -22,7 +22,7 @@ use crate::http::extract::{Caller, CommandInput, Path, Query, given, parse_json}
 use crate::http::paging::{Paging, PagingQuery};
 use crate::http::response::{POSITION, etag, respond};
 use crate::orders::commands::OrderAction;
-use crate::orders::queue::{self, QueueError, QueueQuery};
+use crate::orders::queue::{self, QueueQuery};
 use crate::orders::service::{self, Submission};
 use crate::runner::Effect;
 use crate::validation::{self, FieldError};
@@ -576,13 +576,7 @@ async fn list(
         &query,
         app.now(),
     )
-        .await
-        .map_err(|e| match e {
-            QueueError::Forbidden => ApiError::Forbidden(e.to_string()),
-            QueueError::NotReady => ApiError::Unavailable(e.to_string()),
-            QueueError::List(e) => e.into(),
-            QueueError::Database(e) => e.into(),
-        })?;
+    .await?;
     let mut response = Json(&page).into_response();
     response
         .headers_mut()

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, Query};
-use crate::reports::{self, ReportError};
+use crate::reports;
 
 pub fn router() -> Router<App> {
     Router::new().route("/v1/reports/orders", get(orders))
@@ -57,14 +57,7 @@ async fn orders(
             )));
         }
     };
-    let report = reports::orders(&app, &principal, from, to)
-        .await
-        .map_err(|e| match e {
-            ReportError::Forbidden => ApiError::Forbidden(e.to_string()),
-            ReportError::NotReady => ApiError::Unavailable(e.to_string()),
-            ReportError::Database(e) => e.into(),
-            ReportError::Row(_) => ApiError::Internal(e.to_string()),
-        })?;
+    let report = reports::orders(&app, &principal, from, to).await?;
     if csv {
         Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],

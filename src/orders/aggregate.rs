@@ -461,12 +461,11 @@ fn forbidden(by: &Principal, action: Action) -> OrderError {
 
 impl crate::runner::Runnable for Order {
     /// An order that does not exist yet is anyone's to submit.
-    fn may_see(&self, principal: &Principal) -> bool {
-        self.scope().is_none() || self.visible_to(principal)
-    }
-
-    fn not_found() -> OrderError {
-        OrderError::NotFound
+    fn visible(&self, principal: &Principal) -> Result<(), OrderError> {
+        match self.scope().is_none() || self.visible_to(principal) {
+            true => Ok(()),
+            false => Err(OrderError::NotFound),
+        }
     }
 
     /// The handling timer's records of a warning or a breach.

@@ -17,8 +17,8 @@ use serde::Serialize;
 use crate::access::{Principal, policy};
 use crate::handling;
 use crate::projector::ProjectionHandle;
-use crate::store::EventStore;
 pub use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
+use crate::store::EventStore;
 use pactum_projections::audience::Audience;
 
 /// The queue: `order_queue` rows, newest or oldest first by submission time.

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use crate::projector::listing::plans;
+use crate::store::DbConnection;
 use pactum_events::order::OrderStatus;
 use pactum_projections::order_queue::OrderQueue;
 use pactum_projections::projection::Projection;
-use crate::projector::listing::plans;
-use crate::store::DbConnection;
 
 use super::*;
 use crate::access::{Principal, Role};
