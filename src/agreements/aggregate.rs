@@ -5,43 +5,14 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use jiff::civil::Date;
 use pactum_events::agreement::{
-    AgreementAmended, AgreementContent, AgreementEvent, AgreementExpired, AgreementIssued,
-    AgreementTerminated, DocumentRef, Targets,
+    AgreementAmended, AgreementEvent, AgreementExpired, AgreementIssued, AgreementTerminated,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::access::Principal;
 use crate::access::policy::{self, AgreementScope};
-
-#[derive(Clone, Debug)]
-pub struct AgreementCommand {
-    pub by: Principal,
-    pub action: AgreementAction,
-}
-
-#[derive(Clone, Debug)]
-pub enum AgreementAction {
-    Issue {
-        agreement_id: String,
-        content: Box<AgreementContent>,
-        document: DocumentRef,
-    },
-    /// New targets and/or a later end date, with the document of the new version.
-    Amend {
-        targets: Option<Targets>,
-        end: Option<Date>,
-        note: String,
-        changes: Vec<String>,
-        document: DocumentRef,
-    },
-    Terminate {
-        reason: String,
-    },
-    /// `today` is the caller's date: the agreement expires once its last day is past.
-    Expire {
-        today: Date,
-    },
-}
+use crate::agreements::commands::{AgreementAction, AgreementCommand};
+use crate::agreements::errors::AgreementError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,25 +36,6 @@ impl std::fmt::Display for AgreementStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AgreementError {
-    /// It does not exist, or the caller may not see it.
-    #[error("agreement not found")]
-    NotFound,
-    #[error("a {role} may not change agreements")]
-    Forbidden { role: &'static str },
-    #[error("this agreement id is already issued")]
-    AlreadyIssued,
-    #[error("the agreement is {status}")]
-    NotActive { status: AgreementStatus },
-    #[error("the new end date {requested} is not after the current one, {current}")]
-    EndNotLater { current: Date, requested: Date },
-    #[error("an amendment must change the targets or extend the end date")]
-    NothingToAmend,
-    #[error("the agreement runs until {end}; it cannot expire before then")]
-    NotYetEnded { end: Date },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,9 @@
 //! it, issued when an order becomes active, amended into new versions, terminated
 //! or expired — each version with its rendered document.
 //!
+//! - [`commands`] — what callers ask ([`commands::AgreementCommand`]).
 //! - [`aggregate`] — the `agreement` aggregate and its rules.
+//! - [`errors`] — why it refuses a command.
 //! - [`content`] — what an agreement says, built from the order, the catalogue and
 //!   the brand at issue time, and the document data of each version.
 //! - [`service`] — activation (the order and its agreements in one transaction),
@@ -12,7 +14,9 @@
 //! - [`queries`] — the SQL agreements read (the expiry timer's).
 
 pub mod aggregate;
+pub mod commands;
 pub mod content;
+pub mod errors;
 pub mod expiry;
 pub mod list;
 pub mod queries;

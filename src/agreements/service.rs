@@ -17,10 +17,10 @@ use pactum_projections::order_view::OrderView;
 use serde_json::Number;
 
 use crate::access::Principal;
-use crate::agreements::aggregate::{
-    Agreement, AgreementAction, AgreementCommand, AgreementError, AgreementStatus,
-};
+use crate::agreements::aggregate::{Agreement, AgreementStatus};
+use crate::agreements::commands::{AgreementAction, AgreementCommand};
 use crate::agreements::content::{self, AmendmentNote, ContentError, IssueContext};
+use crate::agreements::errors::AgreementError;
 use crate::brands;
 use crate::catalogue::Catalogue;
 use crate::documents::model::{DocumentData, Logo};

@@ -5,26 +5,10 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use pactum_events::catalogue::CatalogueEvent;
 
-use crate::access::Principal;
 use crate::access::policy::{self, Capability};
 use crate::catalogue::Catalogue;
-
-#[derive(Clone, Debug)]
-pub enum CatalogueCommand {
-    /// Loads a whole catalogue into an empty one (first start).
-    Seed {
-        by: Principal,
-        events: Vec<CatalogueEvent>,
-    },
-}
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CatalogueError {
-    #[error("only admins may change the catalogue")]
-    NotAllowed,
-    #[error("the catalogue is already loaded")]
-    AlreadySeeded,
-}
+use crate::catalogue::commands::CatalogueCommand;
+use crate::catalogue::errors::CatalogueError;
 
 impl Aggregate for Catalogue {
     const TYPE: &'static str = "catalogue";

@@ -1,4 +1,5 @@
-//! Why a catalogue is refused: by its file's shape or by the catalogue's rules.
+//! Why a catalogue is refused: by its file's shape or by the catalogue's rules,
+//! and why the catalogue aggregate refuses a command.
 
 /// Why a catalogue file (or a set of catalogue events) is refused. Each variant
 /// names the broken rule and where.
@@ -98,4 +99,13 @@ pub enum CatalogueFileError {
         text: String,
         token: &'static str,
     },
+}
+
+/// Why the catalogue aggregate refuses a command.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("only admins may change the catalogue")]
+    NotAllowed,
+    #[error("the catalogue is already loaded")]
+    AlreadySeeded,
 }

@@ -5,8 +5,12 @@
 //! catalogue pactum ships (`default.toml`, see [`shipped`]) is appended as events on
 //! first start, and [`Catalogue`] is the fold of those events that the rest of the
 //! code reads. [`params`] validates an order's parameters against a service's spec.
+//!
+//! - [`commands`], [`aggregate`], [`errors`] — the catalogue aggregate (seeding).
+//! - [`shipped`] — the catalogue file's schema; [`rules`] — what a catalogue must hold.
 
 pub mod aggregate;
+pub mod commands;
 pub mod errors;
 pub mod params;
 pub mod rules;
@@ -113,7 +117,7 @@ pub async fn load_or_seed(
         &request,
         Source::Log,
         async |_| {
-            Ok(Step::alone(aggregate::CatalogueCommand::Seed {
+            Ok(Step::alone(commands::CatalogueCommand::Seed {
                 by: request.meta.principal.clone(),
                 events: shipped::shipped_events(),
             }))
@@ -124,8 +128,7 @@ pub async fn load_or_seed(
     match seeded {
         Ok(Ran::Done { answer, .. }) => Ok(answer),
         // Another process seeded it first.
-        Ok(Ran::Replayed(_))
-        | Err(SeedError::Refused(aggregate::CatalogueError::AlreadySeeded)) => {
+        Ok(Ran::Replayed(_)) | Err(SeedError::Refused(errors::CatalogueError::AlreadySeeded)) => {
             Ok(runner::load::<Catalogue>(store, CATALOGUE_ID)
                 .await?
                 .aggregate)
@@ -141,7 +144,7 @@ pub enum SeedError {
     #[error(transparent)]
     Run(#[from] crate::runner::RunError),
     #[error(transparent)]
-    Refused(#[from] aggregate::CatalogueError),
+    Refused(#[from] errors::CatalogueError),
 }
 
 impl crate::runner::Runnable for Catalogue {}

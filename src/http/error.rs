@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use pactum_events::order::OrderStatus;
 use serde_json::{Value, json};
 
-use crate::agreements::aggregate::AgreementError;
+use crate::agreements::errors::AgreementError;
 use crate::orders::errors::OrderError;
 use crate::orders::service::ServiceError;
 use crate::store::{AppendError, StoreError};

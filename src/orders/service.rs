@@ -46,7 +46,7 @@ pub enum ServiceError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
-    Agreement(#[from] crate::agreements::aggregate::AgreementError),
+    Agreement(#[from] crate::agreements::errors::AgreementError),
     /// A document could not be produced: a bug in a template or the renderer.
     #[error("document: {0}")]
     Document(String),
