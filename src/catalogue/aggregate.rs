@@ -47,6 +47,7 @@ impl Aggregate for Catalogue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Principal;
     use crate::catalogue::shipped::shipped_events;
     use cqrs_es::test::TestFramework;
 
