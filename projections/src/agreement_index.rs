@@ -6,7 +6,6 @@ use pactum_events::agreement::AgreementEvent;
 
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
-    decode_stored,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,14 +99,6 @@ impl Projection for AgreementIndex {
 
     fn table(&self) -> &'static TableSpec {
         &TABLE
-    }
-
-    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<AgreementEvent, ApplyError> {
-        decode_stored(envelope, payload)
-    }
-
-    fn key(&self, envelope: &Envelope, _: &AgreementEvent) -> String {
-        envelope.aggregate_id.clone()
     }
 
     fn apply(

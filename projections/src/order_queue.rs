@@ -8,7 +8,6 @@ use pactum_events::order::{OrderEvent, OrderStatus, Visibility};
 use crate::handling::HandlingRow;
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
-    decode_stored,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,14 +158,6 @@ impl Projection for OrderQueue {
 
     fn table(&self) -> &'static TableSpec {
         &TABLE
-    }
-
-    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<OrderEvent, ApplyError> {
-        decode_stored(envelope, payload)
-    }
-
-    fn key(&self, envelope: &Envelope, _: &OrderEvent) -> String {
-        envelope.aggregate_id.clone()
     }
 
     fn apply(

@@ -9,7 +9,6 @@ use pactum_events::order::{HandlingClock, OrderEvent};
 
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
-    decode_stored,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,14 +87,6 @@ impl Projection for OrderReport {
 
     fn table(&self) -> &'static TableSpec {
         &TABLE
-    }
-
-    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<OrderEvent, ApplyError> {
-        decode_stored(envelope, payload)
-    }
-
-    fn key(&self, envelope: &Envelope, _: &OrderEvent) -> String {
-        envelope.aggregate_id.clone()
     }
 
     fn apply(

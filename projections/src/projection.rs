@@ -142,7 +142,7 @@ impl EventTypes {
 /// found by [`Projection::key`].
 pub trait Projection: Send + Sync + 'static {
     /// The decoded events this projection reads.
-    type Event: Send + Sync + 'static;
+    type Event: pactum_events::EventPayload + Send + Sync + 'static;
     /// One row of its table.
     type Row: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static;
 
@@ -160,10 +160,15 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Decodes the payload (stored JSON text) of an event of one of
     /// [`Projection::event_types`], upcasting old schema versions.
-    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<Self::Event, ApplyError>;
+    fn decode(&self, envelope: &Envelope, payload: &str) -> Result<Self::Event, ApplyError> {
+        decode_stored(envelope, payload)
+    }
 
-    /// The key of the row `event` touches.
-    fn key(&self, envelope: &Envelope, event: &Self::Event) -> String;
+    /// The key of the row `event` touches: by default the aggregate's id (one
+    /// row per aggregate).
+    fn key(&self, envelope: &Envelope, _event: &Self::Event) -> String {
+        envelope.aggregate_id.clone()
+    }
 
     /// The row after `event`: `None` deletes it.
     fn apply(

@@ -51,8 +51,22 @@ static TALLY_TABLE: TableSpec = TableSpec {
     indexes: &[],
 };
 
+/// Any event at all: the tally reads only envelopes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AnyEvent;
+
+impl pactum_events::EventPayload for AnyEvent {
+    const AGGREGATE_TYPE: &'static str = "any";
+    fn event_type(&self) -> &'static str {
+        "Any"
+    }
+    fn current_version(_: &str) -> Option<u32> {
+        Some(1)
+    }
+}
+
 impl Projection for Tally {
-    type Event = ();
+    type Event = AnyEvent;
     type Row = TallyRow;
 
     fn name(&self) -> &'static str {
@@ -67,17 +81,17 @@ impl Projection for Tally {
     fn table(&self) -> &'static TableSpec {
         &TALLY_TABLE
     }
-    fn decode(&self, _: &Envelope, _: &str) -> Result<(), ApplyError> {
-        Ok(())
+    fn decode(&self, _: &Envelope, _: &str) -> Result<AnyEvent, ApplyError> {
+        Ok(AnyEvent)
     }
-    fn key(&self, envelope: &Envelope, _: &()) -> String {
+    fn key(&self, envelope: &Envelope, _: &AnyEvent) -> String {
         format!("{}/{}", envelope.aggregate_type, envelope.aggregate_id)
     }
     fn apply(
         &self,
         row: Option<TallyRow>,
         envelope: &Envelope,
-        _: &(),
+        _: &AnyEvent,
     ) -> Result<Option<TallyRow>, ApplyError> {
         let row = row.unwrap_or(TallyRow {
             events: 0,
