@@ -94,25 +94,42 @@ fn recorded_at(position: i64, micros: i64) -> Result<Timestamp, ProjectorError> 
     })
 }
 
+/// The envelope of a log row (columns 0 to 9 of [`query`]), whichever driver
+/// read it: `int`, `text` and `optional` fetch one column.
+fn envelope<E>(
+    int: impl Fn(usize) -> Result<i64, E>,
+    text: impl Fn(usize) -> Result<String, E>,
+    optional: impl Fn(usize) -> Result<Option<String>, E>,
+) -> Result<Envelope, ProjectorError>
+where
+    ProjectorError: From<E>,
+{
+    let position = int(0)?;
+    Ok(Envelope {
+        position: position as u64,
+        aggregate_type: text(1)?,
+        aggregate_id: text(2)?,
+        sequence: int(3)? as u64,
+        event_type: text(4)?,
+        schema_version: int(5)? as u32,
+        recorded_at: recorded_at(position, int(6)?)?,
+        actor: Actor {
+            subject: text(7)?,
+            role: text(8)?,
+            org: optional(9)?,
+        },
+    })
+}
+
 fn from_any_row<P: Projection>(
     projection: &P,
     row: &DbRow,
 ) -> Result<Keyed<P::Event>, ProjectorError> {
-    let position: i64 = row.try_get(0)?;
-    let envelope = Envelope {
-        position: position as u64,
-        aggregate_type: row.try_get(1)?,
-        aggregate_id: row.try_get(2)?,
-        sequence: row.try_get::<i64, _>(3)? as u64,
-        event_type: row.try_get(4)?,
-        schema_version: row.try_get::<i64, _>(5)? as u32,
-        recorded_at: recorded_at(position, row.try_get(6)?)?,
-        actor: Actor {
-            subject: row.try_get(7)?,
-            role: row.try_get(8)?,
-            org: row.try_get(9)?,
-        },
-    };
+    let envelope = envelope(
+        |i| row.try_get::<i64, _>(i),
+        |i| row.try_get(i),
+        |i| row.try_get(i),
+    )?;
     keyed(projection, envelope, row.try_get::<&str, _>(10)?)
 }
 
@@ -199,21 +216,7 @@ fn read_sqlite<P: Projection>(
     let mut rows = statement.query((after as i64, upto as i64))?;
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
-        let position: i64 = row.get(0)?;
-        let envelope = Envelope {
-            position: position as u64,
-            aggregate_type: row.get(1)?,
-            aggregate_id: row.get(2)?,
-            sequence: row.get::<_, i64>(3)? as u64,
-            event_type: row.get(4)?,
-            schema_version: row.get::<_, i64>(5)? as u32,
-            recorded_at: recorded_at(position, row.get(6)?)?,
-            actor: Actor {
-                subject: row.get(7)?,
-                role: row.get(8)?,
-                org: row.get(9)?,
-            },
-        };
+        let envelope = envelope(|i| row.get::<_, i64>(i), |i| row.get(i), |i| row.get(i))?;
         let payload = row
             .get_ref(10)?
             .as_str()
