@@ -17,8 +17,8 @@ use crate::app::App;
 use crate::catalogue::params;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path, Query, given};
-use crate::http::paging::{Paging, PagingQuery};
-use crate::http::response::{POSITION, etag, respond};
+use crate::http::paging::{ListRequest, Paged, PagingQuery};
+use crate::http::response::{etag, listed, respond};
 use crate::runner::Effect;
 use crate::validation::{self, FieldError};
 
@@ -45,6 +45,15 @@ pub struct TargetsBody {
 }
 
 impl TargetsBody {
+    /// [`TargetsBody::patch`] of an optional body, its errors added to `errors`.
+    pub fn patch_of(
+        body: Option<Self>,
+        field: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<TargetsPatch> {
+        body?.patch(field).map_err(|e| errors.extend(e)).ok()
+    }
+
     /// Percentages in (0, 100]; `field` prefixes the names of bad fields.
     pub fn patch(self, field: &str) -> Result<TargetsPatch, Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -92,13 +101,20 @@ struct ListParams {
     paging: PagingQuery,
 }
 
+impl Paged for ListParams {
+    fn paging(&mut self) -> PagingQuery {
+        std::mem::take(&mut self.paging)
+    }
+}
+
 async fn list(
     State(app): State<App>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    ListRequest {
+        principal,
+        paging,
+        params,
+    }: ListRequest<ListParams>,
 ) -> Result<Response, ApiError> {
-    let paging = Paging::parse(params.paging, &headers)?;
     let text = |value: &Option<String>| given(value).map(str::to_owned);
     let kind = text(&params.kind);
     if kind.as_deref().is_some_and(|k| k != "sla" && k != "ola") {
@@ -136,11 +152,7 @@ async fn list(
         sort: paging.sort,
     };
     let page = list::list(&app.store, &app.projections.agreements, &principal, &query).await?;
-    let mut response = Json(&page).into_response();
-    response
-        .headers_mut()
-        .insert(POSITION.clone(), page.position.into());
-    Ok(response)
+    Ok(listed(&page, page.position))
 }
 
 /// `GET /v1/agreements/{id}`
@@ -236,13 +248,7 @@ async fn amend(
 ) -> Result<Response, ApiError> {
     let body: AmendBody = input.json()?;
     let mut errors = Vec::new();
-    let targets = body
-        .targets
-        .map(|t| t.patch("targets"))
-        .transpose()
-        .map_err(|e| errors.extend(e))
-        .ok()
-        .flatten();
+    let targets = TargetsBody::patch_of(body.targets, "targets", &mut errors);
     let end = body
         .end
         .map(|end| {

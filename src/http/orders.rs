@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,8 +19,8 @@ use crate::app::App;
 use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path, Query, given, parse_json};
-use crate::http::paging::{Paging, PagingQuery};
-use crate::http::response::{POSITION, etag, respond};
+use crate::http::paging::{ListRequest, Paged, PagingQuery};
+use crate::http::response::{etag, listed, respond};
 use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueQuery};
 use crate::orders::service::{self, Submission};
@@ -494,13 +494,7 @@ async fn activate(
 ) -> Result<Response, ApiError> {
     let body: ActivateBody = input.json()?;
     let mut errors = Vec::new();
-    let targets = body
-        .targets
-        .map(|t| t.patch("targets"))
-        .transpose()
-        .map_err(|e| errors.extend(e))
-        .ok()
-        .flatten();
+    let targets = TargetsBody::patch_of(body.targets, "targets", &mut errors);
     let mut provider_targets = BTreeMap::new();
     for (provider, targets) in body.provider_targets {
         match targets.patch(&format!("provider_targets.{provider}")) {
@@ -535,13 +529,20 @@ struct QueueParams {
     paging: PagingQuery,
 }
 
+impl Paged for QueueParams {
+    fn paging(&mut self) -> PagingQuery {
+        std::mem::take(&mut self.paging)
+    }
+}
+
 async fn list(
     State(app): State<App>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
-    Query(params): Query<QueueParams>,
+    ListRequest {
+        principal,
+        paging,
+        params,
+    }: ListRequest<QueueParams>,
 ) -> Result<Response, ApiError> {
-    let paging = Paging::parse(params.paging, &headers)?;
     let text = |value: &Option<String>| given(value).map(str::to_owned);
     let statuses = match text(&params.status) {
         None => Vec::new(),
@@ -577,11 +578,7 @@ async fn list(
         app.now(),
     )
     .await?;
-    let mut response = Json(&page).into_response();
-    response
-        .headers_mut()
-        .insert(POSITION.clone(), page.position.into());
-    Ok(response)
+    Ok(listed(&page, page.position))
 }
 
 /// `GET /v1/orders/{id}[?as_of=RFC3339]` (other parameters are ignored, as

@@ -5,13 +5,47 @@
 
 use std::time::Duration;
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 
+use crate::access::Principal;
+use crate::app::App;
 use crate::http::error::ApiError;
-use crate::http::extract::given;
+use crate::http::extract::{Caller, Query, given};
 use crate::projector::ProjectionHandle;
 use crate::projector::listing::{Cursor, Sort};
 use crate::store::EventStore;
+
+/// A list's query struct: its filters beside a flattened [`PagingQuery`].
+pub trait Paged {
+    /// Takes the paging parameters out of the query.
+    fn paging(&mut self) -> PagingQuery;
+}
+
+/// What every list handler starts from: the caller, its paging (parsed and
+/// checked) and the list's own filters `P`.
+pub struct ListRequest<P> {
+    pub principal: Principal,
+    pub paging: Paging,
+    pub params: P,
+}
+
+impl<P: DeserializeOwned + Paged + Send> FromRequestParts<App> for ListRequest<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let Caller(principal) = Caller::from_request_parts(parts, app).await?;
+        let Query(mut params) = Query::<P>::from_request_parts(parts, app).await?;
+        let paging = Paging::parse(params.paging(), &parts.headers)?;
+        Ok(Self {
+            principal,
+            paging,
+            params,
+        })
+    }
+}
 
 /// How long a read waits for a read model to reach `min_position`.
 const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);

@@ -18,6 +18,16 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
 }
 
+/// A page of a list read from a projection: the page as JSON, and the log
+/// position every event up to which it reflects (read your writes with it).
+pub fn listed<T: Serialize>(page: &T, position: u64) -> Response {
+    let mut response = axum::Json(page).into_response();
+    response
+        .headers_mut()
+        .insert(POSITION.clone(), position.into());
+    response
+}
+
 /// Turns a command's answer into the HTTP response: 201 with `Location` for a
 /// creation (`location` says where the created thing lives), else 200; retries
 /// get the first answer.
