@@ -315,7 +315,7 @@ impl<P: Projection> Runner<P> {
                     if last - expected > REMAINDER {
                         return Ok(None);
                     }
-                    let rest = source::read_on(conn, &*projection, expected, last).await?;
+                    let rest = source::read(&mut *conn, &*projection, expected, last).await?;
                     write_batch(conn, dialect, &*projection, &table, rest).await?;
                     registry::set_checkpoint(conn, &name, number, last).await?;
                     // A replay that stopped before creating them left a building

@@ -24,7 +24,7 @@ use rusqlite::types::Type;
 use sqlx::Row;
 
 use super::errors::ProjectorError;
-use crate::store::{DbConnection, DbPool, DbRow, EventStore};
+use crate::store::{Db, DbPool, DbRow, EventStore};
 
 /// One event to fold: the key of the row it touches, its envelope, its payload.
 pub struct Keyed<E> {
@@ -133,9 +133,11 @@ fn from_any_row<P: Projection>(
     keyed(projection, envelope, row.try_get::<&str, _>(10)?)
 }
 
-/// The events of `(after, upto]` that `projection` reads, through the read pool.
-pub async fn read<P: Projection>(
-    pool: &DbPool,
+/// The events of `(after, upto]` that `projection` reads, through `executor`:
+/// the read pool, or inside a write task the writer's connection (whose own
+/// transaction is what must be read).
+pub async fn read<'e, P: Projection>(
+    executor: impl sqlx::Executor<'e, Database = Db>,
     projection: &P,
     after: u64,
     upto: u64,
@@ -143,25 +145,7 @@ pub async fn read<P: Projection>(
     let rows = sqlx::query(&query(projection))
         .bind(after as i64)
         .bind(upto as i64)
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| from_any_row(projection, row))
-        .collect()
-}
-
-/// Like [`read`], on a given connection (inside a write task, where the writer's
-/// own transaction is what must be read).
-pub async fn read_on<P: Projection>(
-    conn: &mut DbConnection,
-    projection: &P,
-    after: u64,
-    upto: u64,
-) -> Result<Events<P>, ProjectorError> {
-    let rows = sqlx::query(&query(projection))
-        .bind(after as i64)
-        .bind(upto as i64)
-        .fetch_all(conn)
+        .fetch_all(executor)
         .await?;
     rows.iter()
         .map(|row| from_any_row(projection, row))
