@@ -168,6 +168,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored event at position {position} is unreadable: {reason}")]
     Corrupt { position: u64, reason: String },
+    /// A row of a table kept beside the log (an inline projection's) that this
+    /// build cannot read back.
+    #[error("row {key} of {table} is unreadable: {reason}")]
+    CorruptRow {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
 }
 
 /// A read model kept in the same transaction as the events it folds, for data that
