@@ -121,7 +121,8 @@ impl Server {
         });
         match mail {
             Some(mail) => projectors.push(tokio::spawn(deliver::run(
-                app.clone(),
+                app.store.clone(),
+                Arc::clone(&app.clock),
                 mail,
                 app.shutdown.child_token(),
             ))),
