@@ -1,7 +1,7 @@
 //! Building and running the server: open the store, bind the listener (port 0
 //! works, for tests), start the background work (projections, agreement expiry,
-//! and the NATS relay when configured), serve until told to stop, then drain the
-//! writer.
+//! handling clocks, mail delivery, and the NATS relay when configured), serve
+//! until told to stop, then drain the writer.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,9 +13,12 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, OpenError};
 use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::handling::timer::OrderClocks;
 use crate::http;
 use crate::http::events::StreamLimits;
 use crate::notify::deliver::{self, MailConfig};
+use crate::orders::commands::OrderAction;
+use crate::orders::service::{self, CommandRequest, CommandResponse, ServiceError};
 use crate::projector::{self, Hooks};
 use crate::relay::{Relay, RelayConfig, RelayStatus};
 use crate::store::StorageLocation;
@@ -110,6 +113,9 @@ impl Server {
             app.shutdown.child_token(),
         )));
         projectors.push(tokio::spawn(crate::handling::timer::run(
+            app.store.clone(),
+            app.projections.order_queue.clone(),
+            Arc::clone(&app.clock),
             app.clone(),
             app.shutdown.child_token(),
         )));
@@ -208,5 +214,17 @@ impl Server {
         self.app.store.close().await;
         tracing::info!("pactum stopped");
         Ok(())
+    }
+}
+
+/// The handling timer sends `CheckClocks` through the order service, which
+/// works on the whole application.
+impl OrderClocks for App {
+    async fn check_clocks(
+        &self,
+        order_id: &str,
+        request: CommandRequest,
+    ) -> Result<CommandResponse, ServiceError> {
+        service::execute(self, order_id, OrderAction::CheckClocks, request).await
     }
 }

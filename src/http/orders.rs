@@ -550,6 +550,7 @@ async fn list(
             QueueError::NotReady => ApiError::Unavailable(e.to_string()),
             QueueError::List(e) => e.into(),
             QueueError::Database(e) => e.into(),
+            QueueError::Store(e) => e.into(),
         })?;
     let mut response = Json(&page).into_response();
     response

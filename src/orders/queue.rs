@@ -18,6 +18,7 @@ use crate::access::{Principal, policy};
 use crate::app::App;
 use crate::handling;
 pub use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
+use crate::store::StoreError;
 use pactum_projections::audience::Audience;
 
 /// The queue: `order_queue` rows, newest or oldest first by submission time.
@@ -90,6 +91,8 @@ pub enum QueueError {
     List(#[from] ListError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The scans that together answer `query` for `principal`: their union, in
@@ -191,7 +194,7 @@ pub async fn list(
         for handling in page.rows.iter().filter_map(|row| row.handling.as_ref()) {
             let pin = (handling.key.clone(), handling.version);
             if !calendars.contains_key(&pin)
-                && let Some(defined) = handling::version(app, &pin.0, pin.1).await?
+                && let Some(defined) = handling::version(&app.store, &pin.0, pin.1).await?
             {
                 calendars.insert(pin, defined.calendar);
             }

@@ -193,7 +193,7 @@ pub async fn submit(
     mut order: NewOrder,
     request: CommandRequest,
 ) -> Result<CommandResponse, ServiceError> {
-    order.targets = handling::in_force(app, &order.group, &order.service).await?;
+    order.targets = handling::in_force(&app.store, &order.group, &order.service).await?;
     let id = order.order_id.clone();
     execute(app, &id, OrderAction::Submit(Box::new(order)), request).await
 }
