@@ -1,11 +1,13 @@
 //! Building and running the server: open the store, bind the listener (port 0
 //! works, for tests), start the background work (projections, agreement expiry,
-//! and the NATS relay when configured), serve until told to stop, then drain the
-//! writer.
+//! handling clocks, mail delivery, and the NATS relay when configured), serve
+//! until told to stop, then drain the writer.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use jiff::Timestamp;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -13,11 +15,16 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, OpenError};
 use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::execute::CommandMeta;
+use crate::handling::timer::{CheckError, Checked, OrderClocks, TIMER};
 use crate::http;
 use crate::http::events::StreamLimits;
 use crate::notify::deliver::{self, MailConfig};
+use crate::orders::commands::OrderAction;
+use crate::orders::service::{self, ServiceError};
 use crate::projector::{self, Hooks};
 use crate::relay::{Relay, RelayConfig, RelayStatus};
+use crate::runner::{CommandRequest, Ran};
 use crate::store::StorageLocation;
 
 pub use crate::http::serve::HttpLimits;
@@ -110,6 +117,9 @@ impl Server {
             app.shutdown.child_token(),
         )));
         projectors.push(tokio::spawn(crate::handling::timer::run(
+            app.store.clone(),
+            app.projections.order_queue.clone(),
+            Arc::clone(&app.clock),
             app.clone(),
             app.shutdown.child_token(),
         )));
@@ -121,7 +131,8 @@ impl Server {
         });
         match mail {
             Some(mail) => projectors.push(tokio::spawn(deliver::run(
-                app.clone(),
+                app.store.clone(),
+                Arc::clone(&app.clock),
                 mail,
                 app.shutdown.child_token(),
             ))),
@@ -207,5 +218,18 @@ impl Server {
         self.app.store.close().await;
         tracing::info!("pactum stopped");
         Ok(())
+    }
+}
+
+/// The handling timer sends `CheckClocks` through the order service.
+impl OrderClocks for App {
+    async fn check_clocks(&self, order_id: &str, now: Timestamp) -> Result<Checked, CheckError> {
+        let request = CommandRequest::system(CommandMeta::system(TIMER, now));
+        match service::execute(&self.store, order_id, OrderAction::CheckClocks, &request).await {
+            Ok(Ran::Done { .. }) => Ok(Checked::Done),
+            Ok(Ran::Replayed(_)) => Ok(Checked::Replayed),
+            Err(ServiceError::Conflict { .. }) => Ok(Checked::Raced),
+            Err(error) => Err(error.into()),
+        }
     }
 }

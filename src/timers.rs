@@ -11,48 +11,69 @@ use jiff::{Timestamp, ToSpan};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::clock::Clock;
+use crate::store::EventStore;
 
 /// The least time between sweeps woken by commits, unless a timer says
 /// otherwise ([`run_rechecking`]).
 const COMMIT_RECHECK: Duration = Duration::from_secs(1);
 
-/// Runs `sweep` until cancelled. `sweep` records what is due now and returns
-/// when the next thing falls due (`None`: nothing pending); an error is logged
-/// under `name` and retried 30 s later.
+/// [`run_on`] for a timer that sweeps with the whole application (agreement
+/// expiry), handed a clone of it each round.
 pub async fn run<F, Fut, E>(app: App, cancel: CancellationToken, name: &'static str, sweep: F)
 where
     F: Fn(App) -> Fut,
     Fut: Future<Output = Result<Option<Timestamp>, E>>,
     E: std::fmt::Display,
 {
-    run_rechecking(app, cancel, name, COMMIT_RECHECK, sweep).await
+    let (store, clock) = (app.store.clone(), app.clock.clone());
+    run_on(&store, clock.as_ref(), cancel, name, || sweep(app.clone())).await
 }
 
-/// [`run`], looking after a commit at most every `recheck`.
-pub async fn run_rechecking<F, Fut, E>(
-    app: App,
+/// Runs `sweep` until cancelled, following `store`'s commits and `clock`.
+/// `sweep` records what is due now and returns when the next thing falls due
+/// (`None`: nothing pending); an error is logged under `name` and retried 30 s
+/// later.
+pub async fn run_on<F, Fut, E>(
+    store: &EventStore,
+    clock: &dyn Clock,
     cancel: CancellationToken,
     name: &'static str,
-    recheck: Duration,
     sweep: F,
 ) where
-    F: Fn(App) -> Fut,
+    F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<Timestamp>, E>>,
     E: std::fmt::Display,
 {
-    let mut head = app.store.subscribe();
-    let mut jumps = app.clock.jumps();
+    run_rechecking(store, clock, cancel, name, COMMIT_RECHECK, sweep).await
+}
+
+/// [`run_on`], looking after a commit at most every `recheck`.
+pub async fn run_rechecking<F, Fut, E>(
+    store: &EventStore,
+    clock: &dyn Clock,
+    cancel: CancellationToken,
+    name: &'static str,
+    recheck: Duration,
+    mut sweep: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<Timestamp>, E>>,
+    E: std::fmt::Display,
+{
+    let mut head = store.subscribe();
+    let mut jumps = clock.jumps();
     loop {
         head.borrow_and_update();
-        let next = match sweep(app.clone()).await {
+        let next = match sweep().await {
             Ok(next) => next,
             Err(error) => {
                 tracing::error!(%error, timer = name, "timer sweep failed; retrying");
-                Some(app.now() + 30.seconds())
+                Some(clock.now() + 30.seconds())
             }
         };
         let wait = next.map(|due| {
-            let millis = due.duration_since(app.now()).as_millis().max(0);
+            let millis = due.duration_since(clock.now()).as_millis().max(0);
             Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
         });
         tokio::select! {

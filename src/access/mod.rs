@@ -7,12 +7,14 @@
 //! - [`tokens`]: API tokens — minted once, stored only as SHA-256, issued and revoked
 //!   as events of the `access_token` aggregate ([`aggregate`]), kept in a table
 //!   updated in the same transaction ([`tokens::TokenTable`]).
+//! - [`queries`]: every SQL statement of the module.
 
 pub mod aggregate;
 pub mod commands;
 pub mod errors;
 pub mod policy;
 mod principal;
+pub mod queries;
 pub mod tokens;
 
 pub use principal::{Principal, Role};

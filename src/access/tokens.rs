@@ -6,22 +6,18 @@
 
 use std::collections::BTreeSet;
 
-use futures::future::BoxFuture;
 use jiff::Timestamp;
-use pactum_events::access::AccessEvent;
-use pactum_events::{EventPayload, RecordedEvent};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::access::aggregate::AccessToken;
 use crate::access::commands::AccessCommand;
 use crate::access::errors::AccessError;
+use crate::access::queries;
 use crate::access::{Principal, Role};
 use crate::catalogue::Catalogue;
 use crate::execute::{self, CommandMeta};
-use crate::store::{
-    AppendError, AppendOutcome, DbConnection, DbPool, EventStore, InlineProjection, StoreError,
-};
+use crate::store::{AppendError, AppendOutcome, DbPool, EventStore, StoreError};
 use crate::validation::{self, FieldError};
 
 /// Prefix of every token, so that a leaked one is recognisable in logs and scanners.
@@ -221,25 +217,6 @@ pub async fn revoke(
     }
 }
 
-/// The groups a token carries.
-async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, sqlx::Error> {
-    let groups: Vec<String> =
-        sqlx::query_scalar("SELECT group_id FROM access_token_groups WHERE token_id = $1")
-            .bind(token_id)
-            .fetch_all(pool)
-            .await?;
-    Ok(groups.into_iter().collect())
-}
-
-/// A live token's row, once per group it carries (once with no group if none).
-type TokenRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
 /// The principal a bearer token authenticates, if it is known, unexpired and
 /// not revoked. One indexed read per request, so a revocation (by any process)
 /// holds from the next request; the hash is one SHA-256 of a 256-bit random
@@ -248,20 +225,11 @@ pub async fn authenticate(
     pool: &DbPool,
     token: &str,
     now: Timestamp,
-) -> Result<Option<Principal>, sqlx::Error> {
+) -> Result<Option<Principal>, StoreError> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let rows: Vec<TokenRow> = sqlx::query_as(
-        "SELECT t.subject, t.role, t.org, t.provider, g.group_id FROM access_tokens t \
-         LEFT JOIN access_token_groups g ON g.token_id = t.token_id \
-         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
-         AND (t.expires_at IS NULL OR t.expires_at > $2)",
-    )
-    .bind(hash_token(token))
-    .bind(now.as_microsecond())
-    .fetch_all(pool)
-    .await?;
+    let rows = queries::live_token(pool, &hash_token(token), now).await?;
     let Some((subject, role, org, provider, _)) = rows.first().cloned() else {
         return Ok(None);
     };
@@ -285,19 +253,8 @@ pub async fn is_group_shifter(
     subject: &str,
     group: &str,
     now: Timestamp,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<String> = sqlx::query_scalar(
-        "SELECT t.token_id FROM access_tokens t \
-         JOIN access_token_groups g ON g.token_id = t.token_id \
-         WHERE t.subject = $1 AND t.role = 'shifter' AND g.group_id = $2 \
-         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $3) LIMIT 1",
-    )
-    .bind(subject)
-    .bind(group)
-    .bind(now.as_microsecond())
-    .fetch_optional(pool)
-    .await?;
-    Ok(found.is_some())
+) -> Result<bool, StoreError> {
+    queries::has_live_shifter_token(pool, subject, group, now).await
 }
 
 /// One row of `pactum token list`.
@@ -313,29 +270,14 @@ pub struct TokenListing {
     pub revoked_at: Option<i64>,
 }
 
-type ListingRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
-pub async fn list(pool: &DbPool) -> Result<Vec<TokenListing>, sqlx::Error> {
-    let rows: Vec<ListingRow> = sqlx::query_as(
-        "SELECT token_id, subject, role, org, provider, issued_at, expires_at, revoked_at \
-         FROM access_tokens ORDER BY issued_at, token_id",
-    )
-    .fetch_all(pool)
-    .await?;
+/// Every token, in the order they were issued (`pactum token list`).
+pub async fn list(pool: &DbPool) -> Result<Vec<TokenListing>, StoreError> {
+    let rows = queries::tokens(pool).await?;
     let mut listings = Vec::with_capacity(rows.len());
     for (token_id, subject, role, org, provider, issued_at, expires_at, revoked_at) in rows {
         let scope = match org.or(provider) {
             Some(scope) => scope,
-            None => groups_of(pool, &token_id)
+            None => queries::groups_of(pool, &token_id)
                 .await?
                 .into_iter()
                 .collect::<Vec<_>>()
@@ -354,67 +296,6 @@ pub async fn list(pool: &DbPool) -> Result<Vec<TokenListing>, sqlx::Error> {
     Ok(listings)
 }
 
-/// Keeps `access_tokens` in step with the token events, in their transaction.
+/// Keeps `access_tokens` in step with the token events, in their transaction
+/// (its SQL is in [`queries`]).
 pub struct TokenTable;
-
-impl InlineProjection for TokenTable {
-    fn apply<'a>(
-        &'a self,
-        conn: &'a mut DbConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            if event.aggregate_type != AccessEvent::AGGREGATE_TYPE {
-                return Ok(());
-            }
-            let decoded = AccessEvent::decode(
-                &event.event_type,
-                event.schema_version,
-                event.payload.clone(),
-            )
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            let at = event.recorded_at.as_microsecond();
-            match decoded {
-                AccessEvent::TokenIssued(issued) => {
-                    sqlx::query(
-                        "INSERT INTO access_tokens (token_id, token_sha256, subject, role, org, \
-                         provider, issued_at, expires_at, email) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(&issued.token_id)
-                    .bind(&issued.token_sha256)
-                    .bind(&issued.subject)
-                    .bind(&issued.role)
-                    .bind(&issued.org)
-                    .bind(&issued.provider)
-                    .bind(at)
-                    .bind(issued.expires_at.map(|t| t.as_microsecond()))
-                    .bind(&issued.email)
-                    .execute(&mut *conn)
-                    .await?;
-                    for group in &issued.groups {
-                        sqlx::query(
-                            "INSERT INTO access_token_groups (token_id, group_id) VALUES ($1, $2)",
-                        )
-                        .bind(&issued.token_id)
-                        .bind(group)
-                        .execute(&mut *conn)
-                        .await?;
-                    }
-                }
-                AccessEvent::TokenRevoked(revoked) => {
-                    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE token_id = $2")
-                        .bind(at)
-                        .bind(&revoked.token_id)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-            }
-            Ok(())
-        })
-    }
-
-    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
-        crate::store::check_decodes::<AccessEvent>(event)
-    }
-}

@@ -4,6 +4,8 @@
 //! one per organisation, the logo carried in the event so the log alone can
 //! render every document again.
 
+pub mod queries;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cqrs_es::Aggregate;
@@ -233,13 +235,7 @@ pub async fn current(store: &EventStore, org: &str) -> Result<Option<BrandDefine
 /// The logo with this hash, from any brand's history (documents keep the logo
 /// they were issued with, even after the brand changed it).
 pub async fn logo_by_hash(store: &EventStore, sha256: &str) -> Result<Option<Logo>, StoreError> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT event_type, schema_version, payload FROM events WHERE aggregate_type = 'brand' \
-         ORDER BY position DESC",
-    )
-    .fetch_all(store.reader())
-    .await?;
-    for (event_type, version, payload) in rows {
+    for (event_type, version, payload) in queries::brand_events_newest_first(store).await? {
         let payload = serde_json::from_str(&payload).unwrap_or_default();
         if let Ok(BrandEvent::BrandDefined(brand)) =
             BrandEvent::decode(&event_type, version as u32, payload)

@@ -8,23 +8,22 @@
 //! pin the version in force in the same breath, on any node. The clocks
 //! themselves live in the order ([`crate::orders::clocks`]).
 
+pub mod queries;
 pub mod timer;
 
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
-use futures::future::BoxFuture;
 use jiff::SignedDuration;
 use pactum_calendar::BusinessCalendar;
 use pactum_events::handling::{HandlingEvent, HandlingTargetsDefined, target_key};
 use pactum_events::order::HandlingTargetsPinned;
-use pactum_events::{EventPayload, RecordedEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::access::Principal;
 use crate::access::policy::{self, Capability};
-use crate::app::App;
+use crate::catalogue::Catalogue;
 use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, DbConnection, EventStore, InlineProjection, StoreError};
+use crate::store::{AppendError, EventStore, StoreError};
 use crate::validation::FieldError;
 
 /// The warning threshold when a definition gives none.
@@ -49,23 +48,23 @@ pub struct TargetsRequest {
 }
 
 impl TargetsRequest {
-    /// The definition this request makes for `group` (and `service`), version
-    /// left 0 for the aggregate to number.
+    /// The definition this request makes for `group` (and `service`, both
+    /// checked against `catalogue`), version left 0 for the aggregate to number.
     pub fn validate(
         &self,
-        app: &App,
+        catalogue: &Catalogue,
         group: &str,
         service: Option<&str>,
     ) -> Result<HandlingTargetsDefined, Vec<FieldError>> {
         let mut errors = Vec::new();
-        if !app.catalogue.groups.contains_key(group) {
+        if !catalogue.groups.contains_key(group) {
             errors.push(FieldError::new(
                 "group",
                 format!("unknown order-type group {group:?}"),
             ));
         }
         if let Some(service) = service {
-            match app.catalogue.service(service) {
+            match catalogue.service(service) {
                 None => errors.push(FieldError::new(
                     "service",
                     format!("unknown service {service:?}"),
@@ -226,20 +225,21 @@ pub enum DefineError {
 /// Defines the targets of `group` (or of `service` in it): a new version, in
 /// force for orders submitted from now on. Returns the definition as stored.
 pub async fn define(
-    app: &App,
+    store: &EventStore,
+    catalogue: &Catalogue,
     group: &str,
     service: Option<&str>,
     request: &TargetsRequest,
     meta: &CommandMeta,
 ) -> Result<HandlingTargetsDefined, DefineError> {
     let definition = request
-        .validate(app, group, service)
+        .validate(catalogue, group, service)
         .map_err(DefineError::Invalid)?;
-    let loaded = execute::load::<Targets>(&app.store, &definition.key()).await?;
+    let loaded = execute::load::<Targets>(store, &definition.key()).await?;
     let (events, after) =
         execute::decide(&loaded, (meta.principal.clone(), definition), &()).await?;
     if !events.is_empty() {
-        app.store
+        store
             .append(execute::append_request(&loaded, &events, meta, None))
             .await?;
     }
@@ -252,26 +252,17 @@ pub async fn in_force(
     store: &EventStore,
     group: &str,
     service: &str,
-) -> Result<Option<HandlingTargetsPinned>, sqlx::Error> {
+) -> Result<Option<HandlingTargetsPinned>, StoreError> {
     let service_key = target_key(group, Some(service));
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT target_key, definition FROM handling_targets WHERE target_key IN ($1, $2) \
-         ORDER BY version DESC",
-    )
-    .bind(&service_key)
-    .bind(group)
-    .fetch_all(store.reader())
-    .await?;
+    let rows = queries::newest_first(store, [&service_key, group]).await?;
     let pick = rows
         .iter()
-        .find(|(key, _)| *key == service_key)
+        .find(|(key, _, _)| *key == service_key)
         .or_else(|| rows.first());
-    let Some((_, definition)) = pick else {
+    let Some(definition) = pick else {
         return Ok(None);
     };
-    let defined: HandlingTargetsDefined =
-        serde_json::from_str(definition).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    Ok(Some(pinned(defined)))
+    Ok(Some(pinned(queries::decode(definition)?)))
 }
 
 /// What an order copies of a definition.
@@ -291,68 +282,15 @@ pub async fn version(
     store: &EventStore,
     key: &str,
     version: u32,
-) -> Result<Option<HandlingTargetsDefined>, sqlx::Error> {
-    let row: Option<String> = sqlx::query_scalar(
-        "SELECT definition FROM handling_targets WHERE target_key = $1 AND version = $2",
-    )
-    .bind(key)
-    .bind(i64::from(version))
-    .fetch_optional(store.reader())
-    .await?;
-    row.map(|definition| {
-        serde_json::from_str(&definition).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-    })
-    .transpose()
+) -> Result<Option<HandlingTargetsDefined>, StoreError> {
+    queries::version(store, key, version).await
 }
 
 /// The current version of every key, by key.
-pub async fn current(app: &App) -> Result<Vec<HandlingTargetsDefined>, sqlx::Error> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT t.definition FROM handling_targets t WHERE t.version = \
-         (SELECT MAX(v.version) FROM handling_targets v WHERE v.target_key = t.target_key) \
-         ORDER BY t.target_key",
-    )
-    .fetch_all(app.store.reader())
-    .await?;
-    rows.iter()
-        .map(|definition| {
-            serde_json::from_str(definition).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-        })
-        .collect()
+pub async fn current(store: &EventStore) -> Result<Vec<HandlingTargetsDefined>, StoreError> {
+    queries::current(store).await
 }
 
-/// Keeps `handling_targets` in step with the definitions, in their transaction.
+/// Keeps `handling_targets` in step with the definitions, in their transaction
+/// (its SQL is in [`queries`]).
 pub struct TargetsTable;
-
-impl InlineProjection for TargetsTable {
-    fn apply<'a>(
-        &'a self,
-        conn: &'a mut DbConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            if event.aggregate_type != HandlingEvent::AGGREGATE_TYPE {
-                return Ok(());
-            }
-            let HandlingEvent::HandlingTargetsDefined(defined) = HandlingEvent::decode(
-                &event.event_type,
-                event.schema_version,
-                event.payload.clone(),
-            )
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            sqlx::query(
-                "INSERT INTO handling_targets (target_key, version, definition) VALUES ($1, $2, $3)",
-            )
-            .bind(defined.key())
-            .bind(i64::from(defined.version))
-            .bind(serde_json::to_string(&defined).expect("definitions serialize"))
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
-        })
-    }
-
-    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
-        crate::store::check_decodes::<HandlingEvent>(event)
-    }
-}

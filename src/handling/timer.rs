@@ -10,18 +10,17 @@
 //! was down. The order aggregate records each warning and breach once (dated when
 //! it fell due), whoever races: a second check finds nothing to record.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
-use crate::execute::CommandMeta;
-use crate::orders::commands::OrderAction;
-use crate::orders::service::{self, ServiceError};
-use crate::projector::tables;
-use crate::runner::{CommandRequest, Ran};
-use pactum_projections::order_queue::TABLE;
+use super::queries;
+use crate::clock::Clock;
+use crate::projector::ProjectionHandle;
+use crate::store::{EventStore, StoreError};
 
 /// Orders checked per sweep at most; the next sweep follows at once.
 const SWEEP: usize = 200;
@@ -29,63 +28,86 @@ const SWEEP: usize = 200;
 /// The subject the timer's commands are recorded under.
 pub const TIMER: &str = "pactum-handling-timer";
 
-/// Runs until cancelled (see [`crate::timers`]).
-pub async fn run(app: App, cancel: CancellationToken) {
-    crate::timers::run(app, cancel, "handling clocks", async |app| {
-        sweep(&app).await
+/// What the timer needs of the orders: to run `CheckClocks` on one as
+/// [`TIMER`], which records what fell due by `now`. In the server, the order
+/// service answers it (the impl is in `startup.rs`), so handling does not
+/// depend on orders.
+pub trait OrderClocks: Send + Sync {
+    fn check_clocks(
+        &self,
+        order_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Checked, CheckError>> + Send;
+}
+
+/// How a `CheckClocks` command went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// It ran: what fell due is recorded.
+    Done,
+    /// It had run before (an idempotent retry).
+    Replayed,
+    /// Another command changed the order first: check again.
+    Raced,
+}
+
+/// Why an order's clocks could not be checked.
+pub type CheckError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs until cancelled (see [`crate::timers`]): sweeps `queue` (the
+/// `order_queue` projection) on `clock`, sending what fell due to `orders`.
+pub async fn run<O>(
+    store: EventStore,
+    queue: ProjectionHandle,
+    clock: Arc<dyn Clock>,
+    orders: O,
+    cancel: CancellationToken,
+) where
+    O: OrderClocks + Clone + 'static,
+{
+    crate::timers::run_on(&store, clock.as_ref(), cancel, "handling clocks", || {
+        let (store, queue, clock, orders) =
+            (store.clone(), queue.clone(), clock.clone(), orders.clone());
+        async move { sweep(&store, &queue, clock.as_ref(), &orders).await }
     })
     .await
 }
 
 /// Records what fell due by now; returns when the next alarm falls due.
-pub async fn sweep(app: &App) -> Result<Option<Timestamp>, ServiceError> {
-    let queue = &app.projections.order_queue;
+pub async fn sweep(
+    store: &EventStore,
+    queue: &ProjectionHandle,
+    clock: &dyn Clock,
+    orders: &impl OrderClocks,
+) -> Result<Option<Timestamp>, StoreError> {
     if queue.current().is_none() {
         return Ok(None);
     }
     // Read what the log says now, not what the queue had got to.
-    let _ = queue
-        .wait_for(app.store.head(), Duration::from_secs(2))
-        .await;
+    let _ = queue.wait_for(store.head(), Duration::from_secs(2)).await;
     let Some(live) = queue.current() else {
         return Ok(None);
     };
-    let hint = tables::index_hint(app.store.dialect(), &live.table, alarm_index());
-    let now = app.now();
-    let due: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT order_id FROM {}{hint} WHERE next_alarm_at <= $1 \
-         ORDER BY next_alarm_at LIMIT {SWEEP}",
-        live.table
-    ))
-    .bind(now.as_microsecond())
-    .fetch_all(app.store.reader())
-    .await?;
+    let now = clock.now();
+    let due = queries::due_orders(store, &live.table, now, SWEEP).await?;
     let mut recorded = false;
     for order_id in &due {
-        recorded |= check(app, order_id, now).await;
+        recorded |= check(orders, order_id, now).await;
     }
     if due.len() == SWEEP && recorded {
         return Ok(Some(now));
     }
-    let next: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT MIN(next_alarm_at) FROM {}{hint} WHERE next_alarm_at > $1",
-        live.table
-    ))
-    .bind(now.as_microsecond())
-    .fetch_one(app.store.reader())
-    .await?;
-    Ok(next.and_then(|micros| Timestamp::from_microsecond(micros).ok()))
+    Ok(queries::next_alarm(store, &live.table, now).await?)
 }
 
 /// Records what fell due on one order by `now`; whether anything was.
-async fn check(app: &App, order_id: &str, now: Timestamp) -> bool {
+async fn check(orders: &impl OrderClocks, order_id: &str, now: Timestamp) -> bool {
     // A command racing this one may win; what fell due is then decided again.
     for _ in 0..3 {
-        let request = CommandRequest::system(CommandMeta::system(TIMER, now));
-        match service::execute(&app.store, order_id, OrderAction::CheckClocks, &request).await {
-            Ok(Ran::Done { .. }) => return true,
-            Ok(Ran::Replayed(_)) => return false,
-            Err(ServiceError::Conflict { .. }) => continue,
+        match orders.check_clocks(order_id, now).await {
+            Ok(Checked::Done) => return true,
+            Ok(Checked::Replayed) => return false,
+            Ok(Checked::Raced) => continue,
             Err(error) => {
                 tracing::warn!(order = %order_id, %error, "handling clocks not checked");
                 return false;
@@ -93,13 +115,4 @@ async fn check(app: &App, order_id: &str, now: Timestamp) -> bool {
         }
     }
     false
-}
-
-/// The index on (next_alarm_at, order_id).
-fn alarm_index() -> usize {
-    TABLE
-        .indexes
-        .iter()
-        .position(|columns| columns.first() == Some(&"next_alarm_at"))
-        .expect("the queue has an index on next_alarm_at")
 }

@@ -69,9 +69,15 @@ async fn move_clock(
     // Timers fire as if the time had passed: what fell due by `now` is recorded
     // before the answer (the background timers would get there too, a moment
     // later; the aggregates record each thing once).
-    while crate::handling::timer::sweep(&state.app)
-        .await?
-        .is_some_and(|next| next <= now)
+    let app = &state.app;
+    while crate::handling::timer::sweep(
+        &app.store,
+        &app.projections.order_queue,
+        app.clock.as_ref(),
+        app,
+    )
+    .await?
+    .is_some_and(|next| next <= now)
     {}
     let app = &state.app;
     crate::agreements::expiry::sweep(&app.store, &app.projections.agreements, now).await?;

@@ -351,7 +351,7 @@ impl From<AppendError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Open(cause) => cause.into(),
+            StoreError::Database(cause) => cause.into(),
             other => Self::internal(other),
         }
     }
@@ -397,7 +397,7 @@ impl From<crate::orders::queue::QueueError> for ApiError {
             QueueError::Forbidden => Self::Forbidden(error.to_string()),
             QueueError::NotReady => Self::Unavailable(error.to_string()),
             QueueError::List(e) => e.into(),
-            QueueError::Database(e) => e.into(),
+            QueueError::Store(e) => e.into(),
         }
     }
 }
@@ -439,7 +439,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict { .. } => Self::Conflict(error.to_string()),
             ServiceError::Append(e) => e.into(),
             ServiceError::Store(e) => e.into(),
-            ServiceError::Database(e) => e.into(),
             ServiceError::Agreement(e) => e.into(),
             ServiceError::Document(e) => Self::internal(e),
             ServiceError::NoSuchVersion { .. } => Self::NotFound(error.to_string()),

@@ -81,7 +81,7 @@ fn may_read(caller: &Caller) -> Result<(), ApiError> {
 
 async fn list(State(app): State<App>, caller: Caller) -> Result<Json<TargetsList>, ApiError> {
     may_read(&caller)?;
-    let targets = handling::current(&app).await?;
+    let targets = handling::current(&app.store).await?;
     Ok(Json(TargetsList {
         targets: targets.into_iter().map(TargetsView::from).collect(),
     }))
@@ -111,7 +111,7 @@ async fn get_one(
 ) -> Result<Json<TargetsView>, ApiError> {
     may_read(caller)?;
     let key = target_key(group, service);
-    handling::current(app)
+    handling::current(&app.store)
         .await?
         .into_iter()
         .find(|defined| defined.key() == key)
@@ -143,7 +143,8 @@ async fn put(
 ) -> Result<Json<TargetsView>, ApiError> {
     require(&input.principal, Capability::DefineHandlingTargets)?;
     let request: TargetsRequest = input.json()?;
-    let defined = handling::define(app, group, service, &request, &input.meta(app))
+    let (store, catalogue) = (&app.store, &app.catalogue);
+    let defined = handling::define(store, catalogue, group, service, &request, &input.meta(app))
         .await
         .map_err(|e| match e {
             DefineError::Invalid(errors) => ApiError::Validation(errors),

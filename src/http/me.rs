@@ -38,7 +38,7 @@ fn receives_mail(principal: &Principal) -> Result<(), ApiError> {
 async fn show(State(app): State<App>, caller: Caller) -> Result<Json<PreferencesView>, ApiError> {
     receives_mail(&caller.0)?;
     Ok(Json(PreferencesView {
-        opted_out: notify::preferences(&app, &caller.0).await?,
+        opted_out: notify::preferences(&app.store, &caller.0).await?,
         kinds: &KINDS,
     }))
 }
@@ -49,7 +49,7 @@ async fn set(
 ) -> Result<Json<PreferencesView>, ApiError> {
     receives_mail(&input.principal)?;
     let body: PreferencesBody = input.json()?;
-    let opted_out = notify::set_preferences(&app, body.opted_out, &input.meta(&app))
+    let opted_out = notify::set_preferences(&app.store, body.opted_out, &input.meta(&app))
         .await
         .map_err(|e| match e {
             PreferencesServiceError::Invalid(errors) => ApiError::Validation(errors),

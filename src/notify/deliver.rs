@@ -7,6 +7,7 @@
 //! past it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -16,7 +17,9 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Tokio1Executor};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use super::queries;
+use crate::clock::Clock;
+use crate::store::{AppendError, EventStore, StoreError};
 
 /// The `From:` address unless `--mail-from` says otherwise.
 pub const DEFAULT_FROM: &str = "pactum@localhost";
@@ -84,7 +87,7 @@ impl MailConfig {
 }
 
 /// One queued mail.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Mail {
     pub id: String,
     pub recipient: String,
@@ -95,93 +98,85 @@ pub struct Mail {
     pub next_attempt_at: Option<i64>,
 }
 
+/// Why a round of delivery stopped (it is tried again later).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+}
+
 /// Runs until cancelled (see [`crate::timers`]): a round when the log moves (at
 /// most every [`COMMIT_RECHECK`]), when the next retry falls due, and when a
 /// manual clock jumps.
-pub async fn run(app: App, config: MailConfig, cancel: CancellationToken) {
-    crate::timers::run_rechecking(app, cancel, "mail delivery", COMMIT_RECHECK, move |app| {
-        let config = config.clone();
-        async move { round(&app, &config).await }
-    })
+pub async fn run(
+    store: EventStore,
+    clock: Arc<dyn Clock>,
+    config: MailConfig,
+    cancel: CancellationToken,
+) {
+    crate::timers::run_rechecking(
+        &store,
+        clock.as_ref(),
+        cancel,
+        "mail delivery",
+        COMMIT_RECHECK,
+        || {
+            let (store, clock, config) = (store.clone(), clock.clone(), config.clone());
+            async move { round(&store, clock.as_ref(), &config).await }
+        },
+    )
     .await
 }
 
 /// Delivers what is due; returns when the next mail falls due.
-pub async fn round(app: &App, config: &MailConfig) -> Result<Option<Timestamp>, sqlx::Error> {
-    let now = app.now().as_microsecond();
-    let due: Vec<Mail> = sqlx::query_as(&format!(
-        "SELECT id, recipient, subject_line, body, created_at, attempts, next_attempt_at \
-         FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-         ORDER BY next_attempt_at, id LIMIT {ROUND}"
-    ))
-    .bind(now)
-    .fetch_all(app.store.reader())
-    .await?;
+pub async fn round(
+    store: &EventStore,
+    clock: &dyn Clock,
+    config: &MailConfig,
+) -> Result<Option<Timestamp>, DeliveryError> {
+    let due = queries::due(store, clock.now(), ROUND).await?;
     for mail in &due {
-        if !claim(app, mail).await? {
+        if !claim(store, clock, mail).await? {
             continue;
         }
         let outcome = send(config, mail).await;
-        record(app, config, mail, outcome).await?;
+        record(store, clock, config, mail, outcome).await?;
     }
     if due.len() as i64 == ROUND {
-        return Ok(Some(app.now()));
+        return Ok(Some(clock.now()));
     }
-    let next: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
-            .fetch_one(app.store.reader())
-            .await?;
-    Ok(next.and_then(|micros| Timestamp::from_microsecond(micros).ok()))
+    Ok(queries::next_due(store).await?)
 }
 
 /// Takes the mail for [`LEASE`], unless another delivery took it first.
-async fn claim(app: &App, mail: &Mail) -> Result<bool, sqlx::Error> {
+async fn claim(store: &EventStore, clock: &dyn Clock, mail: &Mail) -> Result<bool, DeliveryError> {
     let (id, seen) = (mail.id.clone(), mail.next_attempt_at);
-    let until = app.now().as_microsecond() + LEASE.as_micros() as i64;
-    app.store
-        .write(move |conn| {
-            Box::pin(async move {
-                sqlx::query(
-                    "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
-                     WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3",
-                )
-                .bind(until)
-                .bind(&id)
-                .bind(seen)
-                .execute(&mut *conn)
-                .await
-                .map(|done| done.rows_affected() == 1)
-            })
-        })
-        .await
-        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+    let until = clock.now().as_microsecond() + LEASE.as_micros() as i64;
+    let claimed = store
+        .write(move |conn| Box::pin(async move { queries::claim(conn, &id, seen, until).await }))
+        .await??;
+    Ok(claimed)
 }
 
 /// Records a delivery, a retry, or giving up.
 async fn record(
-    app: &App,
+    store: &EventStore,
+    clock: &dyn Clock,
     config: &MailConfig,
     mail: &Mail,
     outcome: Result<(), String>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), DeliveryError> {
     let id = mail.id.clone();
     let attempts = mail.attempts + 1;
     let retry_after = config.retry_after;
-    let now = app.now().as_microsecond();
-    app.store
+    let now = clock.now().as_microsecond();
+    store
         .write(move |conn| {
             Box::pin(async move {
                 match outcome {
-                    Ok(()) => {
-                        sqlx::query(
-                            "UPDATE outbox SET status = 'delivered', delivered_at = $1, \
-                             next_attempt_at = NULL, last_error = NULL WHERE id = $2",
-                        )
-                        .bind(now)
-                        .bind(&id)
-                        .execute(&mut *conn)
-                        .await?;
-                    }
+                    Ok(()) => queries::delivered(conn, &id, now).await,
                     Err(error) => {
                         tracing::warn!(mail = %id, attempts, %error, "mail not delivered");
                         let (status, next) = if attempts >= MAX_ATTEMPTS {
@@ -190,23 +185,13 @@ async fn record(
                             let wait = backoff(retry_after, attempts);
                             ("pending", Some(now + wait.as_micros() as i64))
                         };
-                        sqlx::query(
-                            "UPDATE outbox SET status = $1, next_attempt_at = $2, \
-                             last_error = $3 WHERE id = $4",
-                        )
-                        .bind(status)
-                        .bind(next)
-                        .bind(error)
-                        .bind(&id)
-                        .execute(&mut *conn)
-                        .await?;
+                        queries::failed_attempt(conn, &id, status, next, &error).await
                     }
                 }
-                Ok::<(), sqlx::Error>(())
             })
         })
-        .await
-        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+        .await??;
+    Ok(())
 }
 
 /// `first` after the first failure, doubling, at most an hour.

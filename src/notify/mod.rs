@@ -8,6 +8,7 @@
 
 pub mod deliver;
 pub mod outbox;
+pub mod queries;
 
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
@@ -16,9 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Principal;
 use crate::access::policy::{self, Capability};
-use crate::app::App;
 use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, StoreError};
+use crate::store::{AppendError, EventStore, StoreError};
 use crate::validation::FieldError;
 
 /// The `notification_preferences` aggregate of one subject.
@@ -80,14 +80,17 @@ pub enum PreferencesServiceError {
 }
 
 /// The kinds `principal` opted out of.
-pub async fn preferences(app: &App, principal: &Principal) -> Result<Vec<String>, StoreError> {
-    let loaded = execute::load::<Preferences>(&app.store, &principal.subject).await?;
+pub async fn preferences(
+    store: &EventStore,
+    principal: &Principal,
+) -> Result<Vec<String>, StoreError> {
+    let loaded = execute::load::<Preferences>(store, &principal.subject).await?;
     Ok(loaded.aggregate.opted_out)
 }
 
 /// Replaces the kinds the caller opted out of.
 pub async fn set_preferences(
-    app: &App,
+    store: &EventStore,
     opted_out: Vec<String>,
     meta: &CommandMeta,
 ) -> Result<Vec<String>, PreferencesServiceError> {
@@ -107,11 +110,11 @@ pub async fn set_preferences(
     let mut opted_out = opted_out;
     opted_out.sort();
     opted_out.dedup();
-    let loaded = execute::load::<Preferences>(&app.store, &meta.principal.subject).await?;
+    let loaded = execute::load::<Preferences>(store, &meta.principal.subject).await?;
     let (events, after) =
         execute::decide(&loaded, (meta.principal.clone(), opted_out), &()).await?;
     if !events.is_empty() {
-        app.store
+        store
             .append(execute::append_request(&loaded, &events, meta, None))
             .await?;
     }

@@ -4,16 +4,16 @@
 //! too, from tables in the same database: the order's customer and group (kept
 //! in `notification_orders`), the group's shifters and every subject's address
 //! (`access_tokens`), opt-outs (`notification_opt_outs`), a provider's contact
-//! (its `ProviderRegistered` event). Delivery is [`super::deliver`]'s job.
+//! (its `ProviderRegistered` event). Delivery is [`super::deliver`]'s job; the
+//! statements are in [`super::queries`], with the inline projection's impl.
 
-use futures::future::BoxFuture;
-use pactum_events::catalogue::CatalogueEvent;
 use pactum_events::notification::NotificationEvent;
 use pactum_events::order::{OrderEvent, Side, Visibility};
 use pactum_events::{EventPayload, RecordedEvent};
 
+use super::queries::{self, QueuedMail};
 use crate::orders::clocks::human;
-use crate::store::{DbConnection, InlineProjection};
+use crate::store::{DbConnection, StoreError};
 
 /// Keeps `outbox`, `notification_orders` and `notification_opt_outs`.
 pub struct Outbox;
@@ -37,66 +37,37 @@ enum Audience {
 }
 
 /// What the outbox knows of an order.
-struct OrderFacts {
-    customer: String,
-    group: String,
-    service: String,
-    title: Option<String>,
-    assignee: Option<String>,
+pub struct OrderFacts {
+    pub customer: String,
+    pub group: String,
+    pub service: String,
+    pub title: Option<String>,
+    pub assignee: Option<String>,
 }
 
-impl InlineProjection for Outbox {
-    fn apply<'a>(
-        &'a self,
-        conn: &'a mut DbConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(fold(conn, event, true))
-    }
-
-    fn apply_imported<'a>(
-        &'a self,
-        conn: &'a mut DbConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(fold(conn, event, false))
-    }
-
-    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
-        // apply decodes order events too.
-        crate::store::check_decodes::<OrderEvent>(event)?;
-        crate::store::check_decodes::<NotificationEvent>(event)
+/// An event of this build's aggregates that does not decode.
+fn unreadable(event: &RecordedEvent, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        position: event.position,
+        reason: error.to_string(),
     }
 }
 
-fn decode_error(e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(e))
-}
-
-async fn fold(
+/// Folds one event: the order's row and the opt-outs, and, if `mail`, the mails
+/// it calls for.
+pub(super) async fn fold(
     conn: &mut DbConnection,
     event: &RecordedEvent,
     mail: bool,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     if event.aggregate_type == NotificationEvent::AGGREGATE_TYPE {
         let NotificationEvent::NotificationPreferencesSet(set) = NotificationEvent::decode(
             &event.event_type,
             event.schema_version,
             event.payload.clone(),
         )
-        .map_err(decode_error)?;
-        sqlx::query("DELETE FROM notification_opt_outs WHERE subject = $1")
-            .bind(&set.subject)
-            .execute(&mut *conn)
-            .await?;
-        for kind in &set.opted_out {
-            sqlx::query("INSERT INTO notification_opt_outs (subject, kind) VALUES ($1, $2)")
-                .bind(&set.subject)
-                .bind(kind)
-                .execute(&mut *conn)
-                .await?;
-        }
-        return Ok(());
+        .map_err(|e| unreadable(event, e))?;
+        return queries::set_opt_outs(conn, &set.subject, &set.opted_out).await;
     }
     if event.aggregate_type != OrderEvent::AGGREGATE_TYPE {
         return Ok(());
@@ -106,45 +77,34 @@ async fn fold(
         event.schema_version,
         event.payload.clone(),
     )
-    .map_err(decode_error)?;
+    .map_err(|e| unreadable(event, e))?;
     let order_id = event.aggregate_id.as_str();
-    match &order {
+    let submitted = match &order {
         OrderEvent::OrderSubmitted(submitted) => {
-            sqlx::query(
-                "INSERT INTO notification_orders (order_id, customer_subject, group_id, service, \
-                 title) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(order_id)
-            .bind(&submitted.customer.subject)
-            .bind(&submitted.group)
-            .bind(&submitted.service)
-            .bind(&submitted.title)
-            .execute(&mut *conn)
-            .await?;
+            let facts = OrderFacts {
+                customer: submitted.customer.subject.clone(),
+                group: submitted.group.clone(),
+                service: submitted.service.clone(),
+                title: submitted.title.clone(),
+                assignee: None,
+            };
+            queries::insert_order(conn, order_id, &facts).await?;
+            Some(facts)
         }
         OrderEvent::OrderAssigned(assigned) => {
-            sqlx::query("UPDATE notification_orders SET assignee = $1 WHERE order_id = $2")
-                .bind(&assigned.assignee)
-                .bind(order_id)
-                .execute(&mut *conn)
-                .await?;
+            queries::set_assignee(conn, order_id, &assigned.assignee).await?;
+            None
         }
-        _ => {}
-    }
+        _ => None,
+    };
     let by_customer = event.actor.role == "customer";
     if !mail || !mails(&order, by_customer) {
         return Ok(());
     }
-    let facts = match &order {
+    let facts = match submitted {
         // Just written above: no need to read it back.
-        OrderEvent::OrderSubmitted(submitted) => OrderFacts {
-            customer: submitted.customer.subject.clone(),
-            group: submitted.group.clone(),
-            service: submitted.service.clone(),
-            title: submitted.title.clone(),
-            assignee: None,
-        },
-        _ => match facts(conn, order_id).await? {
+        Some(facts) => facts,
+        None => match queries::order_facts(conn, order_id).await? {
             Some(facts) => facts,
             None => return Ok(()),
         },
@@ -154,13 +114,13 @@ async fn fold(
     for draft in drafts {
         let subjects: Vec<String> = match &draft.to {
             Audience::Customer => vec![facts.customer.clone()],
-            Audience::Shifters => shifters(conn, &facts.group).await?,
+            Audience::Shifters => queries::shifters(conn, &facts.group).await?,
             Audience::AssigneeOrShifters => match &facts.assignee {
                 Some(assignee) => vec![assignee.clone()],
-                None => shifters(conn, &facts.group).await?,
+                None => queries::shifters(conn, &facts.group).await?,
             },
             Audience::Provider(provider) => {
-                if let Some(address) = provider_contact(conn, provider).await? {
+                if let Some(address) = queries::provider_contact(conn, provider).await? {
                     n += 1;
                     queue(conn, event, n, &draft, order_id, &address).await?;
                 }
@@ -176,28 +136,6 @@ async fn fold(
         }
     }
     Ok(())
-}
-
-/// customer, group, service, title, assignee.
-type FactsRow = (String, String, String, Option<String>, Option<String>);
-
-async fn facts(conn: &mut DbConnection, order_id: &str) -> Result<Option<OrderFacts>, sqlx::Error> {
-    let row: Option<FactsRow> = sqlx::query_as(
-        "SELECT customer_subject, group_id, service, title, assignee FROM notification_orders \
-         WHERE order_id = $1",
-    )
-    .bind(order_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(
-        row.map(|(customer, group, service, title, assignee)| OrderFacts {
-            customer,
-            group,
-            service,
-            title,
-            assignee,
-        }),
-    )
 }
 
 /// Whether an order event calls for any mail (most do not: the order's row is
@@ -357,18 +295,6 @@ fn drafts(order_id: &str, facts: &OrderFacts, event: &OrderEvent, by_customer: b
     }
 }
 
-async fn shifters(conn: &mut DbConnection, group: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT t.subject FROM access_tokens t \
-         JOIN access_token_groups g ON g.token_id = t.token_id \
-         WHERE t.role = 'shifter' AND g.group_id = $1 AND t.revoked_at IS NULL \
-         ORDER BY t.subject",
-    )
-    .bind(group)
-    .fetch_all(&mut *conn)
-    .await
-}
-
 /// Where a mail of `kind` for `subject` goes, in one statement: nowhere if the
 /// subject opted out of the kind; else the e-mail of its newest unrevoked token
 /// that has one, else the subject itself if it is an address.
@@ -376,17 +302,9 @@ async fn recipient(
     conn: &mut DbConnection,
     subject: &str,
     kind: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let (email, opted_out): (Option<String>, i64) = sqlx::query_as(
-        "SELECT (SELECT email FROM access_tokens WHERE subject = $1 AND email IS NOT NULL \
-         AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1), \
-         (SELECT COUNT(*) FROM notification_opt_outs WHERE subject = $1 AND kind = $2)",
-    )
-    .bind(subject)
-    .bind(kind)
-    .fetch_one(&mut *conn)
-    .await?;
-    if opted_out > 0 {
+) -> Result<Option<String>, StoreError> {
+    let (email, opted_out) = queries::address_and_opt_out(conn, subject, kind).await?;
+    if opted_out {
         return Ok(None);
     }
     let address = email.or_else(|| {
@@ -401,29 +319,6 @@ async fn recipient(
     Ok(address)
 }
 
-/// A provider's contact address, from its newest registration.
-async fn provider_contact(
-    conn: &mut DbConnection,
-    provider: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT event_type, schema_version, payload FROM events \
-         WHERE aggregate_type = 'catalogue' AND event_type = 'ProviderRegistered' \
-         ORDER BY position DESC",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for (event_type, version, payload) in rows {
-        if let Ok(CatalogueEvent::ProviderRegistered(registered)) =
-            CatalogueEvent::decode_str(&event_type, version as u32, &payload)
-            && registered.provider_id == provider
-        {
-            return Ok(registered.contact_email);
-        }
-    }
-    Ok(None)
-}
-
 async fn queue(
     conn: &mut DbConnection,
     event: &RecordedEvent,
@@ -431,8 +326,7 @@ async fn queue(
     draft: &Draft,
     order_id: &str,
     address: &str,
-) -> Result<(), sqlx::Error> {
-    let at = event.recorded_at.as_microsecond();
+) -> Result<(), StoreError> {
     let body = wrap(&format!(
         "{}\n\nOrder: /v1/orders/{order_id}\n\nYou get this mail as {}. To stop mails of this \
          kind: PUT /v1/me/notifications {{\"opted_out\": [\"{}\"]}}\n",
@@ -440,24 +334,17 @@ async fn queue(
         address,
         draft.kind
     ));
-    sqlx::query(
-        "INSERT INTO outbox (id, position, kind, order_id, recipient, subject_line, body, \
-         created_at, status, attempts, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9)",
-    )
-    .bind(format!("{}-{n}", event.position))
-    .bind(event.position as i64)
-    .bind(draft.kind)
-    .bind(order_id)
-    .bind(address)
-    .bind(&draft.subject_line)
-    .bind(body)
-    .bind(at)
-    // Due at once: delivery runs on real time, whatever clock commands use.
-    .bind(0_i64)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    let mail = QueuedMail {
+        id: format!("{}-{n}", event.position),
+        position: event.position,
+        kind: draft.kind,
+        order_id,
+        recipient: address,
+        subject_line: &draft.subject_line,
+        body,
+        created_at: event.recorded_at,
+    };
+    queries::queue(conn, &mail).await
 }
 
 /// Wraps lines at 76 characters between words, as mail wants.

@@ -18,7 +18,7 @@ use crate::access::{Principal, policy};
 use crate::handling;
 use crate::projector::ProjectionHandle;
 pub use crate::projector::listing::{Cursor, ListError, Listing, Scan, Sort};
-use crate::store::EventStore;
+use crate::store::{EventStore, StoreError};
 use pactum_projections::audience::Audience;
 
 /// The queue: `order_queue` rows, newest or oldest first by submission time.
@@ -90,7 +90,7 @@ pub enum QueueError {
     #[error(transparent)]
     List(#[from] ListError),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Store(#[from] StoreError),
 }
 
 /// The scans that together answer `query` for `principal`: their union, in

@@ -44,8 +44,6 @@ pub enum ServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    #[error(transparent)]
     Agreement(#[from] crate::agreements::errors::AgreementError),
     /// A document could not be produced: a bug in a template or the renderer.
     #[error("document: {0}")]

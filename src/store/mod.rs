@@ -162,12 +162,20 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Unsupported(String),
-    #[error("cannot open the database: {0}")]
-    Open(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored event at position {position} is unreadable: {reason}")]
     Corrupt { position: u64, reason: String },
+    /// A row of a table kept beside the log (an inline projection's) that this
+    /// build cannot read back.
+    #[error("row {key} of {table} is unreadable: {reason}")]
+    CorruptRow {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
 }
 
 /// A read model kept in the same transaction as the events it folds, for data that
@@ -400,11 +408,13 @@ impl EventStore {
     }
 
     /// A stored document by its hash: (media type, bytes).
-    pub async fn document(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
-        sqlx::query_as("SELECT media_type, bytes FROM documents WHERE sha256 = $1")
-            .bind(sha256)
-            .fetch_optional(&self.inner.reader)
-            .await
+    pub async fn document(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT media_type, bytes FROM documents WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_optional(&self.inner.reader)
+                .await?,
+        )
     }
 
     /// Stores a document by content (a re-rendered one, say) as of `now`;

@@ -1,0 +1,170 @@
+//! Every SQL statement of access: the `access_tokens` and
+//! `access_token_groups` tables that [`TokenTable`] keeps in the transaction of
+//! each token event, and the reads that authenticate a bearer token, find a
+//! group's shifters and list tokens. Reads answer [`StoreError`]; only the
+//! inline projection speaks sqlx, as the store's trait asks.
+
+use std::collections::BTreeSet;
+use std::fmt::Display;
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+use pactum_events::access::AccessEvent;
+use pactum_events::{EventPayload, RecordedEvent};
+
+use super::tokens::TokenTable;
+use crate::store::{DbConnection, DbPool, InlineProjection, StoreError};
+
+/// The groups a token carries.
+pub async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, StoreError> {
+    let groups: Vec<String> =
+        sqlx::query_scalar("SELECT group_id FROM access_token_groups WHERE token_id = $1")
+            .bind(token_id)
+            .fetch_all(pool)
+            .await?;
+    Ok(groups.into_iter().collect())
+}
+
+/// A live token's subject, role, organisation, provider and one group it
+/// carries (none if it carries none).
+pub type TokenRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The token with this hash, once per group it carries (once with no group if
+/// none), if it is unrevoked and unexpired at `now`. One indexed read.
+pub async fn live_token(
+    pool: &DbPool,
+    token_sha256: &str,
+    now: Timestamp,
+) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT t.subject, t.role, t.org, t.provider, g.group_id FROM access_tokens t \
+         LEFT JOIN access_token_groups g ON g.token_id = t.token_id \
+         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
+         AND (t.expires_at IS NULL OR t.expires_at > $2)",
+    )
+    .bind(token_sha256)
+    .bind(now.as_microsecond())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Whether `subject` holds a shifter token for `group` that is live at `now`.
+pub async fn has_live_shifter_token(
+    pool: &DbPool,
+    subject: &str,
+    group: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT t.token_id FROM access_tokens t \
+         JOIN access_token_groups g ON g.token_id = t.token_id \
+         WHERE t.subject = $1 AND t.role = 'shifter' AND g.group_id = $2 \
+         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $3) LIMIT 1",
+    )
+    .bind(subject)
+    .bind(group)
+    .bind(now.as_microsecond())
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// token id, subject, role, organisation, provider, issued, expires and
+/// revoked at (microseconds).
+pub type ListingRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// Every token, in the order they were issued.
+pub async fn tokens(pool: &DbPool) -> Result<Vec<ListingRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT token_id, subject, role, org, provider, issued_at, expires_at, revoked_at \
+         FROM access_tokens ORDER BY issued_at, token_id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+impl InlineProjection for TokenTable {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut DbConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if event.aggregate_type != AccessEvent::AGGREGATE_TYPE {
+                return Ok(());
+            }
+            let decoded = AccessEvent::decode(
+                &event.event_type,
+                event.schema_version,
+                event.payload.clone(),
+            )
+            .map_err(|e| unreadable(event, e))?;
+            let at = event.recorded_at.as_microsecond();
+            match decoded {
+                AccessEvent::TokenIssued(issued) => {
+                    sqlx::query(
+                        "INSERT INTO access_tokens (token_id, token_sha256, subject, role, org, \
+                         provider, issued_at, expires_at, email) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&issued.token_id)
+                    .bind(&issued.token_sha256)
+                    .bind(&issued.subject)
+                    .bind(&issued.role)
+                    .bind(&issued.org)
+                    .bind(&issued.provider)
+                    .bind(at)
+                    .bind(issued.expires_at.map(|t| t.as_microsecond()))
+                    .bind(&issued.email)
+                    .execute(&mut *conn)
+                    .await?;
+                    for group in &issued.groups {
+                        sqlx::query(
+                            "INSERT INTO access_token_groups (token_id, group_id) VALUES ($1, $2)",
+                        )
+                        .bind(&issued.token_id)
+                        .bind(group)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                AccessEvent::TokenRevoked(revoked) => {
+                    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE token_id = $2")
+                        .bind(at)
+                        .bind(&revoked.token_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
+        crate::store::check_decodes::<AccessEvent>(event)
+    }
+}
+
+/// An event this build cannot read, as the inline projection trait (which
+/// speaks sqlx) can carry it: the store's own [`StoreError::Corrupt`] inside.
+fn unreadable(event: &RecordedEvent, error: impl Display) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(StoreError::Corrupt {
+        position: event.position,
+        reason: error.to_string(),
+    }))
+}

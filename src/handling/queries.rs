@@ -1,0 +1,163 @@
+//! Every SQL statement of handling targets and their timer: the
+//! `handling_targets` inline table (written by [`TargetsTable`], read when an
+//! order is submitted and when targets are shown) and the alarm index of the
+//! `order_queue` projection the timer sweeps. Reads answer [`StoreError`];
+//! only the inline projection speaks sqlx, as the store's trait asks.
+
+use std::fmt::Display;
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+use pactum_events::handling::{HandlingEvent, HandlingTargetsDefined};
+use pactum_events::{EventPayload, RecordedEvent};
+use pactum_projections::order_queue::TABLE;
+
+use super::TargetsTable;
+use crate::projector::tables;
+use crate::store::{DbConnection, EventStore, InlineProjection, StoreError};
+
+const TARGETS: &str = "handling_targets";
+
+/// A stored definition not yet decoded: key, version, JSON.
+pub type StoredDefinition = (String, i64, String);
+
+/// The definitions of `keys`, newest version first, decoded with [`decode`]
+/// only once picked.
+pub async fn newest_first(
+    store: &EventStore,
+    keys: [&str; 2],
+) -> Result<Vec<StoredDefinition>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT target_key, version, definition FROM handling_targets \
+         WHERE target_key IN ($1, $2) ORDER BY version DESC",
+    )
+    .bind(keys[0])
+    .bind(keys[1])
+    .fetch_all(store.reader())
+    .await?)
+}
+
+/// One version of one key's targets.
+pub async fn version(
+    store: &EventStore,
+    key: &str,
+    version: u32,
+) -> Result<Option<HandlingTargetsDefined>, StoreError> {
+    let row: Option<String> = sqlx::query_scalar(
+        "SELECT definition FROM handling_targets WHERE target_key = $1 AND version = $2",
+    )
+    .bind(key)
+    .bind(i64::from(version))
+    .fetch_optional(store.reader())
+    .await?;
+    row.map(|definition| decode(&(key.to_owned(), version.into(), definition)))
+        .transpose()
+}
+
+/// The current version of every key, by key.
+pub async fn current(store: &EventStore) -> Result<Vec<HandlingTargetsDefined>, StoreError> {
+    let rows: Vec<StoredDefinition> = sqlx::query_as(
+        "SELECT t.target_key, t.version, t.definition FROM handling_targets t WHERE t.version = \
+         (SELECT MAX(v.version) FROM handling_targets v WHERE v.target_key = t.target_key) \
+         ORDER BY t.target_key",
+    )
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// A stored definition, read back.
+pub fn decode(
+    (key, version, definition): &StoredDefinition,
+) -> Result<HandlingTargetsDefined, StoreError> {
+    serde_json::from_str(definition).map_err(|e| StoreError::CorruptRow {
+        table: TARGETS,
+        key: format!("({key}, {version})"),
+        reason: e.to_string(),
+    })
+}
+
+/// Up to `limit` orders of the queue's live `table` whose next alarm fell due
+/// by `now`, soonest first (through the alarm index).
+pub async fn due_orders(
+    store: &EventStore,
+    table: &str,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let hint = tables::index_hint(store.dialect(), table, alarm_index());
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT order_id FROM {table}{hint} WHERE next_alarm_at <= $1 \
+         ORDER BY next_alarm_at LIMIT {limit}"
+    ))
+    .bind(now.as_microsecond())
+    .fetch_all(store.reader())
+    .await?)
+}
+
+/// The next alarm after `now` in the queue's live `table`, if any.
+pub async fn next_alarm(
+    store: &EventStore,
+    table: &str,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let hint = tables::index_hint(store.dialect(), table, alarm_index());
+    let next: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT MIN(next_alarm_at) FROM {table}{hint} WHERE next_alarm_at > $1"
+    ))
+    .bind(now.as_microsecond())
+    .fetch_one(store.reader())
+    .await?;
+    Ok(next.and_then(|micros| Timestamp::from_microsecond(micros).ok()))
+}
+
+/// The queue's index on (next_alarm_at, order_id).
+fn alarm_index() -> usize {
+    TABLE
+        .indexes
+        .iter()
+        .position(|columns| columns.first() == Some(&"next_alarm_at"))
+        .expect("the queue has an index on next_alarm_at")
+}
+
+impl InlineProjection for TargetsTable {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut DbConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if event.aggregate_type != HandlingEvent::AGGREGATE_TYPE {
+                return Ok(());
+            }
+            let HandlingEvent::HandlingTargetsDefined(defined) = HandlingEvent::decode(
+                &event.event_type,
+                event.schema_version,
+                event.payload.clone(),
+            )
+            .map_err(|e| unreadable(event, e))?;
+            sqlx::query(
+                "INSERT INTO handling_targets (target_key, version, definition) VALUES ($1, $2, $3)",
+            )
+            .bind(defined.key())
+            .bind(i64::from(defined.version))
+            .bind(serde_json::to_string(&defined).expect("definitions serialize"))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
+        crate::store::check_decodes::<HandlingEvent>(event)
+    }
+}
+
+/// An event this build cannot read, as the inline projection trait (which
+/// speaks sqlx) can carry it: the store's own [`StoreError::Corrupt`] inside.
+fn unreadable(event: &RecordedEvent, error: impl Display) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(StoreError::Corrupt {
+        position: event.position,
+        reason: error.to_string(),
+    }))
+}
