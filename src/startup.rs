@@ -113,7 +113,9 @@ impl Server {
             Projectors::External => projector::observe(&app.store, &app.projections, &app.shutdown),
         };
         projectors.push(tokio::spawn(crate::agreements::expiry::run(
-            app.clone(),
+            app.store.clone(),
+            app.projections.agreements.clone(),
+            app.clock.clone(),
             app.shutdown.child_token(),
         )));
         projectors.push(tokio::spawn(crate::handling::timer::run(

@@ -10,25 +10,12 @@ use std::time::Duration;
 use jiff::{Timestamp, ToSpan};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
 use crate::clock::Clock;
 use crate::store::EventStore;
 
 /// The least time between sweeps woken by commits, unless a timer says
 /// otherwise ([`run_rechecking`]).
 const COMMIT_RECHECK: Duration = Duration::from_secs(1);
-
-/// [`run_on`] for a timer that sweeps with the whole application (agreement
-/// expiry), handed a clone of it each round.
-pub async fn run<F, Fut, E>(app: App, cancel: CancellationToken, name: &'static str, sweep: F)
-where
-    F: Fn(App) -> Fut,
-    Fut: Future<Output = Result<Option<Timestamp>, E>>,
-    E: std::fmt::Display,
-{
-    let (store, clock) = (app.store.clone(), app.clock.clone());
-    run_on(&store, clock.as_ref(), cancel, name, || sweep(app.clone())).await
-}
 
 /// Runs `sweep` until cancelled, following `store`'s commits and `clock`.
 /// `sweep` records what is due now and returns when the next thing falls due

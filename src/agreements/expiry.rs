@@ -8,6 +8,7 @@
 //! everything that ended while it was down. Expiring twice is refused by the
 //! aggregate, so each agreement expires exactly once, whoever races.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::civil::Date;
@@ -16,7 +17,7 @@ use jiff::{Timestamp, ToSpan};
 use tokio_util::sync::CancellationToken;
 
 use crate::agreements::{queries, service};
-use crate::app::App;
+use crate::clock::Clock;
 use crate::orders::service::ServiceError;
 use crate::projector::{ProjectionHandle, tables};
 use crate::store::EventStore;
@@ -25,10 +26,17 @@ use pactum_projections::agreement_index::TABLE;
 /// Agreements expired per sweep at most; the next sweep follows at once.
 const SWEEP: i64 = 200;
 
-/// Runs until cancelled (see [`crate::timers`]).
-pub async fn run(app: App, cancel: CancellationToken) {
-    crate::timers::run(app, cancel, "agreement expiry", async |app| {
-        sweep(&app.store, &app.projections.agreements, app.now()).await
+/// Runs until cancelled (see [`crate::timers`]): sweeps `index` (the
+/// `agreements` projection) on `clock`.
+pub async fn run(
+    store: EventStore,
+    index: ProjectionHandle,
+    clock: Arc<dyn Clock>,
+    cancel: CancellationToken,
+) {
+    crate::timers::run_on(&store, clock.as_ref(), cancel, "agreement expiry", || {
+        let (store, index, now) = (store.clone(), index.clone(), clock.now());
+        async move { sweep(&store, &index, now).await }
     })
     .await
 }

@@ -97,7 +97,7 @@ pub async fn sweep(
     if due.len() == SWEEP && recorded {
         return Ok(Some(now));
     }
-    Ok(queries::next_alarm(store, &live.table, now).await?)
+    queries::next_alarm(store, &live.table, now).await
 }
 
 /// Records what fell due on one order by `now`; whether anything was.
