@@ -225,6 +225,62 @@ where
     }
 }
 
+/// Runs a command that sets something (a brand, handling targets, mail
+/// preferences, a token): no version check, decided on the log, answered with
+/// the aggregate as it is after its events. Setting twice is harmless, so no
+/// answer is kept under an idempotency key.
+pub async fn set<A, E>(
+    store: &EventStore,
+    id: &str,
+    meta: &CommandMeta,
+    command: A::Command,
+) -> Result<A, E>
+where
+    A: Runnable,
+    A::Event: EventPayload,
+    A::Command: Clone,
+    E: From<RunError> + From<A::Error>,
+{
+    let request = CommandRequest {
+        meta: CommandMeta {
+            idempotency: None,
+            ..meta.clone()
+        },
+        if_match: None,
+        effect: Effect::Changed,
+    };
+    let command = &command;
+    let ran = run(
+        store,
+        id,
+        &request,
+        Source::Log,
+        async |_| Ok::<_, E>(Step::alone(command.clone())),
+        |loaded, events| Ok::<_, E>(loaded.after(events)),
+    )
+    .await?;
+    match ran {
+        Ran::Done { answer, .. } => Ok(answer),
+        Ran::Replayed(_) => unreachable!("a command without an idempotency key is never replayed"),
+    }
+}
+
+/// The append of a command on another aggregate that must commit with the one
+/// being run ([`Step::together`]): an order's closing when its SLA ends, the
+/// agreements an activation issues.
+pub async fn together<A>(
+    loaded: &Loaded<A>,
+    command: A::Command,
+    meta: &CommandMeta,
+) -> Result<AppendRequest, A::Error>
+where
+    A: Runnable,
+    A::Event: EventPayload,
+{
+    let (events, _) = execute::decide(loaded, command, &()).await?;
+    Ok(execute::append_request(loaded, &events, meta, None))
+}
+
 /// Loads and folds an aggregate the way commands see it, for reads.
 pub async fn load<A>(store: &EventStore, id: &str) -> Result<Loaded<A>, StoreError>
 where

@@ -70,6 +70,8 @@ impl AccessToken {
     }
 }
 
+impl crate::runner::Runnable for AccessToken {}
+
 impl Aggregate for AccessToken {
     const TYPE: &'static str = "access_token";
     type Command = (String, AccessCommand);

@@ -16,8 +16,9 @@ use crate::access::errors::AccessError;
 use crate::access::queries;
 use crate::access::{Principal, Role};
 use crate::catalogue::Catalogue;
-use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, AppendOutcome, DbPool, EventStore, StoreError};
+use crate::execute::CommandMeta;
+use crate::runner::{self, RunError};
+use crate::store::{DbPool, EventStore, StoreError};
 use crate::validation::{self, FieldError};
 
 /// Prefix of every token, so that a leaked one is recognisable in logs and scanners.
@@ -144,7 +145,7 @@ pub enum IssueError {
     #[error(transparent)]
     Refused(#[from] AccessError),
     #[error(transparent)]
-    Append(#[from] AppendError),
+    Run(#[from] RunError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -177,7 +178,6 @@ pub async fn issue(
     let grant = request.validate(catalogue).map_err(IssueError::Invalid)?;
     let token = format!("{TOKEN_PREFIX}{}", random_hex(32));
     let token_id = format!("tok_{}", random_hex(8));
-    let loaded = execute::load::<AccessToken>(store, &token_id).await?;
     let command = AccessCommand::Issue {
         by: meta.principal.clone(),
         grant: grant.clone(),
@@ -185,9 +185,7 @@ pub async fn issue(
         expires_at: request.expires_at,
         email: request.email.clone(),
     };
-    let (events, _) = execute::decide(&loaded, (token_id.clone(), command), &()).await?;
-    store
-        .append(execute::append_request(&loaded, &events, meta, None))
+    runner::set::<AccessToken, IssueError>(store, &token_id, meta, (token_id.clone(), command))
         .await?;
     Ok(IssuedToken {
         token,
@@ -203,18 +201,13 @@ pub async fn revoke(
     reason: Option<String>,
     meta: &CommandMeta,
 ) -> Result<(), IssueError> {
-    let loaded = execute::load::<AccessToken>(store, token_id).await?;
     let command = AccessCommand::Revoke {
         by: meta.principal.clone(),
         reason,
     };
-    let (events, _) = execute::decide(&loaded, (token_id.to_owned(), command), &()).await?;
-    match store
-        .append(execute::append_request(&loaded, &events, meta, None))
-        .await?
-    {
-        AppendOutcome::Committed(_) | AppendOutcome::Replayed(_) => Ok(()),
-    }
+    runner::set::<AccessToken, IssueError>(store, token_id, meta, (token_id.to_owned(), command))
+        .await?;
+    Ok(())
 }
 
 /// The principal a bearer token authenticates, if it is known, unexpired and

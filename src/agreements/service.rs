@@ -239,7 +239,7 @@ pub async fn activate(
                 )
                 .await?;
                 let fresh = Loaded::<Agreement>::fresh(agreement_id.clone());
-                let (events, _) = execute::decide(
+                let mut append = runner::together(
                     &fresh,
                     AgreementCommand {
                         by: meta.principal.clone(),
@@ -249,10 +249,9 @@ pub async fn activate(
                             document: document_ref(&rendered),
                         },
                     },
-                    &(),
+                    meta,
                 )
                 .await?;
-                let mut append = execute::append_request(&fresh, &events, meta, None);
                 append.attachments.push(attachment(&rendered));
                 together.push(append);
                 refs.push(AgreementRef {
@@ -484,18 +483,13 @@ async fn terminate_others(
         if loaded.aggregate.status() != Some(AgreementStatus::Active) {
             continue;
         }
-        let (events, _) = execute::decide(
-            &loaded,
-            AgreementCommand {
-                by: Principal::system("pactum"),
-                action: AgreementAction::Terminate {
-                    reason: format!("its SLA was terminated: {reason}"),
-                },
+        let termination = AgreementCommand {
+            by: Principal::system("pactum"),
+            action: AgreementAction::Terminate {
+                reason: format!("its SLA was terminated: {reason}"),
             },
-            &(),
-        )
-        .await?;
-        appends.push(execute::append_request(&loaded, &events, meta, None));
+        };
+        appends.push(runner::together(&loaded, termination, meta).await?);
     }
     Ok(appends)
 }
@@ -507,20 +501,15 @@ async fn close_order(
     sla_id: &str,
     how: &str,
 ) -> Result<AppendRequest, ServiceError> {
-    let (events, _) = execute::decide(
-        order,
-        OrderCommand {
-            by: Principal::system("pactum"),
-            at: meta.now,
-            action: OrderAction::Close {
-                reason: how.to_owned(),
-                agreement_id: sla_id.to_owned(),
-            },
+    let closing = OrderCommand {
+        by: Principal::system("pactum"),
+        at: meta.now,
+        action: OrderAction::Close {
+            reason: how.to_owned(),
+            agreement_id: sla_id.to_owned(),
         },
-        &(),
-    )
-    .await?;
-    Ok(execute::append_request(order, &events, meta, None))
+    };
+    Ok(runner::together(order, closing, meta).await?)
 }
 
 /// Expires an agreement whose last day is before `now`'s date (the expiry

@@ -19,8 +19,9 @@ use crate::access::Principal;
 use crate::access::policy::{self, Capability};
 use crate::documents::model::Logo;
 use crate::documents::{RenderError, Renderer};
-use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, EventStore, StoreError};
+use crate::execute::CommandMeta;
+use crate::runner::{self, RunError, Runnable};
+use crate::store::{EventStore, StoreError};
 use crate::validation::{self, FieldError};
 
 /// The largest logo accepted: documents embed it, the log carries it.
@@ -159,6 +160,8 @@ pub enum BrandError {
     NotAllowed,
 }
 
+impl Runnable for Brand {}
+
 impl Aggregate for Brand {
     const TYPE: &'static str = "brand";
     type Command = (Principal, BrandDefined);
@@ -197,7 +200,7 @@ pub enum DefineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Append(#[from] AppendError),
+    Run(#[from] RunError),
     /// The logo's rendering did not finish (the runtime shut down, or it panicked).
     #[error("the logo check did not finish: {0}")]
     Interrupted(String),
@@ -216,20 +219,19 @@ pub async fn define(
         .await
         .map_err(|e| DefineError::Interrupted(e.to_string()))?
         .map_err(DefineError::Invalid)?;
-    let loaded = execute::load::<Brand>(store, &brand.org).await?;
-    let (events, _) =
-        execute::decide(&loaded, (meta.principal.clone(), brand.clone()), &()).await?;
-    if !events.is_empty() {
-        store
-            .append(execute::append_request(&loaded, &events, meta, None))
-            .await?;
-    }
+    runner::set::<Brand, DefineError>(
+        store,
+        &brand.org,
+        meta,
+        (meta.principal.clone(), brand.clone()),
+    )
+    .await?;
     Ok(brand)
 }
 
 /// The current brand of `org`, if it has one.
 pub async fn current(store: &EventStore, org: &str) -> Result<Option<BrandDefined>, StoreError> {
-    Ok(execute::load::<Brand>(store, org).await?.aggregate.current)
+    Ok(runner::load::<Brand>(store, org).await?.aggregate.current)
 }
 
 /// The logo with this hash, from any brand's history (documents keep the logo

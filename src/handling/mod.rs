@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::access::Principal;
 use crate::access::policy::{self, Capability};
 use crate::catalogue::Catalogue;
-use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, EventStore, StoreError};
+use crate::execute::CommandMeta;
+use crate::runner::{self, RunError, Runnable};
+use crate::store::{EventStore, StoreError};
 use crate::validation::FieldError;
 
 /// The warning threshold when a definition gives none.
@@ -175,6 +176,8 @@ pub enum TargetsError {
     NotAllowed,
 }
 
+impl Runnable for Targets {}
+
 impl Aggregate for Targets {
     const TYPE: &'static str = "handling_targets";
     type Command = (Principal, HandlingTargetsDefined);
@@ -219,7 +222,7 @@ pub enum DefineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Append(#[from] AppendError),
+    Run(#[from] RunError),
 }
 
 /// Defines the targets of `group` (or of `service` in it): a new version, in
@@ -235,14 +238,14 @@ pub async fn define(
     let definition = request
         .validate(catalogue, group, service)
         .map_err(DefineError::Invalid)?;
-    let loaded = execute::load::<Targets>(store, &definition.key()).await?;
-    let (events, after) =
-        execute::decide(&loaded, (meta.principal.clone(), definition), &()).await?;
-    if !events.is_empty() {
-        store
-            .append(execute::append_request(&loaded, &events, meta, None))
-            .await?;
-    }
+    let key = definition.key();
+    let after: Targets = runner::set::<Targets, DefineError>(
+        store,
+        &key,
+        meta,
+        (meta.principal.clone(), definition),
+    )
+    .await?;
     Ok(after.current.expect("defined"))
 }
 

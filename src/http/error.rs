@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::agreements::errors::AgreementError;
 use crate::orders::errors::OrderError;
 use crate::orders::service::ServiceError;
+use crate::runner::RunError;
 use crate::store::{AppendError, StoreError};
 use crate::validation::FieldError;
 
@@ -423,6 +424,45 @@ impl From<(&'static str, crate::clock::MoveError)> for ApiError {
             MoveError::OutOfRange => {
                 Self::Validation(vec![FieldError::new(field, error.to_string())])
             }
+        }
+    }
+}
+
+impl From<RunError> for ApiError {
+    fn from(error: RunError) -> Self {
+        match error {
+            RunError::PreconditionFailed { current, .. } => Self::PreconditionFailed {
+                current_version: current,
+            },
+            RunError::Conflict { .. } => Self::Conflict(error.to_string()),
+            RunError::Append(e) => e.into(),
+            RunError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::notify::PreferencesServiceError> for ApiError {
+    fn from(error: crate::notify::PreferencesServiceError) -> Self {
+        use crate::notify::PreferencesServiceError;
+        match error {
+            PreferencesServiceError::Invalid(errors) => Self::Validation(errors),
+            PreferencesServiceError::Refused(e) => Self::Forbidden(e.to_string()),
+            PreferencesServiceError::Store(e) => e.into(),
+            PreferencesServiceError::Run(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::handling::DefineError> for ApiError {
+    fn from(error: crate::handling::DefineError) -> Self {
+        use crate::handling::{DefineError, TargetsError};
+        match error {
+            DefineError::Invalid(errors) => Self::Validation(errors),
+            DefineError::Refused(TargetsError::NotAllowed) => {
+                Self::Forbidden("only admins define handling targets".into())
+            }
+            DefineError::Store(e) => e.into(),
+            DefineError::Run(e) => e.into(),
         }
     }
 }

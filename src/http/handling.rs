@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::access::policy::Capability;
 use crate::app::App;
-use crate::handling::{self, DefineError, TargetsError, TargetsRequest};
+use crate::handling::{self, TargetsRequest};
 use crate::http::error::{ApiError, require};
 use crate::http::extract::{Caller, CommandInput, Path};
 
@@ -144,15 +144,7 @@ async fn put(
     require(&input.principal, Capability::DefineHandlingTargets)?;
     let request: TargetsRequest = input.json()?;
     let (store, catalogue) = (&app.store, &app.catalogue);
-    let defined = handling::define(store, catalogue, group, service, &request, &input.meta(app))
-        .await
-        .map_err(|e| match e {
-            DefineError::Invalid(errors) => ApiError::Validation(errors),
-            DefineError::Refused(TargetsError::NotAllowed) => {
-                ApiError::Forbidden("only admins define handling targets".into())
-            }
-            DefineError::Store(e) => e.into(),
-            DefineError::Append(e) => e.into(),
-        })?;
+    let defined =
+        handling::define(store, catalogue, group, service, &request, &input.meta(app)).await?;
     Ok(Json(defined.into()))
 }

@@ -12,7 +12,7 @@ use crate::access::policy::Capability;
 use crate::app::App;
 use crate::http::error::{ApiError, require};
 use crate::http::extract::{Caller, CommandInput};
-use crate::notify::{self, PreferencesServiceError};
+use crate::notify;
 
 pub fn router() -> Router<App> {
     Router::new().route("/v1/me/notifications", get(show).put(set))
@@ -49,14 +49,7 @@ async fn set(
 ) -> Result<Json<PreferencesView>, ApiError> {
     receives_mail(&input.principal)?;
     let body: PreferencesBody = input.json()?;
-    let opted_out = notify::set_preferences(&app.store, body.opted_out, &input.meta(&app))
-        .await
-        .map_err(|e| match e {
-            PreferencesServiceError::Invalid(errors) => ApiError::Validation(errors),
-            PreferencesServiceError::Refused(e) => ApiError::Forbidden(e.to_string()),
-            PreferencesServiceError::Store(e) => e.into(),
-            PreferencesServiceError::Append(e) => e.into(),
-        })?;
+    let opted_out = notify::set_preferences(&app.store, body.opted_out, &input.meta(&app)).await?;
     Ok(Json(PreferencesView {
         opted_out,
         kinds: &KINDS,

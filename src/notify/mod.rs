@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Principal;
 use crate::access::policy::{self, Capability};
-use crate::execute::{self, CommandMeta};
-use crate::store::{AppendError, EventStore, StoreError};
+use crate::execute::CommandMeta;
+use crate::runner::{self, RunError, Runnable};
+use crate::store::{EventStore, StoreError};
 use crate::validation::FieldError;
 
 /// The `notification_preferences` aggregate of one subject.
@@ -32,6 +33,8 @@ pub enum PreferencesError {
     #[error("only customers and shifters receive notifications they can opt out of")]
     NotAllowed,
 }
+
+impl Runnable for Preferences {}
 
 impl Aggregate for Preferences {
     const TYPE: &'static str = "notification_preferences";
@@ -76,7 +79,7 @@ pub enum PreferencesServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Append(#[from] AppendError),
+    Run(#[from] RunError),
 }
 
 /// The kinds `principal` opted out of.
@@ -84,7 +87,7 @@ pub async fn preferences(
     store: &EventStore,
     principal: &Principal,
 ) -> Result<Vec<String>, StoreError> {
-    let loaded = execute::load::<Preferences>(store, &principal.subject).await?;
+    let loaded = runner::load::<Preferences>(store, &principal.subject).await?;
     Ok(loaded.aggregate.opted_out)
 }
 
@@ -110,13 +113,12 @@ pub async fn set_preferences(
     let mut opted_out = opted_out;
     opted_out.sort();
     opted_out.dedup();
-    let loaded = execute::load::<Preferences>(store, &meta.principal.subject).await?;
-    let (events, after) =
-        execute::decide(&loaded, (meta.principal.clone(), opted_out), &()).await?;
-    if !events.is_empty() {
-        store
-            .append(execute::append_request(&loaded, &events, meta, None))
-            .await?;
-    }
+    let after: Preferences = runner::set::<Preferences, PreferencesServiceError>(
+        store,
+        &meta.principal.subject,
+        meta,
+        (meta.principal.clone(), opted_out),
+    )
+    .await?;
     Ok(after.opted_out)
 }
