@@ -3,128 +3,36 @@
 //! (`pactum brand set`), never code. Brands are events of the `brand` aggregate,
 //! one per organisation, the logo carried in the event so the log alone can
 //! render every document again.
+//!
+//! - [`commands`] — what `pactum brand set` asks, validated into the event.
+//! - [`aggregate`] — the `brand` aggregate; [`errors`] — why it refuses.
+//! - [`queries`] — the SQL brands read (logos by hash).
 
+pub mod aggregate;
+pub mod commands;
+pub mod errors;
 pub mod queries;
+
+pub use aggregate::Brand;
+pub use commands::BrandRequest;
+pub use errors::{BrandError, DefineError};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use cqrs_es::Aggregate;
-use cqrs_es::event_sink::EventSink;
 use pactum_events::brand::{BrandDefined, BrandEvent, LogoImage};
 use pactum_events::{EventPayload, RecordedEvent};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::access::Principal;
-use crate::access::policy::{self, Capability};
+use crate::documents::Renderer;
 use crate::documents::model::Logo;
-use crate::documents::{RenderError, Renderer};
 use crate::execute::CommandMeta;
-use crate::runner::{self, RunError, Runnable};
+use crate::runner;
 use crate::store::{EventStore, StoreError};
-use crate::validation::{self, FieldError};
 
 /// The largest logo accepted: documents embed it, the log carries it.
 pub const LOGO_MAX_BYTES: usize = 256 * 1024;
 
 /// The media types documents can embed.
 pub const LOGO_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/svg+xml"];
-
-/// What `pactum brand set` asks for, unvalidated.
-#[derive(Clone, Debug, Default)]
-pub struct BrandRequest {
-    pub org: String,
-    pub name: String,
-    pub colour: String,
-    pub footer: String,
-    /// (media type, bytes).
-    pub logo: Option<(String, Vec<u8>)>,
-}
-
-impl BrandRequest {
-    /// Checks every field; a logo must also render in a document (`renderer`,
-    /// see [`Renderer::check_logo`]), since every document issued under the brand
-    /// draws it. Renders a page when there is a logo: call it off the runtime.
-    pub fn validate(&self, renderer: &Renderer) -> Result<BrandDefined, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let org = validation::identifier("org", &self.org).map_err(|e| errors.push(e));
-        let name = validation::text("name", &self.name, 120).map_err(|e| errors.push(e));
-        let footer = validation::text("footer", &self.footer, 300).map_err(|e| errors.push(e));
-        if crate::catalogue::rules::check_colour("brand", &self.colour).is_err() {
-            errors.push(FieldError::new("colour", "must be #rrggbb, e.g. #004a87"));
-        }
-        let logo = match &self.logo {
-            None => None,
-            Some((media_type, bytes)) => {
-                if !LOGO_TYPES.contains(&media_type.as_str()) {
-                    errors.push(FieldError::new(
-                        "logo",
-                        format!("must be one of {}, got {media_type}", LOGO_TYPES.join(", ")),
-                    ));
-                }
-                if bytes.is_empty() || bytes.len() > LOGO_MAX_BYTES {
-                    errors.push(FieldError::new(
-                        "logo",
-                        format!("must be 1 byte to {} KiB", LOGO_MAX_BYTES / 1024),
-                    ));
-                } else if LOGO_TYPES.contains(&media_type.as_str()) {
-                    let logo = Logo {
-                        media_type: media_type.clone(),
-                        bytes: bytes.clone(),
-                    };
-                    if let Err(error) = renderer.check_logo(&logo) {
-                        errors.push(FieldError::new(
-                            "logo",
-                            format!(
-                                "cannot be drawn in a document ({}); a complete, \
-                                 self-contained PNG, JPEG or SVG is needed",
-                                render_failure(&error)
-                            ),
-                        ));
-                    }
-                }
-                Some(LogoImage {
-                    media_type: media_type.clone(),
-                    base64: STANDARD.encode(bytes),
-                    sha256: hex::encode(Sha256::digest(bytes)),
-                })
-            }
-        };
-        match (org, name, footer) {
-            (Ok(org), Ok(name), Ok(footer)) if errors.is_empty() => Ok(BrandDefined {
-                org,
-                name,
-                colour: self.colour.to_lowercase(),
-                footer,
-                logo,
-            }),
-            _ => Err(errors),
-        }
-    }
-}
-
-/// typst's reason without the template's file and line, which mean nothing to
-/// whoever sets a brand.
-fn render_failure(error: &RenderError) -> String {
-    match error {
-        RenderError::Template(message) => message
-            .split("; ")
-            .map(|diagnostic| {
-                let diagnostic = diagnostic.trim();
-                let diagnostic = diagnostic.strip_prefix("error: ").unwrap_or(diagnostic);
-                match diagnostic.split_once(".typ:") {
-                    Some((_, rest)) => rest
-                        .splitn(3, ':')
-                        .nth(2)
-                        .map_or(diagnostic, str::trim_start),
-                    None => diagnostic,
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
-}
 
 /// The media type of an image file, by its first bytes.
 pub fn sniff_media_type(bytes: &[u8]) -> Option<&'static str> {
@@ -147,63 +55,6 @@ pub fn logo_of(image: &LogoImage) -> Option<Logo> {
         media_type: image.media_type.clone(),
         bytes: STANDARD.decode(&image.base64).ok()?,
     })
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Brand {
-    current: Option<BrandDefined>,
-}
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BrandError {
-    #[error("only admins define brands")]
-    NotAllowed,
-}
-
-impl Runnable for Brand {}
-
-impl Aggregate for Brand {
-    const TYPE: &'static str = "brand";
-    type Command = (Principal, BrandDefined);
-    type Event = BrandEvent;
-    type Error = BrandError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        (by, brand): Self::Command,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), BrandError> {
-        if !policy::may_do(&by, Capability::DefineBrand) {
-            return Err(BrandError::NotAllowed);
-        }
-        if self.current.as_ref() != Some(&brand) {
-            sink.write(BrandEvent::BrandDefined(brand), self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: BrandEvent) {
-        match event {
-            BrandEvent::BrandDefined(brand) => self.current = Some(brand),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DefineError {
-    #[error("invalid brand")]
-    Invalid(Vec<FieldError>),
-    #[error(transparent)]
-    Refused(#[from] BrandError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Run(#[from] RunError),
-    /// The logo's rendering did not finish (the runtime shut down, or it panicked).
-    #[error("the logo check did not finish: {0}")]
-    Interrupted(String),
 }
 
 /// Defines (or redefines) the brand of an organisation. Documents issued from
@@ -231,7 +82,7 @@ pub async fn define(
 
 /// The current brand of `org`, if it has one.
 pub async fn current(store: &EventStore, org: &str) -> Result<Option<BrandDefined>, StoreError> {
-    Ok(runner::load::<Brand>(store, org).await?.aggregate.current)
+    Ok(runner::load::<Brand>(store, org).await?.aggregate.current())
 }
 
 /// The logo with this hash, from any brand's history (documents keep the logo
@@ -267,6 +118,7 @@ pub fn logo_from_event(event: &RecordedEvent) -> Option<(String, Logo)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn png() -> Vec<u8> {
         include_bytes!("../../sla-templates/brands/example/logo.png").to_vec()
