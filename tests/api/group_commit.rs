@@ -620,7 +620,7 @@ fn metric(metrics: &str, name: &str) -> f64 {
 
 #[tokio::test]
 async fn sigkill_under_load_loses_only_unacknowledged_commands() {
-    use crate::cli::{create_token, pactum, serve, stderr, stdout};
+    use crate::helpers::{create_token, pactum, serve, stderr, stdout};
 
     let dir = TempDir::new().unwrap();
     let token = |args: &[&str]| create_token(dir.path(), args);
@@ -840,7 +840,7 @@ async fn sigkill_under_load_loses_only_unacknowledged_commands() {
     assert_eq!(server.head().await, head);
     for ack in acks.iter().step_by(acks.len() / 20) {
         let (status, order) = server
-            .get(&format!("/v1/orders/{}", ack.order), &cast.alice)
+            .get_json(&format!("/v1/orders/{}", ack.order), &cast.alice)
             .await;
         assert_eq!(status, reqwest::StatusCode::OK, "{order}");
         assert!(order["version"].as_u64().unwrap() >= ack.version, "{order}");
