@@ -16,7 +16,8 @@
 //!   to), and a raw HTTP/1.1 connection;
 //! - [`principals`]: who tests act as, for the server in-process and for
 //!   `pactum token create` alike;
-//! - [`fixtures`]: the order every kind of test places.
+//! - [`fixtures`]: the order every kind of test places; [`probe`]: appends of a
+//!   probe aggregate, for tests of the store itself.
 //!
 //! PostgreSQL refuses to run as root: as root, the cluster runs as the `postgres`
 //! user the Debian package creates.
@@ -27,6 +28,7 @@ pub mod http;
 mod nats;
 mod postgres;
 pub mod principals;
+pub mod probe;
 pub mod process;
 
 pub use nats::Nats;
