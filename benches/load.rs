@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Node, arg, cast, flag, order, quantile_ms};
+use common::{arg, cast, flag, order, quantile_ms, start_node};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -54,7 +54,7 @@ async fn main() {
     let storage = ["--data-dir", data_dir.as_str()];
     common::pactum(&["migrate", "--data-dir", &data_dir]);
     let (alice, sam) = cast(&storage);
-    let node = Node::start(&storage).await;
+    let node = start_node(&storage).await;
     println!(
         "pactum serve, embedded SQLite (WAL, synchronous=FULL), {clients} keep-alive clients, \
          {seconds} s after {} s warm-up",
@@ -70,7 +70,7 @@ async fn main() {
         .unwrap();
     let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let (client, base) = (client.clone(), node.base.clone());
+            let (client, base) = (client.clone(), node.address.clone());
             let (alice, sam) = (alice.clone(), sam.clone());
             let (tally, stop) = (Arc::clone(&tally), Arc::clone(&stop));
             tokio::spawn(async move {

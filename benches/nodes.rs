@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Node, cast, order, quantile_ms};
+use common::{cast, order, quantile_ms, start_node};
 use pactum_testkit::{Database, Postgres};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
@@ -62,9 +62,9 @@ async fn load(database: &Database, nodes: usize, settings: &Settings) {
     let (alice, sam) = cast(&storage);
     let mut running = Vec::new();
     for _ in 0..nodes {
-        running.push(Node::start(&storage).await);
+        running.push(start_node(&storage).await);
     }
-    let bases: Vec<String> = running.iter().map(|n| n.base.clone()).collect();
+    let bases: Vec<String> = running.iter().map(|n| n.address.clone()).collect();
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let order = order();

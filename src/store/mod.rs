@@ -3,7 +3,8 @@
 //! Reads go through a pool of connections; every write goes through one writer
 //! task ([`writer`]) that owns the only writing connection and commits concurrent
 //! appends together (group commit): one durable transaction, one fsync, many
-//! commands. Start with [`EventStore::open`] and [`EventStore::append`].
+//! commands. Which commands of a batch may be appended, and the rows they add, is
+//! decided in [`stage`]; the writer's SQL is in [`rows`]. Start with [`EventStore::open`] and [`EventStore::append`].
 //!
 //! What an append guarantees:
 //! - optimistic concurrency: a request names the aggregate sequence it was decided
@@ -22,6 +23,8 @@
 mod cache;
 mod hash;
 mod location;
+mod rows;
+mod stage;
 pub mod transfer;
 mod turns;
 pub mod verify;
@@ -426,7 +429,7 @@ impl EventStore {
     ) -> Result<(), AppendError> {
         let now = now.as_microsecond();
         self.write(move |conn| {
-            Box::pin(async move { writer::insert_attachment(conn, &attachment, now).await })
+            Box::pin(async move { rows::insert_attachment(conn, &attachment, now).await })
         })
         .await?
         .map_err(AppendError::from)
@@ -556,7 +559,7 @@ impl EventStore {
         scope: &str,
         key: &str,
     ) -> Result<Option<StoredResponse>, sqlx::Error> {
-        writer::stored_response(&self.inner.reader, scope, key).await
+        rows::stored_response(&self.inner.reader, scope, key).await
     }
 
     /// The global position of the newest committed event (0 for an empty log).

@@ -7,19 +7,20 @@
 //! transaction, and every job is answered only after the batch's COMMIT returned,
 //! i.e. once it is durable.
 //!
-//! Each command is checked before anything of it is written: its idempotency key,
-//! then the sequence it was decided at against its aggregate's head. A refused
-//! command (conflict, key reused) writes nothing and fails alone; the others'
-//! events are written together, one multi-row INSERT per batch rather than a round
-//! trip to the database per event. The heads of aggregates the writer appended to
-//! are kept between batches, valid as long as nobody else appends: each batch
-//! starts by reading the newest position, and if it is not the writer's own last
-//! one, the heads (and the [`AggregateCache`]) are dropped. Imports and projection
-//! writes run in a SAVEPOINT of their own. A storage error while writing fails the
+//! Each command is checked before anything of it is written ([`stage`]): its
+//! idempotency key, then the sequence it was decided at against its aggregate's
+//! head. A refused command (conflict, key reused) writes nothing and fails alone;
+//! the others' events are written together, a few multi-row INSERTs per batch
+//! ([`rows::insert_events`], also the way imported events go in) rather than a
+//! round trip to the database per event. The heads of aggregates the writer
+//! appended to are kept between batches, valid as long as nobody else appends:
+//! each batch starts by reading the newest position, and if it is not the
+//! writer's own last one, the heads (and the [`AggregateCache`]) are dropped.
+//! Imports and projection writes run in a SAVEPOINT of their own. A storage error while writing fails the
 //! whole batch: nothing of it is committed and every job gets the error.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use pactum_events::RecordedEvent;
@@ -29,9 +30,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::metrics::METRICS;
 
 use super::cache::AggregateCache;
+use super::rows;
+use super::stage::{self, AggregateKey, Batch, Head, Staged};
 use super::{
-    AppendError, AppendOutcome, AppendRequest, Attachment, Db, DbConnection, Dialect, HashInput,
-    InlineProjection, StoredResponse, chain_hash,
+    AppendError, AppendOutcome, AppendRequest, Db, DbConnection, Dialect, InlineProjection,
 };
 
 /// How many jobs may wait for the writer before `append` itself waits.
@@ -83,14 +85,6 @@ struct Committed {
     expected_sequence: u64,
     events: Vec<RecordedEvent>,
 }
-
-#[derive(Clone)]
-struct Head {
-    sequence: u64,
-    hash: String,
-}
-
-type AggregateKey = (String, String);
 
 /// What the writer knows between batches.
 struct Known {
@@ -246,28 +240,6 @@ async fn begin<'c>(
     Ok((tx, head as u64))
 }
 
-/// The batch being built inside the open transaction.
-struct Batch {
-    /// The position the next appended event gets. Positions are given here, in
-    /// commit order; a refused command takes none, so the log stays gap-free.
-    next: u64,
-    /// Heads of the aggregates appended to in this batch.
-    heads: HashMap<AggregateKey, Head>,
-    /// Responses stored in this batch, by (scope, key).
-    responses: HashMap<(String, String), StoredResponse>,
-    /// Appended events and their side rows, not yet written.
-    staged: Staged,
-    /// Whether a job wrote events the writer did not number itself (an import).
-    foreign: bool,
-}
-
-#[derive(Default)]
-struct Staged {
-    events: Vec<RecordedEvent>,
-    responses: Vec<(String, String, StoredResponse, i64)>,
-    attachments: Vec<(Attachment, i64)>,
-}
-
 /// Runs every job of the batch and commits it. Jobs that ran are pushed to
 /// `done` even when the commit then fails, so every caller gets an answer.
 async fn commit_batch(
@@ -293,13 +265,9 @@ async fn commit_batch(
         cache.clear();
     }
     let first = head + 1;
-    let mut batch = Batch {
-        next: first,
-        heads: HashMap::new(),
-        responses: HashMap::new(),
-        staged: Staged::default(),
-        foreign: false,
-    };
+    let mut batch = Batch::starting_at(first);
+    // Whether a job wrote events the writer did not number itself (an import).
+    let mut foreign = false;
     let mut work = jobs.into_iter();
     while let Some(job) = work.next() {
         let ran = match job {
@@ -310,10 +278,11 @@ async fn commit_batch(
             }
             Work::Import { events, reply } => {
                 let job = Isolated::Import { events, reply };
-                isolated(&mut tx, job, &mut batch, inline, done).await
+                isolated(&mut tx, job, &mut batch, &mut foreign, inline, done).await
             }
             Work::Task(task) => {
-                isolated(&mut tx, Isolated::Task(task), &mut batch, inline, done).await
+                let job = Isolated::Task(task);
+                isolated(&mut tx, job, &mut batch, &mut foreign, inline, done).await
             }
         };
         if let Err(error) = ran {
@@ -331,7 +300,7 @@ async fn commit_batch(
             .await?;
     }
     tx.commit().await?;
-    if batch.foreign {
+    if foreign {
         known.position = None;
     } else {
         if known.heads.len() + batch.heads.len() > MAX_HEADS {
@@ -343,8 +312,9 @@ async fn commit_batch(
     Ok(())
 }
 
-/// Checks one command (all its requests) and stages its events; a refused
-/// command stages nothing. Errors only for a storage failure.
+/// Checks one command (all its requests) and stages its events ([`stage`]); a
+/// refused command stages nothing, and a conflict drops the aggregate from the
+/// cache. Errors only for a storage failure.
 async fn stage_append(
     conn: &mut DbConnection,
     requests: Vec<AppendRequest>,
@@ -353,61 +323,25 @@ async fn stage_append(
     known: &mut Known,
     cache: &AggregateCache,
 ) -> Result<Done, sqlx::Error> {
-    let mut staged = Staged::default();
-    let mut heads = HashMap::new();
-    let mut responses = HashMap::new();
-    let mut next = batch.next;
-    let mut checked = Ok(Vec::with_capacity(requests.len()));
-    for request in &requests {
-        let outcome = check_and_stage(
-            conn,
-            request,
-            Scratch {
-                batch,
-                known,
-                heads: &mut heads,
-                responses: &mut responses,
-                staged: &mut staged,
-                next: &mut next,
-            },
-        )
-        .await?;
-        match outcome {
-            Ok(outcome) => {
-                if let Ok(outcomes) = &mut checked {
-                    outcomes.push(outcome);
-                }
-            }
-            Err(refused) => {
-                if let AppendError::Conflict {
-                    aggregate_type,
-                    aggregate_id,
-                    ..
-                } = &refused
-                {
-                    cache.evict(aggregate_type, aggregate_id);
-                }
-                checked = Err(refused);
-                break;
-            }
-        }
-    }
+    let checked = stage::stage_command(conn, &requests, batch, &mut known.heads).await?;
     let mut appended = Vec::new();
-    if let Ok(outcomes) = &checked {
-        batch.next = next;
-        batch.heads.extend(heads);
-        batch.responses.extend(responses);
-        batch.staged.events.append(&mut staged.events);
-        batch.staged.responses.append(&mut staged.responses);
-        batch.staged.attachments.append(&mut staged.attachments);
-        for (request, outcome) in requests.iter().zip(outcomes) {
-            if let AppendOutcome::Committed(events) = outcome {
-                appended.push(Committed {
-                    expected_sequence: request.expected_sequence,
-                    events: events.clone(),
-                });
+    match &checked {
+        Ok(outcomes) => {
+            for (request, outcome) in requests.iter().zip(outcomes) {
+                if let AppendOutcome::Committed(events) = outcome {
+                    appended.push(Committed {
+                        expected_sequence: request.expected_sequence,
+                        events: events.clone(),
+                    });
+                }
             }
         }
+        Err(AppendError::Conflict {
+            aggregate_type,
+            aggregate_id,
+            ..
+        }) => cache.evict(aggregate_type, aggregate_id),
+        Err(_) => {}
     }
     let deliver: Deliver = Box::new(move |commit| {
         let _ = reply.send(commit.and(checked));
@@ -415,256 +349,26 @@ async fn stage_append(
     Ok(Done { deliver, appended })
 }
 
-/// Where one command's checks look and its events go.
-struct Scratch<'a> {
-    batch: &'a Batch,
-    known: &'a mut Known,
-    /// Heads moved by the command's earlier requests.
-    heads: &'a mut HashMap<AggregateKey, Head>,
-    responses: &'a mut HashMap<(String, String), StoredResponse>,
-    staged: &'a mut Staged,
-    next: &'a mut u64,
-}
-
-/// Checks one request's idempotency key and expected sequence, and stages its
-/// events. The outer error is a storage failure, the inner one a refusal.
-async fn check_and_stage(
-    conn: &mut DbConnection,
-    request: &AppendRequest,
-    scratch: Scratch<'_>,
-) -> Result<Result<AppendOutcome, AppendError>, sqlx::Error> {
-    let Scratch {
-        batch,
-        known,
-        heads,
-        responses,
-        staged,
-        next,
-    } = scratch;
-    if let Some(response) = &request.response {
-        let scoped = (response.scope.clone(), response.key.clone());
-        let stored = match responses
-            .get(&scoped)
-            .or_else(|| batch.responses.get(&scoped))
-        {
-            Some(stored) => Some(stored.clone()),
-            None => stored_response(&mut *conn, &response.scope, &response.key).await?,
-        };
-        if let Some(stored) = stored {
-            if stored.request_hash != response.request_hash {
-                return Ok(Err(AppendError::IdempotencyKeyReused {
-                    key: response.key.clone(),
-                }));
-            }
-            return Ok(Ok(AppendOutcome::Replayed(stored)));
-        }
-    }
-
-    let key = (request.aggregate_type.clone(), request.aggregate_id.clone());
-    let head = match heads
-        .get(&key)
-        .or_else(|| batch.heads.get(&key))
-        .or_else(|| known.heads.get(&key))
-    {
-        Some(head) => head.clone(),
-        None => {
-            let head = read_head(&mut *conn, &key).await?;
-            known.heads.insert(key.clone(), head.clone());
-            head
-        }
-    };
-    if head.sequence != request.expected_sequence {
-        return Ok(Err(AppendError::Conflict {
-            aggregate_type: request.aggregate_type.clone(),
-            aggregate_id: request.aggregate_id.clone(),
-            expected: request.expected_sequence,
-            actual: head.sequence,
-        }));
-    }
-
-    let meta = &request.meta;
-    let recorded_at_us = meta.recorded_at.as_microsecond();
-    let mut prev_hash = head.hash;
-    let mut recorded = Vec::with_capacity(request.events.len());
-    for (offset, event) in request.events.iter().enumerate() {
-        let sequence = request.expected_sequence + 1 + offset as u64;
-        let payload = event.payload.to_string();
-        let hash = chain_hash(
-            &prev_hash,
-            &HashInput {
-                aggregate_type: &request.aggregate_type,
-                aggregate_id: &request.aggregate_id,
-                sequence,
-                event_type: &event.event_type,
-                schema_version: event.schema_version,
-                recorded_at_us,
-                actor_subject: &meta.actor.subject,
-                actor_role: &meta.actor.role,
-                actor_org: meta.actor.org.as_deref(),
-                correlation_id: &meta.correlation_id,
-                causation_id: meta.causation_id.as_deref(),
-                idempotency_key: meta.idempotency_key.as_deref(),
-                payload: &payload,
-            },
-        );
-        let position = *next;
-        *next += 1;
-        recorded.push(RecordedEvent {
-            position,
-            aggregate_type: request.aggregate_type.clone(),
-            aggregate_id: request.aggregate_id.clone(),
-            sequence,
-            event_type: event.event_type.clone(),
-            schema_version: event.schema_version,
-            recorded_at: meta.recorded_at,
-            actor: meta.actor.clone(),
-            correlation_id: meta.correlation_id.clone(),
-            causation_id: meta.causation_id.clone(),
-            idempotency_key: meta.idempotency_key.clone(),
-            payload: event.payload.clone(),
-            hash: hash.clone(),
-        });
-        prev_hash = hash;
-    }
-    staged.events.extend(recorded.iter().cloned());
-    staged.attachments.extend(
-        request
-            .attachments
-            .iter()
-            .map(|attachment| (attachment.clone(), recorded_at_us)),
-    );
-    if let (Some(response), Some(last)) = (&request.response, recorded.last()) {
-        let stored = StoredResponse {
-            request_hash: response.request_hash.clone(),
-            status: response.status,
-            body: response.body.clone(),
-            position: last.position,
-        };
-        let scoped = (response.scope.clone(), response.key.clone());
-        responses.insert(scoped.clone(), stored.clone());
-        staged
-            .responses
-            .push((scoped.0, scoped.1, stored, recorded_at_us));
-    }
-    heads.insert(
-        key,
-        Head {
-            sequence: request.expected_sequence + recorded.len() as u64,
-            hash: prev_hash,
-        },
-    );
-    Ok(Ok(AppendOutcome::Committed(recorded)))
-}
-
-/// Writes the staged events (a few multi-row INSERTs), their inline projections,
-/// stored responses and attachments.
+/// Writes the staged events, their inline projections, stored responses and
+/// attachments.
 async fn flush(
     conn: &mut DbConnection,
     staged: &mut Staged,
     inline: &[Arc<dyn InlineProjection>],
 ) -> Result<(), sqlx::Error> {
     let events = std::mem::take(&mut staged.events);
-    let mut rest = events.as_slice();
-    while !rest.is_empty() {
-        // Statements of 64, 32, ... 1 rows: a handful of distinct statements to
-        // prepare once, whatever the batch's size.
-        let rows = INSERT_ROWS
-            .iter()
-            .copied()
-            .find(|&rows| rows <= rest.len())
-            .expect("one row always fits");
-        let (chunk, after) = rest.split_at(rows);
-        insert_events(&mut *conn, chunk).await?;
-        rest = after;
-    }
+    rows::insert_events(&mut *conn, &events).await?;
     for event in &events {
         for projection in inline {
             projection.apply(&mut *conn, event).await?;
         }
     }
     for (scope, key, stored, at_us) in std::mem::take(&mut staged.responses) {
-        sqlx::query(
-            "INSERT INTO idempotency (scope, key, request_hash, status, body, position, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(stored.request_hash)
-        .bind(i64::from(stored.status))
-        .bind(stored.body)
-        .bind(stored.position as i64)
-        .bind(at_us)
-        .execute(&mut *conn)
-        .await?;
+        rows::insert_response(&mut *conn, scope, key, stored, at_us).await?;
     }
     for (attachment, at_us) in std::mem::take(&mut staged.attachments) {
-        insert_attachment(&mut *conn, &attachment, at_us).await?;
+        rows::insert_attachment(&mut *conn, &attachment, at_us).await?;
     }
-    Ok(())
-}
-
-/// Row counts of the multi-row event INSERTs.
-const INSERT_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
-
-const EVENT_INSERT_COLUMNS: usize = 15;
-
-/// `INSERT INTO events ... VALUES (...), (...)` for each of [`INSERT_ROWS`].
-static INSERT_SQL: LazyLock<Vec<(usize, String)>> = LazyLock::new(|| {
-    INSERT_ROWS
-        .iter()
-        .map(|&rows| {
-            let values: Vec<String> = (0..rows)
-                .map(|row| {
-                    let placeholders: Vec<String> = (1..=EVENT_INSERT_COLUMNS)
-                        .map(|column| format!("${}", row * EVENT_INSERT_COLUMNS + column))
-                        .collect();
-                    format!("({})", placeholders.join(", "))
-                })
-                .collect();
-            (
-                rows,
-                format!(
-                    "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, \
-                     event_type, schema_version, recorded_at, actor_subject, actor_role, \
-                     actor_org, correlation_id, causation_id, idempotency_key, payload, hash) \
-                     VALUES {}",
-                    values.join(", ")
-                ),
-            )
-        })
-        .collect()
-});
-
-/// Inserts events in one statement; `events.len()` is one of [`INSERT_ROWS`].
-async fn insert_events(
-    conn: &mut DbConnection,
-    events: &[RecordedEvent],
-) -> Result<(), sqlx::Error> {
-    let sql = INSERT_SQL
-        .iter()
-        .find(|(rows, _)| *rows == events.len())
-        .map(|(_, sql)| sql.as_str())
-        .expect("a statement for each row count");
-    let mut query = sqlx::query(sql);
-    for event in events {
-        query = query
-            .bind(event.position as i64)
-            .bind(event.aggregate_type.as_str())
-            .bind(event.aggregate_id.as_str())
-            .bind(event.sequence as i64)
-            .bind(event.event_type.as_str())
-            .bind(i64::from(event.schema_version))
-            .bind(event.recorded_at.as_microsecond())
-            .bind(event.actor.subject.as_str())
-            .bind(event.actor.role.as_str())
-            .bind(event.actor.org.as_deref())
-            .bind(event.correlation_id.as_str())
-            .bind(event.causation_id.as_deref())
-            .bind(event.idempotency_key.as_deref())
-            .bind(event.payload.to_string())
-            .bind(event.hash.as_str());
-    }
-    query.execute(conn).await?;
     Ok(())
 }
 
@@ -679,10 +383,12 @@ enum Isolated {
 
 /// Writes what is staged (an import or a task sees the commands before it), then
 /// runs `job` in a savepoint: kept if it succeeds, rolled back alone if it fails.
+/// An import that is kept sets `foreign`.
 async fn isolated(
     tx: &mut DbConnection,
     job: Isolated,
     batch: &mut Batch,
+    foreign: &mut bool,
     inline: &[Arc<dyn InlineProjection>],
     done: &mut Vec<Done>,
 ) -> Result<(), sqlx::Error> {
@@ -707,7 +413,7 @@ async fn isolated(
             let result = import_job(&mut savepoint, &events, &mut next, inline).await;
             if result.is_ok() {
                 batch.next = next;
-                batch.foreign = true;
+                *foreign = true;
             }
             let keep = result.is_ok();
             let deliver: Deliver = Box::new(move |commit| {
@@ -771,154 +477,37 @@ fn refuse(work: Work, error: AppendError) -> Done {
     }
 }
 
-/// Inserts recorded events exactly as they are, positions and hashes included.
-/// Inserts one event row.
-#[allow(clippy::too_many_arguments)]
-async fn insert_event(
-    conn: &mut DbConnection,
-    position: u64,
-    aggregate_type: &str,
-    aggregate_id: &str,
-    sequence: u64,
-    event_type: &str,
-    schema_version: u32,
-    recorded_at_us: i64,
-    actor: &pactum_events::Actor,
-    correlation_id: &str,
-    causation_id: Option<&str>,
-    idempotency_key: Option<&str>,
-    payload: &str,
-    hash: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, event_type, \
-         schema_version, recorded_at, actor_subject, actor_role, actor_org, \
-         correlation_id, causation_id, idempotency_key, payload, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(position as i64)
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .bind(sequence as i64)
-    .bind(event_type)
-    .bind(i64::from(schema_version))
-    .bind(recorded_at_us)
-    .bind(&actor.subject)
-    .bind(&actor.role)
-    .bind(&actor.org)
-    .bind(correlation_id)
-    .bind(causation_id)
-    .bind(idempotency_key)
-    .bind(payload)
-    .bind(hash)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Inserts recorded events exactly as they are, positions and hashes included;
-/// their positions must continue the log.
+/// Inserts recorded events exactly as they are, positions and hashes included,
+/// through the same INSERTs as appended events; their positions must continue
+/// the log. Events before the first that does not are inserted (the savepoint
+/// the import runs in is then rolled back), so storage errors come first, as
+/// they would one event at a time.
 async fn import_job(
     conn: &mut DbConnection,
     events: &[RecordedEvent],
     next: &mut u64,
     inline: &[Arc<dyn InlineProjection>],
 ) -> Result<(), AppendError> {
-    for event in events {
-        if event.position != *next {
-            return Err(AppendError::Storage(Arc::new(sqlx::Error::Protocol(
-                format!(
-                    "imported position {} does not continue the log at {}",
-                    event.position, next
-                ),
-            ))));
-        }
-        *next += 1;
-        insert_event(
-            conn,
-            event.position,
-            &event.aggregate_type,
-            &event.aggregate_id,
-            event.sequence,
-            &event.event_type,
-            event.schema_version,
-            event.recorded_at.as_microsecond(),
-            &event.actor,
-            &event.correlation_id,
-            event.causation_id.as_deref(),
-            event.idempotency_key.as_deref(),
-            &event.payload.to_string(),
-            &event.hash,
-        )
-        .await?;
+    let continuing = events
+        .iter()
+        .zip(*next..)
+        .take_while(|(event, position)| event.position == *position)
+        .count();
+    let (valid, rest) = events.split_at(continuing);
+    rows::insert_events(&mut *conn, valid).await?;
+    for event in valid {
         for projection in inline {
             projection.apply_imported(&mut *conn, event).await?;
         }
     }
+    *next += continuing as u64;
+    if let Some(event) = rest.first() {
+        return Err(AppendError::Storage(Arc::new(sqlx::Error::Protocol(
+            format!(
+                "imported position {} does not continue the log at {}",
+                event.position, next
+            ),
+        ))));
+    }
     Ok(())
-}
-
-pub(super) async fn insert_attachment(
-    conn: &mut DbConnection,
-    attachment: &Attachment,
-    at_us: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO documents (sha256, media_type, size, bytes, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
-    )
-    .bind(&attachment.sha256)
-    .bind(&attachment.media_type)
-    .bind(attachment.bytes.len() as i64)
-    .bind(attachment.bytes.as_slice())
-    .bind(at_us)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn read_head(conn: &mut DbConnection, key: &AggregateKey) -> Result<Head, sqlx::Error> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT sequence, hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
-         ORDER BY sequence DESC LIMIT 1",
-    )
-    .bind(&key.0)
-    .bind(&key.1)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map_or(
-        Head {
-            sequence: 0,
-            hash: String::new(),
-        },
-        |(sequence, hash)| Head {
-            sequence: sequence as u64,
-            hash,
-        },
-    ))
-}
-
-pub(super) async fn stored_response<'e, E>(
-    executor: E,
-    scope: &str,
-    key: &str,
-) -> Result<Option<StoredResponse>, sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = Db>,
-{
-    let row: Option<(String, i64, String, i64)> = sqlx::query_as(
-        "SELECT request_hash, status, body, position FROM idempotency WHERE scope = $1 AND key = $2",
-    )
-    .bind(scope)
-    .bind(key)
-    .fetch_optional(executor)
-    .await?;
-    Ok(
-        row.map(|(request_hash, status, body, position)| StoredResponse {
-            request_hash,
-            status: status as u16,
-            body,
-            position: position as u64,
-        }),
-    )
 }

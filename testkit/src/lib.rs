@@ -1,19 +1,35 @@
-//! The real servers pactum's tests and benchmarks run against, started on free
-//! loopback ports in throwaway directories and stopped when dropped.
+//! What pactum's tests and benchmarks share, so each helper exists once.
 //!
+//! The real servers they run against, started on free loopback ports in
+//! throwaway directories and stopped when dropped:
 //! - [`Postgres`]: a PostgreSQL cluster (Debian package `postgresql`). The test
 //!   command (`scripts/test`) starts one for the whole run and exports its URL in
 //!   `PACTUM_TEST_POSTGRES_URL`; [`Postgres::shared`] uses it, or starts a cluster
 //!   of its own when the variable is unset (a single `cargo test`).
 //! - [`Nats`]: a nats-server with JetStream (Debian package `nats-server`).
-//! - [`fixtures`]: the order every kind of test places.
+//!
+//! pactum itself, and how tests talk to it:
+//! - [`harness`]: the server in-process on port 0 over a given store
+//!   ([`harness::spawn`], [`harness::TestApp`]), with tokens minted in its store;
+//! - [`process`]: the real binary, run to completion or serving ([`process::Node`]);
+//! - [`http`]: the requests both are sent ([`http::Http`], which both dereference
+//!   to), and a raw HTTP/1.1 connection;
+//! - [`principals`]: who tests act as, for the server in-process and for
+//!   `pactum token create` alike;
+//! - [`fixtures`]: the order every kind of test places; [`probe`]: appends of a
+//!   probe aggregate, for tests of the store itself.
 //!
 //! PostgreSQL refuses to run as root: as root, the cluster runs as the `postgres`
 //! user the Debian package creates.
 
 pub mod fixtures;
+pub mod harness;
+pub mod http;
 mod nats;
 mod postgres;
+pub mod principals;
+pub mod probe;
+pub mod process;
 
 pub use nats::Nats;
 pub use postgres::{Database, Postgres};

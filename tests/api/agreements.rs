@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use pactum::access::tokens::TokenRequest;
 use pactum::clock::ManualClock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -21,18 +20,12 @@ struct Cast {
 }
 
 async fn cast(app: &TestApp) -> Cast {
-    let provider = |subject: &str, provider: &str| TokenRequest {
-        subject: subject.into(),
-        role: "provider".into(),
-        provider: Some(provider.into()),
-        ..Default::default()
-    };
     Cast {
         alice: app.customer("alice", "acme").await,
         sam: app.shifter("sam", &["compute"]).await,
-        cesnet: app.token(provider("ops-cesnet", "cesnet-mcc")).await,
-        in2p3: app.token(provider("ops-in2p3", "in2p3-ires")).await,
-        surf: app.token(provider("ops-surf", "surf")).await,
+        cesnet: app.provider("ops-cesnet", "cesnet-mcc").await,
+        in2p3: app.provider("ops-in2p3", "in2p3-ires").await,
+        surf: app.provider("ops-surf", "surf").await,
     }
 }
 
@@ -861,12 +854,16 @@ async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
         .to_owned();
     app.stop().await;
 
-    let output = crate::cli::pactum(&["verify"], dir.path());
-    assert!(output.status.success(), "{}", crate::cli::stderr(&output));
+    let output = crate::helpers::pactum(&["verify"], dir.path());
     assert!(
-        crate::cli::stdout(&output).contains("3 documents render to their recorded hashes"),
+        output.status.success(),
         "{}",
-        crate::cli::stdout(&output)
+        crate::helpers::stderr(&output)
+    );
+    assert!(
+        crate::helpers::stdout(&output).contains("3 documents render to their recorded hashes"),
+        "{}",
+        crate::helpers::stdout(&output)
     );
 
     // Forge the SLA's recorded document hash and re-chain its events so the hash
@@ -892,9 +889,9 @@ async fn verify_re_renders_documents_and_names_one_that_no_longer_matches() {
     }
     conn.close().await.unwrap();
 
-    let output = crate::cli::pactum(&["verify"], dir.path());
+    let output = crate::helpers::pactum(&["verify"], dir.path());
     assert!(!output.status.success());
-    let errors = crate::cli::stderr(&output);
+    let errors = crate::helpers::stderr(&output);
     assert!(
         errors.contains(&format!("position {}", events[0].position))
             && errors.contains("renders to"),
@@ -1058,16 +1055,16 @@ async fn a_logo_that_does_not_render_never_blocks_activation_and_verify_still_pa
         assert!(pdf_text(&pdf).contains("ACME Research Cloud"), "{what}");
         app.stop().await;
 
-        let output = crate::cli::pactum(&["verify"], dir.path());
+        let output = crate::helpers::pactum(&["verify"], dir.path());
         assert!(
             output.status.success(),
             "{what}: {}",
-            crate::cli::stderr(&output)
+            crate::helpers::stderr(&output)
         );
         assert!(
-            crate::cli::stdout(&output).contains("3 documents render to their recorded hashes"),
+            crate::helpers::stdout(&output).contains("3 documents render to their recorded hashes"),
             "{what}: {}",
-            crate::cli::stdout(&output)
+            crate::helpers::stdout(&output)
         );
     }
 }

@@ -3,7 +3,7 @@
 //! round trips and refusals, through the real binary and the library.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 
 use pactum::access::tokens::TokenTable;
@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use tempfile::TempDir;
 
-use crate::cli::{pactum, serve, stderr, stdout};
 use crate::helpers::*;
 
 /// A small store: two tokens, three orders, two assigned, one approved. The
@@ -407,7 +406,8 @@ async fn export_then_import_restores_the_log_exactly() {
     assert_eq!(dump(&restored), original_queue, "identical read models");
 
     // Standard input works the same (spooled for the second pass).
-    let output = Command::new(env!("CARGO_BIN_EXE_pactum"))
+    let output = binary()
+        .command()
         .args(["import", "-"])
         .args(crate::backend::storage_args(&piped))
         .stdin(Stdio::from(std::fs::File::open(&file).unwrap()))
@@ -420,12 +420,12 @@ async fn export_then_import_restores_the_log_exactly() {
     let server = serve(&restored).await;
     assert_eq!(server.head().await, events as u64, "serve seeded nothing");
     let (status, view) = server
-        .get(&format!("/v1/orders/{}", built.orders[0]), &built.alice)
+        .get_json(&format!("/v1/orders/{}", built.orders[0]), &built.alice)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(view, built.view);
     let (status, _) = server
-        .get(&format!("/v1/orders/{}", built.orders[1]), &built.sam)
+        .get_json(&format!("/v1/orders/{}", built.orders[1]), &built.sam)
         .await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -1,140 +1,14 @@
 //! The real binary: `serve`, `token create`, `import-legacy`, pointed at one
-//! throwaway store with `--data-dir` or `PACTUM_DATA_DIR`. Its helpers to run the
-//! binary are shared with `audit.rs`.
+//! throwaway store with `--data-dir` or `PACTUM_DATA_DIR` (helpers in
+//! `helpers.rs`).
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use tempfile::TempDir;
 
 use crate::helpers::*;
-
-pub(crate) fn pactum(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .args(args)
-        .args(crate::backend::storage_args(data_dir))
-        .output()
-        .expect("the binary runs")
-}
-
-pub(crate) fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-pub(crate) fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// `pactum token create`; returns the token printed alone on the last line.
-pub(crate) fn create_token(data_dir: &Path, args: &[&str]) -> String {
-    let mut all = vec!["token", "create"];
-    all.extend_from_slice(args);
-    let output = pactum(&all, data_dir);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let out = stdout(&output);
-    let token = out.lines().last().expect("a line").trim().to_owned();
-    assert!(token.starts_with("pct_") && !token.contains(' '), "{out:?}");
-    token
-}
-
-/// A `pactum serve` process, killed on drop.
-pub(crate) struct Served {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub(crate) async fn serve(data_dir: &Path) -> Served {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env(
-            crate::backend::storage_env(data_dir).0,
-            crate::backend::storage_env(data_dir).1,
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let served = Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
-    };
-    // Wait for readiness (start-up work: migrations, catalogue seeding).
-    for _ in 0..600 {
-        if let Ok(response) = served
-            .client
-            .get(format!("{}/readyz", served.base))
-            .send()
-            .await
-            && response.status() == StatusCode::OK
-        {
-            return served;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("pactum serve did not become ready");
-}
-
-impl Served {
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGKILL: no shutdown, nothing flushed beyond what was committed.
-    pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        send(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token),
-        )
-        .await
-    }
-
-    async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        send(
-            self.client
-                .post(format!("{}{path}", self.base))
-                .bearer_auth(token)
-                .json(body),
-        )
-        .await
-    }
-
-    pub(crate) async fn head(&self) -> u64 {
-        let response = self
-            .client
-            .get(format!("{}/readyz", self.base))
-            .send()
-            .await
-            .unwrap();
-        let body: Value = response.json().await.unwrap();
-        body["head_position"].as_u64().unwrap()
-    }
-}
 
 #[tokio::test]
 async fn tokens_minted_beside_a_running_server_work_at_once() {
@@ -157,11 +31,11 @@ async fn tokens_minted_beside_a_running_server_work_at_once() {
             "storage",
         ],
     );
-    let (status, order) = server.post("/v1/orders", &alice, &cloud_order()).await;
+    let (status, order) = server.post_json("/v1/orders", &alice, &cloud_order()).await;
     assert_eq!(status, StatusCode::CREATED, "{order}");
     let id = order["id"].as_str().unwrap();
     let (status, order) = server
-        .post(
+        .post_json(
             &format!("/v1/orders/{id}/assign"),
             &sam,
             &json!({"assignee": "sam"}),
@@ -255,7 +129,7 @@ async fn import_legacy_reads_lines_and_keeps_them_verbatim() {
     );
     let server = serve(dir.path()).await;
     for (id, raw) in ids.iter().zip([SEED_PLAIN, SEED_BOLD, SEED_LINK]) {
-        let (status, order) = server.get(&format!("/v1/orders/{id}"), &alice).await;
+        let (status, order) = server.get_json(&format!("/v1/orders/{id}"), &alice).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(order["parameters"], cloud_parameters());
         assert_eq!(order["legacy_order"], raw);
@@ -306,17 +180,21 @@ async fn import_legacy_csv_keeps_the_original_submission_time() {
         .collect();
     let audrey = create_token(dir.path(), &["--subject", "audrey", "--role", "auditor"]);
     let server = serve(dir.path()).await;
-    let (_, first) = server.get(&format!("/v1/orders/{}", ids[0]), &audrey).await;
+    let (_, first) = server
+        .get_json(&format!("/v1/orders/{}", ids[0]), &audrey)
+        .await;
     assert_eq!(first["created_at"], "2019-11-30T08:15:00Z");
     assert_eq!(
         first["customer"],
         json!({"org": "acme", "subject": "alice"})
     );
-    let (_, second) = server.get(&format!("/v1/orders/{}", ids[1]), &audrey).await;
+    let (_, second) = server
+        .get_json(&format!("/v1/orders/{}", ids[1]), &audrey)
+        .await;
     assert_eq!(second["created_at"], "2019-12-02T10:15:00Z");
     assert_eq!(second["customer"]["org"], "globex");
     let (_, history) = server
-        .get(&format!("/v1/orders/{}/history", ids[0]), &audrey)
+        .get_json(&format!("/v1/orders/{}/history", ids[0]), &audrey)
         .await;
     assert_eq!(history["events"][0]["actor"]["role"], "system");
 }
@@ -363,7 +241,7 @@ async fn a_bad_import_names_every_problem_and_stores_nothing() {
         head,
         "not even the good line was stored"
     );
-    let (status, _) = server.get("/v1/services", &audrey).await;
+    let (status, _) = server.get_json("/v1/services", &audrey).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -377,7 +255,7 @@ async fn migrate_creates_the_store_and_health_reports_ready() {
     let server = serve(&store).await;
     let response = server
         .client
-        .get(format!("{}/healthz", server.base))
+        .get(format!("{}/healthz", server.address))
         .send()
         .await
         .unwrap();

@@ -19,55 +19,21 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use jiff::Timestamp;
 use pactum::store::verify;
 use pactum::store::{
-    AppendError, AppendOutcome, AppendRequest, EventMeta, EventStore, IdempotentResponse, NewEvent,
-    StoredResponse,
+    AppendError, AppendOutcome, AppendRequest, EventStore, IdempotentResponse, StoredResponse,
 };
-use pactum_events::{Actor, RecordedEvent};
+use pactum_events::RecordedEvent;
+use pactum_testkit::probe::{AGGREGATE, append};
 use serde_json::json;
 use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
-const AGGREGATE: &str = "probe";
 const SCOPE: &str = "group-commit-test";
 
 type Answer = Result<Vec<AppendOutcome>, AppendError>;
-
-/// Appends `events` events to the probe aggregate `id`, decided at
-/// `expected_sequence`; `by` tells racing requests' events apart.
-fn append(id: &str, expected_sequence: u64, events: u64, by: &str) -> AppendRequest {
-    AppendRequest {
-        aggregate_type: AGGREGATE.into(),
-        aggregate_id: id.into(),
-        expected_sequence,
-        events: (1..=events)
-            .map(|n| NewEvent {
-                event_type: "Probed".into(),
-                schema_version: 1,
-                payload: json!({ "by": by, "sequence": expected_sequence + n }),
-            })
-            .collect(),
-        meta: EventMeta {
-            // Whole microseconds, as the log stores them, so that what an append
-            // answers equals what a reload reads.
-            recorded_at: Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap(),
-            actor: Actor {
-                subject: "tester".into(),
-                role: "system".into(),
-                org: None,
-            },
-            correlation_id: format!("{id}/{by}"),
-            causation_id: None,
-            idempotency_key: None,
-        },
-        response: None,
-        attachments: Vec::new(),
-    }
-}
 
 /// `request` sent with an idempotency key, for a request fingerprinted `hash`.
 fn keyed(mut request: AppendRequest, key: &str, hash: &str) -> AppendRequest {
@@ -620,7 +586,7 @@ fn metric(metrics: &str, name: &str) -> f64 {
 
 #[tokio::test]
 async fn sigkill_under_load_loses_only_unacknowledged_commands() {
-    use crate::cli::{create_token, pactum, serve, stderr, stdout};
+    use crate::helpers::{create_token, pactum, serve, stderr, stdout};
 
     let dir = TempDir::new().unwrap();
     let token = |args: &[&str]| create_token(dir.path(), args);
@@ -840,7 +806,7 @@ async fn sigkill_under_load_loses_only_unacknowledged_commands() {
     assert_eq!(server.head().await, head);
     for ack in acks.iter().step_by(acks.len() / 20) {
         let (status, order) = server
-            .get(&format!("/v1/orders/{}", ack.order), &cast.alice)
+            .get_json(&format!("/v1/orders/{}", ack.order), &cast.alice)
             .await;
         assert_eq!(status, reqwest::StatusCode::OK, "{order}");
         assert!(order["version"].as_u64().unwrap() >= ack.version, "{order}");

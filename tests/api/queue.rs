@@ -255,14 +255,7 @@ async fn rows_carry_what_a_queue_needs_and_hide_internal_activity_from_customers
 #[tokio::test]
 async fn providers_have_no_queue_and_tokens_are_required() {
     let app = spawn_app().await;
-    let operator = app
-        .token(pactum::access::tokens::TokenRequest {
-            subject: "op".into(),
-            role: "provider".into(),
-            provider: Some("cesnet-mcc".into()),
-            ..Default::default()
-        })
-        .await;
+    let operator = app.provider("op", "cesnet-mcc").await;
     let (status, _) = app.queue(&operator, "").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let response = app.client.get(app.url("/v1/orders")).send().await.unwrap();

@@ -10,8 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::backend::storage_args;
-use crate::helpers::{Options, TestApp, send, spawn_app_at_with};
+use crate::helpers::{Options, TestApp, pactum, send, spawn_app_at_with};
 
 /// Open around the clock in UTC: business time is wall time, easy to add up.
 fn always() -> Value {
@@ -263,11 +262,7 @@ async fn the_report_matches_a_hand_computation_and_survives_replay() {
         .await
         .unwrap();
     s.app.stop().await;
-    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .arg("replay")
-        .args(storage_args(dir.path()))
-        .output()
-        .unwrap();
+    let replay = pactum(&["replay"], dir.path());
     assert!(
         replay.status.success(),
         "{}",

@@ -87,14 +87,7 @@ async fn providers_see_no_orders() {
     let alice = app.customer("alice", "acme").await;
     let (_, providers) = app.get_json("/v1/providers", &alice).await;
     let provider = providers["providers"][0]["id"].as_str().unwrap().to_owned();
-    let operator = app
-        .token(pactum::access::tokens::TokenRequest {
-            subject: "op".into(),
-            role: "provider".into(),
-            provider: Some(provider),
-            ..Default::default()
-        })
-        .await;
+    let operator = app.provider("op", &provider).await;
     let id = app.submit(&alice).await;
     let (status, _) = app.get_json(&format!("/v1/orders/{id}"), &operator).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -20,7 +20,7 @@ async fn with_postgresql_down_commands_fail_with_503_and_retry_after_then_work_a
     pactum_ok(&["migrate", "--database-url", &database.url]);
     let alice = customer(&database.url, "alice");
     let sam = shifter(&database.url, "sam");
-    let node = Node::start(&database.url, &[]).await;
+    let node = start_node(&database.url, &[]).await;
     let id = node.submit(&alice).await;
     let before = export(&database.url).len();
 
@@ -37,7 +37,7 @@ async fn with_postgresql_down_commands_fail_with_503_and_retry_after_then_work_a
     assert!(response.headers().contains_key("retry-after"));
     let problem: serde_json::Value = response.json().await.unwrap();
     assert_eq!(problem["status"], 503, "{problem}");
-    let (status, _) = node.post("/v1/orders", &alice, &cloud_order()).await;
+    let (status, _) = node.post_json("/v1/orders", &alice, &cloud_order()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let ready = node.client.get(node.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -49,7 +49,7 @@ async fn with_postgresql_down_commands_fail_with_503_and_retry_after_then_work_a
     let mut assigned = None;
     for _ in 0..100 {
         let (status, body) = node
-            .post(
+            .post_json(
                 &format!("/v1/orders/{id}/assign"),
                 &sam,
                 &json!({"assignee": "sam"}),
@@ -74,8 +74,8 @@ async fn a_node_killed_mid_load_loses_no_acknowledged_command() {
     let database = postgres.database();
     pactum_ok(&["migrate", "--database-url", &database.url]);
     let alice = customer(&database.url, "alice");
-    let mut node = Node::start(&database.url, &[]).await;
-    let survivor = Node::start(&database.url, &[]).await;
+    let mut node = start_node(&database.url, &[]).await;
+    let survivor = start_node(&database.url, &[]).await;
 
     // 16 clients submit orders as fast as they can, on the node about to die.
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
@@ -129,7 +129,7 @@ async fn a_node_killed_mid_load_loses_no_acknowledged_command() {
     pactum_ok(&["verify", "--database-url", &database.url]);
     // The other node serves every one of them.
     for id in acknowledged.iter().take(10) {
-        let (status, order) = survivor.get(&format!("/v1/orders/{id}"), &alice).await;
+        let (status, order) = survivor.get_json(&format!("/v1/orders/{id}"), &alice).await;
         assert_eq!(status, StatusCode::OK, "{order}");
     }
 }

@@ -7,42 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
-use pactum::store::{
-    APPEND_LOCK, AppendOutcome, AppendRequest, EventMeta, EventStore, NewEvent, StorageLocation,
-};
-use pactum_events::Actor;
+use pactum::store::{APPEND_LOCK, AppendOutcome, EventStore, StorageLocation};
 use pactum_testkit::Postgres;
-use serde_json::json;
+use pactum_testkit::probe::append;
 use sqlx::{Connection, PgConnection};
-
-fn request(id: &str, expected: u64, events: usize) -> AppendRequest {
-    AppendRequest {
-        aggregate_type: "probe".into(),
-        aggregate_id: id.into(),
-        expected_sequence: expected,
-        events: (0..events)
-            .map(|n| NewEvent {
-                event_type: "Probed".into(),
-                schema_version: 1,
-                payload: json!({ "n": n }),
-            })
-            .collect(),
-        meta: EventMeta {
-            recorded_at: Timestamp::now(),
-            actor: Actor {
-                subject: "test".into(),
-                role: "system".into(),
-                org: None,
-            },
-            correlation_id: format!("{id}-{expected}"),
-            causation_id: None,
-            idempotency_key: None,
-        },
-        response: None,
-        attachments: Vec::new(),
-    }
-}
 
 async fn open(url: &str) -> EventStore {
     EventStore::open(&StorageLocation::DatabaseUrl(url.to_owned()), vec![])
@@ -88,7 +56,7 @@ async fn an_open_writer_transaction_holds_back_later_writers_and_readers_skip_no
     let database = postgres.database();
     let node_a = open(&database.url).await;
     let node_b = open(&database.url).await;
-    node_a.append(request("first", 0, 3)).await.unwrap();
+    node_a.append(append("first", 0, 3, "gaps")).await.unwrap();
 
     let stop = Arc::new(tokio::sync::Notify::new());
     let reader = follower(node_b.clone(), Arc::clone(&stop));
@@ -125,7 +93,7 @@ async fn an_open_writer_transaction_holds_back_later_writers_and_readers_skip_no
             } else {
                 node_b.clone()
             };
-            tokio::spawn(async move { node.append(request(&format!("w{n}"), 0, 2)).await })
+            tokio::spawn(async move { node.append(append(&format!("w{n}"), 0, 2, "gaps")).await })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -185,7 +153,7 @@ async fn many_writers_on_two_nodes_give_one_gap_free_order_that_followers_read_w
             let node = nodes[w % 2].clone();
             tokio::spawn(async move {
                 for n in 0..10 {
-                    node.append(request(&format!("agg{w}"), n, 1))
+                    node.append(append(&format!("agg{w}"), n, 1, "gaps"))
                         .await
                         .unwrap();
                 }

@@ -17,8 +17,8 @@ async fn the_same_command_sent_to_two_nodes_at_once_has_exactly_one_winner() {
     let alice = customer(&database.url, "alice");
     let sam = shifter(&database.url, "sam");
     let nodes = [
-        Node::start(&database.url, &[]).await,
-        Node::start(&database.url, &[]).await,
+        start_node(&database.url, &[]).await,
+        start_node(&database.url, &[]).await,
     ];
 
     const ORDERS: usize = 12;
@@ -27,7 +27,7 @@ async fn the_same_command_sent_to_two_nodes_at_once_has_exactly_one_winner() {
         let node = &nodes[n % 2];
         let id = node.submit(&alice).await;
         let (status, body) = nodes[(n + 1) % 2]
-            .post(
+            .post_json(
                 &format!("/v1/orders/{id}/assign"),
                 &sam,
                 &json!({"assignee": "sam"}),
@@ -42,8 +42,8 @@ async fn the_same_command_sent_to_two_nodes_at_once_has_exactly_one_winner() {
         let path = format!("/v1/orders/{id}/approve");
         let body = json!({"note": "go"});
         let (a, b) = tokio::join!(
-            nodes[0].post(&path, &sam, &body),
-            nodes[1].post(&path, &sam, &body)
+            nodes[0].post_json(&path, &sam, &body),
+            nodes[1].post_json(&path, &sam, &body)
         );
         let mut statuses = [a.0, b.0];
         statuses.sort();
@@ -81,7 +81,7 @@ async fn the_same_command_sent_to_two_nodes_at_once_has_exactly_one_winner() {
     let head = positions.last().unwrap();
     for node in &nodes {
         let (status, page) = node
-            .get(
+            .get_json(
                 &format!("/v1/orders?status=approved&min_position={head}&limit=100"),
                 &sam,
             )
@@ -102,8 +102,8 @@ async fn a_node_acts_on_what_another_node_just_did() {
     let alice = customer(&database.url, "alice");
     let sam = shifter(&database.url, "sam");
     let nodes = [
-        Node::start(&database.url, &[]).await,
-        Node::start(&database.url, &[]).await,
+        start_node(&database.url, &[]).await,
+        start_node(&database.url, &[]).await,
     ];
 
     for _ in 0..5 {
@@ -111,12 +111,12 @@ async fn a_node_acts_on_what_another_node_just_did() {
         let id = nodes[0].submit(&alice).await;
         let comments = format!("/v1/orders/{id}/comments");
         let (status, body) = nodes[0]
-            .post(&comments, &sam, &json!({"body": "looking"}))
+            .post_json(&comments, &sam, &json!({"body": "looking"}))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         // Node 1 assigns it: node 0's copy is now behind the log.
         let (status, body) = nodes[1]
-            .post(
+            .post_json(
                 &format!("/v1/orders/{id}/assign"),
                 &sam,
                 &json!({"assignee": "sam"}),

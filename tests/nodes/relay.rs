@@ -11,7 +11,7 @@ use pactum::store::EventStore;
 use pactum_testkit::Nats;
 use tokio_util::sync::CancellationToken;
 
-use crate::in_process::{
+use crate::support::{
     assert_exactly_once, consume_all, database, location, relay_config, spawn_app, wait_for,
 };
 

@@ -1,148 +1,58 @@
-//! Running the binary against a database, and talking to it over HTTP.
+//! The nodes' harness, on `pactum-testkit`'s: the real binary against a
+//! database, the real server in-process on a fresh PostgreSQL database (port 0),
+//! waiting on a relay's status, and reading a JetStream stream back through a
+//! consumer.
 
-use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use async_nats::jetstream::{self, consumer::pull};
+use futures::StreamExt;
+use pactum::app::App;
+use pactum::relay::{POSITION_HEADER, RelayConfig, RelayStatus};
+use pactum::store::StorageLocation;
+use pactum_testkit::harness::{self, Options, TestApp};
+use pactum_testkit::process::{Node, Pactum};
+use pactum_testkit::{Database, Postgres, principals};
 use serde_json::Value;
+use tokio::sync::watch;
 
-pub fn pactum(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pactum"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+pub use pactum_testkit::fixtures::cloud_order;
+
+/// The `pactum` binary cargo built for this suite.
+pub fn binary() -> Pactum {
+    Pactum::new(env!("CARGO_BIN_EXE_pactum"))
 }
 
 /// Runs the binary and insists it succeeds; returns its standard output.
 pub fn pactum_ok(args: &[&str]) -> String {
-    let output = pactum(args);
-    assert!(
-        output.status.success(),
-        "pactum {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    binary().run_ok(args)
 }
 
-/// `pactum token create` on the store at `url`; returns the token.
-pub fn token(url: &str, args: &[&str]) -> String {
-    let mut all = vec!["token", "create", "--database-url", url];
-    all.extend_from_slice(args);
-    let out = pactum_ok(&all);
-    out.lines().last().expect("a token").trim().to_owned()
+/// `pactum token create` on the store at `url` for `request`; returns the token.
+fn token(url: &str, request: &pactum::access::tokens::TokenRequest) -> String {
+    let mut args = principals::args(request);
+    args.extend(["--database-url".to_owned(), url.to_owned()]);
+    binary().token(args)
 }
 
+/// A customer of acme.
 pub fn customer(url: &str, subject: &str) -> String {
-    token(
-        url,
-        &["--subject", subject, "--role", "customer", "--org", "acme"],
-    )
+    token(url, &principals::customer(subject, "acme"))
 }
 
+/// A shifter of the compute group.
 pub fn shifter(url: &str, subject: &str) -> String {
-    token(
-        url,
-        &[
-            "--subject",
-            subject,
-            "--role",
-            "shifter",
-            "--group",
-            "compute",
-        ],
-    )
+    token(url, &principals::shifter(subject, &["compute"]))
 }
 
-pub fn free_port() -> u16 {
-    pactum_testkit::free_port()
-}
-
-/// A `pactum serve` process, killed (SIGKILL) on drop.
-pub struct Node {
-    pub child: Child,
-    pub base: String,
-    pub client: reqwest::Client,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-impl Node {
-    /// Starts `pactum serve` on `url` with `extra` arguments and waits until ready.
-    pub async fn start(url: &str, extra: &[&str]) -> Self {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_pactum"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", url])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("serve starts");
-        let node = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-        };
-        for _ in 0..600 {
-            if let Ok(response) = node.client.get(node.url("/readyz")).send().await
-                && response.status() == StatusCode::OK
-            {
-                return node;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("pactum serve did not become ready");
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGKILL: no shutdown, nothing flushed beyond what was committed.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        send(self.client.get(self.url(path)).bearer_auth(token)).await
-    }
-
-    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        send(
-            self.client
-                .post(self.url(path))
-                .bearer_auth(token)
-                .json(body),
-        )
+/// Starts `pactum serve` on the store at `url` with `extra` arguments.
+pub async fn start_node(url: &str, extra: &[&str]) -> Node {
+    binary()
+        .serve(|command| {
+            command.args(["--database-url", url]).args(extra);
+        })
         .await
-    }
-
-    /// Submits the standard cloud order; returns its id.
-    pub async fn submit(&self, customer: &str) -> String {
-        let (status, body) = self.post("/v1/orders", customer, &cloud_order()).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().expect("an order id").to_owned()
-    }
 }
-
-pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().await.expect("the server answers");
-    let status = response.status();
-    let text = response.text().await.expect("a body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body)
-}
-
-pub use pactum_testkit::fixtures::cloud_order;
 
 /// Every event of the store at `url`, as `pactum export` prints them.
 pub fn export(url: &str) -> Vec<Value> {
@@ -150,4 +60,155 @@ pub fn export(url: &str) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect()
+}
+
+/// A fresh database on the run's cluster (`PACTUM_TEST_POSTGRES_URL`), or on one
+/// started for this test.
+pub fn database() -> Database {
+    Postgres::shared().database()
+}
+
+pub fn location(database: &Database) -> StorageLocation {
+    StorageLocation::DatabaseUrl(database.url.clone())
+}
+
+/// A relay configuration that retries quickly, for tests.
+pub fn relay_config(nats_url: &str) -> RelayConfig {
+    let mut config = RelayConfig::new(nats_url, pactum::relay::DEFAULT_STREAM);
+    config.retry_min = Duration::from_millis(50);
+    config.retry_max = Duration::from_millis(500);
+    config.lock_retry = Duration::from_millis(100);
+    config.idle_check = Duration::from_millis(200);
+    config.batch = 16;
+    config
+}
+
+/// The real server over `database`, relaying to NATS when `relay` is given.
+pub async fn spawn_app(database: &Database, relay: Option<RelayConfig>) -> TestApp {
+    harness::spawn(
+        location(database),
+        Options {
+            relay,
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// Waits (at most `secs` seconds) until the status satisfies `done`.
+pub async fn wait_for(
+    status: &mut watch::Receiver<RelayStatus>,
+    secs: u64,
+    what: &str,
+    done: impl FnMut(&RelayStatus) -> bool,
+) -> RelayStatus {
+    let outcome = tokio::time::timeout(Duration::from_secs(secs), async {
+        status.wait_for(done).await.map(|s| s.clone())
+    })
+    .await;
+    match outcome {
+        Ok(Ok(status)) => status,
+        Ok(Err(_)) => panic!("the relay went away while waiting until {what}"),
+        Err(_) => panic!(
+            "timed out waiting until {what}; relay status {:?}",
+            *status.borrow()
+        ),
+    }
+}
+
+/// One message as a consumer received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub subject: String,
+    pub message_id: String,
+    pub position: u64,
+    pub body: Value,
+}
+
+/// Every message of `stream`, in stream order, through a new pull consumer
+/// that acknowledges each one.
+pub async fn consume_all(nats_url: &str, stream: &str) -> Vec<Received> {
+    let client = async_nats::connect(nats_url).await.expect("NATS answers");
+    let js = jetstream::new(client);
+    let stream = js.get_stream(stream).await.expect("the stream exists");
+    let consumer = stream
+        .create_consumer(pull::Config {
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .expect("a consumer");
+    let mut received = Vec::new();
+    loop {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(500)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .expect("a fetch");
+        let mut got = 0;
+        while let Some(message) = batch.next().await {
+            let message = message.expect("a message");
+            let headers = message.headers.clone().expect("headers");
+            received.push(Received {
+                subject: message.subject.to_string(),
+                message_id: headers
+                    .get("Nats-Msg-Id")
+                    .expect("Nats-Msg-Id")
+                    .as_str()
+                    .to_owned(),
+                position: headers
+                    .get(POSITION_HEADER)
+                    .expect("Pactum-Position")
+                    .as_str()
+                    .parse()
+                    .expect("a position"),
+                body: serde_json::from_slice(&message.payload).expect("a JSON body"),
+            });
+            message.ack().await.expect("acked");
+            got += 1;
+        }
+        if got == 0 {
+            return received;
+        }
+    }
+}
+
+/// Asserts that `received` is the log of `app` up to `head`, each event exactly
+/// once and in global order, with the right subject, id and body.
+pub async fn assert_exactly_once(app: &App, received: &[Received], head: u64) {
+    let positions: Vec<u64> = received.iter().map(|r| r.position).collect();
+    let expected: Vec<u64> = (1..=head).collect();
+    assert_eq!(
+        positions, expected,
+        "each committed event once, in global order"
+    );
+    let events = app
+        .store
+        .read_after(0, head as u32)
+        .await
+        .expect("the log reads");
+    for (event, got) in events.iter().zip(received) {
+        assert_eq!(got.subject, pactum::relay::subject(event));
+        assert_eq!(
+            got.subject,
+            format!(
+                "pactum.events.{}.{}",
+                event.aggregate_type, event.aggregate_id
+            )
+        );
+        assert_eq!(
+            got.message_id,
+            format!(
+                "{}/{}/{}",
+                event.aggregate_type, event.aggregate_id, event.sequence
+            )
+        );
+        assert_eq!(
+            got.body,
+            serde_json::to_value(event).expect("serializes"),
+            "the body is the exported JSON"
+        );
+    }
 }

@@ -16,14 +16,14 @@ async fn build_on_sqlite(dir: &Path) -> (String, u64) {
     pactum_ok(&["migrate", "--database-url", &url]);
     let alice = customer(&url, "alice");
     let sam = shifter(&url, "sam");
-    let node = Node::start(&url, &[]).await;
+    let node = start_node(&url, &[]).await;
     for n in 0..6 {
         let id = node.submit(&alice).await;
         if n == 0 {
             continue;
         }
         let (status, body) = node
-            .post(
+            .post_json(
                 &format!("/v1/orders/{id}/assign"),
                 &sam,
                 &json!({"assignee": "sam"}),
@@ -39,19 +39,19 @@ async fn build_on_sqlite(dir: &Path) -> (String, u64) {
             ),
         };
         let (status, body) = node
-            .post(&format!("/v1/orders/{id}/{action}"), &sam, &body)
+            .post_json(&format!("/v1/orders/{id}/{action}"), &sam, &body)
             .await;
         assert!(status.is_success(), "{action}: {body}");
     }
     let head = export(&url).last().unwrap()["position"].as_u64().unwrap();
     // The server's own read models have caught up with the whole log.
     let (status, page) = node
-        .get(&format!("/v1/orders?min_position={head}&limit=100"), &sam)
+        .get_json(&format!("/v1/orders?min_position={head}&limit=100"), &sam)
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["orders"].as_array().unwrap().len(), 6);
     let (status, page) = node
-        .get(&format!("/v1/agreements?min_position={head}"), &sam)
+        .get_json(&format!("/v1/agreements?min_position={head}"), &sam)
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     (url, head)
@@ -116,14 +116,15 @@ async fn a_server_with_external_projectors_reads_what_a_worker_keeps() {
     pactum_ok(&["migrate", "--database-url", &database.url]);
     let alice = customer(&database.url, "alice");
     let sam = shifter(&database.url, "sam");
-    let node = Node::start(&database.url, &["--projectors", "external"]).await;
+    let node = start_node(&database.url, &["--projectors", "external"]).await;
 
     // No worker yet: nothing keeps the queue, and the server says so.
     let id = node.submit(&alice).await;
-    let (status, _) = node.get("/v1/orders", &sam).await;
+    let (status, _) = node.get_json("/v1/orders", &sam).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
-    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_pactum"))
+    let mut worker = binary()
+        .command()
         .args([
             "worker",
             "--projection",
@@ -136,7 +137,7 @@ async fn a_server_with_external_projectors_reads_what_a_worker_keeps() {
         .unwrap();
     let mut listed = None;
     for _ in 0..200 {
-        let (status, page) = node.get("/v1/orders?min_position=1", &sam).await;
+        let (status, page) = node.get_json("/v1/orders?min_position=1", &sam).await;
         if status == StatusCode::OK {
             listed = Some(page);
             break;
@@ -148,7 +149,7 @@ async fn a_server_with_external_projectors_reads_what_a_worker_keeps() {
 
     // New commands reach the worker's tables; the server waits for them.
     let (status, _) = node
-        .post(
+        .post_json(
             &format!("/v1/orders/{id}/assign"),
             &sam,
             &json!({"assignee": "sam"}),
@@ -159,7 +160,7 @@ async fn a_server_with_external_projectors_reads_what_a_worker_keeps() {
         .as_u64()
         .unwrap();
     let (status, page) = node
-        .get(
+        .get_json(
             &format!("/v1/orders?assignee=sam&min_position={head}"),
             &sam,
         )
