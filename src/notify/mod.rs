@@ -5,82 +5,27 @@
 //! Customers and shifters opt out per kind ([`set_preferences`], `PUT
 //! /v1/me/notifications`); the preference in force when the event happens
 //! applies. `docs/adr/0013` explains the choices.
+//!
+//! - [`aggregate`] — the `notification_preferences` aggregate; [`errors`] — why
+//!   it refuses.
+//! - [`queries`] — the SQL of the outbox and of delivery.
 
+pub mod aggregate;
 pub mod deliver;
+pub mod errors;
 pub mod outbox;
 pub mod queries;
 
-use cqrs_es::Aggregate;
-use cqrs_es::event_sink::EventSink;
-use pactum_events::notification::{KINDS, NotificationEvent, NotificationPreferencesSet};
-use serde::{Deserialize, Serialize};
+pub use aggregate::Preferences;
+pub use errors::{PreferencesError, PreferencesServiceError};
+
+use pactum_events::notification::KINDS;
 
 use crate::access::Principal;
-use crate::access::policy::{self, Capability};
 use crate::execute::CommandMeta;
-use crate::runner::{self, RunError, Runnable};
+use crate::runner;
 use crate::store::{EventStore, StoreError};
 use crate::validation::FieldError;
-
-/// The `notification_preferences` aggregate of one subject.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Preferences {
-    opted_out: Vec<String>,
-}
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PreferencesError {
-    #[error("only customers and shifters receive notifications they can opt out of")]
-    NotAllowed,
-}
-
-impl Runnable for Preferences {}
-
-impl Aggregate for Preferences {
-    const TYPE: &'static str = "notification_preferences";
-    type Command = (Principal, Vec<String>);
-    type Event = NotificationEvent;
-    type Error = PreferencesError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        (by, opted_out): Self::Command,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), PreferencesError> {
-        if !policy::may_do(&by, Capability::KeepNotificationPreferences) {
-            return Err(PreferencesError::NotAllowed);
-        }
-        if opted_out != self.opted_out {
-            let set = NotificationPreferencesSet {
-                subject: by.subject,
-                opted_out,
-            };
-            sink.write(NotificationEvent::NotificationPreferencesSet(set), self)
-                .await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: NotificationEvent) {
-        match event {
-            NotificationEvent::NotificationPreferencesSet(set) => self.opted_out = set.opted_out,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PreferencesServiceError {
-    #[error("invalid preferences")]
-    Invalid(Vec<FieldError>),
-    #[error(transparent)]
-    Refused(#[from] PreferencesError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Run(#[from] RunError),
-}
 
 /// The kinds `principal` opted out of.
 pub async fn preferences(
@@ -88,7 +33,7 @@ pub async fn preferences(
     principal: &Principal,
 ) -> Result<Vec<String>, StoreError> {
     let loaded = runner::load::<Preferences>(store, &principal.subject).await?;
-    Ok(loaded.aggregate.opted_out)
+    Ok(loaded.aggregate.opted_out())
 }
 
 /// Replaces the kinds the caller opted out of.
@@ -120,5 +65,5 @@ pub async fn set_preferences(
         (meta.principal.clone(), opted_out),
     )
     .await?;
-    Ok(after.opted_out)
+    Ok(after.opted_out())
 }
