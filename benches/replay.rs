@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
-use pactum::access::tokens::TokenTable;
+use pactum::access::queries::TokenTable;
 use pactum::projector::{self, registry};
 use pactum::store::{EventStore, HashInput, StorageLocation, chain_hash};
 use pactum_events::EventPayload;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::access::tokens::TokenTable;
+use crate::access::queries::TokenTable;
 use crate::catalogue::{self, Catalogue, SeedError};
 use crate::clock::Clock;
 use crate::documents::{RenderError, Renderer};

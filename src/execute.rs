@@ -13,10 +13,35 @@ use pactum_events::{Actor, EventPayload, RecordedEvent};
 use pactum_projections::EventContext;
 
 use crate::access::Principal;
-use crate::runner::Effect;
 use crate::store::{
     AppendRequest, EventMeta, EventStore, IdempotentResponse, NewEvent, StoreError,
 };
+
+/// What a command does when it succeeds: creates something or changes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Created,
+    Changed,
+}
+
+impl Effect {
+    /// How an answer's effect is kept with it under its idempotency key: the
+    /// number the record has always held (ADR 0004), 201 for a creation.
+    pub(crate) fn recorded(self) -> u16 {
+        match self {
+            Self::Created => 201,
+            Self::Changed => 200,
+        }
+    }
+
+    pub(crate) fn from_recorded(code: u16) -> Self {
+        if code == 201 {
+            Self::Created
+        } else {
+            Self::Changed
+        }
+    }
+}
 
 /// Everything about a command that is not the command itself.
 #[derive(Clone, Debug)]

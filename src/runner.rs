@@ -21,6 +21,7 @@ use pactum_events::EventPayload;
 use serde::Serialize;
 
 use crate::access::Principal;
+pub use crate::execute::Effect;
 use crate::execute::{self, CommandMeta, Loaded};
 use crate::store::{
     AppendError, AppendOutcome, AppendRequest, Attachment, EventStore, StoreError, StoredResponse,
@@ -42,32 +43,6 @@ where
     /// a command.
     fn is_bookkeeping(_event_type: &str) -> bool {
         false
-    }
-}
-
-/// What a command does when it succeeds: creates something or changes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Effect {
-    Created,
-    Changed,
-}
-
-impl Effect {
-    /// How an answer's effect is kept with it under its idempotency key: the
-    /// number the record has always held (ADR 0004), 201 for a creation.
-    pub(crate) fn recorded(self) -> u16 {
-        match self {
-            Self::Created => 201,
-            Self::Changed => 200,
-        }
-    }
-
-    fn from_recorded(code: u16) -> Self {
-        if code == 201 {
-            Self::Created
-        } else {
-            Self::Changed
-        }
     }
 }
 

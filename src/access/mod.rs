@@ -6,7 +6,7 @@
 //!   call these while deciding; nothing else grants access.
 //! - [`tokens`]: API tokens — minted once, stored only as SHA-256, issued and revoked
 //!   as events of the `access_token` aggregate ([`aggregate`]), kept in a table
-//!   updated in the same transaction ([`tokens::TokenTable`]).
+//!   updated in the same transaction ([`queries::TokenTable`]).
 //! - [`queries`]: every SQL statement of the module.
 
 pub mod aggregate;

@@ -1,18 +1,15 @@
 //! Every SQL statement of access: the `access_tokens` and
 //! `access_token_groups` tables that [`TokenTable`] keeps in the transaction of
 //! each token event, and the reads that authenticate a bearer token, find a
-//! group's shifters and list tokens. Reads answer [`StoreError`]; only the
-//! inline projection speaks sqlx, as the store's trait asks.
+//! group's shifters and list tokens. Everything answers [`StoreError`].
 
 use std::collections::BTreeSet;
-use std::fmt::Display;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 use pactum_events::access::AccessEvent;
 use pactum_events::{EventPayload, RecordedEvent};
 
-use super::tokens::TokenTable;
 use crate::store::{DbConnection, DbPool, InlineProjection, StoreError};
 
 /// The groups a token carries.
@@ -98,12 +95,15 @@ pub async fn tokens(pool: &DbPool) -> Result<Vec<ListingRow>, StoreError> {
     .await?)
 }
 
+/// Keeps `access_tokens` in step with the token events, in their transaction.
+pub struct TokenTable;
+
 impl InlineProjection for TokenTable {
     fn apply<'a>(
         &'a self,
         conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             if event.aggregate_type != AccessEvent::AGGREGATE_TYPE {
                 return Ok(());
@@ -113,7 +113,7 @@ impl InlineProjection for TokenTable {
                 event.schema_version,
                 event.payload.clone(),
             )
-            .map_err(|e| unreadable(event, e))?;
+            .map_err(|e| StoreError::unreadable(event, e))?;
             let at = event.recorded_at.as_microsecond();
             match decoded {
                 AccessEvent::TokenIssued(issued) => {
@@ -158,13 +158,4 @@ impl InlineProjection for TokenTable {
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {
         crate::store::check_decodes::<AccessEvent>(event)
     }
-}
-
-/// An event this build cannot read, as the inline projection trait (which
-/// speaks sqlx) can carry it: the store's own [`StoreError::Corrupt`] inside.
-fn unreadable(event: &RecordedEvent, error: impl Display) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(StoreError::Corrupt {
-        position: event.position,
-        reason: error.to_string(),
-    }))
 }

@@ -288,7 +288,3 @@ pub async fn list(pool: &DbPool) -> Result<Vec<TokenListing>, StoreError> {
     }
     Ok(listings)
 }
-
-/// Keeps `access_tokens` in step with the token events, in their transaction
-/// (its SQL is in [`queries`]).
-pub struct TokenTable;

@@ -2,7 +2,7 @@
 
 use jiff::civil::Date;
 
-use crate::agreements::aggregate::AgreementStatus;
+use crate::agreements::status::AgreementStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AgreementError {

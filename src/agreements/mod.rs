@@ -4,7 +4,7 @@
 //!
 //! - [`commands`] — what callers ask ([`commands::AgreementCommand`]).
 //! - [`aggregate`] — the `agreement` aggregate and its rules.
-//! - [`errors`] — why it refuses a command.
+//! - [`errors`] — why it refuses a command; [`status`] — active, terminated, expired.
 //! - [`content`] — what an agreement says, built from the order, the catalogue and
 //!   the brand at issue time, and the document data of each version.
 //! - [`service`] — activation (the order and its agreements in one transaction),
@@ -21,4 +21,5 @@ pub mod expiry;
 pub mod list;
 pub mod queries;
 pub mod service;
+pub mod status;
 pub mod verify;

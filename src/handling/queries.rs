@@ -1,10 +1,7 @@
 //! Every SQL statement of handling targets and their timer: the
 //! `handling_targets` inline table (written by [`TargetsTable`], read when an
 //! order is submitted and when targets are shown) and the alarm index of the
-//! `order_queue` projection the timer sweeps. Reads answer [`StoreError`];
-//! only the inline projection speaks sqlx, as the store's trait asks.
-
-use std::fmt::Display;
+//! `order_queue` projection the timer sweeps. Everything answers [`StoreError`].
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
@@ -125,7 +122,7 @@ impl InlineProjection for TargetsTable {
         &'a self,
         conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             if event.aggregate_type != HandlingEvent::AGGREGATE_TYPE {
                 return Ok(());
@@ -135,7 +132,7 @@ impl InlineProjection for TargetsTable {
                 event.schema_version,
                 event.payload.clone(),
             )
-            .map_err(|e| unreadable(event, e))?;
+            .map_err(|e| StoreError::unreadable(event, e))?;
             sqlx::query(
                 "INSERT INTO handling_targets (target_key, version, definition) VALUES ($1, $2, $3)",
             )
@@ -151,13 +148,4 @@ impl InlineProjection for TargetsTable {
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {
         crate::store::check_decodes::<HandlingEvent>(event)
     }
-}
-
-/// An event this build cannot read, as the inline projection trait (which
-/// speaks sqlx) can carry it: the store's own [`StoreError::Corrupt`] inside.
-fn unreadable(event: &RecordedEvent, error: impl Display) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(StoreError::Corrupt {
-        position: event.position,
-        reason: error.to_string(),
-    }))
 }

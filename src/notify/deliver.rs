@@ -17,7 +17,7 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Tokio1Executor};
 use tokio_util::sync::CancellationToken;
 
-use super::queries;
+use super::queries::{self, Mail};
 use crate::clock::Clock;
 use crate::store::{AppendError, EventStore, StoreError};
 
@@ -84,18 +84,6 @@ impl MailConfig {
             retry_after: Duration::from_secs(5),
         })
     }
-}
-
-/// One queued mail.
-#[derive(Clone, Debug)]
-pub struct Mail {
-    pub id: String,
-    pub recipient: String,
-    pub subject_line: String,
-    pub body: String,
-    pub created_at: i64,
-    pub attempts: i64,
-    pub next_attempt_at: Option<i64>,
 }
 
 /// Why a round of delivery stopped (it is tried again later).

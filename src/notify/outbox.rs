@@ -11,9 +11,11 @@ use pactum_events::notification::NotificationEvent;
 use pactum_events::order::{OrderEvent, Side, Visibility};
 use pactum_events::{EventPayload, RecordedEvent};
 
-use super::queries::{self, QueuedMail};
+use futures::future::BoxFuture;
+
+use super::queries::{self, OrderFacts, QueuedMail};
 use crate::orders::clocks::human;
-use crate::store::{DbConnection, StoreError};
+use crate::store::{DbConnection, InlineProjection, StoreError};
 
 /// Keeps `outbox`, `notification_orders` and `notification_opt_outs`.
 pub struct Outbox;
@@ -36,23 +38,6 @@ enum Audience {
     Provider(String),
 }
 
-/// What the outbox knows of an order.
-pub struct OrderFacts {
-    pub customer: String,
-    pub group: String,
-    pub service: String,
-    pub title: Option<String>,
-    pub assignee: Option<String>,
-}
-
-/// An event of this build's aggregates that does not decode.
-fn unreadable(event: &RecordedEvent, error: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        position: event.position,
-        reason: error.to_string(),
-    }
-}
-
 /// Folds one event: the order's row and the opt-outs, and, if `mail`, the mails
 /// it calls for.
 pub(super) async fn fold(
@@ -66,7 +51,7 @@ pub(super) async fn fold(
             event.schema_version,
             event.payload.clone(),
         )
-        .map_err(|e| unreadable(event, e))?;
+        .map_err(|e| StoreError::unreadable(event, e))?;
         return queries::set_opt_outs(conn, &set.subject, &set.opted_out).await;
     }
     if event.aggregate_type != OrderEvent::AGGREGATE_TYPE {
@@ -77,7 +62,7 @@ pub(super) async fn fold(
         event.schema_version,
         event.payload.clone(),
     )
-    .map_err(|e| unreadable(event, e))?;
+    .map_err(|e| StoreError::unreadable(event, e))?;
     let order_id = event.aggregate_id.as_str();
     let submitted = match &order {
         OrderEvent::OrderSubmitted(submitted) => {
@@ -371,6 +356,30 @@ fn wrap(text: &str) -> String {
     }
     out.pop();
     out
+}
+
+impl InlineProjection for Outbox {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut DbConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { fold(conn, event, true).await })
+    }
+
+    fn apply_imported<'a>(
+        &'a self,
+        conn: &'a mut DbConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { fold(conn, event, false).await })
+    }
+
+    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
+        // apply decodes order events too.
+        crate::store::check_decodes::<OrderEvent>(event)?;
+        crate::store::check_decodes::<NotificationEvent>(event)
+    }
 }
 
 #[cfg(test)]

@@ -5,49 +5,31 @@
 //! Each answers [`StoreError`]; only the [`Outbox`]'s inline projection speaks
 //! sqlx, as the store's trait asks.
 
-use futures::future::BoxFuture;
 use jiff::Timestamp;
+use pactum_events::EventPayload;
 use pactum_events::catalogue::CatalogueEvent;
-use pactum_events::notification::NotificationEvent;
-use pactum_events::order::OrderEvent;
-use pactum_events::{EventPayload, RecordedEvent};
 
-use super::deliver::Mail;
-use super::outbox::{self, Outbox};
-use crate::store::{DbConnection, EventStore, InlineProjection, StoreError};
+use crate::store::{DbConnection, EventStore, StoreError};
 
-impl InlineProjection for Outbox {
-    fn apply<'a>(
-        &'a self,
-        conn: &'a mut DbConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move { outbox::fold(conn, event, true).await.map_err(inline) })
-    }
-
-    fn apply_imported<'a>(
-        &'a self,
-        conn: &'a mut DbConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move { outbox::fold(conn, event, false).await.map_err(inline) })
-    }
-
-    fn check(&self, event: &RecordedEvent) -> Result<(), String> {
-        // apply decodes order events too.
-        crate::store::check_decodes::<OrderEvent>(event)?;
-        crate::store::check_decodes::<NotificationEvent>(event)
-    }
+/// What the outbox knows of an order.
+pub struct OrderFacts {
+    pub customer: String,
+    pub group: String,
+    pub service: String,
+    pub title: Option<String>,
+    pub assignee: Option<String>,
 }
 
-/// The outbox's error as the inline projection trait (which speaks sqlx) can
-/// carry it: a database error as it was, anything else (an event this build
-/// cannot read) inside.
-fn inline(error: StoreError) -> sqlx::Error {
-    match error {
-        StoreError::Database(error) => error,
-        other => sqlx::Error::Decode(Box::new(other)),
-    }
+/// One queued mail.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub id: String,
+    pub recipient: String,
+    pub subject_line: String,
+    pub body: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
 }
 
 /// Replaces the kinds `subject` opted out of.
@@ -74,7 +56,7 @@ pub async fn set_opt_outs(
 pub async fn insert_order(
     conn: &mut DbConnection,
     order_id: &str,
-    facts: &outbox::OrderFacts,
+    facts: &OrderFacts,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO notification_orders (order_id, customer_subject, group_id, service, \
@@ -110,7 +92,7 @@ type FactsRow = (String, String, String, Option<String>, Option<String>);
 pub async fn order_facts(
     conn: &mut DbConnection,
     order_id: &str,
-) -> Result<Option<outbox::OrderFacts>, StoreError> {
+) -> Result<Option<OrderFacts>, StoreError> {
     let row: Option<FactsRow> = sqlx::query_as(
         "SELECT customer_subject, group_id, service, title, assignee FROM notification_orders \
          WHERE order_id = $1",
@@ -118,15 +100,15 @@ pub async fn order_facts(
     .bind(order_id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(
-        |(customer, group, service, title, assignee)| outbox::OrderFacts {
+    Ok(
+        row.map(|(customer, group, service, title, assignee)| OrderFacts {
             customer,
             group,
             service,
             title,
             assignee,
-        },
-    ))
+        }),
+    )
 }
 
 /// Every unrevoked shifter of `group`.

@@ -189,7 +189,7 @@ pub trait InlineProjection: Send + Sync + 'static {
         &'a self,
         conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Called instead of [`apply`](Self::apply) for events `pactum import`
     /// restores: history, not news (the outbox mails nobody about it).
@@ -197,7 +197,7 @@ pub trait InlineProjection: Send + Sync + 'static {
         &'a self,
         conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.apply(conn, event)
     }
 
@@ -207,6 +207,26 @@ pub trait InlineProjection: Send + Sync + 'static {
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {
         let _ = event;
         Ok(())
+    }
+}
+
+impl StoreError {
+    /// An event this build cannot read.
+    pub fn unreadable(event: &RecordedEvent, reason: impl std::fmt::Display) -> Self {
+        Self::Corrupt {
+            position: event.position,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// An inline projection's failure as the writer's transaction carries it: a
+/// database error as it was, anything else (an event this build cannot read)
+/// inside one.
+pub(crate) fn inline_failure(error: StoreError) -> sqlx::Error {
+    match error {
+        StoreError::Database(error) => error,
+        other => sqlx::Error::Decode(Box::new(other)),
     }
 }
 

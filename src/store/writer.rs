@@ -360,7 +360,10 @@ async fn flush(
     rows::insert_events(&mut *conn, &events).await?;
     for event in &events {
         for projection in inline {
-            projection.apply(&mut *conn, event).await?;
+            projection
+                .apply(&mut *conn, event)
+                .await
+                .map_err(super::inline_failure)?;
         }
     }
     for (scope, key, stored, at_us) in std::mem::take(&mut staged.responses) {
@@ -497,7 +500,10 @@ async fn import_job(
     rows::insert_events(&mut *conn, valid).await?;
     for event in valid {
         for projection in inline {
-            projection.apply_imported(&mut *conn, event).await?;
+            projection
+                .apply_imported(&mut *conn, event)
+                .await
+                .map_err(super::inline_failure)?;
         }
     }
     *next += continuing as u64;

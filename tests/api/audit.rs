@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 
-use pactum::access::tokens::TokenTable;
+use pactum::access::queries::TokenTable;
 use pactum::store::verify::{self, EventRef, Finding, Problem, VerifyReport};
 use pactum::store::{DbConnection, EventStore};
 use reqwest::StatusCode;

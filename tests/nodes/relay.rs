@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_nats::jetstream;
-use pactum::access::tokens::TokenTable;
+use pactum::access::queries::TokenTable;
 use pactum::relay::{DEFAULT_STREAM, Relay, RelayError, RelayHooks, read_checkpoint};
 use pactum::store::EventStore;
 use pactum_testkit::Nats;
