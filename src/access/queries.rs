@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
+use pactum_events::RecordedEvent;
 use pactum_events::access::AccessEvent;
-use pactum_events::{EventPayload, RecordedEvent};
 
-use crate::store::{DbConnection, DbPool, InlineProjection, StoreError};
+use crate::store::{DbConnection, DbPool, InlineProjection, StoreError, decode_own};
 
 /// The groups a token carries.
 pub async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, StoreError> {
@@ -105,15 +105,9 @@ impl InlineProjection for TokenTable {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            if event.aggregate_type != AccessEvent::AGGREGATE_TYPE {
+            let Some(decoded) = decode_own::<AccessEvent>(event)? else {
                 return Ok(());
-            }
-            let decoded = AccessEvent::decode(
-                &event.event_type,
-                event.schema_version,
-                event.payload.clone(),
-            )
-            .map_err(|e| StoreError::unreadable(event, e))?;
+            };
             let at = event.recorded_at.as_microsecond();
             match decoded {
                 AccessEvent::TokenIssued(issued) => {

@@ -5,13 +5,13 @@
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
+use pactum_events::RecordedEvent;
 use pactum_events::handling::{HandlingEvent, HandlingTargetsDefined};
-use pactum_events::{EventPayload, RecordedEvent};
 use pactum_projections::order_queue::TABLE;
 
 use super::TargetsTable;
 use crate::projector::tables;
-use crate::store::{DbConnection, EventStore, InlineProjection, StoreError};
+use crate::store::{DbConnection, EventStore, InlineProjection, StoreError, decode_own};
 
 const TARGETS: &str = "handling_targets";
 
@@ -124,15 +124,11 @@ impl InlineProjection for TargetsTable {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            if event.aggregate_type != HandlingEvent::AGGREGATE_TYPE {
+            let Some(HandlingEvent::HandlingTargetsDefined(defined)) =
+                decode_own::<HandlingEvent>(event)?
+            else {
                 return Ok(());
-            }
-            let HandlingEvent::HandlingTargetsDefined(defined) = HandlingEvent::decode(
-                &event.event_type,
-                event.schema_version,
-                event.payload.clone(),
-            )
-            .map_err(|e| StoreError::unreadable(event, e))?;
+            };
             sqlx::query(
                 "INSERT INTO handling_targets (target_key, version, definition) VALUES ($1, $2, $3)",
             )

@@ -7,15 +7,15 @@
 //! (its `ProviderRegistered` event). Delivery is [`super::deliver`]'s job; the
 //! statements are in [`super::queries`], with the inline projection's impl.
 
+use pactum_events::RecordedEvent;
 use pactum_events::notification::NotificationEvent;
 use pactum_events::order::{OrderEvent, Side, Visibility};
-use pactum_events::{EventPayload, RecordedEvent};
 
 use futures::future::BoxFuture;
 
 use super::queries::{self, OrderFacts, QueuedMail};
 use crate::orders::clocks::human;
-use crate::store::{DbConnection, InlineProjection, StoreError};
+use crate::store::{DbConnection, InlineProjection, StoreError, decode_own};
 
 /// Keeps `outbox`, `notification_orders` and `notification_opt_outs`.
 pub struct Outbox;
@@ -45,24 +45,12 @@ pub(super) async fn fold(
     event: &RecordedEvent,
     mail: bool,
 ) -> Result<(), StoreError> {
-    if event.aggregate_type == NotificationEvent::AGGREGATE_TYPE {
-        let NotificationEvent::NotificationPreferencesSet(set) = NotificationEvent::decode(
-            &event.event_type,
-            event.schema_version,
-            event.payload.clone(),
-        )
-        .map_err(|e| StoreError::unreadable(event, e))?;
+    if let Some(NotificationEvent::NotificationPreferencesSet(set)) = decode_own(event)? {
         return queries::set_opt_outs(conn, &set.subject, &set.opted_out).await;
     }
-    if event.aggregate_type != OrderEvent::AGGREGATE_TYPE {
+    let Some(order) = decode_own::<OrderEvent>(event)? else {
         return Ok(());
-    }
-    let order = OrderEvent::decode(
-        &event.event_type,
-        event.schema_version,
-        event.payload.clone(),
-    )
-    .map_err(|e| StoreError::unreadable(event, e))?;
+    };
     let order_id = event.aggregate_id.as_str();
     let submitted = match &order {
         OrderEvent::OrderSubmitted(submitted) => {

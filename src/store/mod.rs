@@ -233,16 +233,22 @@ pub(crate) fn inline_failure(error: StoreError) -> sqlx::Error {
 /// [`InlineProjection::check`] for a projection that folds the events of `E`'s
 /// aggregate: whether `event`, if it is one of them, decodes.
 pub fn check_decodes<E: EventPayload>(event: &RecordedEvent) -> Result<(), String> {
+    decode_own::<E>(event).map(drop).map_err(|e| e.to_string())
+}
+
+/// `event` decoded as one of `E`'s aggregate, or `None` if it is another
+/// aggregate's: how an inline projection reads the events it folds.
+pub fn decode_own<E: EventPayload>(event: &RecordedEvent) -> Result<Option<E>, StoreError> {
     if event.aggregate_type != E::AGGREGATE_TYPE {
-        return Ok(());
+        return Ok(None);
     }
     E::decode(
         &event.event_type,
         event.schema_version,
         event.payload.clone(),
     )
-    .map(drop)
-    .map_err(|e| e.to_string())
+    .map(Some)
+    .map_err(|e| StoreError::unreadable(event, e))
 }
 
 /// Handle to the event store. Cheap to clone.
