@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::catalogue::params;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path, Query, given};
-use crate::http::paging::{ListRequest, Paged, PagingQuery};
+use crate::http::paging::ListRequest;
 use crate::http::response::{etag, listed, respond};
 use crate::runner::Effect;
 use crate::validation::{self, FieldError};
@@ -97,14 +97,6 @@ struct ListParams {
     status: Option<String>,
     order: Option<String>,
     provider: Option<String>,
-    #[serde(flatten)]
-    paging: PagingQuery,
-}
-
-impl Paged for ListParams {
-    fn paging(&mut self) -> PagingQuery {
-        std::mem::take(&mut self.paging)
-    }
 }
 
 async fn list(

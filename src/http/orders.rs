@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path, Query, given, parse_json};
-use crate::http::paging::{ListRequest, Paged, PagingQuery};
+use crate::http::paging::ListRequest;
 use crate::http::response::{etag, listed, respond};
 use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueQuery};
@@ -525,14 +525,6 @@ struct QueueParams {
     group: Option<String>,
     assignee: Option<String>,
     customer: Option<String>,
-    #[serde(flatten)]
-    paging: PagingQuery,
-}
-
-impl Paged for QueueParams {
-    fn paging(&mut self) -> PagingQuery {
-        std::mem::take(&mut self.paging)
-    }
 }
 
 async fn list(

@@ -18,31 +18,37 @@ use crate::projector::ProjectionHandle;
 use crate::projector::listing::{Cursor, Sort};
 use crate::store::EventStore;
 
-/// A list's query struct: its filters beside a flattened [`PagingQuery`].
-pub trait Paged {
-    /// Takes the paging parameters out of the query.
-    fn paging(&mut self) -> PagingQuery;
-}
-
 /// What every list handler starts from: the caller, its paging (parsed and
-/// checked) and the list's own filters `P`.
+/// checked) and the list's own filters `P` (a struct of the query parameters
+/// it names; any parameter neither it nor paging names is refused).
 pub struct ListRequest<P> {
     pub principal: Principal,
     pub paging: Paging,
     pub params: P,
 }
 
-impl<P: DeserializeOwned + Paged + Send> FromRequestParts<App> for ListRequest<P> {
+/// A list's query: its filters take the parameters they name first, paging
+/// the rest (what it does not name lands in [`PagingQuery::unknown`]).
+#[derive(serde::Deserialize)]
+#[serde(bound = "P: DeserializeOwned")]
+struct ListQuery<P> {
+    #[serde(flatten)]
+    filters: P,
+    #[serde(flatten)]
+    paging: PagingQuery,
+}
+
+impl<P: DeserializeOwned + Send> FromRequestParts<App> for ListRequest<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let Caller(principal) = Caller::from_request_parts(parts, app).await?;
-        let Query(mut params) = Query::<P>::from_request_parts(parts, app).await?;
-        let paging = Paging::parse(params.paging(), &parts.headers)?;
+        let Query(query) = Query::<ListQuery<P>>::from_request_parts(parts, app).await?;
+        let paging = Paging::parse(query.paging, &parts.headers)?;
         Ok(Self {
             principal,
             paging,
-            params,
+            params: query.filters,
         })
     }
 }
