@@ -95,6 +95,7 @@ fn events(c: &mut Criterion) {
             comment_id: n,
             body: format!("comment {n}"),
             visibility: Visibility::Public,
+            provider: None,
         })
     }));
     c.bench_function("order_fold_1000_events", |b| {

@@ -104,12 +104,14 @@ pub enum OrderSource {
     },
 }
 
-/// Who can read a comment: everyone on the order, or shifters (and auditors) only.
+/// Who can read a comment: everyone on the order, shifters (and auditors) only,
+/// or staff and one provider of the order's provisioning (named in the comment).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     Public,
     Internal,
+    Provider,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,6 +145,9 @@ pub struct CommentAdded {
     pub comment_id: u32,
     pub body: String,
     pub visibility: Visibility,
+    /// The provider a [`Visibility::Provider`] comment is between staff and.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,7 @@ fn samples_order() -> Vec<OrderEvent> {
             comment_id: 1,
             body: "checking quota".into(),
             visibility: Visibility::Internal,
+            provider: None,
         }),
         OrderEvent::QuestionAsked(QuestionAsked {
             question_id: 1,

@@ -73,6 +73,7 @@ mod tests {
             comment_id: 1,
             body: "x".into(),
             visibility,
+            provider: None,
         })
     }
 

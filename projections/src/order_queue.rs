@@ -450,6 +450,7 @@ mod tests {
                 comment_id: 1,
                 body: "quota ok".into(),
                 visibility: Visibility::Internal,
+                provider: None,
             }),
             OrderEvent::OrderApproved(OrderApproved { note: None }),
         ]);

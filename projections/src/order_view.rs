@@ -134,6 +134,9 @@ pub struct CommentView {
     pub id: u32,
     pub body: String,
     pub visibility: Visibility,
+    /// The provider a `provider` message is between staff and.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     pub author: String,
     pub author_role: String,
     pub created_at: Timestamp,
@@ -222,6 +225,7 @@ impl OrderView {
                 id: comment.comment_id,
                 body: comment.body.clone(),
                 visibility: comment.visibility,
+                provider: comment.provider.clone(),
                 author: by,
                 author_role: ctx.actor.role.clone(),
                 created_at: ctx.recorded_at,
@@ -447,10 +451,13 @@ impl OrderView {
     }
 
     /// What a resource provider's operator sees: the service, the agreed
-    /// parameters and the steps and OLA addressed to it — no discussion, no other
-    /// provider.
+    /// parameters, the steps and OLA addressed to it and the messages between
+    /// staff and it — no other discussion, no other provider.
     pub fn for_provider(mut self, provider: &str) -> Self {
-        self.comments.clear();
+        self.comments.retain(|comment| {
+            comment.visibility == Visibility::Provider
+                && comment.provider.as_deref() == Some(provider)
+        });
         self.questions.clear();
         self.proposals.clear();
         self.note = None;
@@ -510,6 +517,7 @@ mod tests {
                     comment_id: 1,
                     body: "internal note".into(),
                     visibility: Visibility::Internal,
+                    provider: None,
                 }),
             ),
             (

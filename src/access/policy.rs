@@ -22,6 +22,8 @@ pub enum OrderAction {
     Assign,
     CommentPublic,
     CommentInternal,
+    /// A message between staff and one provider of the order's provisioning.
+    CommentProvider,
     AskQuestion,
     Answer,
     Approve,
@@ -44,6 +46,7 @@ impl OrderAction {
             Self::Assign => "assign",
             Self::CommentPublic => "comment on",
             Self::CommentInternal => "comment internally on",
+            Self::CommentProvider => "write to a provider on",
             Self::AskQuestion => "ask a question on",
             Self::Answer => "answer a question on",
             Self::Approve => "approve",
@@ -281,6 +284,7 @@ pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) ->
                     Assign
                         | CommentPublic
                         | CommentInternal
+                        | CommentProvider
                         | AskQuestion
                         | Approve
                         | Reject
@@ -292,8 +296,11 @@ pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) ->
                         | Close
                 )
         }
-        // Which steps a provider may report on is the aggregate's call.
-        Role::Provider { provider } => scope.providers.contains(provider) && action == ReportStep,
+        // Which steps a provider may report on, and that its messages are its
+        // own, is the aggregate's call.
+        Role::Provider { provider } => {
+            scope.providers.contains(provider) && matches!(action, ReportStep | CommentProvider)
+        }
         // Imports submit on a customer's behalf; expiry closes orders.
         // The handling timer records warnings and breaches.
         Role::System => matches!(action, Submit | Close | CheckClocks),
@@ -519,7 +526,7 @@ mod table_tests {
             group: "compute",
             providers: &providers,
         };
-        // see Submit Assign CommentPublic CommentInternal AskQuestion Answer Approve
+        // see Submit Assign CommentPublic CommentInternal CommentProvider AskQuestion Answer Approve
         // Reject Cancel Propose AnswerProposal PlanProvisioning ReportStep RetryStep
         // Activate Close CheckClocks (the first column is "may see the order")
         let actions = [
@@ -528,6 +535,7 @@ mod table_tests {
             Some(Assign),
             Some(CommentPublic),
             Some(CommentInternal),
+            Some(CommentProvider),
             Some(AskQuestion),
             Some(Answer),
             Some(Approve),
@@ -545,15 +553,15 @@ mod table_tests {
         check(
             &actions,
             "
-            customer acme   | xx.x..x..xxx......
-            customer globex | ..................
-            shifter compute | x.xxxx.xx.xxx.xxx.
-            shifter storage | ..................
-            provider cesnet | x............x....
-            provider surf   | ..................
-            auditor         | x.................
-            admin           | x.................
-            system          | xx..............xx
+            customer acme   | xx.x...x..xxx......
+            customer globex | ...................
+            shifter compute | x.xxxxx.xx.xxx.xxx.
+            shifter storage | ...................
+            provider cesnet | x....x........x....
+            provider surf   | ...................
+            auditor         | x..................
+            admin           | x..................
+            system          | xx...............xx
             ",
             |principal, action| match action {
                 None => can_see_order(principal, scope),

@@ -297,7 +297,13 @@ impl From<OrderError> for ApiError {
             }
             OrderError::Forbidden { .. }
             | OrderError::OwnProposal
-            | OrderError::NotYourStep { .. } => Self::Forbidden(detail),
+            | OrderError::NotYourStep { .. }
+            | OrderError::NotYourProvider { .. } => Self::Forbidden(detail),
+            OrderError::NoProviderNamed
+            | OrderError::NotAProviderOfThisOrder { .. }
+            | OrderError::ProviderOnlyForProviderMessages => {
+                Self::Validation(vec![FieldError::new("provider", detail)])
+            }
             OrderError::AlreadyExists => Self::Conflict(detail),
             OrderError::AssigneeNotInGroup { .. } => {
                 Self::Validation(vec![FieldError::new("assignee", detail)])

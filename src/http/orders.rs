@@ -219,6 +219,10 @@ struct CommentBody {
     body: String,
     #[serde(default = "public")]
     visibility: Visibility,
+    /// For `visibility: provider`: the provider of one of the order's steps the
+    /// message is between staff and (a provider writing one may leave it out).
+    #[serde(default)]
+    provider: Option<String>,
 }
 
 fn public() -> Visibility {
@@ -235,6 +239,7 @@ async fn comment(
     let action = OrderAction::Comment {
         body: text("body", &body.body, BODY_MAX)?,
         visibility: body.visibility,
+        provider: body.provider,
     };
     let request = input.request(&app, Effect::Created);
     let answer = service::execute(&app.store, &id, action, &request).await?;

@@ -25,7 +25,7 @@ use pactum_events::order::{
     CommentAdded, OrderActivated, OrderApproved, OrderAssigned, OrderCancelled, OrderClosed,
     OrderEvent, OrderRejected, OrderStatus, OrderSubmitted, PlannedStep, ProposalAccepted,
     ProposalDeclined, ProposalMade, ProvisioningPlanned, QuestionAnswered, QuestionAsked, Side,
-    StepReport,
+    StepReport, Visibility,
 };
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +122,35 @@ impl Order {
     pub fn visible_to(&self, principal: &Principal) -> bool {
         self.scope()
             .is_some_and(|scope| policy::can_see_order(principal, scope))
+    }
+
+    /// The provider a comment of `visibility` is addressed to: for a provider
+    /// message, one of the order's provisioning providers (a provider writes
+    /// only its own); no other comment names one.
+    fn message_provider(
+        &self,
+        by: &Principal,
+        visibility: Visibility,
+        provider: Option<String>,
+    ) -> Result<Option<String>, OrderError> {
+        if visibility != Visibility::Provider {
+            return match provider {
+                None => Ok(None),
+                Some(_) => Err(OrderError::ProviderOnlyForProviderMessages),
+            };
+        }
+        let provider = match (&by.role, provider) {
+            (Role::Provider { provider: own }, None) => own.clone(),
+            (Role::Provider { provider: own }, Some(named)) if &named != own => {
+                return Err(OrderError::NotYourProvider { provider: named });
+            }
+            (_, Some(named)) => named,
+            (_, None) => return Err(OrderError::NoProviderNamed),
+        };
+        if !self.providers.contains(&provider) {
+            return Err(OrderError::NotAProviderOfThisOrder { provider });
+        }
+        Ok(Some(provider))
     }
 
     /// Whether `principal` may do `action` here at all (seeing the order first),
@@ -228,10 +257,15 @@ impl Order {
                     previous_assignee: self.assignee.clone(),
                 })
             }
-            OrderAction::Comment { body, visibility } => OrderEvent::CommentAdded(CommentAdded {
+            OrderAction::Comment {
+                body,
+                visibility,
+                provider,
+            } => OrderEvent::CommentAdded(CommentAdded {
                 comment_id: self.comments + 1,
                 body,
                 visibility,
+                provider: self.message_provider(&by, visibility, provider)?,
             }),
             OrderAction::AskQuestion { body } => {
                 require(&[Submitted, InReview])?;

@@ -311,6 +311,7 @@ fn customers_cannot_approve_and_auditors_cannot_act() {
             OrderAction::Comment {
                 body: "hello".into(),
                 visibility: Visibility::Public,
+                provider: None,
             },
         ))
         .then_expect_error(OrderError::Forbidden {
@@ -330,6 +331,7 @@ fn shifters_comment_publicly_or_internally_and_comments_are_numbered() {
                 comment_id: 1,
                 body: "first".into(),
                 visibility: Visibility::Public,
+                provider: None,
             }),
         ])
         .when(cmd(
@@ -337,12 +339,14 @@ fn shifters_comment_publicly_or_internally_and_comments_are_numbered() {
             OrderAction::Comment {
                 body: "quota checked".into(),
                 visibility: Visibility::Internal,
+                provider: None,
             },
         ))
         .then_expect_events(vec![OrderEvent::CommentAdded(CommentAdded {
             comment_id: 2,
             body: "quota checked".into(),
             visibility: Visibility::Internal,
+            provider: None,
         })]);
 }
 
@@ -355,6 +359,7 @@ fn customers_cannot_comment_internally() {
             OrderAction::Comment {
                 body: "psst".into(),
                 visibility: Visibility::Internal,
+                provider: None,
             },
         ))
         .then_expect_error(OrderError::Forbidden {
@@ -372,12 +377,14 @@ fn comments_are_allowed_on_an_approved_order_but_not_on_a_final_one() {
             OrderAction::Comment {
                 body: "thanks".into(),
                 visibility: Visibility::Public,
+                provider: None,
             },
         ))
         .then_expect_events(vec![OrderEvent::CommentAdded(CommentAdded {
             comment_id: 1,
             body: "thanks".into(),
             visibility: Visibility::Public,
+            provider: None,
         })]);
     // Rejected is final (issue 13): not even a comment is recorded any more.
     Given::with(())
@@ -387,6 +394,7 @@ fn comments_are_allowed_on_an_approved_order_but_not_on_a_final_one() {
             OrderAction::Comment {
                 body: "why?".into(),
                 visibility: Visibility::Public,
+                provider: None,
             },
         ))
         .then_expect_error(invalid("comment on", OrderStatus::Rejected));
@@ -847,6 +855,99 @@ fn providers_report_on_their_own_steps_only() {
         });
 }
 
+fn message(provider: Option<&str>) -> OrderAction {
+    OrderAction::Comment {
+        body: "quota ready?".into(),
+        visibility: Visibility::Provider,
+        provider: provider.map(str::to_owned),
+    }
+}
+
+fn message_added(provider: &str) -> OrderEvent {
+    OrderEvent::CommentAdded(CommentAdded {
+        comment_id: 1,
+        body: "quota ready?".into(),
+        visibility: Visibility::Provider,
+        provider: Some(provider.into()),
+    })
+}
+
+#[test]
+fn staff_and_a_provider_of_the_order_write_provider_messages() {
+    // A shifter names the provider; a provider writes as itself.
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(sam(), message(Some("surf"))))
+        .then_expect_events(vec![message_added("surf")]);
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(operator("cesnet-mcc"), message(None)))
+        .then_expect_events(vec![message_added("cesnet-mcc")]);
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(operator("cesnet-mcc"), message(Some("cesnet-mcc"))))
+        .then_expect_events(vec![message_added("cesnet-mcc")]);
+}
+
+#[test]
+fn provider_messages_are_refused_to_everyone_else() {
+    // Not for another provider's name, nor for a provider without a step.
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(operator("cesnet-mcc"), message(Some("surf"))))
+        .then_expect_error(OrderError::NotYourProvider {
+            provider: "surf".into(),
+        });
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(sam(), message(Some("csc"))))
+        .then_expect_error(OrderError::NotAProviderOfThisOrder {
+            provider: "csc".into(),
+        });
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(sam(), message(None)))
+        .then_expect_error(OrderError::NoProviderNamed);
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(operator("csc"), message(None)))
+        .then_expect_error(OrderError::NotFound);
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(alice(), message(Some("surf"))))
+        .then_expect_error(OrderError::Forbidden {
+            role: "customer",
+            verb: "write to a provider on",
+        });
+    // Only a provider message names a provider.
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(
+            sam(),
+            OrderAction::Comment {
+                body: "x".into(),
+                visibility: Visibility::Internal,
+                provider: Some("surf".into()),
+            },
+        ))
+        .then_expect_error(OrderError::ProviderOnlyForProviderMessages);
+    // Providers still comment on nothing else.
+    Given::with(())
+        .given(two_steps())
+        .when(cmd(
+            operator("cesnet-mcc"),
+            OrderAction::Comment {
+                body: "x".into(),
+                visibility: Visibility::Public,
+                provider: None,
+            },
+        ))
+        .then_expect_error(OrderError::Forbidden {
+            role: "provider",
+            verb: "comment on",
+        });
+}
+
 #[test]
 fn a_step_is_reported_once_and_a_failed_one_retried() {
     let mut failed = two_steps();
@@ -1009,6 +1110,7 @@ fn every_command() -> Vec<(Principal, OrderAction)> {
             OrderAction::Comment {
                 body: "late".into(),
                 visibility: Visibility::Internal,
+                provider: None,
             },
         ),
         (
@@ -1016,6 +1118,7 @@ fn every_command() -> Vec<(Principal, OrderAction)> {
             OrderAction::Comment {
                 body: "late".into(),
                 visibility: Visibility::Public,
+                provider: None,
             },
         ),
         (sam(), ask()),

@@ -30,6 +30,10 @@ pub enum OrderAction {
     Comment {
         body: String,
         visibility: Visibility,
+        /// For a [`Visibility::Provider`] comment: the provider of one of the
+        /// order's provisioning steps it is between staff and (a provider
+        /// writing one names itself, or nothing).
+        provider: Option<String>,
     },
     AskQuestion {
         body: String,
@@ -123,6 +127,10 @@ impl OrderAction {
                 visibility: Visibility::Internal,
                 ..
             } => Action::CommentInternal,
+            Self::Comment {
+                visibility: Visibility::Provider,
+                ..
+            } => Action::CommentProvider,
             Self::AskQuestion { .. } => Action::AskQuestion,
             Self::Answer { .. } => Action::Answer,
             Self::Approve { .. } => Action::Approve,

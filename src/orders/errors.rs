@@ -42,6 +42,14 @@ pub enum OrderError {
     NoSuchStep { step_id: u32 },
     #[error("step {step_id} is addressed to another provider")]
     NotYourStep { step_id: u32 },
+    #[error("a provider message names the provider it is for")]
+    NoProviderNamed,
+    #[error("{provider:?} provisions none of this order's steps")]
+    NotAProviderOfThisOrder { provider: String },
+    #[error("a provider writes only its own messages, not {provider:?}'s")]
+    NotYourProvider { provider: String },
+    #[error("only a provider message names a provider")]
+    ProviderOnlyForProviderMessages,
     #[error("step {step_id} is {step_status}, not {expected}")]
     StepState {
         step_id: u32,

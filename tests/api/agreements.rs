@@ -1126,3 +1126,83 @@ async fn an_order_from_before_dates_were_checked_is_not_activated_with_a_made_up
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn staff_and_a_provider_write_messages_that_only_they_see() {
+    let app = spawn_app().await;
+    let cast = cast(&app).await;
+    let id = planned_order(&app, &cast).await;
+    let comment = |by: &str, body: Value| {
+        let (app, id, by) = (&app, id.clone(), by.to_owned());
+        async move {
+            app.post_json(&format!("/v1/orders/{id}/comments"), &by, &body)
+                .await
+        }
+    };
+    let (status, body) = comment(
+        &cast.sam,
+        json!({"body": "Is the quota ready?", "visibility": "provider", "provider": "cesnet-mcc"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = comment(
+        &cast.cesnet,
+        json!({"body": "Tomorrow morning.", "visibility": "provider"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = comment(
+        &cast.sam,
+        json!({"body": "Noted.", "visibility": "internal"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Refusals: another provider's name, a provider without a step, the
+    // customer, a staff message naming no provider.
+    let (status, problem) = comment(
+        &cast.in2p3,
+        json!({"body": "x", "visibility": "provider", "provider": "cesnet-mcc"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    let (status, _) = comment(&cast.surf, json!({"body": "x", "visibility": "provider"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "surf has no step here");
+    let (status, problem) = comment(
+        &cast.alice,
+        json!({"body": "x", "visibility": "provider", "provider": "cesnet-mcc"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    let (status, problem) =
+        comment(&cast.sam, json!({"body": "x", "visibility": "provider"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem.to_string().contains("provider"), "{problem}");
+
+    let bodies = |view: &Value| -> Vec<String> {
+        view["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let order = format!("/v1/orders/{id}");
+    let (_, seen) = app.get_json(&order, &cast.cesnet).await;
+    assert_eq!(bodies(&seen), ["Is the quota ready?", "Tomorrow morning."]);
+    assert_eq!(seen["comments"][0]["provider"], "cesnet-mcc");
+    let (_, seen) = app.get_json(&order, &cast.in2p3).await;
+    assert!(bodies(&seen).is_empty(), "{seen}");
+    let (_, seen) = app.get_json(&order, &cast.alice).await;
+    assert!(bodies(&seen).is_empty(), "{seen}");
+    let (_, history) = app.get_json(&format!("{order}/history"), &cast.alice).await;
+    assert!(
+        !history.to_string().contains("quota ready"),
+        "the customer's history has no provider message: {history}"
+    );
+    let (_, seen) = app.get_json(&order, &cast.sam).await;
+    assert_eq!(
+        bodies(&seen),
+        ["Is the quota ready?", "Tomorrow morning.", "Noted."]
+    );
+}
