@@ -323,7 +323,14 @@ async fn stage_append(
     known: &mut Known,
     cache: &AggregateCache,
 ) -> Result<Done, sqlx::Error> {
-    let checked = stage::stage_command(conn, &requests, batch, &mut known.heads).await?;
+    let checked = match stage::stage_command(conn, &requests, batch, &mut known.heads).await {
+        Ok(checked) => checked,
+        Err(error) => {
+            // The batch fails with this error; its caller hears it too.
+            let _ = reply.send(Err(error_of(&error)));
+            return Err(error);
+        }
+    };
     let mut appended = Vec::new();
     match &checked {
         Ok(outcomes) => {
