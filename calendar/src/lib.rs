@@ -166,7 +166,9 @@ impl Day {
     }
 }
 
-/// How far [`BusinessCalendar::add`] looks for working time: ten years.
+/// How far [`BusinessCalendar::add`] and [`subtract`](BusinessCalendar::subtract)
+/// look for working time, and how far [`between`](BusinessCalendar::between)
+/// counts it: ten years.
 const HORIZON_DAYS: usize = 3_660;
 
 impl BusinessCalendar {
@@ -292,14 +294,17 @@ impl BusinessCalendar {
         Timestamp::MIN
     }
 
-    /// Working time in `[from, to)`; zero if `to <= from`.
+    /// Working time in `[from, to)`; zero if `to <= from`. Counted over ten
+    /// years from `from` at most: a longer span (a clock jumped to the far
+    /// future) counts its first ten years, as [`add`](Self::add) looks no
+    /// further, instead of walking every day up to the year 9999.
     pub fn between(&self, from: Timestamp, to: Timestamp) -> SignedDuration {
         let mut total = SignedDuration::ZERO;
         if to <= from {
             return total;
         }
         let zone = self.zone();
-        for date in self.days_from(&zone, from) {
+        for date in self.days_from(&zone, from).take(HORIZON_DAYS) {
             let windows = self.windows(&zone, date);
             // Past `to` once the day's first instant is.
             let day_start = zone

@@ -122,6 +122,34 @@ fn a_pause_moves_the_deadline_by_the_business_time_paused() {
 }
 
 #[test]
+fn between_counts_ten_years_at_most() {
+    let calendar = office();
+    let start = paris("2026-11-27T17:30");
+    let horizon = start
+        .to_zoned(TimeZone::get("Europe/Paris").unwrap())
+        .date()
+        .yesterday()
+        .unwrap()
+        .checked_add(jiff::Span::new().days(HORIZON_DAYS as i64))
+        .unwrap();
+    let horizon = local("Europe/Paris", &format!("{horizon}T00:00"));
+    let ten_years = calendar.between(start, horizon);
+    // About ten years of 8-hour weekdays, and nothing more however far `to` is.
+    assert!(ten_years > hours(8 * 250 * 9), "{ten_years:?}");
+    assert_eq!(calendar.between(start, Timestamp::MAX), ten_years);
+    assert_eq!(
+        calendar.between(start, paris("9999-12-30T00:00")),
+        ten_years
+    );
+    // Within the horizon nothing changes: Friday's last half hour, Monday,
+    // and Tuesday to 17:30.
+    assert_eq!(
+        calendar.between(start, paris("2026-12-01T17:30")),
+        hours(16)
+    );
+}
+
+#[test]
 fn openings_are_wall_clock_times_across_daylight_saving_changes() {
     // Spring forward in Paris: Sunday 2026-03-29, 02:00 → 03:00.
     let every_day: BTreeMap<Day, Vec<Opening>> = Day::ALL
