@@ -1,15 +1,17 @@
 //! Agreement endpoints: the list, one agreement, its documents, amendment and
 //! termination. Activation is an order command (`POST /v1/orders/{id}/activate`).
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::Number;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::agreements::list::{self, AgreementQuery};
 use crate::agreements::service::{self, Amendment, PDF, TargetsPatch};
@@ -22,13 +24,13 @@ use crate::http::response::{etag, listed, respond};
 use crate::runner::Effect;
 use crate::validation::{self, FieldError};
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/v1/agreements", get(list))
-        .route("/v1/agreements/{id}", get(get_agreement))
-        .route("/v1/agreements/{id}/document", get(document))
-        .route("/v1/agreements/{id}/amend", post(amend))
-        .route("/v1/agreements/{id}/terminate", post(terminate))
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get_agreement))
+        .routes(routes!(document))
+        .routes(routes!(amend))
+        .routes(routes!(terminate))
 }
 
 /// Service level targets in a request; each one optional, laid over the current
@@ -99,6 +101,15 @@ struct ListParams {
     provider: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agreements",
+    tag = "agreements",
+    summary = "Agreements, as the caller may see them",
+    params(("customer" = Option<String>, Query), ("kind" = Option<String>, Query, description = "sla or ola"), ("status" = Option<String>, Query, description = "active, terminated or expired"), ("order" = Option<String>, Query), ("provider" = Option<String>, Query), ("cursor" = Option<String>, Query, description = "Where the previous page ended (its next_cursor)"), ("limit" = Option<u32>, Query, description = "At most this many items (default 50, at most 500)"), ("sort" = Option<String>, Query, description = "newest, oldest (or due_at for orders)"), ("min_position" = Option<u64>, Query, description = "Answer only once the list reflects the log up to this position (read your writes)")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn list(
     State(app): State<App>,
     ListRequest {
@@ -148,6 +159,15 @@ async fn list(
 }
 
 /// `GET /v1/agreements/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/agreements/{id}",
+    tag = "agreements",
+    summary = "One agreement with its versions",
+    params(("id" = String, Path, description = "The agreement's id")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn get_agreement(
     State(app): State<App>,
     Caller(principal): Caller,
@@ -175,6 +195,15 @@ struct DocumentParams {
 }
 
 /// `GET /v1/agreements/{id}/document[?version=N]` — the PDF, ETag = its SHA-256.
+#[utoipa::path(
+    get,
+    path = "/v1/agreements/{id}/document",
+    tag = "agreements",
+    summary = "The PDF of a version (the current one by default)",
+    params(("id" = String, Path, description = "The agreement's id"), ("version" = Option<u32>, Query)),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/pdf"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn document(
     State(app): State<App>,
     Caller(principal): Caller,
@@ -233,6 +262,16 @@ struct AmendBody {
 }
 
 /// `POST /v1/agreements/{id}/amend` — `{targets?, end?, note}` → a new version.
+#[utoipa::path(
+    post,
+    path = "/v1/agreements/{id}/amend",
+    tag = "agreements",
+    summary = "A new version with new targets or a later end",
+    params(("id" = String, Path, description = "The agreement's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn amend(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -275,6 +314,16 @@ struct TerminateBody {
 
 /// `POST /v1/agreements/{id}/terminate` — `{reason}`; an SLA's termination ends
 /// its OLAs and closes its order.
+#[utoipa::path(
+    post,
+    path = "/v1/agreements/{id}/terminate",
+    tag = "agreements",
+    summary = "Terminate (an SLA ends its OLAs and closes its order)",
+    params(("id" = String, Path, description = "The agreement's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn terminate(
     State(app): State<App>,
     Path(id): Path<String>,

@@ -1,20 +1,22 @@
 //! `GET /v1/services` and `GET /v1/providers`: the catalogue, for every role.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use pactum_events::catalogue::{ParameterSpec, ProviderRegistered, ServiceDefined};
 use serde::Serialize;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, Path};
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/v1/services", get(list_services))
-        .route("/v1/services/{id}", get(get_service))
-        .route("/v1/providers", get(list_providers))
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_services))
+        .routes(routes!(get_service))
+        .routes(routes!(list_providers))
 }
 
 #[derive(Serialize)]
@@ -68,6 +70,14 @@ impl<'a> From<&'a ProviderRegistered> for ProviderView<'a> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/services",
+    tag = "catalogue",
+    summary = "Groups and services",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn list_services(State(app): State<App>, _: Caller) -> Json<serde_json::Value> {
     let catalogue = &app.catalogue;
     let groups: Vec<GroupView> = catalogue
@@ -83,6 +93,15 @@ async fn list_services(State(app): State<App>, _: Caller) -> Json<serde_json::Va
     Json(serde_json::json!({ "groups": groups, "services": services }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/services/{id}",
+    tag = "catalogue",
+    summary = "One service with its parameters",
+    params(("id" = String, Path, description = "The service's id")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn get_service(
     State(app): State<App>,
     _: Caller,
@@ -95,6 +114,14 @@ async fn get_service(
     Ok(Json(serde_json::json!(ServiceView::from(service))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/providers",
+    tag = "catalogue",
+    summary = "Resource providers",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn list_providers(State(app): State<App>, _: Caller) -> Json<serde_json::Value> {
     let providers: Vec<ProviderView> = app.catalogue.providers.values().map(Into::into).collect();
     Json(serde_json::json!({ "providers": providers }))

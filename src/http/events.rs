@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::Principal;
 use crate::access::policy::can_read_log;
@@ -43,10 +45,10 @@ const RECHECK: Duration = Duration::from_secs(2);
 /// Appends by other processes do not wake the in-process notification.
 const CROSS_PROCESS_TICK: Duration = Duration::from_secs(2);
 
-pub fn router(limits: StreamLimits) -> Router<App> {
-    Router::new()
-        .route("/v1/events", get(page))
-        .route("/v1/events/stream", get(stream))
+pub fn router(limits: StreamLimits) -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(stream))
         .layer(Extension(Arc::new(StreamSlots::new(limits))))
 }
 
@@ -85,6 +87,15 @@ struct StreamQuery {
 }
 
 /// `GET /v1/events?after=<position>&limit=` → `{events, next_after}`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    summary = "A page of the global log",
+    params(("after" = Option<u64>, Query, description = "Events after this position"), ("limit" = Option<u32>, Query)),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn page(
     State(app): State<App>,
     Caller(principal): Caller,
@@ -119,6 +130,15 @@ async fn page(
 /// ends when it is revoked, expired or no longer allowed to read the log. Streams
 /// are capped per principal and in total ([`StreamLimits`]), and each buffers at
 /// most [`BUFFER_BYTES`] of events.
+#[utoipa::path(
+    get,
+    path = "/v1/events/stream",
+    tag = "events",
+    summary = "The global log as Server-Sent Events, live",
+    params(("after" = Option<u64>, Query), ("Last-Event-ID" = Option<String>, Header)),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "text/event-stream"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn stream(
     State(app): State<App>,
     Extension(slots): Extension<Arc<StreamSlots>>,

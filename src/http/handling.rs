@@ -9,13 +9,15 @@
 //! or `8h 30m`), at least one of the two; `holidays_ics` optional, the text of an
 //! iCalendar file whose events are added as holidays.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use jiff::SignedDuration;
 use pactum_calendar::BusinessCalendar;
 use pactum_events::handling::{HandlingTargetsDefined, target_key};
 use serde::Serialize;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::policy::Capability;
 use crate::app::App;
@@ -23,17 +25,11 @@ use crate::handling::{self, TargetsRequest};
 use crate::http::error::{ApiError, require};
 use crate::http::extract::{Caller, CommandInput, Path};
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/v1/handling-targets", get(list))
-        .route(
-            "/v1/handling-targets/{group}",
-            get(get_group).put(put_group),
-        )
-        .route(
-            "/v1/handling-targets/{group}/{service}",
-            get(get_service).put(put_service),
-        )
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get_group, put_group))
+        .routes(routes!(get_service, put_service))
 }
 
 /// A definition as the API shows it.
@@ -79,6 +75,14 @@ fn may_read(caller: &Caller) -> Result<(), ApiError> {
     require(&caller.0, Capability::ReadHandlingTargets)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/handling-targets",
+    tag = "handling",
+    summary = "Every group's and service's current targets (staff)",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn list(State(app): State<App>, caller: Caller) -> Result<Json<TargetsList>, ApiError> {
     may_read(&caller)?;
     let targets = handling::current(&app.store).await?;
@@ -87,6 +91,15 @@ async fn list(State(app): State<App>, caller: Caller) -> Result<Json<TargetsList
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/handling-targets/{group}",
+    tag = "handling",
+    summary = "A group's targets",
+    params(("group" = String, Path)),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn get_group(
     State(app): State<App>,
     caller: Caller,
@@ -95,6 +108,15 @@ async fn get_group(
     get_one(&app, &caller, &group, None).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/handling-targets/{group}/{service}",
+    tag = "handling",
+    summary = "A service's own targets",
+    params(("group" = String, Path), ("service" = String, Path)),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn get_service(
     State(app): State<App>,
     caller: Caller,
@@ -119,6 +141,16 @@ async fn get_one(
         .ok_or_else(|| ApiError::NotFound(format!("no handling targets for {key}")))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/handling-targets/{group}",
+    tag = "handling",
+    summary = "Define a group's targets (admins): a new version",
+    params(("group" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn put_group(
     State(app): State<App>,
     Path(group): Path<String>,
@@ -127,6 +159,16 @@ async fn put_group(
     put(&app, &group, None, &input).await
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/handling-targets/{group}/{service}",
+    tag = "handling",
+    summary = "Define a service's own targets (admins)",
+    params(("group" = String, Path), ("service" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn put_service(
     State(app): State<App>,
     Path((group, service)): Path<(String, String)>,

@@ -1,12 +1,14 @@
 //! Liveness and readiness (no token), and Prometheus metrics.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::policy::Capability;
 use crate::app::App;
@@ -15,20 +17,34 @@ use crate::http::extract::Caller;
 use crate::metrics::METRICS;
 use crate::store::Dialect;
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    summary = "The process is up",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems)
+)]
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The process can serve requests: no background task broke, the clock tells
 /// the time, and the store answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    summary = "The process can serve: no broken background task, a clock, a store",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems)
+)]
 async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     let faults = app.health.faults();
     if !faults.is_empty() {
@@ -55,6 +71,14 @@ async fn readyz(State(app): State<App>) -> Result<Json<Value>, ApiError> {
 }
 
 /// Prometheus metrics, for admins and auditors (scrape with a bearer token).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics (admins, auditors)",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/openmetrics-text"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn metrics(Caller(principal): Caller) -> Result<Response, ApiError> {
     require(&principal, Capability::ReadMetrics)?;
     Ok((

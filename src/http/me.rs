@@ -1,11 +1,13 @@
 //! `GET /v1/me/notifications` and `PUT /v1/me/notifications {"opted_out": [...]}`:
 //! the kinds of mail the caller (a customer or shifter) does not want.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use pactum_events::notification::KINDS;
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::access::Principal;
 use crate::access::policy::Capability;
@@ -14,8 +16,8 @@ use crate::http::error::{ApiError, require};
 use crate::http::extract::{Caller, CommandInput};
 use crate::notify;
 
-pub fn router() -> Router<App> {
-    Router::new().route("/v1/me/notifications", get(show).put(set))
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new().routes(routes!(show, set))
 }
 
 #[derive(Serialize)]
@@ -35,6 +37,14 @@ fn receives_mail(principal: &Principal) -> Result<(), ApiError> {
     require(principal, Capability::KeepNotificationPreferences)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me/notifications",
+    tag = "me",
+    summary = "The kinds of mail the caller opted out of",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn show(State(app): State<App>, caller: Caller) -> Result<Json<PreferencesView>, ApiError> {
     receives_mail(&caller.0)?;
     Ok(Json(PreferencesView {
@@ -43,6 +53,15 @@ async fn show(State(app): State<App>, caller: Caller) -> Result<Json<Preferences
     }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/me/notifications",
+    tag = "me",
+    summary = "Opt out of kinds of mail",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn set(
     State(app): State<App>,
     input: CommandInput,

@@ -1,9 +1,11 @@
 //! The HTTP API (v1): JSON in and out, problem+json errors, bearer tokens.
 //!
-//! One `router()` per area ([`health`], [`catalogue`], [`orders`]); [`router`]
-//! assembles them with the cross-cutting layers: request ids, tracing spans that
-//! carry the matched route, the body limit, and logging of internal errors.
-//! Only this module knows the JSON shapes of requests.
+//! One `router()` per area ([`health`], [`catalogue`], [`orders`]…), each an
+//! `OpenApiRouter` whose routes come from their handlers' OpenAPI annotations;
+//! [`router`] assembles them, serves the document they make ([`openapi`]) and
+//! adds the cross-cutting layers: request ids, tracing spans that carry the
+//! matched route, the body limit, and logging of internal errors. Only this
+//! module knows the JSON shapes of requests.
 
 pub mod admin;
 pub mod agreements;
@@ -14,6 +16,7 @@ pub mod extract;
 pub mod handling;
 pub mod health;
 pub mod me;
+pub mod openapi;
 pub mod orders;
 pub mod paging;
 pub mod reports;
@@ -36,8 +39,10 @@ use error::{ApiError, InternalErrorReport};
 /// and a hard cap keeps one client from filling memory.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(app: App, streams: events::StreamLimits) -> Router {
-    Router::new()
+/// Every documented route, and the OpenAPI document that describes them.
+pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(catalogue::router())
         .merge(orders::router())
@@ -46,6 +51,12 @@ pub fn router(app: App, streams: events::StreamLimits) -> Router {
         .merge(handling::router())
         .merge(reports::router())
         .merge(me::router())
+        .split_for_parts()
+}
+
+pub fn router(app: App, streams: events::StreamLimits) -> Router {
+    let (api, document) = api(streams);
+    api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

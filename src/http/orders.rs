@@ -3,15 +3,17 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use jiff::Timestamp;
 use pactum_events::order::{OrderSource, OrderStatus, Visibility};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::agreements;
 use crate::agreements::service::Activation;
@@ -31,42 +33,40 @@ const TITLE_MAX: usize = 200;
 const NOTE_MAX: usize = 4_000;
 const BODY_MAX: usize = 20_000;
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/v1/orders", post(submit).get(list))
-        .route("/v1/orders:legacy", post(submit_legacy))
-        .route("/v1/orders/{id}", get(get_order))
-        .route("/v1/orders/{id}/history", get(history))
-        .route("/v1/orders/{id}/assign", post(assign))
-        .route("/v1/orders/{id}/comments", post(comment))
-        .route("/v1/orders/{id}/questions", post(ask))
-        .route("/v1/orders/{id}/answers", post(answer))
-        .route("/v1/orders/{id}/approve", post(approve))
-        .route("/v1/orders/{id}/reject", post(reject))
-        .route("/v1/orders/{id}/cancel", post(cancel))
-        .route("/v1/orders/{id}/proposals", post(propose))
-        .route(
-            "/v1/orders/{id}/proposals/{n}/accept",
-            post(accept_proposal),
-        )
-        .route(
-            "/v1/orders/{id}/proposals/{n}/decline",
-            post(decline_proposal),
-        )
-        .route("/v1/orders/{id}/provisioning", post(plan))
-        .route("/v1/orders/{id}/provisioning/{step}/done", post(step_done))
-        .route(
-            "/v1/orders/{id}/provisioning/{step}/failed",
-            post(step_failed),
-        )
-        .route(
-            "/v1/orders/{id}/provisioning/{step}/retry",
-            post(step_retry),
-        )
-        .route("/v1/orders/{id}/activate", post(activate))
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(submit, list))
+        .routes(routes!(submit_legacy))
+        .routes(routes!(get_order))
+        .routes(routes!(history))
+        .routes(routes!(assign))
+        .routes(routes!(comment))
+        .routes(routes!(ask))
+        .routes(routes!(answer))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(cancel))
+        .routes(routes!(propose))
+        .routes(routes!(accept_proposal))
+        .routes(routes!(decline_proposal))
+        .routes(routes!(plan))
+        .routes(routes!(step_done))
+        .routes(routes!(step_failed))
+        .routes(routes!(step_retry))
+        .routes(routes!(activate))
 }
 
 /// `POST /v1/orders` — `{service, parameters, title?, note?}` → 201 order.
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    summary = "Submit an order (customers)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "The order, at Location", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn submit(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
     let submission = parse_submission(&input.body)?;
     let request = input.request(&app, Effect::Created);
@@ -144,6 +144,16 @@ fn parse_submission(body: &[u8]) -> Result<Submission, ApiError> {
 }
 
 /// `POST /v1/orders:legacy` — a legacy order string as text/plain → 201 order.
+#[utoipa::path(
+    post,
+    path = "/v1/orders:legacy",
+    tag = "orders",
+    summary = "Submit a legacy order string (customers)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 201, description = "The order, at Location", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn submit_legacy(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
     let raw = input.text()?;
     let customer = service::legacy_customer(&input.principal)?;
@@ -198,6 +208,16 @@ struct AssignBody {
     assignee: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/assign",
+    tag = "orders",
+    summary = "Assign to a shifter of the group",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn assign(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -230,6 +250,16 @@ fn public() -> Visibility {
 }
 
 /// `POST /v1/orders/{id}/comments` → 201 order with the new comment.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/comments",
+    tag = "orders",
+    summary = "Comment (public, internal, or to a provider)",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn comment(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -252,6 +282,16 @@ struct TextBody {
     body: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/questions",
+    tag = "orders",
+    summary = "Ask the customer a question",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn ask(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -264,6 +304,16 @@ async fn ask(
     run(&app, &id, &input, action).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/answers",
+    tag = "orders",
+    summary = "Answer the open question (customers)",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn answer(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -283,6 +333,16 @@ struct NoteBody {
     note: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/approve",
+    tag = "orders",
+    summary = "Approve",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn approve(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -301,6 +361,16 @@ struct RejectBody {
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/reject",
+    tag = "orders",
+    summary = "Reject, with a reason",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn reject(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -320,6 +390,16 @@ struct CancelBody {
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/cancel",
+    tag = "orders",
+    summary = "Cancel (customers)",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn cancel(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -342,6 +422,16 @@ struct ProposalBody {
 
 /// `POST /v1/orders/{id}/proposals` — changed parameters (merged into what is
 /// agreed so far) → 201 order with the new proposal.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/proposals",
+    tag = "orders",
+    summary = "Propose changed parameters",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn propose(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -368,6 +458,16 @@ fn number(what: &str, text: &str) -> Result<u32, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no {what} {text:?} on this order")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/proposals/{n}/accept",
+    tag = "orders",
+    summary = "Accept the open proposal",
+    params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn accept_proposal(
     State(app): State<App>,
     Path((id, n)): Path<(String, String)>,
@@ -381,6 +481,16 @@ async fn accept_proposal(
     run(&app, &id, &input, action).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/proposals/{n}/decline",
+    tag = "orders",
+    summary = "Decline the open proposal",
+    params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn decline_proposal(
     State(app): State<App>,
     Path((id, n)): Path<(String, String)>,
@@ -408,6 +518,16 @@ struct PlanBody {
 }
 
 /// `POST /v1/orders/{id}/provisioning` — `{steps: [{provider, action}]}`.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/provisioning",
+    tag = "orders",
+    summary = "Plan provisioning steps",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn plan(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -446,6 +566,16 @@ async fn step_report(
 }
 
 /// `POST /v1/orders/{id}/provisioning/{step}/done` — the step's provider.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/provisioning/{step}/done",
+    tag = "orders",
+    summary = "Report a step done (its provider)",
+    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn step_done(
     State(app): State<App>,
     Path((id, step)): Path<(String, String)>,
@@ -458,6 +588,16 @@ async fn step_done(
 }
 
 /// `POST /v1/orders/{id}/provisioning/{step}/failed` — the step's provider.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/provisioning/{step}/failed",
+    tag = "orders",
+    summary = "Report a step failed (its provider)",
+    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn step_failed(
     State(app): State<App>,
     Path((id, step)): Path<(String, String)>,
@@ -470,6 +610,16 @@ async fn step_failed(
 }
 
 /// `POST /v1/orders/{id}/provisioning/{step}/retry` — a shifter, for a failed step.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/provisioning/{step}/retry",
+    tag = "orders",
+    summary = "Retry a failed step (shifters)",
+    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn step_retry(
     State(app): State<App>,
     Path((id, step)): Path<(String, String)>,
@@ -492,6 +642,16 @@ struct ActivateBody {
 
 /// `POST /v1/orders/{id}/activate` — issues the SLA and one OLA per provider,
 /// each with its document → 200 order listing its agreements.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/activate",
+    tag = "orders",
+    summary = "Activate: issue the SLA and the OLAs",
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn activate(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -532,6 +692,15 @@ struct QueueParams {
     customer: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    summary = "The order queue, as the caller may see it",
+    params(("status" = Option<String>, Query, description = "Statuses, comma-separated"), ("service" = Option<String>, Query), ("group" = Option<String>, Query), ("assignee" = Option<String>, Query), ("customer" = Option<String>, Query), ("cursor" = Option<String>, Query, description = "Where the previous page ended (its next_cursor)"), ("limit" = Option<u32>, Query, description = "At most this many items (default 50, at most 500)"), ("sort" = Option<String>, Query, description = "newest, oldest (or due_at for orders)"), ("min_position" = Option<u64>, Query, description = "Answer only once the list reflects the log up to this position (read your writes)")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn list(
     State(app): State<App>,
     ListRequest {
@@ -586,6 +755,15 @@ struct OrderParams {
 }
 
 /// `GET /v1/orders/{id}[?as_of=RFC3339]`
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    summary = "One order, now or as it was",
+    params(("id" = String, Path, description = "The order's id"), ("as_of" = Option<String>, Query, description = "An RFC 3339 instant: the order as it was then")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn get_order(
     State(app): State<App>,
     Caller(principal): Caller,
@@ -612,6 +790,15 @@ fn parse_instant(raw: &str) -> Result<Timestamp, ApiError> {
 }
 
 /// `GET /v1/orders/{id}/history`
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}/history",
+    tag = "orders",
+    summary = "The order's events the caller may see",
+    params(("id" = String, Path, description = "The order's id")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn history(
     State(app): State<App>,
     Caller(principal): Caller,

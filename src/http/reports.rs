@@ -8,23 +8,24 @@
 //! within a few seconds.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, Query};
 use crate::reports;
 
-pub fn router() -> Router<App> {
-    Router::new().route("/v1/reports/orders", get(orders))
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new().routes(routes!(orders))
 }
 
 /// `GET /v1/reports/orders?from=&to=[&format=csv]`
@@ -36,6 +37,15 @@ struct ReportQuery {
     format: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reports/orders",
+    tag = "reports",
+    summary = "Order handling by service and group (JSON or CSV)",
+    params(("from" = String, Query, description = "First day, YYYY-MM-DD"), ("to" = String, Query, description = "Day after the last, YYYY-MM-DD"), ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
 async fn orders(
     State(app): State<App>,
     Caller(principal): Caller,

@@ -17,6 +17,7 @@ mod idempotency;
 mod intake;
 mod limits;
 mod notifications;
+mod openapi;
 mod projections;
 mod queue;
 mod replay;
