@@ -1,6 +1,6 @@
 //! The HTTP API (v1): JSON in and out, problem+json errors, bearer tokens.
 //!
-//! One `router()` per area ([`health`], [`catalogue`], [`orders`]); [`router`]
+//! One `router()` per area ([`health`], [`catalogue`], [`orders`], [`tokens`], ...); [`router`]
 //! assembles them with the cross-cutting layers: request ids, tracing spans that
 //! carry the matched route, the body limit, and logging of internal errors.
 //! Only this module knows the JSON shapes of requests.
@@ -19,6 +19,7 @@ pub mod paging;
 pub mod reports;
 pub mod response;
 pub mod serve;
+pub mod tokens;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -46,6 +47,7 @@ pub fn router(app: App, streams: events::StreamLimits) -> Router {
         .merge(handling::router())
         .merge(reports::router())
         .merge(me::router())
+        .merge(tokens::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
