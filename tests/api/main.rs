@@ -23,3 +23,4 @@ mod replay;
 mod reports;
 mod review;
 mod tenancy;
+mod tokens;
