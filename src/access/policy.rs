@@ -584,7 +584,7 @@ mod table_tests {
             admin           | xxxxxxxxxxxx
             system          | xxxxxxxxxxxx
             ",
-            |principal, grant| may_issue_token(principal, grant),
+            may_issue_token,
         );
     }
 
