@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::commands::AccessCommand;
 use crate::access::errors::AccessError;
+use crate::access::policy;
 use crate::access::{Principal, Role};
+use crate::runner::Runnable;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AccessToken {
     token_id: Option<String>,
+    /// Whom the token authenticates: who besides admins may revoke it.
+    #[serde(default)]
+    subject: Option<String>,
     revoked: bool,
-}
-
-fn may_manage(principal: &Principal) -> bool {
-    crate::access::policy::may_do(principal, crate::access::policy::Capability::ManageTokens)
 }
 
 impl AccessToken {
@@ -29,7 +30,7 @@ impl AccessToken {
                 expires_at,
                 email,
             } => {
-                if !may_manage(&by) {
+                if !policy::may_issue_token(&by, &grant) {
                     return Err(AccessError::NotAllowed);
                 }
                 if self.token_id.is_some() {
@@ -54,9 +55,7 @@ impl AccessToken {
                 })])
             }
             AccessCommand::Revoke { by, reason } => {
-                if !may_manage(&by) {
-                    return Err(AccessError::NotAllowed);
-                }
+                self.visible(&by)?;
                 let token_id = self.token_id.clone().ok_or(AccessError::NotFound)?;
                 if self.revoked {
                     return Err(AccessError::AlreadyRevoked);
@@ -70,7 +69,15 @@ impl AccessToken {
     }
 }
 
-impl crate::runner::Runnable for AccessToken {}
+impl crate::runner::Runnable for AccessToken {
+    /// Someone else's token does not exist for a caller who may not hold it.
+    fn visible(&self, principal: &Principal) -> Result<(), AccessError> {
+        match &self.subject {
+            Some(owner) if !policy::may_hold_token(principal, owner) => Err(AccessError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
 
 impl Aggregate for AccessToken {
     const TYPE: &'static str = "access_token";
@@ -94,7 +101,10 @@ impl Aggregate for AccessToken {
 
     fn apply(&mut self, event: AccessEvent) {
         match event {
-            AccessEvent::TokenIssued(issued) => self.token_id = Some(issued.token_id),
+            AccessEvent::TokenIssued(issued) => {
+                self.token_id = Some(issued.token_id);
+                self.subject = Some(issued.subject);
+            }
             AccessEvent::TokenRevoked(_) => self.revoked = true,
         }
     }
@@ -151,7 +161,19 @@ mod tests {
     }
 
     #[test]
-    fn a_customer_cannot_issue_tokens() {
+    fn a_customer_cannot_issue_tokens_for_others() {
+        let alice = Principal {
+            subject: "bob".into(),
+            role: Role::Customer { org: "acme".into() },
+        };
+        TestFramework::<AccessToken>::with(())
+            .given_no_previous_events()
+            .when(issue(alice))
+            .then_expect_error(AccessError::NotAllowed);
+    }
+
+    #[test]
+    fn a_customer_issues_a_token_for_itself_only() {
         let alice = Principal {
             subject: "alice".into(),
             role: Role::Customer { org: "acme".into() },
@@ -159,7 +181,25 @@ mod tests {
         TestFramework::<AccessToken>::with(())
             .given_no_previous_events()
             .when(issue(alice))
-            .then_expect_error(AccessError::NotAllowed);
+            .then_expect_events(vec![issued()]);
+    }
+
+    #[test]
+    fn someone_elses_token_cannot_be_revoked_and_does_not_exist_for_them() {
+        let bob = Principal {
+            subject: "bob".into(),
+            role: Role::Customer { org: "acme".into() },
+        };
+        TestFramework::<AccessToken>::with(())
+            .given(vec![issued()])
+            .when((
+                "tok_1".to_owned(),
+                AccessCommand::Revoke {
+                    by: bob,
+                    reason: None,
+                },
+            ))
+            .then_expect_error(AccessError::NotFound);
     }
 
     #[test]

@@ -151,7 +151,8 @@ pub enum Capability {
     MoveClock,
     /// `GET/PUT /v1/me/notifications`: only those who are mailed have them.
     KeepNotificationPreferences,
-    /// Issue and revoke API tokens.
+    /// Issue and revoke anyone's API tokens, list them all ([`may_issue_token`],
+    /// [`may_hold_token`]: anyone else manages only its own).
     ManageTokens,
     /// Change the catalogue (services, groups, providers).
     ChangeCatalogue,
@@ -210,6 +211,36 @@ pub fn may_do(principal: &Principal, capability: Capability) -> bool {
         (Role::Customer { .. } | Role::Shifter { .. }, KeepNotificationPreferences) => true,
         _ => false,
     }
+}
+
+/// Whether `by` may issue a token that authenticates as `grant`: admins (and
+/// pactum itself) for anyone; anyone else only for their own subject, with the
+/// same role and at most their own scope — a customer its organisation, a
+/// shifter a subset of its groups, a provider its provider, an auditor an
+/// auditor's token. Never a role one does not hold, so never an escalation.
+pub fn may_issue_token(by: &Principal, grant: &Principal) -> bool {
+    if matches!(by.role, Role::Admin | Role::System) {
+        return true;
+    }
+    if by.subject != grant.subject {
+        return false;
+    }
+    match (&by.role, &grant.role) {
+        (Role::Customer { org }, Role::Customer { org: wanted }) => org == wanted,
+        (Role::Shifter { groups }, Role::Shifter { groups: wanted }) => {
+            !wanted.is_empty() && wanted.is_subset(groups)
+        }
+        (Role::Provider { provider }, Role::Provider { provider: wanted }) => provider == wanted,
+        (Role::Auditor, Role::Auditor) => true,
+        _ => false,
+    }
+}
+
+/// Whether `by` may see and revoke a token issued to `owner`: admins (and
+/// pactum itself) every token, anyone else the tokens of its own subject. To
+/// anyone else a token does not exist.
+pub fn may_hold_token(by: &Principal, owner: &str) -> bool {
+    may_do(by, Capability::ManageTokens) || by.subject == owner
 }
 
 /// The rows of a list (the order queue, the agreement list) that a principal's
@@ -514,6 +545,73 @@ mod table_tests {
             system          | ..xxx..xxx
             ",
             |principal, capability| may_do(principal, *capability),
+        );
+    }
+
+    #[test]
+    fn tokens_issued_to_x_or_to_y() {
+        // Each column asks for a token for subject "x" (the caller's, in
+        // `roles`) unless it says "y": customer acme, customer globex, shifter
+        // compute, shifter compute+storage, shifter storage, provider cesnet,
+        // provider surf, auditor, admin, customer acme for y, shifter compute
+        // for y, admin for y
+        let grant = |subject: &str, role| Principal {
+            subject: subject.into(),
+            role,
+        };
+        let groups = |gs: &[&str]| Role::Shifter {
+            groups: gs.iter().map(|g| g.to_string()).collect::<BTreeSet<_>>(),
+        };
+        let customer = |org: &str| Role::Customer { org: org.into() };
+        let provider = |p: &str| Role::Provider { provider: p.into() };
+        let columns = [
+            grant("x", customer("acme")),
+            grant("x", customer("globex")),
+            grant("x", groups(&["compute"])),
+            grant("x", groups(&["compute", "storage"])),
+            grant("x", groups(&["storage"])),
+            grant("x", provider("cesnet")),
+            grant("x", provider("surf")),
+            grant("x", Role::Auditor),
+            grant("x", Role::Admin),
+            grant("y", customer("acme")),
+            grant("y", groups(&["compute"])),
+            grant("y", Role::Admin),
+        ];
+        check(
+            &columns,
+            "
+            customer acme   | x...........
+            customer globex | .x..........
+            shifter compute | ..x.........
+            shifter storage | ....x.......
+            provider cesnet | .....x......
+            provider surf   | ......x.....
+            auditor         | .......x....
+            admin           | xxxxxxxxxxxx
+            system          | xxxxxxxxxxxx
+            ",
+            may_issue_token,
+        );
+    }
+
+    #[test]
+    fn tokens_held_by_x_or_by_y() {
+        // see and revoke a token of "x" (the caller's subject), of "y"
+        check(
+            &["x", "y"],
+            "
+            customer acme   | x.
+            customer globex | x.
+            shifter compute | x.
+            shifter storage | x.
+            provider cesnet | x.
+            provider surf   | x.
+            auditor         | x.
+            admin           | xx
+            system          | xx
+            ",
+            |principal, owner| may_hold_token(principal, owner),
         );
     }
 

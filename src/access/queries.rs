@@ -95,6 +95,51 @@ pub async fn tokens(pool: &DbPool) -> Result<Vec<ListingRow>, StoreError> {
     .await?)
 }
 
+/// Which tokens [`token_records`] reads.
+#[derive(Clone, Copy, Debug)]
+pub enum TokenFilter<'a> {
+    All,
+    /// Those issued to this subject.
+    Subject(&'a str),
+    /// The one with this id.
+    Id(&'a str),
+}
+
+/// token id, subject, role, organisation, provider, e-mail, issued, expires and
+/// revoked at (microseconds).
+pub type RecordRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The tokens `filter` picks, in the order they were issued; never their hashes.
+pub async fn token_records(
+    pool: &DbPool,
+    filter: TokenFilter<'_>,
+) -> Result<Vec<RecordRow>, StoreError> {
+    let (condition, value) = match filter {
+        TokenFilter::All => ("", None),
+        TokenFilter::Subject(subject) => ("WHERE subject = $1 ", Some(subject)),
+        TokenFilter::Id(token_id) => ("WHERE token_id = $1 ", Some(token_id)),
+    };
+    let sql = format!(
+        "SELECT token_id, subject, role, org, provider, email, issued_at, expires_at, \
+         revoked_at FROM access_tokens {condition}ORDER BY issued_at, token_id"
+    );
+    let mut query = sqlx::query_as(&sql);
+    if let Some(value) = value {
+        query = query.bind(value);
+    }
+    Ok(query.fetch_all(pool).await?)
+}
+
 /// Keeps `access_tokens` in step with the token events, in their transaction.
 pub struct TokenTable;
 

@@ -1,4 +1,6 @@
-//! API tokens: minted by `pactum token create`, shown once, stored as SHA-256.
+//! API tokens: minted by `pactum token create` or `POST /v1/tokens`, shown once,
+//! stored as SHA-256. Who may issue, see and revoke which is `policy`'s
+//! (`may_issue_token`, `may_hold_token`), decided in the `access_token` aggregate.
 //!
 //! A token is 256 random bits, so a plain SHA-256 is the right hash: there is
 //! nothing to brute-force, and checking one costs a microsecond, not the
@@ -8,16 +10,18 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::access::aggregate::AccessToken;
 use crate::access::commands::AccessCommand;
 use crate::access::errors::AccessError;
-use crate::access::queries;
+use crate::access::policy;
+use crate::access::queries::{self, TokenFilter};
 use crate::access::{Principal, Role};
 use crate::catalogue::Catalogue;
 use crate::execute::CommandMeta;
-use crate::runner::{self, RunError};
+use crate::runner::{self, CommandRequest, Effect, Ran, RunError, Source, Step};
 use crate::store::{DbPool, EventStore, StoreError};
 use crate::validation::{self, FieldError};
 
@@ -59,7 +63,7 @@ impl TokenRequest {
             errors.push(not_for("org", role));
         }
         if role != "shifter" && !self.groups.is_empty() {
-            errors.push(not_for("group", role));
+            errors.push(not_for("groups", role));
         }
         if role != "provider" && self.provider.is_some() {
             errors.push(not_for("provider", role));
@@ -78,7 +82,7 @@ impl TokenRequest {
             "shifter" => {
                 if self.groups.is_empty() {
                     errors.push(FieldError::new(
-                        "group",
+                        "groups",
                         "at least one is required for role shifter",
                     ));
                 }
@@ -86,7 +90,7 @@ impl TokenRequest {
                     if !catalogue.has_group(group) {
                         let known = catalogue.groups.keys().cloned().collect::<Vec<_>>();
                         errors.push(FieldError::new(
-                            "group",
+                            "groups",
                             format!("unknown group {group:?} (known: {})", known.join(", ")),
                         ));
                     }
@@ -136,6 +140,16 @@ pub struct IssuedToken {
     pub token: String,
     pub token_id: String,
     pub principal: Principal,
+    pub email: Option<String>,
+    pub issued_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What is kept under an issue's idempotency key: the token's id, never its
+/// secret, so a retry can say which token the key already minted.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeptIssue {
+    token_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +158,15 @@ pub enum IssueError {
     Invalid(Vec<FieldError>),
     #[error(transparent)]
     Refused(#[from] AccessError),
+    /// A retry (same `Idempotency-Key`, same request) of an issue that already
+    /// minted `token_id`: its secret was shown once and is not kept, so it
+    /// cannot be answered again, and a second token is not minted.
+    #[error(
+        "this Idempotency-Key already issued token {token_id}; its secret was shown once \
+         and is not kept: revoke {token_id} if the secret was lost, and create another \
+         with a new key"
+    )]
+    Retried { token_id: String },
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
@@ -168,30 +191,81 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-/// Mints a token for `request` and records its issue as an event.
+/// Mints a token for `request` and records its issue as an event, with
+/// `meta`'s principal as its actor (who must be allowed to issue it). With an
+/// idempotency key, a retry mints nothing and answers [`IssueError::Retried`].
 pub async fn issue(
     store: &EventStore,
     catalogue: &Catalogue,
     request: &TokenRequest,
     meta: &CommandMeta,
 ) -> Result<IssuedToken, IssueError> {
-    let grant = request.validate(catalogue).map_err(IssueError::Invalid)?;
+    let mut grant = request.validate(catalogue);
+    if let Some(expires_at) = request.expires_at
+        && expires_at <= meta.now
+    {
+        let past = FieldError::new("expires_at", format!("{expires_at} is not in the future"));
+        match &mut grant {
+            Ok(_) => grant = Err(vec![past]),
+            Err(errors) => errors.push(past),
+        }
+    }
+    let grant = grant.map_err(IssueError::Invalid)?;
     let token = format!("{TOKEN_PREFIX}{}", random_hex(32));
     let token_id = format!("tok_{}", random_hex(8));
-    let command = AccessCommand::Issue {
-        by: meta.principal.clone(),
-        grant: grant.clone(),
-        token_sha256: hash_token(&token),
-        expires_at: request.expires_at,
-        email: request.email.clone(),
+    let command = (
+        token_id.clone(),
+        AccessCommand::Issue {
+            by: meta.principal.clone(),
+            grant: grant.clone(),
+            token_sha256: hash_token(&token),
+            expires_at: request.expires_at,
+            email: request.email.clone(),
+        },
+    );
+    let command = &command;
+    let run_request = CommandRequest {
+        meta: meta.clone(),
+        if_match: None,
+        effect: Effect::Created,
     };
-    runner::set::<AccessToken, IssueError>(store, &token_id, meta, (token_id.clone(), command))
-        .await?;
-    Ok(IssuedToken {
-        token,
-        token_id,
-        principal: grant,
-    })
+    let ran = runner::run::<AccessToken, _, IssueError>(
+        store,
+        &token_id,
+        &run_request,
+        Source::Log,
+        async |_| Ok(Step::alone(command.clone())),
+        |_, _| {
+            Ok(KeptIssue {
+                token_id: token_id.clone(),
+            })
+        },
+    )
+    .await?;
+    match ran {
+        Ran::Done { .. } => Ok(IssuedToken {
+            token,
+            token_id,
+            principal: grant,
+            email: request.email.clone(),
+            issued_at: meta.now,
+            expires_at: request.expires_at,
+        }),
+        Ran::Replayed(replayed) => {
+            let kept: KeptIssue =
+                serde_json::from_str(&replayed.body).map_err(|e| StoreError::CorruptRow {
+                    table: "idempotency",
+                    key: meta
+                        .idempotency
+                        .as_ref()
+                        .map_or_else(String::new, |i| i.key.clone()),
+                    reason: e.to_string(),
+                })?;
+            Err(IssueError::Retried {
+                token_id: kept.token_id,
+            })
+        }
+    }
 }
 
 /// Revokes a token by id; it stops working at once, in every process.
@@ -208,6 +282,19 @@ pub async fn revoke(
     runner::set::<AccessToken, IssueError>(store, token_id, meta, (token_id.to_owned(), command))
         .await?;
     Ok(())
+}
+
+/// Revokes a token by id unless it is revoked already: `DELETE /v1/tokens/{id}`,
+/// which may be repeated.
+pub async fn withdraw(
+    store: &EventStore,
+    token_id: &str,
+    meta: &CommandMeta,
+) -> Result<(), IssueError> {
+    match revoke(store, token_id, None, meta).await {
+        Err(IssueError::Refused(AccessError::AlreadyRevoked)) => Ok(()),
+        other => other,
+    }
 }
 
 /// The principal a bearer token authenticates, if it is known, unexpired and
@@ -287,4 +374,89 @@ pub async fn list(pool: &DbPool) -> Result<Vec<TokenListing>, StoreError> {
         });
     }
     Ok(listings)
+}
+
+/// A token as `GET /v1/tokens` shows it: never its secret nor its hash.
+#[derive(Clone, Debug)]
+pub struct TokenRecord {
+    pub token_id: String,
+    pub subject: String,
+    pub role: String,
+    pub org: Option<String>,
+    pub groups: Vec<String>,
+    pub provider: Option<String>,
+    pub email: Option<String>,
+    pub issued_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// `revoked`, `expired` (at `now`) or `active`.
+    pub fn status(&self, now: Timestamp) -> &'static str {
+        match (self.revoked_at, self.expires_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(expires)) if expires <= now => "expired",
+            _ => "active",
+        }
+    }
+}
+
+/// The tokens `principal` holds (those of its subject), or, if it may manage
+/// every token, all of them (only `subject`'s if given).
+pub async fn records(
+    pool: &DbPool,
+    principal: &Principal,
+    subject: Option<&str>,
+) -> Result<Vec<TokenRecord>, StoreError> {
+    let filter = if policy::may_do(principal, policy::Capability::ManageTokens) {
+        subject.map_or(TokenFilter::All, TokenFilter::Subject)
+    } else {
+        TokenFilter::Subject(&principal.subject)
+    };
+    read_records(pool, filter).await
+}
+
+/// One token, if `principal` may hold it (else, as if it did not exist).
+pub async fn record(
+    pool: &DbPool,
+    principal: &Principal,
+    token_id: &str,
+) -> Result<Option<TokenRecord>, StoreError> {
+    Ok(read_records(pool, TokenFilter::Id(token_id))
+        .await?
+        .into_iter()
+        .find(|record| policy::may_hold_token(principal, &record.subject)))
+}
+
+async fn read_records(
+    pool: &DbPool,
+    filter: TokenFilter<'_>,
+) -> Result<Vec<TokenRecord>, StoreError> {
+    let at = |us: i64| Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH);
+    let rows = queries::token_records(pool, filter).await?;
+    let mut records = Vec::with_capacity(rows.len());
+    for (token_id, subject, role, org, provider, email, issued, expires, revoked) in rows {
+        let groups = if role == "shifter" {
+            queries::groups_of(pool, &token_id)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        records.push(TokenRecord {
+            token_id,
+            subject,
+            role,
+            org,
+            groups,
+            provider,
+            email,
+            issued_at: at(issued),
+            expires_at: expires.map(at),
+            revoked_at: revoked.map(at),
+        });
+    }
+    Ok(records)
 }

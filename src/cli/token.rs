@@ -121,7 +121,13 @@ async fn create(args: CreateArgs) -> Result<ExitCode, String> {
         Ok(issued) => issued,
         Err(IssueError::Invalid(errors)) => {
             for error in errors {
-                eprintln!("error: --{}: {}", error.field, error.message);
+                // The request's field names, as this command's options.
+                let option = match error.field.as_str() {
+                    "groups" => "group",
+                    "expires_at" => "expires-in",
+                    other => other,
+                };
+                eprintln!("error: --{option}: {}", error.message);
             }
             return Ok(ExitCode::from(2));
         }

@@ -65,6 +65,10 @@ pub enum ApiError {
     /// 422: well-formed but invalid; lists every bad field.
     #[error("{}", summary(.0))]
     Validation(Vec<FieldError>),
+    /// 409: a retry of `POST /v1/tokens` under the same `Idempotency-Key`:
+    /// the token was issued, its secret shown once and not kept.
+    #[error("{detail}")]
+    TokenAlreadyIssued { detail: String, token_id: String },
     /// 422: an idempotency key reused for a different request.
     #[error("{0}")]
     IdempotencyKeyReused(String),
@@ -119,7 +123,9 @@ impl ApiError {
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Status { status, .. } => *status,
-            Self::InvalidState { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::InvalidState { .. } | Self::Conflict(_) | Self::TokenAlreadyIssued { .. } => {
+                StatusCode::CONFLICT
+            }
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) | Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -150,6 +156,7 @@ impl ApiError {
             }
             Self::InvalidState { .. } => ("invalid-state", "Not possible in the current state"),
             Self::Conflict(_) => ("conflict", "Concurrent modification"),
+            Self::TokenAlreadyIssued { .. } => ("token-already-issued", "Token already issued"),
             Self::PreconditionFailed { .. } => ("precondition-failed", "Version mismatch"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
             Self::Validation(_) => ("validation", "Invalid request"),
@@ -185,6 +192,7 @@ impl ApiError {
             Self::PreconditionFailed { current_version } => {
                 body["current_version"] = json!(current_version)
             }
+            Self::TokenAlreadyIssued { token_id, .. } => body["token_id"] = json!(token_id),
             _ => {}
         }
         body
@@ -455,6 +463,34 @@ impl From<crate::notify::PreferencesServiceError> for ApiError {
             PreferencesServiceError::Refused(e) => Self::Forbidden(e.to_string()),
             PreferencesServiceError::Store(e) => e.into(),
             PreferencesServiceError::Run(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::access::errors::AccessError> for ApiError {
+    fn from(error: crate::access::errors::AccessError) -> Self {
+        use crate::access::errors::AccessError;
+        let detail = error.to_string();
+        match error {
+            AccessError::NotAllowed => Self::Forbidden(detail),
+            AccessError::NotFound => Self::NotFound("token not found".into()),
+            AccessError::AlreadyIssued | AccessError::AlreadyRevoked => Self::Conflict(detail),
+        }
+    }
+}
+
+impl From<crate::access::tokens::IssueError> for ApiError {
+    fn from(error: crate::access::tokens::IssueError) -> Self {
+        use crate::access::tokens::IssueError;
+        match error {
+            IssueError::Invalid(errors) => Self::Validation(errors),
+            IssueError::Refused(e) => e.into(),
+            IssueError::Retried { ref token_id } => Self::TokenAlreadyIssued {
+                token_id: token_id.clone(),
+                detail: error.to_string(),
+            },
+            IssueError::Run(e) => e.into(),
+            IssueError::Store(e) => e.into(),
         }
     }
 }

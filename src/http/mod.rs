@@ -1,6 +1,6 @@
 //! The HTTP API (v1): JSON in and out, problem+json errors, bearer tokens.
 //!
-//! One `router()` per area ([`health`], [`catalogue`], [`orders`]…), each an
+//! One `router()` per area ([`health`], [`catalogue`], [`orders`], [`tokens`]…), each an
 //! `OpenApiRouter` whose routes come from their handlers' OpenAPI annotations;
 //! [`router`] assembles them, serves the document they make ([`openapi`]) and
 //! adds the cross-cutting layers: request ids, tracing spans that carry the
@@ -22,6 +22,7 @@ pub mod paging;
 pub mod reports;
 pub mod response;
 pub mod serve;
+pub mod tokens;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -51,6 +52,7 @@ pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::Open
         .merge(handling::router())
         .merge(reports::router())
         .merge(me::router())
+        .merge(tokens::router())
         .split_for_parts()
 }
 

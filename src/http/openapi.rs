@@ -31,6 +31,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         (name = "handling", description = "Handling targets"),
         (name = "reports", description = "Reports read from projections"),
         (name = "me", description = "The caller's own settings"),
+        (name = "tokens", description = "API tokens"),
         (name = "admin", description = "Operating the server"),
     )
 )]

@@ -24,3 +24,4 @@ mod replay;
 mod reports;
 mod review;
 mod tenancy;
+mod tokens;
