@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod agreements;
+pub mod brands;
 pub mod catalogue;
 pub mod error;
 pub mod events;
@@ -46,6 +47,7 @@ pub fn router(app: App, streams: events::StreamLimits) -> Router {
         .merge(handling::router())
         .merge(reports::router())
         .merge(me::router())
+        .merge(brands::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
