@@ -27,10 +27,20 @@ pub struct BrandDefined {
     pub logo: Option<LogoImage>,
 }
 
+/// The organisation's brand is gone: documents issued from now on carry the
+/// issuer's default brand; documents already issued keep theirs (their logo
+/// stays in the `BrandDefined` event before this one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrandRemoved {
+    /// The organisation whose brand was removed.
+    pub org: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum BrandEvent {
     BrandDefined(BrandDefined),
+    BrandRemoved(BrandRemoved),
 }
 
 impl EventPayload for BrandEvent {
@@ -39,10 +49,14 @@ impl EventPayload for BrandEvent {
     fn event_type(&self) -> &'static str {
         match self {
             Self::BrandDefined(_) => "BrandDefined",
+            Self::BrandRemoved(_) => "BrandRemoved",
         }
     }
 
     fn current_version(event_type: &str) -> Option<u32> {
-        (event_type == "BrandDefined").then_some(1)
+        match event_type {
+            "BrandDefined" | "BrandRemoved" => Some(1),
+            _ => None,
+        }
     }
 }

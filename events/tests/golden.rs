@@ -302,17 +302,20 @@ fn samples_notification() -> Vec<pactum_events::notification::NotificationEvent>
 
 fn samples_brand() -> Vec<pactum_events::brand::BrandEvent> {
     use pactum_events::brand::*;
-    vec![BrandEvent::BrandDefined(BrandDefined {
-        org: "acme".into(),
-        name: "ACME Research".into(),
-        colour: "#0a5f38".into(),
-        footer: "ACME Research · Lab street 1".into(),
-        logo: Some(LogoImage {
-            media_type: "image/png".into(),
-            base64: "iVBORw0KGgo=".into(),
-            sha256: "ef".repeat(32),
+    vec![
+        BrandEvent::BrandDefined(BrandDefined {
+            org: "acme".into(),
+            name: "ACME Research".into(),
+            colour: "#0a5f38".into(),
+            footer: "ACME Research · Lab street 1".into(),
+            logo: Some(LogoImage {
+                media_type: "image/png".into(),
+                base64: "iVBORw0KGgo=".into(),
+                sha256: "ef".repeat(32),
+            }),
         }),
-    })]
+        BrandEvent::BrandRemoved(BrandRemoved { org: "acme".into() }),
+    ]
 }
 
 fn samples_catalogue() -> Vec<CatalogueEvent> {
@@ -581,7 +584,7 @@ fn every_fixture_file_still_decodes() {
             seen += 1;
         }
     }
-    assert!(seen >= 37, "expected a fixture per event type, saw {seen}");
+    assert!(seen >= 38, "expected a fixture per event type, saw {seen}");
 }
 
 #[test]

@@ -114,6 +114,18 @@ pub fn can_read_log(principal: &Principal) -> bool {
     may_do(principal, Capability::ReadLog)
 }
 
+/// Whether `principal` may read `org`'s brand (`GET /v1/brands/{org}`): staff
+/// (shifters, auditors, admins) read every brand, customers their own
+/// organisation's; providers none (a brand is how a customer's SLAs look, and
+/// providers never see SLAs).
+pub fn can_read_brand(principal: &Principal, org: &str) -> bool {
+    match &principal.role {
+        Role::Customer { org: own } => own == org,
+        Role::Shifter { .. } | Role::Auditor | Role::Admin | Role::System => true,
+        Role::Provider { .. } => false,
+    }
+}
+
 /// Which groups' rows of the order reports a principal may read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReportScope {
@@ -145,7 +157,7 @@ pub enum Capability {
     ReadHandlingTargets,
     /// `PUT /v1/handling-targets/...`
     DefineHandlingTargets,
-    /// `pactum brand set`, a brand's event.
+    /// `pactum brand set`, `PUT`/`DELETE /v1/brands/{org}`: a brand's events.
     DefineBrand,
     /// `POST /v1/admin/clock` under `serve --manual-clock`.
     MoveClock,
@@ -612,6 +624,26 @@ mod table_tests {
             system          | xx
             ",
             |principal, owner| may_hold_token(principal, owner),
+        );
+    }
+
+    #[test]
+    fn brands_of_acme_and_globex() {
+        // read acme's brand, read globex's brand
+        check(
+            &["acme", "globex"],
+            "
+            customer acme   | x.
+            customer globex | .x
+            shifter compute | xx
+            shifter storage | xx
+            provider cesnet | ..
+            provider surf   | ..
+            auditor         | xx
+            admin           | xx
+            system          | xx
+            ",
+            |principal, org| can_read_brand(principal, org),
         );
     }
 

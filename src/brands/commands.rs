@@ -5,7 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 use pactum_events::brand::{BrandDefined, LogoImage};
 use sha2::{Digest, Sha256};
 
-use super::{LOGO_MAX_BYTES, LOGO_TYPES};
+use super::logo::{self, LOGO_PIXELS, Size};
+use super::{LOGO_MAX_BYTES, LOGO_TYPES, sniff_media_type};
 use crate::documents::model::Logo;
 use crate::documents::{RenderError, Renderer};
 use crate::validation::{self, FieldError};
@@ -47,21 +48,10 @@ impl BrandRequest {
                         "logo",
                         format!("must be 1 byte to {} KiB", LOGO_MAX_BYTES / 1024),
                     ));
-                } else if LOGO_TYPES.contains(&media_type.as_str()) {
-                    let logo = Logo {
-                        media_type: media_type.clone(),
-                        bytes: bytes.clone(),
-                    };
-                    if let Err(error) = renderer.check_logo(&logo) {
-                        errors.push(FieldError::new(
-                            "logo",
-                            format!(
-                                "cannot be drawn in a document ({}); a complete, \
-                                 self-contained PNG, JPEG or SVG is needed",
-                                render_failure(&error)
-                            ),
-                        ));
-                    }
+                } else if LOGO_TYPES.contains(&media_type.as_str())
+                    && let Some(problem) = logo_problem(media_type, bytes, renderer)
+                {
+                    errors.push(FieldError::new("logo", problem));
                 }
                 Some(LogoImage {
                     media_type: media_type.clone(),
@@ -81,6 +71,49 @@ impl BrandRequest {
             _ => Err(errors),
         }
     }
+}
+
+/// Why a logo of an accepted type and size cannot be a brand's, if it cannot:
+/// its bytes are another type than it says, its size is out of
+/// [`LOGO_PIXELS`] (or an SVG states none), or typst cannot draw it. A header
+/// that cannot be read is left to typst, which names what is wrong.
+fn logo_problem(media_type: &str, bytes: &[u8], renderer: &Renderer) -> Option<String> {
+    match sniff_media_type(bytes) {
+        Some(sniffed) if sniffed == media_type => {}
+        Some(sniffed) => return Some(format!("is {media_type} but its bytes are {sniffed}")),
+        None => {
+            return Some(format!(
+                "is {media_type} but its bytes are no PNG, JPEG or SVG image"
+            ));
+        }
+    }
+    let bounds = format!("{} to {} px", LOGO_PIXELS.start(), LOGO_PIXELS.end());
+    match logo::size(media_type, bytes) {
+        Size::Pixels(width, height)
+            if !(LOGO_PIXELS.contains(&width) && LOGO_PIXELS.contains(&height)) =>
+        {
+            return Some(format!(
+                "is {width}×{height} px; width and height must each be {bounds}"
+            ));
+        }
+        Size::Unstated => {
+            return Some(format!(
+                "states no size: an SVG needs width and height, or a viewBox, each {bounds}"
+            ));
+        }
+        Size::Pixels(..) | Size::Unreadable => {}
+    }
+    let logo = Logo {
+        media_type: media_type.to_owned(),
+        bytes: bytes.to_vec(),
+    };
+    renderer.check_logo(&logo).err().map(|error| {
+        format!(
+            "cannot be drawn in a document ({}); a complete, \
+             self-contained PNG, JPEG or SVG is needed",
+            render_failure(&error)
+        )
+    })
 }
 
 /// typst's reason without the template's file and line, which mean nothing to

@@ -9,8 +9,12 @@ use crate::validation::FieldError;
 pub enum BrandError {
     #[error("only admins define brands")]
     NotAllowed,
+    /// Removing a brand that is not there (never defined, or removed already).
+    #[error("{org} has no brand")]
+    NoBrand { org: String },
 }
 
+/// Why defining or removing a brand failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DefineError {
     #[error("invalid brand")]

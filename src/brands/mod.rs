@@ -6,14 +6,19 @@
 //!
 //! - [`commands`] — what `pactum brand set` asks, validated into the event.
 //! - [`aggregate`] — the `brand` aggregate; [`errors`] — why it refuses.
+//! - [`logo`] — a logo's size in pixels, from its header.
 //! - [`queries`] — the SQL brands read (logos by hash).
+//!
+//! [`define`] and [`remove`] run through the runner (`If-Match`, idempotency),
+//! for `pactum brand set` and `PUT`/`DELETE /v1/brands/{org}` alike.
 
 pub mod aggregate;
 pub mod commands;
 pub mod errors;
+pub mod logo;
 pub mod queries;
 
-pub use aggregate::Brand;
+pub use aggregate::{Brand, BrandCommand};
 pub use commands::BrandRequest;
 pub use errors::{BrandError, DefineError};
 
@@ -21,11 +26,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use pactum_events::brand::{BrandDefined, BrandEvent, LogoImage};
 use pactum_events::{EventPayload, RecordedEvent};
+use serde::Serialize;
 
 use crate::documents::Renderer;
 use crate::documents::model::Logo;
-use crate::execute::CommandMeta;
-use crate::runner;
+use crate::runner::{self, CommandRequest, Ran, Source, Step};
 use crate::store::{EventStore, StoreError};
 
 /// The largest logo accepted: documents embed it, the log carries it.
@@ -57,32 +62,125 @@ pub fn logo_of(image: &LogoImage) -> Option<Logo> {
     })
 }
 
+/// A brand as callers see it: the logo by its type, hash and size, not its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BrandView {
+    pub org: String,
+    pub name: String,
+    pub colour: String,
+    pub footer: String,
+    pub logo: Option<LogoSummary>,
+    /// The `brand` aggregate's version (the `ETag`).
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogoSummary {
+    pub media_type: String,
+    /// Hex SHA-256 of the image's bytes.
+    pub sha256: String,
+    /// The image's size in bytes.
+    pub size: usize,
+}
+
+impl BrandView {
+    fn of(brand: &BrandDefined, version: u64) -> Self {
+        Self {
+            org: brand.org.clone(),
+            name: brand.name.clone(),
+            colour: brand.colour.clone(),
+            footer: brand.footer.clone(),
+            logo: brand.logo.as_ref().map(|image| LogoSummary {
+                media_type: image.media_type.clone(),
+                sha256: image.sha256.clone(),
+                size: logo_of(image).map_or(0, |logo| logo.bytes.len()),
+            }),
+            version,
+        }
+    }
+}
+
 /// Defines (or redefines) the brand of an organisation. Documents issued from
-/// now on use it; documents already issued keep theirs.
+/// now on use it; documents already issued keep theirs. Validation (which
+/// renders the logo) runs first, off the runtime; then the command runs with
+/// the request's `If-Match` and idempotency key.
 pub async fn define(
     store: &EventStore,
     renderer: &Renderer,
     request: &BrandRequest,
-    meta: &CommandMeta,
-) -> Result<BrandDefined, DefineError> {
+    command: &CommandRequest,
+) -> Result<Ran<BrandView>, DefineError> {
     let (request, renderer) = (request.clone(), renderer.clone());
     let brand = tokio::task::spawn_blocking(move || request.validate(&renderer))
         .await
         .map_err(|e| DefineError::Interrupted(e.to_string()))?
         .map_err(DefineError::Invalid)?;
-    runner::set::<Brand, DefineError>(
+    let principal = &command.meta.principal;
+    let brand = &brand;
+    runner::run::<Brand, _, _>(
         store,
         &brand.org,
-        meta,
-        (meta.principal.clone(), brand.clone()),
+        command,
+        Source::Log,
+        async |_| {
+            Ok::<_, DefineError>(Step::alone((
+                principal.clone(),
+                BrandCommand::Define(brand.clone()),
+            )))
+        },
+        |loaded, events| Ok(BrandView::of(brand, loaded.version + events.len() as u64)),
     )
-    .await?;
-    Ok(brand)
+    .await
+}
+
+/// Removes the brand of `org`: documents issued from now on carry the issuer's
+/// brand; documents already issued keep theirs. Refused if `org` has none.
+pub async fn remove(
+    store: &EventStore,
+    org: &str,
+    command: &CommandRequest,
+) -> Result<Ran<()>, DefineError> {
+    let principal = &command.meta.principal;
+    runner::run::<Brand, _, _>(
+        store,
+        org,
+        command,
+        Source::Log,
+        async |_| {
+            Ok::<_, DefineError>(Step::alone((
+                principal.clone(),
+                BrandCommand::Remove {
+                    org: org.to_owned(),
+                },
+            )))
+        },
+        |_, _| Ok(()),
+    )
+    .await
 }
 
 /// The current brand of `org`, if it has one.
 pub async fn current(store: &EventStore, org: &str) -> Result<Option<BrandDefined>, StoreError> {
     Ok(runner::load::<Brand>(store, org).await?.aggregate.current())
+}
+
+/// The current brand of `org` as callers see it, if it has one.
+pub async fn shown(store: &EventStore, org: &str) -> Result<Option<BrandView>, StoreError> {
+    let loaded = runner::load::<Brand>(store, org).await?;
+    let version = loaded.version;
+    Ok(loaded
+        .aggregate
+        .current()
+        .map(|brand| BrandView::of(&brand, version)))
+}
+
+/// The logo of `org`'s current brand, if it has one.
+pub async fn current_logo(store: &EventStore, org: &str) -> Result<Option<Logo>, StoreError> {
+    Ok(current(store, org)
+        .await?
+        .and_then(|brand| brand.logo)
+        .as_ref()
+        .and_then(logo_of))
 }
 
 /// The logo with this hash, from any brand's history (documents keep the logo
@@ -105,12 +203,13 @@ pub fn logo_from_event(event: &RecordedEvent) -> Option<(String, Logo)> {
     if event.aggregate_type != BrandEvent::AGGREGATE_TYPE {
         return None;
     }
-    let BrandEvent::BrandDefined(brand) = BrandEvent::decode(
+    let Ok(BrandEvent::BrandDefined(brand)) = BrandEvent::decode(
         &event.event_type,
         event.schema_version,
         event.payload.clone(),
-    )
-    .ok()?;
+    ) else {
+        return None;
+    };
     let image = brand.logo?;
     Some((image.sha256.clone(), logo_of(&image)?))
 }

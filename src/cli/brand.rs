@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use super::StorageArgs;
 use crate::brands::{self, BrandRequest, DefineError};
 use crate::execute::CommandMeta;
+use crate::runner::CommandRequest;
 
 #[derive(Debug, Subcommand)]
 pub enum BrandCommand {
@@ -55,7 +56,7 @@ async fn set(args: SetArgs) -> Result<ExitCode, String> {
             Some((media_type.to_owned(), bytes))
         }
     };
-    let request = BrandRequest {
+    let request = &BrandRequest {
         org: args.org,
         name: args.name,
         colour: args.colour,
@@ -66,14 +67,14 @@ async fn set(args: SetArgs) -> Result<ExitCode, String> {
     let result = brands::define(
         &app.store,
         &app.renderer,
-        &request,
-        &CommandMeta::system("pactum-cli", app.now()),
+        request,
+        &CommandRequest::system(CommandMeta::system("pactum-cli", app.now())),
     )
     .await;
     app.store.close().await;
     match result {
-        Ok(brand) => {
-            eprintln!("brand of {} set: {}", brand.org, brand.name);
+        Ok(_) => {
+            eprintln!("brand of {} set: {}", request.org, request.name);
             Ok(ExitCode::SUCCESS)
         }
         Err(DefineError::Invalid(errors)) => {

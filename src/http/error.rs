@@ -509,6 +509,20 @@ impl From<crate::handling::DefineError> for ApiError {
     }
 }
 
+impl From<crate::brands::DefineError> for ApiError {
+    fn from(error: crate::brands::DefineError) -> Self {
+        use crate::brands::{BrandError, DefineError};
+        match error {
+            DefineError::Invalid(errors) => Self::Validation(errors),
+            DefineError::Refused(e @ BrandError::NotAllowed) => Self::Forbidden(e.to_string()),
+            DefineError::Refused(e @ BrandError::NoBrand { .. }) => Self::NotFound(e.to_string()),
+            DefineError::Store(e) => e.into(),
+            DefineError::Run(e) => e.into(),
+            DefineError::Interrupted(_) => Self::internal(error),
+        }
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {

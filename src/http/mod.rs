@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod agreements;
+pub mod brands;
 pub mod catalogue;
 pub mod error;
 pub mod events;
@@ -52,6 +53,7 @@ pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::Open
         .merge(handling::router())
         .merge(reports::router())
         .merge(me::router())
+        .merge(brands::router())
         .merge(tokens::router())
         .split_for_parts()
 }

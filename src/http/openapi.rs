@@ -32,6 +32,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         (name = "reports", description = "Reports read from projections"),
         (name = "me", description = "The caller's own settings"),
         (name = "tokens", description = "API tokens"),
+        (name = "brands", description = "How an organisation's documents present it"),
         (name = "admin", description = "Operating the server"),
     )
 )]

@@ -11,15 +11,15 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// The people of an agreement's story.
-struct Cast {
-    alice: String,
+pub(crate) struct Cast {
+    pub(crate) alice: String,
     sam: String,
     cesnet: String,
     in2p3: String,
     surf: String,
 }
 
-async fn cast(app: &TestApp) -> Cast {
+pub(crate) async fn cast(app: &TestApp) -> Cast {
     Cast {
         alice: app.customer("alice", "acme").await,
         sam: app.shifter("sam", &["compute"]).await,
@@ -77,7 +77,7 @@ async fn step(
 }
 
 /// An active order: returns it and its agreements (SLA first).
-async fn active_order(app: &TestApp, cast: &Cast) -> (String, Value) {
+pub(crate) async fn active_order(app: &TestApp, cast: &Cast) -> (String, Value) {
     let id = planned_order(app, cast).await;
     assert_eq!(
         step(app, &id, 1, "done", &cast.cesnet).await.0,
@@ -92,7 +92,7 @@ async fn active_order(app: &TestApp, cast: &Cast) -> (String, Value) {
     (id, order)
 }
 
-fn pdf_text(bytes: &[u8]) -> String {
+pub(crate) fn pdf_text(bytes: &[u8]) -> String {
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("agreement.pdf");
     std::fs::write(&path, bytes).unwrap();
@@ -106,7 +106,7 @@ fn pdf_text(bytes: &[u8]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-async fn download(
+pub(crate) async fn download(
     app: &TestApp,
     path: &str,
     token: &str,
@@ -816,7 +816,10 @@ async fn a_tenant_brand_presents_its_customers_slas() {
             footer: "ACME Research · Lab street 1 · Example City".into(),
             logo: None,
         },
-        &pactum::execute::CommandMeta::system("test", app.app.now()),
+        &pactum::runner::CommandRequest::system(pactum::execute::CommandMeta::system(
+            "test",
+            app.app.now(),
+        )),
     )
     .await
     .unwrap();
@@ -998,7 +1001,7 @@ pub(crate) fn bad_logos() -> Vec<(&'static str, &'static str, Vec<u8>)> {
 /// `brands::define` does, without its validation.
 async fn brand_with_unchecked_logo(app: &TestApp, org: &str, media_type: &str, bytes: &[u8]) {
     use base64::Engine;
-    use pactum::brands::Brand;
+    use pactum::brands::{Brand, BrandCommand};
     use pactum_events::brand::{BrandDefined, LogoImage};
     let brand = BrandDefined {
         org: org.into(),
@@ -1014,9 +1017,13 @@ async fn brand_with_unchecked_logo(app: &TestApp, org: &str, media_type: &str, b
     let meta = pactum::execute::CommandMeta::system("test", app.app.now());
     let store = &app.app.store;
     let loaded = pactum::execute::load::<Brand>(store, org).await.unwrap();
-    let (events, _) = pactum::execute::decide(&loaded, (meta.principal.clone(), brand), &())
-        .await
-        .unwrap();
+    let (events, _) = pactum::execute::decide(
+        &loaded,
+        (meta.principal.clone(), BrandCommand::Define(brand)),
+        &(),
+    )
+    .await
+    .unwrap();
     store
         .append(pactum::execute::append_request(
             &loaded, &events, &meta, None,

@@ -7,6 +7,7 @@ mod helpers;
 
 mod agreements;
 mod audit;
+mod brands;
 mod cli;
 mod clocks;
 mod defects;
