@@ -28,6 +28,7 @@ use crate::orders::queue::{self, QueueQuery};
 use crate::orders::service::{self, Submission};
 use crate::runner::Effect;
 use crate::validation::{self, FieldError};
+use utoipa::ToSchema;
 
 const TITLE_MAX: usize = 200;
 const NOTE_MAX: usize = 4_000;
@@ -202,7 +203,7 @@ fn optional_text(
     value.map(|v| text(field, &v, max)).transpose()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
     assignee: String,
@@ -214,7 +215,7 @@ struct AssignBody {
     tag = "orders",
     summary = "Assign to a shifter of the group",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = AssignBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -233,11 +234,13 @@ async fn assign(
     run(&app, &id, &input, action).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CommentBody {
     body: String,
+    /// public (default), internal, or provider.
     #[serde(default = "public")]
+    #[schema(value_type = Option<String>, example = "public")]
     visibility: Visibility,
     /// For `visibility: provider`: the provider of one of the order's steps the
     /// message is between staff and (a provider writing one may leave it out).
@@ -256,7 +259,7 @@ fn public() -> Visibility {
     tag = "orders",
     summary = "Comment (public, internal, or to a provider)",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = CommentBody, content_type = "application/json"),
     responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -276,7 +279,7 @@ async fn comment(
     Ok(respond(answer, created(&id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TextBody {
     body: String,
@@ -288,7 +291,7 @@ struct TextBody {
     tag = "orders",
     summary = "Ask the customer a question",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = TextBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -310,7 +313,7 @@ async fn ask(
     tag = "orders",
     summary = "Answer the open question (customers)",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = TextBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -326,7 +329,7 @@ async fn answer(
     run(&app, &id, &input, action).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoteBody {
     #[serde(default)]
@@ -339,7 +342,7 @@ struct NoteBody {
     tag = "orders",
     summary = "Approve",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -355,7 +358,7 @@ async fn approve(
     run(&app, &id, &input, action).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RejectBody {
     reason: String,
@@ -367,7 +370,7 @@ struct RejectBody {
     tag = "orders",
     summary = "Reject, with a reason",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = RejectBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -383,7 +386,7 @@ async fn reject(
     run(&app, &id, &input, action).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {
     #[serde(default)]
@@ -396,7 +399,7 @@ struct CancelBody {
     tag = "orders",
     summary = "Cancel (customers)",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = CancelBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -412,9 +415,10 @@ async fn cancel(
     run(&app, &id, &input, action).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProposalBody {
+    #[schema(value_type = Object)]
     parameters: Map<String, Value>,
     #[serde(default)]
     note: Option<String>,
@@ -428,7 +432,7 @@ struct ProposalBody {
     tag = "orders",
     summary = "Propose changed parameters",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ProposalBody, content_type = "application/json"),
     responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -464,7 +468,7 @@ fn number(what: &str, text: &str) -> Result<u32, ApiError> {
     tag = "orders",
     summary = "Accept the open proposal",
     params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -487,7 +491,7 @@ async fn accept_proposal(
     tag = "orders",
     summary = "Decline the open proposal",
     params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -504,14 +508,14 @@ async fn decline_proposal(
     run(&app, &id, &input, action).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StepBody {
     provider: String,
     action: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlanBody {
     steps: Vec<StepBody>,
@@ -524,7 +528,7 @@ struct PlanBody {
     tag = "orders",
     summary = "Plan provisioning steps",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = PlanBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -572,7 +576,7 @@ async fn step_report(
     tag = "orders",
     summary = "Report a step done (its provider)",
     params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -594,7 +598,7 @@ async fn step_done(
     tag = "orders",
     summary = "Report a step failed (its provider)",
     params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -616,7 +620,7 @@ async fn step_failed(
     tag = "orders",
     summary = "Retry a failed step (shifters)",
     params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
