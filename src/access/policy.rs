@@ -248,6 +248,27 @@ pub fn may_issue_token(by: &Principal, grant: &Principal) -> bool {
     }
 }
 
+/// The expiry of a token `by` issues, whose own token expires at `own` (if it
+/// does), when it asks for `requested`: admins (and pactum) choose freely;
+/// anyone else issues no token that outlives its own (no expiry asked for
+/// means its own), so an expiring token cannot mint a lasting one. `Err`
+/// carries the latest expiry allowed.
+pub fn token_expiry(
+    by: &Principal,
+    own: Option<jiff::Timestamp>,
+    requested: Option<jiff::Timestamp>,
+) -> Result<Option<jiff::Timestamp>, jiff::Timestamp> {
+    if matches!(by.role, Role::Admin | Role::System) {
+        return Ok(requested);
+    }
+    match (own, requested) {
+        (None, requested) => Ok(requested),
+        (Some(own), None) => Ok(Some(own)),
+        (Some(own), Some(requested)) if requested <= own => Ok(Some(requested)),
+        (Some(own), Some(_)) => Err(own),
+    }
+}
+
 /// Whether `by` may see and revoke a token issued to `owner`: admins (and
 /// pactum itself) every token, anyone else the tokens of its own subject. To
 /// anyone else a token does not exist.
@@ -605,6 +626,32 @@ mod table_tests {
             ",
             may_issue_token,
         );
+    }
+
+    #[test]
+    fn a_token_outlives_its_issuers_only_if_an_admin_issues_it() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let limit = at("2027-01-01T00:00:00Z");
+        let own = Some(limit);
+        let sooner = Some(at("2026-12-24T00:00:00Z"));
+        let later = Some(at("2027-06-01T00:00:00Z"));
+        let shifter = Principal {
+            subject: "x".into(),
+            role: Role::Shifter {
+                groups: BTreeSet::from(["compute".to_owned()]),
+            },
+        };
+        let admin = Principal {
+            subject: "x".into(),
+            role: Role::Admin,
+        };
+        assert_eq!(token_expiry(&shifter, own, None), Ok(own));
+        assert_eq!(token_expiry(&shifter, own, sooner), Ok(sooner));
+        assert_eq!(token_expiry(&shifter, own, later), Err(limit));
+        assert_eq!(token_expiry(&shifter, None, later), Ok(later));
+        assert_eq!(token_expiry(&shifter, None, None), Ok(None));
+        assert_eq!(token_expiry(&admin, own, later), Ok(later));
+        assert_eq!(token_expiry(&admin, own, None), Ok(None));
     }
 
     #[test]

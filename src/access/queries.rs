@@ -51,6 +51,20 @@ pub async fn live_token(
     .await?)
 }
 
+/// When the token with this hash expires: `None` if there is no such token,
+/// `Some(None)` if it never expires.
+pub async fn expiry(
+    pool: &DbPool,
+    token_sha256: &str,
+) -> Result<Option<Option<Timestamp>>, StoreError> {
+    let found: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT expires_at FROM access_tokens WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.map(|expires| expires.and_then(|micros| Timestamp::from_microsecond(micros).ok())))
+}
+
 /// Whether `subject` holds a shifter token for `group` that is live at `now`.
 pub async fn has_live_shifter_token(
     pool: &DbPool,

@@ -326,6 +326,11 @@ pub async fn authenticate(
     Ok(Some(Principal { subject, role }))
 }
 
+/// When the bearer token `token` expires (`None`: never, or no such token).
+pub async fn expiry_of(pool: &DbPool, token: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(queries::expiry(pool, &hash_token(token)).await?.flatten())
+}
+
 /// Whether `subject` holds a live shifter token for `group`: the central list of
 /// shifters that the replaced system lacked.
 pub async fn is_group_shifter(

@@ -11,7 +11,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::policy;
 use crate::access::tokens::{self, IssuedToken, TokenRecord, TokenRequest};
 use crate::app::App;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, CommandInput, Path, Query, given};
+use crate::http::extract::{Caller, CommandInput, Path, Query, bearer_token, given};
+use crate::validation::FieldError;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -162,9 +164,25 @@ struct ListQuery {
     responses((status = 201, description = "The token with its secret, shown only here", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
-async fn create(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
+async fn create(
+    State(app): State<App>,
+    headers: HeaderMap,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
     let body: TokenBody = input.json()?;
-    let request = TokenRequest::from(body);
+    let mut request = TokenRequest::from(body);
+    // No token outlives the one that issues it, unless an admin issues it.
+    let own = match bearer_token(&headers) {
+        Some(token) => tokens::expiry_of(app.store.reader(), token).await?,
+        None => None,
+    };
+    request.expires_at =
+        policy::token_expiry(&input.principal, own, request.expires_at).map_err(|latest| {
+            ApiError::Validation(vec![FieldError::new(
+                "expires_at",
+                format!("must be no later than your own token's expiry, {latest}"),
+            )])
+        })?;
     let issued = tokens::issue(&app.store, &app.catalogue, &request, &input.meta(&app)).await?;
     let location = format!("/v1/tokens/{}", issued.token_id);
     let mut response = (StatusCode::CREATED, Json(IssuedView::from(issued))).into_response();

@@ -358,3 +358,65 @@ async fn a_retried_issue_mints_no_second_token() {
     let (_, list) = app.get_json("/v1/tokens?subject=alice", &ada).await;
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_expiring_token_mints_no_token_that_outlives_it() {
+    let start: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(start));
+    let app = spawn_app_with_clock(clock.clone()).await;
+    let ada = app.role("ada", "admin").await;
+    let own = start + SignedDuration::from_hours(24);
+    let (sam, _) = created(
+        &app,
+        &ada,
+        json!({"subject": "sam", "role": "shifter", "groups": ["compute"],
+               "expires_at": own.to_string()}),
+    )
+    .await;
+    // Asking for no expiry gets the issuer's own.
+    let response = app
+        .post("/v1/tokens", &sam)
+        .json(&json!({"subject": "sam", "role": "shifter", "groups": ["compute"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["expires_at"], own.to_string());
+    // A later expiry is refused, naming the field; a sooner one is fine.
+    let later = own + SignedDuration::from_hours(1);
+    let response = app
+        .post("/v1/tokens", &sam)
+        .json(
+            &json!({"subject": "sam", "role": "shifter", "groups": ["compute"],
+                      "expires_at": later.to_string()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "expires_at", "{problem}");
+    let sooner = own - SignedDuration::from_hours(1);
+    created(
+        &app,
+        &sam,
+        json!({"subject": "sam", "role": "shifter", "groups": ["compute"],
+               "expires_at": sooner.to_string()}),
+    )
+    .await;
+    // An admin may still issue a token that outlives the admin's own.
+    let (ada_expiring, _) = created(
+        &app,
+        &ada,
+        json!({"subject": "ada", "role": "admin", "expires_at": own.to_string()}),
+    )
+    .await;
+    let (_, lasting) = app
+        .post_json(
+            "/v1/tokens",
+            &ada_expiring,
+            &json!({"subject": "alice", "role": "customer", "org": "acme"}),
+        )
+        .await;
+    assert_eq!(lasting["expires_at"], Value::Null, "{lasting}");
+}
