@@ -183,7 +183,7 @@ where
             Ok(ran) => return Ok(ran),
             Err(Failure::Failed(error)) => return Err(error),
             Err(Failure::Again) if round == RETRIES => {
-                return Err(RunError::Conflict { kind: kind::<A>() }.into());
+                return Err(RunError::Conflict { kind: A::TYPE }.into());
             }
             Err(Failure::Again) => {
                 // Each round of a race has a winner, so a bounded number of
@@ -256,15 +256,6 @@ where
     Ok(execute::append_request(loaded, &events, meta, None))
 }
 
-/// Loads and folds an aggregate the way commands see it, for reads.
-pub async fn load<A>(store: &EventStore, id: &str) -> Result<Loaded<A>, StoreError>
-where
-    A: Runnable,
-    A::Event: EventPayload,
-{
-    execute::load::<A>(store, id).await
-}
-
 enum Failure<E> {
     /// Decide the command again on the log.
     Again,
@@ -324,7 +315,7 @@ where
             {
                 Err(Failure::Again)
             } else {
-                Err(broken(RunError::Conflict { kind: kind::<A>() }))
+                Err(broken(RunError::Conflict { kind: A::TYPE }))
             }
         }
     }
@@ -363,7 +354,7 @@ where
     {
         return Err(refused(
             RunError::PreconditionFailed {
-                kind: kind::<A>(),
+                kind: A::TYPE,
                 current: loaded.version,
             }
             .into(),
@@ -458,9 +449,4 @@ where
     let events = store.load(A::TYPE, id).await?;
     let newer: Vec<_> = events.iter().filter(|e| e.sequence > version).collect();
     Ok(!newer.is_empty() && newer.iter().all(|e| A::is_bookkeeping(&e.event_type)))
-}
-
-/// The aggregate's name for messages ("order", "agreement").
-fn kind<A: Aggregate>() -> &'static str {
-    A::TYPE
 }

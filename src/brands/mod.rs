@@ -161,12 +161,15 @@ pub async fn remove(
 
 /// The current brand of `org`, if it has one.
 pub async fn current(store: &EventStore, org: &str) -> Result<Option<BrandDefined>, StoreError> {
-    Ok(runner::load::<Brand>(store, org).await?.aggregate.current())
+    Ok(crate::execute::load::<Brand>(store, org)
+        .await?
+        .aggregate
+        .current())
 }
 
 /// The current brand of `org` as callers see it, if it has one.
 pub async fn shown(store: &EventStore, org: &str) -> Result<Option<BrandView>, StoreError> {
-    let loaded = runner::load::<Brand>(store, org).await?;
+    let loaded = crate::execute::load::<Brand>(store, org).await?;
     let version = loaded.version;
     Ok(loaded
         .aggregate

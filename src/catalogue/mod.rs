@@ -106,7 +106,7 @@ pub async fn load_or_seed(
 ) -> Result<Catalogue, SeedError> {
     use crate::execute::CommandMeta;
     use crate::runner::{self, CommandRequest, Ran, Source, Step};
-    let loaded = runner::load::<Catalogue>(store, CATALOGUE_ID).await?;
+    let loaded = crate::execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
     if loaded.exists() {
         return Ok(loaded.aggregate);
     }
@@ -129,7 +129,7 @@ pub async fn load_or_seed(
         Ok(Ran::Done { answer, .. }) => Ok(answer),
         // Another process seeded it first.
         Ok(Ran::Replayed(_)) | Err(SeedError::Refused(errors::CatalogueError::AlreadySeeded)) => {
-            Ok(runner::load::<Catalogue>(store, CATALOGUE_ID)
+            Ok(crate::execute::load::<Catalogue>(store, CATALOGUE_ID)
                 .await?
                 .aggregate)
         }

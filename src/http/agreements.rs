@@ -267,7 +267,7 @@ struct AmendBody {
     path = "/v1/agreements/{id}/amend",
     tag = "agreements",
     summary = "A new version with new targets or a later end",
-    params(("id" = String, Path, description = "The agreement's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The agreement's id"), crate::http::openapi::CommandHeaders),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -319,7 +319,7 @@ struct TerminateBody {
     path = "/v1/agreements/{id}/terminate",
     tag = "agreements",
     summary = "Terminate (an SLA ends its OLAs and closes its order)",
-    params(("id" = String, Path, description = "The agreement's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The agreement's id"), crate::http::openapi::CommandHeaders),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
-use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 
 /// The document's frame: what every operation shares.
 #[derive(OpenApi)]
@@ -83,6 +83,20 @@ pub struct Problem {
 pub struct FieldProblem {
     field: String,
     message: String,
+}
+
+/// The headers every command takes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct CommandHeaders {
+    /// Makes a retry of this command safe: the same key and body answer what
+    /// the first did.
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
+    /// The version (ETag) the caller last saw; a newer one answers 412.
+    #[param(rename = "If-Match")]
+    if_match: Option<String>,
 }
 
 /// The errors any operation may answer with, each as problem details.

@@ -63,7 +63,7 @@ pub fn router() -> OpenApiRouter<App> {
     path = "/v1/orders",
     tag = "orders",
     summary = "Submit an order (customers)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(crate::http::openapi::CommandHeaders),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 201, description = "The order, at Location", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -150,7 +150,7 @@ fn parse_submission(body: &[u8]) -> Result<Submission, ApiError> {
     path = "/v1/orders:legacy",
     tag = "orders",
     summary = "Submit a legacy order string (customers)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(crate::http::openapi::CommandHeaders),
     request_body(content = String, content_type = "text/plain"),
     responses((status = 201, description = "The order, at Location", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -214,7 +214,7 @@ struct AssignBody {
     path = "/v1/orders/{id}/assign",
     tag = "orders",
     summary = "Assign to a shifter of the group",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = AssignBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -258,7 +258,7 @@ fn public() -> Visibility {
     path = "/v1/orders/{id}/comments",
     tag = "orders",
     summary = "Comment (public, internal, or to a provider)",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = CommentBody, content_type = "application/json"),
     responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -290,7 +290,7 @@ struct TextBody {
     path = "/v1/orders/{id}/questions",
     tag = "orders",
     summary = "Ask the customer a question",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = TextBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -312,7 +312,7 @@ async fn ask(
     path = "/v1/orders/{id}/answers",
     tag = "orders",
     summary = "Answer the open question (customers)",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = TextBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -341,7 +341,7 @@ struct NoteBody {
     path = "/v1/orders/{id}/approve",
     tag = "orders",
     summary = "Approve",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -369,7 +369,7 @@ struct RejectBody {
     path = "/v1/orders/{id}/reject",
     tag = "orders",
     summary = "Reject, with a reason",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = RejectBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -398,7 +398,7 @@ struct CancelBody {
     path = "/v1/orders/{id}/cancel",
     tag = "orders",
     summary = "Cancel (customers)",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = CancelBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -431,7 +431,7 @@ struct ProposalBody {
     path = "/v1/orders/{id}/proposals",
     tag = "orders",
     summary = "Propose changed parameters",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = ProposalBody, content_type = "application/json"),
     responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -467,7 +467,7 @@ fn number(what: &str, text: &str) -> Result<u32, ApiError> {
     path = "/v1/orders/{id}/proposals/{n}/accept",
     tag = "orders",
     summary = "Accept the open proposal",
-    params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -490,7 +490,7 @@ async fn accept_proposal(
     path = "/v1/orders/{id}/proposals/{n}/decline",
     tag = "orders",
     summary = "Decline the open proposal",
-    params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -527,7 +527,7 @@ struct PlanBody {
     path = "/v1/orders/{id}/provisioning",
     tag = "orders",
     summary = "Plan provisioning steps",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = PlanBody, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -575,7 +575,7 @@ async fn step_report(
     path = "/v1/orders/{id}/provisioning/{step}/done",
     tag = "orders",
     summary = "Report a step done (its provider)",
-    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -597,7 +597,7 @@ async fn step_done(
     path = "/v1/orders/{id}/provisioning/{step}/failed",
     tag = "orders",
     summary = "Report a step failed (its provider)",
-    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -619,7 +619,7 @@ async fn step_failed(
     path = "/v1/orders/{id}/provisioning/{step}/retry",
     tag = "orders",
     summary = "Retry a failed step (shifters)",
-    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
@@ -651,7 +651,7 @@ struct ActivateBody {
     path = "/v1/orders/{id}/activate",
     tag = "orders",
     summary = "Activate: issue the SLA and the OLAs",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did"), ("If-Match" = Option<String>, Header, description = "The version (ETag) the caller last saw; a newer one answers 412")),
+    params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))

@@ -32,7 +32,7 @@ pub async fn preferences(
     store: &EventStore,
     principal: &Principal,
 ) -> Result<Vec<String>, StoreError> {
-    let loaded = runner::load::<Preferences>(store, &principal.subject).await?;
+    let loaded = crate::execute::load::<Preferences>(store, &principal.subject).await?;
     Ok(loaded.aggregate.opted_out())
 }
 
