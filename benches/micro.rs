@@ -43,6 +43,7 @@ fn submitted(catalogue: &Catalogue) -> NewOrder {
     NewOrder {
         order_id: "o-1".into(),
         service: parsed.service_id,
+        service_version: Some(1),
         group: "compute".into(),
         customer: Customer {
             org: "acme".into(),
@@ -64,12 +65,14 @@ fn events(c: &mut Criterion) {
     let alice = Principal {
         subject: "alice".into(),
         role: Role::Customer { org: "acme".into() },
+        also: Vec::new(),
     };
     let sam = Principal {
         subject: "sam".into(),
         role: Role::Shifter {
             groups: BTreeSet::from(["compute".to_owned()]),
         },
+        also: Vec::new(),
     };
     let first = Order::default()
         .decide(OrderCommand {

@@ -48,6 +48,7 @@ fn lifecycle(n: u64, at: Timestamp) -> Vec<(OrderEvent, &'static str)> {
                 note: None,
                 submitted_at: at,
                 source: OrderSource::Api,
+                service_version: None,
             }),
             "customer",
         ),

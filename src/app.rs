@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::queries::TokenTable;
-use crate::catalogue::{self, Catalogue, SeedError};
+use crate::catalogue::{self, Catalogue, ChangeError};
 use crate::clock::Clock;
 use crate::documents::{RenderError, Renderer};
 use crate::handling::TargetsTable;
@@ -18,7 +18,8 @@ use crate::store::{EventStore, InlineProjection, StorageLocation, StoreError};
 #[derive(Clone)]
 pub struct App {
     pub store: EventStore,
-    pub catalogue: Arc<Catalogue>,
+    /// The catalogue, read again when it moved ([`App::catalogue`]).
+    pub catalogues: catalogue::Current,
     pub clock: Arc<dyn Clock>,
     /// Renders agreement documents (fonts and templates loaded once).
     pub renderer: Renderer,
@@ -72,7 +73,9 @@ pub enum OpenError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot load the catalogue: {0}")]
-    Catalogue(#[from] SeedError),
+    Catalogue(#[from] ChangeError),
+    #[error("cannot record the memberships of today's tokens: {0}")]
+    Members(#[from] crate::members::MembersError),
     #[error("cannot load the document templates: {0}")]
     Templates(#[from] RenderError),
 }
@@ -83,6 +86,7 @@ pub enum OpenError {
 pub fn inline_projections() -> Vec<Arc<dyn InlineProjection>> {
     vec![
         Arc::new(TokenTable),
+        Arc::new(crate::members::queries::MembershipTable),
         Arc::new(TargetsTable),
         Arc::new(Outbox),
     ]
@@ -97,9 +101,10 @@ impl App {
     ) -> Result<Self, OpenError> {
         let store = EventStore::open(location, inline_projections()).await?;
         let catalogue = catalogue::load_or_seed(&store, clock.now()).await?;
+        crate::members::upgrade_from_tokens(&store, clock.now()).await?;
         Ok(Self {
             store,
-            catalogue: Arc::new(catalogue),
+            catalogues: catalogue,
             clock,
             renderer: Renderer::new()?,
             projections: Projections::default(),
@@ -108,15 +113,23 @@ impl App {
         })
     }
 
+    /// The catalogue now, with every change any process made so far.
+    pub async fn catalogue(&self) -> Result<Arc<Catalogue>, StoreError> {
+        self.catalogues.get(&self.store).await
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
-    /// What issuing and rendering agreements takes.
-    pub fn issuing(&self) -> crate::agreements::service::Issuing<'_> {
+    /// What issuing and rendering agreements takes, with the catalogue of now.
+    pub fn issuing<'a>(
+        &'a self,
+        catalogue: &'a Catalogue,
+    ) -> crate::agreements::service::Issuing<'a> {
         crate::agreements::service::Issuing {
             store: &self.store,
-            catalogue: &self.catalogue,
+            catalogue,
             renderer: &self.renderer,
         }
     }

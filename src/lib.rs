@@ -15,6 +15,7 @@ pub mod documents;
 pub mod execute;
 pub mod handling;
 pub mod http;
+pub mod members;
 pub mod metrics;
 pub mod notify;
 pub mod orders;

@@ -82,6 +82,9 @@ pub struct Step<A: Aggregate> {
     pub together: Vec<AppendRequest>,
     /// Documents stored with the events.
     pub attachments: Vec<Attachment>,
+    /// The one role a person with several acts as here, if it is not its
+    /// credential's (`policy::acting`): its events record that role.
+    pub acting: Option<crate::access::Principal>,
 }
 
 impl<A: Aggregate> Step<A> {
@@ -90,6 +93,7 @@ impl<A: Aggregate> Step<A> {
             command,
             together: Vec::new(),
             attachments: Vec::new(),
+            acting: None,
         }
     }
 }
@@ -378,7 +382,12 @@ where
             serde_json::to_string(&shown).expect("answers serialize"),
         )
     });
-    let mut append = execute::append_request(loaded, &events, meta, kept);
+    let acting_meta = step.acting.map(|principal| CommandMeta {
+        principal,
+        ..meta.clone()
+    });
+    let mut append =
+        execute::append_request(loaded, &events, acting_meta.as_ref().unwrap_or(meta), kept);
     append.attachments = step.attachments;
     let mut appends = vec![append];
     appends.extend(step.together);

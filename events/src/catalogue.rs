@@ -2,8 +2,10 @@
 //! parameter specifications, and resource providers.
 //!
 //! The catalogue pactum ships is loaded as these events on first start, so every
-//! later change to it is history too. Redefining a service (same id) replaces its
-//! definition from that event on; orders keep the parameters they were validated with.
+//! later change to it is history too. Redefining a service (same id) makes its next
+//! version; an order is pinned to the version it was submitted under
+//! (`OrderSubmitted::service_version`), so its parameters stay valid and its
+//! documents render the same. A retired entry takes no new use; its past stays.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
@@ -39,6 +41,41 @@ pub struct ServiceDefined {
     /// Which parameters give an agreement's validity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<ValiditySpec>,
+    /// Which version of the service this definition is: 1 for the first, one
+    /// more for each redefinition. Absent in definitions recorded before
+    /// versions were written (the shipped seed): their place in the stream
+    /// gives it, which is what the catalogue's fold counts anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+/// A service takes no new orders from here on; its orders, agreements and
+/// versions stay. Its id is never reused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRetired {
+    pub service_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub retired_at: jiff::Timestamp,
+}
+
+/// An order-type group takes no new services from here on (it had none live).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRetired {
+    pub group_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub retired_at: jiff::Timestamp,
+}
+
+/// A provider takes no new provisioning steps from here on; steps already
+/// planned go on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRetired {
+    pub provider_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub retired_at: jiff::Timestamp,
 }
 
 /// A support level a service offers.
@@ -141,6 +178,9 @@ pub enum CatalogueEvent {
     ServiceDefined(ServiceDefined),
     ProviderRegistered(ProviderRegistered),
     IssuerDefined(IssuerDefined),
+    ServiceRetired(ServiceRetired),
+    GroupRetired(GroupRetired),
+    ProviderRetired(ProviderRetired),
 }
 
 impl EventPayload for CatalogueEvent {
@@ -152,12 +192,16 @@ impl EventPayload for CatalogueEvent {
             Self::ServiceDefined(_) => "ServiceDefined",
             Self::ProviderRegistered(_) => "ProviderRegistered",
             Self::IssuerDefined(_) => "IssuerDefined",
+            Self::ServiceRetired(_) => "ServiceRetired",
+            Self::GroupRetired(_) => "GroupRetired",
+            Self::ProviderRetired(_) => "ProviderRetired",
         }
     }
 
     fn current_version(event_type: &str) -> Option<u32> {
         match event_type {
-            "GroupDefined" | "ServiceDefined" | "ProviderRegistered" | "IssuerDefined" => Some(1),
+            "GroupDefined" | "ServiceDefined" | "ProviderRegistered" | "IssuerDefined"
+            | "ServiceRetired" | "GroupRetired" | "ProviderRetired" => Some(1),
             _ => None,
         }
     }

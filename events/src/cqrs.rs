@@ -6,6 +6,7 @@ use crate::agreement::AgreementEvent;
 use crate::brand::BrandEvent;
 use crate::catalogue::CatalogueEvent;
 use crate::handling::HandlingEvent;
+use crate::membership::MembershipEvent;
 use crate::notification::NotificationEvent;
 use crate::order::OrderEvent;
 
@@ -31,5 +32,6 @@ domain_event!(
     AgreementEvent,
     BrandEvent,
     HandlingEvent,
-    NotificationEvent
+    NotificationEvent,
+    MembershipEvent
 );

@@ -10,7 +10,8 @@
 //! event enum of the aggregate you care about: [`order::OrderEvent`],
 //! [`catalogue::CatalogueEvent`], [`access::AccessEvent`],
 //! [`agreement::AgreementEvent`], [`brand::BrandEvent`],
-//! [`handling::HandlingEvent`], [`notification::NotificationEvent`].
+//! [`handling::HandlingEvent`], [`notification::NotificationEvent`],
+//! [`membership::MembershipEvent`].
 //!
 //! **Contract rules.** An event's type string never changes once released. A payload
 //! change that old readers cannot ignore is a new schema version with an upcaster in
@@ -26,6 +27,7 @@ mod codec;
 mod cqrs;
 mod envelope;
 pub mod handling;
+pub mod membership;
 pub mod notification;
 pub mod order;
 pub mod upcast;

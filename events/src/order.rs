@@ -130,6 +130,12 @@ pub struct OrderSubmitted {
     /// except for imported legacy orders, which keep their original time.
     pub submitted_at: Timestamp,
     pub source: OrderSource,
+    /// The version of the service's definition the order was validated against
+    /// (see `ServiceDefined::version`); its proposals and agreements keep using
+    /// it. Absent in orders from before versions: those read as version 1, the
+    /// only one there was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_version: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,6 +40,7 @@ fn samples_order() -> Vec<OrderEvent> {
                 file: "orders.csv".into(),
                 line: 2,
             },
+            service_version: None,
         }),
         OrderEvent::OrderAssigned(OrderAssigned {
             assignee: "sam".into(),
@@ -394,6 +395,7 @@ fn samples_catalogue() -> Vec<CatalogueEvent> {
             targets: None,
             support: None,
             validity: None,
+            version: None,
         }),
         CatalogueEvent::IssuerDefined(IssuerDefined {
             name: "EGI Foundation".into(),
@@ -407,6 +409,38 @@ fn samples_catalogue() -> Vec<CatalogueEvent> {
             country: "CZ".into(),
             services: vec!["cloud-compute".into()],
             contact_email: Some("cloud@metacentrum.cz".into()),
+        }),
+        CatalogueEvent::ServiceRetired(ServiceRetired {
+            service_id: "cloud-compute".into(),
+            reason: Some("replaced by cloud-compute-2".into()),
+            retired_at: at("2027-03-01T09:00:00Z"),
+        }),
+        CatalogueEvent::GroupRetired(GroupRetired {
+            group_id: "compute".into(),
+            reason: None,
+            retired_at: at("2027-03-02T09:00:00Z"),
+        }),
+        CatalogueEvent::ProviderRetired(ProviderRetired {
+            provider_id: "cesnet-mcc".into(),
+            reason: Some("left the federation".into()),
+            retired_at: at("2027-03-03T09:00:00Z"),
+        }),
+    ]
+}
+
+fn samples_membership() -> Vec<pactum_events::membership::MembershipEvent> {
+    use pactum_events::membership::*;
+    vec![
+        MembershipEvent::MemberAdded(MemberAdded {
+            of: MemberOf::Group,
+            scope: "compute".into(),
+            subject: "sam".into(),
+            token: Some("tok_01".into()),
+        }),
+        MembershipEvent::MemberRemoved(MemberRemoved {
+            of: MemberOf::Provider,
+            scope: "cesnet-mcc".into(),
+            subject: "olga".into(),
         }),
     ]
 }
@@ -487,6 +521,11 @@ fn check<E: EventPayload + PartialEq + std::fmt::Debug>(samples: Vec<E>) {
             "fixture of {event_type} v{version} decodes differently from its text"
         );
     }
+}
+
+#[test]
+fn membership_events_match_their_fixtures() {
+    check(samples_membership());
 }
 
 #[test]
@@ -573,6 +612,10 @@ fn every_fixture_file_still_decodes() {
                         event_type, version, payload,
                     )
                     .map(|_| ())
+                }
+                "membership" => {
+                    pactum_events::membership::MembershipEvent::decode(event_type, version, payload)
+                        .map(|_| ())
                 }
                 "handling_targets" => {
                     pactum_events::handling::HandlingEvent::decode(event_type, version, payload)

@@ -20,6 +20,10 @@ pub struct OrderView {
     pub id: String,
     pub status: OrderStatus,
     pub service: String,
+    /// The version of the service the order is pinned to (absent: version 1,
+    /// for orders from before services had versions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_version: Option<u32>,
     pub group: String,
     pub customer: Customer,
     /// The parameters as ordered.
@@ -183,6 +187,7 @@ impl OrderView {
                     id: submitted.order_id.clone(),
                     status: OrderStatus::Submitted,
                     service: submitted.service.clone(),
+                    service_version: submitted.service_version,
                     group: submitted.group.clone(),
                     customer: submitted.customer.clone(),
                     parameters: submitted.parameters.clone(),
@@ -453,10 +458,16 @@ impl OrderView {
     /// What a resource provider's operator sees: the service, the agreed
     /// parameters, the steps and OLA addressed to it and the messages between
     /// staff and it — no other discussion, no other provider.
-    pub fn for_provider(mut self, provider: &str) -> Self {
+    pub fn for_provider(self, provider: &str) -> Self {
+        self.for_providers(&std::collections::BTreeSet::from([provider.to_owned()]))
+    }
+
+    /// The order as the operator of `providers` sees it: only the steps
+    /// addressed to them, their OLAs and their messages.
+    pub fn for_providers(mut self, providers: &std::collections::BTreeSet<String>) -> Self {
+        let own = |provider: Option<&str>| provider.is_some_and(|p| providers.contains(p));
         self.comments.retain(|comment| {
-            comment.visibility == Visibility::Provider
-                && comment.provider.as_deref() == Some(provider)
+            comment.visibility == Visibility::Provider && own(comment.provider.as_deref())
         });
         self.questions.clear();
         self.proposals.clear();
@@ -466,9 +477,10 @@ impl OrderView {
         self.legacy_order = None;
         self.handling = None;
         self.clocks = None;
-        self.provisioning.retain(|step| step.provider == provider);
+        self.provisioning
+            .retain(|step| providers.contains(&step.provider));
         self.agreements
-            .retain(|agreement| agreement.provider.as_deref() == Some(provider));
+            .retain(|agreement| own(agreement.provider.as_deref()));
         self
     }
 }

@@ -20,5 +20,6 @@ pub fn submitted_at(at: Timestamp) -> OrderEvent {
         note: None,
         submitted_at: at,
         source: OrderSource::Api,
+        service_version: None,
     })
 }

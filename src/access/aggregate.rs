@@ -39,7 +39,7 @@ impl AccessToken {
                 let (org, groups, provider) = match &grant.role {
                     Role::Customer { org } => (Some(org.clone()), Vec::new(), None),
                     Role::Shifter { groups } => (None, groups.iter().cloned().collect(), None),
-                    Role::Provider { provider } => (None, Vec::new(), Some(provider.clone())),
+                    Role::Provider { providers } => (None, Vec::new(), providers.first().cloned()),
                     Role::Auditor | Role::Admin | Role::System => (None, Vec::new(), None),
                 };
                 Ok(vec![AccessEvent::TokenIssued(TokenIssued {
@@ -119,6 +119,7 @@ mod tests {
         Principal {
             subject: "root".into(),
             role: Role::Admin,
+            also: Vec::new(),
         }
     }
 
@@ -130,6 +131,7 @@ mod tests {
                 grant: Principal {
                     subject: "alice".into(),
                     role: Role::Customer { org: "acme".into() },
+                    also: Vec::new(),
                 },
                 token_sha256: "00".repeat(32),
                 expires_at: None,
@@ -165,6 +167,7 @@ mod tests {
         let alice = Principal {
             subject: "bob".into(),
             role: Role::Customer { org: "acme".into() },
+            also: Vec::new(),
         };
         TestFramework::<AccessToken>::with(())
             .given_no_previous_events()
@@ -177,6 +180,7 @@ mod tests {
         let alice = Principal {
             subject: "alice".into(),
             role: Role::Customer { org: "acme".into() },
+            also: Vec::new(),
         };
         TestFramework::<AccessToken>::with(())
             .given_no_previous_events()
@@ -189,6 +193,7 @@ mod tests {
         let bob = Principal {
             subject: "bob".into(),
             role: Role::Customer { org: "acme".into() },
+            also: Vec::new(),
         };
         TestFramework::<AccessToken>::with(())
             .given(vec![issued()])

@@ -3,6 +3,12 @@
 //!
 //! Seeing comes first: a caller that may not see an order gets "not found", never
 //! "forbidden", so another organisation's orders do not even leak their existence.
+//!
+//! A person may hold several roles (a customer of `vo.alpha` who is also a
+//! shifter of `compute`): every answer here is the union of what each role
+//! allows ([`Principal::roles`]). A command on one order or agreement is then
+//! decided as one role, the most privileged that allows it ([`acting`]), and
+//! recorded as that role.
 
 use crate::access::{Principal, Role};
 
@@ -64,13 +70,38 @@ impl OrderAction {
     }
 }
 
+/// The role `principal` acts as on an order for `action`: the most
+/// privileged of its roles that sees the order and may do it, as a principal
+/// of that one role. `None` if no role may.
+pub fn acting(
+    principal: &Principal,
+    scope: OrderScope<'_>,
+    action: OrderAction,
+) -> Option<Principal> {
+    principal
+        .by_privilege()
+        .find(|one| sees_order(&one.role, scope) && may_as(&one.role, scope, action))
+}
+
+/// The role `principal` sees an order as (staff before providers before
+/// customers), which shapes what it is shown. `None` if it does not see it.
+pub fn viewing(principal: &Principal, scope: OrderScope<'_>) -> Option<Principal> {
+    principal
+        .by_privilege()
+        .find(|one| sees_order(&one.role, scope))
+}
+
 pub fn can_see_order(principal: &Principal, scope: OrderScope<'_>) -> bool {
-    match &principal.role {
+    principal.roles().any(|role| sees_order(role, scope))
+}
+
+fn sees_order(role: &Role, scope: OrderScope<'_>) -> bool {
+    match role {
         Role::Customer { org } => org == scope.org,
         Role::Shifter { groups } => groups.contains(scope.group),
         Role::Auditor | Role::Admin | Role::System => true,
         // Providers see an order only through the steps addressed to them.
-        Role::Provider { provider } => scope.providers.contains(provider),
+        Role::Provider { providers } => scope.providers.iter().any(|p| providers.contains(p)),
     }
 }
 
@@ -87,24 +118,36 @@ pub struct AgreementScope<'a> {
 /// A customer sees its organisation's SLAs, a provider its own OLAs, a shifter
 /// every agreement of its groups, auditors and admins all.
 pub fn can_see_agreement(principal: &Principal, scope: AgreementScope<'_>) -> bool {
-    match &principal.role {
+    principal.roles().any(|role| sees_agreement(role, scope))
+}
+
+fn sees_agreement(role: &Role, scope: AgreementScope<'_>) -> bool {
+    match role {
         Role::Customer { org } => scope.kind == "sla" && org == scope.org,
-        Role::Provider { provider } => {
-            scope.kind == "ola" && scope.provider == Some(provider.as_str())
+        Role::Provider { providers } => {
+            scope.kind == "ola" && scope.provider.is_some_and(|p| providers.contains(p))
         }
         Role::Shifter { groups } => groups.contains(scope.group),
         Role::Auditor | Role::Admin | Role::System => true,
     }
 }
 
+/// The role `principal` sees an agreement as (staff first), as a principal of
+/// that one role. `None` if it does not see it.
+pub fn viewing_agreement(principal: &Principal, scope: AgreementScope<'_>) -> Option<Principal> {
+    principal
+        .by_privilege()
+        .find(|one| sees_agreement(&one.role, scope))
+}
+
 /// Shifters of the group amend and terminate agreements; pactum itself issues
 /// and expires them.
 pub fn may_manage_agreement(principal: &Principal, scope: AgreementScope<'_>) -> bool {
-    match &principal.role {
+    principal.roles().any(|role| match role {
         Role::Shifter { groups } => groups.contains(scope.group),
         Role::System => true,
         _ => false,
-    }
+    })
 }
 
 /// Whether `principal` may read the global log (`GET /v1/events`, the SSE stream):
@@ -119,11 +162,11 @@ pub fn can_read_log(principal: &Principal) -> bool {
 /// organisation's; providers none (a brand is how a customer's SLAs look, and
 /// providers never see SLAs).
 pub fn can_read_brand(principal: &Principal, org: &str) -> bool {
-    match &principal.role {
+    principal.roles().any(|role| match role {
         Role::Customer { org: own } => own == org,
         Role::Shifter { .. } | Role::Auditor | Role::Admin | Role::System => true,
         Role::Provider { .. } => false,
-    }
+    })
 }
 
 /// Which groups' rows of the order reports a principal may read.
@@ -137,10 +180,21 @@ pub enum ReportScope {
 /// Order reports: auditors and admins read every group, shifters their own;
 /// customers and providers none (they would learn about other organisations).
 pub fn order_report_scope(principal: &Principal) -> ReportScope {
-    match &principal.role {
-        Role::Auditor | Role::Admin | Role::System => ReportScope::All,
-        Role::Shifter { groups } => ReportScope::Groups(groups.iter().cloned().collect()),
-        Role::Customer { .. } | Role::Provider { .. } => ReportScope::None,
+    let mut groups = std::collections::BTreeSet::new();
+    for role in principal.roles() {
+        match role {
+            Role::Auditor | Role::Admin | Role::System => return ReportScope::All,
+            Role::Shifter { groups: own } => groups.extend(own.iter().cloned()),
+            Role::Customer { .. } | Role::Provider { .. } => {}
+        }
+    }
+    if principal
+        .roles()
+        .any(|role| matches!(role, Role::Shifter { .. }))
+    {
+        ReportScope::Groups(groups.into_iter().collect())
+    } else {
+        ReportScope::None
     }
 }
 
@@ -168,13 +222,15 @@ pub enum Capability {
     ManageTokens,
     /// Change the catalogue (services, groups, providers).
     ChangeCatalogue,
+    /// Add and remove the members of groups (shifters) and providers (operators).
+    ManageMembers,
     /// Read an order's history (`GET /v1/orders/{id}/history`) of an order it
     /// sees: providers see an order's steps, not its history.
     ReadOrderHistory,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Self::ReadLog,
         Self::ReadMetrics,
         Self::ReadHandlingTargets,
@@ -184,6 +240,7 @@ impl Capability {
         Self::KeepNotificationPreferences,
         Self::ManageTokens,
         Self::ChangeCatalogue,
+        Self::ManageMembers,
         Self::ReadOrderHistory,
     ];
 
@@ -196,17 +253,22 @@ impl Capability {
             | Self::DefineBrand
             | Self::MoveClock
             | Self::ManageTokens
-            | Self::ChangeCatalogue => "admins",
+            | Self::ChangeCatalogue
+            | Self::ManageMembers => "admins",
             Self::KeepNotificationPreferences => "customers and shifters",
             Self::ReadOrderHistory => "customers, shifters, auditors and admins",
         }
     }
 }
 
-/// Whether `principal` has `capability`.
+/// Whether `principal` has `capability` (through any of its roles).
 pub fn may_do(principal: &Principal, capability: Capability) -> bool {
+    principal.roles().any(|role| role_may_do(role, capability))
+}
+
+fn role_may_do(role: &Role, capability: Capability) -> bool {
     use Capability::*;
-    match (&principal.role, capability) {
+    match (role, capability) {
         (Role::Auditor | Role::Admin, ReadLog | ReadMetrics) => true,
         (
             Role::Shifter { .. } | Role::Auditor | Role::Admin | Role::System,
@@ -215,7 +277,7 @@ pub fn may_do(principal: &Principal, capability: Capability) -> bool {
         // pactum itself seeds the catalogue and imports targets, brands, tokens.
         (
             Role::Admin | Role::System,
-            DefineHandlingTargets | DefineBrand | ManageTokens | ChangeCatalogue,
+            DefineHandlingTargets | DefineBrand | ManageTokens | ChangeCatalogue | ManageMembers,
         ) => true,
         (Role::Provider { .. }, ReadOrderHistory) => false,
         (_, ReadOrderHistory) => true,
@@ -226,26 +288,30 @@ pub fn may_do(principal: &Principal, capability: Capability) -> bool {
 }
 
 /// Whether `by` may issue a token that authenticates as `grant`: admins (and
-/// pactum itself) for anyone; anyone else only for their own subject, with the
-/// same role and at most their own scope — a customer its organisation, a
-/// shifter a subset of its groups, a provider its provider, an auditor an
-/// auditor's token. Never a role one does not hold, so never an escalation.
+/// pactum itself) for anyone; anyone else only for their own subject, with
+/// one role it holds and at most that role's scope — a customer its
+/// organisation, a shifter a subset of its groups, a provider's operator a
+/// subset of its providers, an auditor an auditor's token. Never a role one
+/// does not hold, so never an escalation.
 pub fn may_issue_token(by: &Principal, grant: &Principal) -> bool {
-    if matches!(by.role, Role::Admin | Role::System) {
+    if by
+        .roles()
+        .any(|role| matches!(role, Role::Admin | Role::System))
+    {
         return true;
     }
     if by.subject != grant.subject {
         return false;
     }
-    match (&by.role, &grant.role) {
+    by.roles().any(|own| match (own, &grant.role) {
         (Role::Customer { org }, Role::Customer { org: wanted }) => org == wanted,
-        (Role::Shifter { groups }, Role::Shifter { groups: wanted }) => {
-            !wanted.is_empty() && wanted.is_subset(groups)
+        (Role::Shifter { groups }, Role::Shifter { groups: wanted }) => wanted.is_subset(groups),
+        (Role::Provider { providers }, Role::Provider { providers: wanted }) => {
+            !wanted.is_empty() && wanted.is_subset(providers)
         }
-        (Role::Provider { provider }, Role::Provider { provider: wanted }) => provider == wanted,
         (Role::Auditor, Role::Auditor) => true,
         _ => false,
-    }
+    })
 }
 
 /// The expiry of a token `by` issues, whose own token expires at `own` (if it
@@ -258,7 +324,10 @@ pub fn token_expiry(
     own: Option<jiff::Timestamp>,
     requested: Option<jiff::Timestamp>,
 ) -> Result<Option<jiff::Timestamp>, jiff::Timestamp> {
-    if matches!(by.role, Role::Admin | Role::System) {
+    if by
+        .roles()
+        .any(|role| matches!(role, Role::Admin | Role::System))
+    {
         return Ok(requested);
     }
     match (own, requested) {
@@ -276,64 +345,77 @@ pub fn may_hold_token(by: &Principal, owner: &str) -> bool {
     may_do(by, Capability::ManageTokens) || by.subject == owner
 }
 
-/// The rows of a list (the order queue, the agreement list) that a principal's
-/// role pins, whatever the request asks for.
+/// The rows of a list (the order queue, the agreement list) that one role
+/// pins, whatever the request asks for. A principal with several roles sees
+/// the union of its roles' scopes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListScope {
     /// Only this organisation's rows.
     pub org: Option<String>,
-    /// Only rows addressed to this provider.
-    pub provider: Option<String>,
+    /// Only rows addressed to these providers.
+    pub providers: Option<Vec<String>>,
     /// Only rows of these groups; `None`: every group.
     pub groups: Option<Vec<String>>,
     /// Only agreements of this kind (`sla`, `ola`).
     pub kind: Option<&'static str>,
 }
 
-/// The order queue (`GET /v1/orders`): customers their organisation's orders,
-/// shifters their groups', auditors and admins all; providers have no queue
-/// (`None`: forbidden), they see orders through their steps.
-pub fn order_queue_scope(principal: &Principal) -> Option<ListScope> {
-    match &principal.role {
-        Role::Customer { org } => Some(ListScope {
-            org: Some(org.clone()),
-            ..ListScope::default()
-        }),
-        Role::Shifter { groups } => Some(ListScope {
-            groups: Some(groups.iter().cloned().collect()),
-            ..ListScope::default()
-        }),
-        Role::Auditor | Role::Admin | Role::System => Some(ListScope::default()),
-        Role::Provider { .. } => None,
-    }
+/// The order queue (`GET /v1/orders`), one scope per role that has one:
+/// customers their organisation's orders, shifters their groups', auditors and
+/// admins all; providers have no queue (they see orders through their steps).
+/// Empty: the queue is forbidden.
+pub fn order_queue_scopes(principal: &Principal) -> Vec<ListScope> {
+    principal
+        .roles()
+        .filter_map(|role| match role {
+            Role::Customer { org } => Some(ListScope {
+                org: Some(org.clone()),
+                ..ListScope::default()
+            }),
+            Role::Shifter { groups } => Some(ListScope {
+                groups: Some(groups.iter().cloned().collect()),
+                ..ListScope::default()
+            }),
+            Role::Auditor | Role::Admin | Role::System => Some(ListScope::default()),
+            Role::Provider { .. } => None,
+        })
+        .collect()
 }
 
-/// The agreement list (`GET /v1/agreements`): as [`can_see_agreement`] decides
-/// for one agreement.
-pub fn agreement_list_scope(principal: &Principal) -> ListScope {
-    match &principal.role {
-        Role::Customer { org } => ListScope {
-            org: Some(org.clone()),
-            kind: Some("sla"),
-            ..ListScope::default()
-        },
-        Role::Provider { provider } => ListScope {
-            provider: Some(provider.clone()),
-            kind: Some("ola"),
-            ..ListScope::default()
-        },
-        Role::Shifter { groups } => ListScope {
-            groups: Some(groups.iter().cloned().collect()),
-            ..ListScope::default()
-        },
-        Role::Auditor | Role::Admin | Role::System => ListScope::default(),
-    }
+/// The agreement list (`GET /v1/agreements`), one scope per role: as
+/// [`can_see_agreement`] decides for one agreement.
+pub fn agreement_list_scopes(principal: &Principal) -> Vec<ListScope> {
+    principal
+        .roles()
+        .map(|role| match role {
+            Role::Customer { org } => ListScope {
+                org: Some(org.clone()),
+                kind: Some("sla"),
+                ..ListScope::default()
+            },
+            Role::Provider { providers } => ListScope {
+                providers: Some(providers.iter().cloned().collect()),
+                kind: Some("ola"),
+                ..ListScope::default()
+            },
+            Role::Shifter { groups } => ListScope {
+                groups: Some(groups.iter().cloned().collect()),
+                ..ListScope::default()
+            },
+            Role::Auditor | Role::Admin | Role::System => ListScope::default(),
+        })
+        .collect()
 }
 
-/// Whether `principal`, who can see the order, may perform `action` on it.
+/// Whether `principal`, who can see the order, may perform `action` on it
+/// (through any of its roles that sees it).
 pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) -> bool {
+    acting(principal, scope, action).is_some()
+}
+
+fn may_as(role: &Role, scope: OrderScope<'_>, action: OrderAction) -> bool {
     use OrderAction::*;
-    match &principal.role {
+    match role {
         Role::Customer { org } => {
             org == scope.org
                 && matches!(
@@ -362,8 +444,9 @@ pub fn may(principal: &Principal, scope: OrderScope<'_>, action: OrderAction) ->
         }
         // Which steps a provider may report on, and that its messages are its
         // own, is the aggregate's call.
-        Role::Provider { provider } => {
-            scope.providers.contains(provider) && matches!(action, ReportStep | CommentProvider)
+        Role::Provider { providers } => {
+            scope.providers.iter().any(|p| providers.contains(p))
+                && matches!(action, ReportStep | CommentProvider)
         }
         // Imports submit on a customer's behalf; expiry closes orders.
         // The handling timer records warnings and breaches.
@@ -387,6 +470,7 @@ mod tests {
         Principal {
             subject: "alice".into(),
             role: Role::Customer { org: org.into() },
+            also: Vec::new(),
         }
     }
 
@@ -396,6 +480,7 @@ mod tests {
             role: Role::Shifter {
                 groups: BTreeSet::from([group.to_owned()]),
             },
+            also: Vec::new(),
         }
     }
 
@@ -433,6 +518,7 @@ mod tests {
             let p = Principal {
                 subject: "x".into(),
                 role,
+                also: Vec::new(),
             };
             assert!(can_see_order(&p, SCOPE));
             assert!(!may(&p, SCOPE, OrderAction::Approve));
@@ -465,8 +551,9 @@ mod provider_tests {
         let operator = |provider: &str| Principal {
             subject: "op".into(),
             role: Role::Provider {
-                provider: provider.into(),
+                providers: std::collections::BTreeSet::from([provider.into()]),
             },
+            also: Vec::new(),
         };
         assert!(can_see_order(&operator("cesnet-mcc"), scope));
         assert!(!can_see_order(&operator("surf"), scope));
@@ -489,6 +576,7 @@ mod table_tests {
         let principal = |role| Principal {
             subject: "x".into(),
             role,
+            also: Vec::new(),
         };
         let groups = |g: &str| BTreeSet::from([g.to_owned()]);
         vec![
@@ -517,13 +605,13 @@ mod table_tests {
             (
                 "provider cesnet",
                 principal(Role::Provider {
-                    provider: "cesnet".into(),
+                    providers: std::collections::BTreeSet::from(["cesnet".into()]),
                 }),
             ),
             (
                 "provider surf",
                 principal(Role::Provider {
-                    provider: "surf".into(),
+                    providers: std::collections::BTreeSet::from(["surf".into()]),
                 }),
             ),
             ("auditor", principal(Role::Auditor)),
@@ -563,19 +651,19 @@ mod table_tests {
     fn capabilities() {
         // ReadLog ReadMetrics ReadHandlingTargets DefineHandlingTargets DefineBrand
         // MoveClock KeepNotificationPreferences ManageTokens ChangeCatalogue
-        // ReadOrderHistory
+        // ManageMembers ReadOrderHistory
         check(
             &Capability::ALL,
             "
-            customer acme   | ......x..x
-            customer globex | ......x..x
-            shifter compute | ..x...x..x
-            shifter storage | ..x...x..x
-            provider cesnet | ..........
-            provider surf   | ..........
-            auditor         | xxx......x
-            admin           | xxxxxx.xxx
-            system          | ..xxx..xxx
+            customer acme   | ......x...x
+            customer globex | ......x...x
+            shifter compute | ..x...x...x
+            shifter storage | ..x...x...x
+            provider cesnet | ...........
+            provider surf   | ...........
+            auditor         | xxx.......x
+            admin           | xxxxxx.xxxx
+            system          | ..xxx..xxxx
             ",
             |principal, capability| may_do(principal, *capability),
         );
@@ -591,12 +679,15 @@ mod table_tests {
         let grant = |subject: &str, role| Principal {
             subject: subject.into(),
             role,
+            also: Vec::new(),
         };
         let groups = |gs: &[&str]| Role::Shifter {
             groups: gs.iter().map(|g| g.to_string()).collect::<BTreeSet<_>>(),
         };
         let customer = |org: &str| Role::Customer { org: org.into() };
-        let provider = |p: &str| Role::Provider { provider: p.into() };
+        let provider = |p: &str| Role::Provider {
+            providers: std::collections::BTreeSet::from([p.into()]),
+        };
         let columns = [
             grant("x", customer("acme")),
             grant("x", customer("globex")),
@@ -640,10 +731,12 @@ mod table_tests {
             role: Role::Shifter {
                 groups: BTreeSet::from(["compute".to_owned()]),
             },
+            also: Vec::new(),
         };
         let admin = Principal {
             subject: "x".into(),
             role: Role::Admin,
+            also: Vec::new(),
         };
         assert_eq!(token_expiry(&shifter, own, None), Ok(own));
         assert_eq!(token_expiry(&shifter, own, sooner), Ok(sooner));
@@ -789,10 +882,18 @@ mod table_tests {
     #[test]
     fn lists_are_scoped_by_role() {
         let roles = roles();
-        let queue: Vec<Option<ListScope>> =
-            roles.iter().map(|(_, p)| order_queue_scope(p)).collect();
-        let agreements: Vec<ListScope> =
-            roles.iter().map(|(_, p)| agreement_list_scope(p)).collect();
+        let queue: Vec<Option<ListScope>> = roles
+            .iter()
+            .map(|(_, p)| order_queue_scopes(p).pop())
+            .collect();
+        let agreements: Vec<ListScope> = roles
+            .iter()
+            .map(|(_, p)| {
+                let mut scopes = agreement_list_scopes(p);
+                assert_eq!(scopes.len(), 1, "one role, one scope");
+                scopes.remove(0)
+            })
+            .collect();
         let reports: Vec<ReportScope> = roles.iter().map(|(_, p)| order_report_scope(p)).collect();
         let org = |org: &str| ListScope {
             org: Some(org.into()),
@@ -821,7 +922,7 @@ mod table_tests {
             ..org(o)
         };
         let ola = |provider: &str| ListScope {
-            provider: Some(provider.into()),
+            providers: Some(vec![provider.into()]),
             kind: Some("ola"),
             ..ListScope::default()
         };

@@ -22,26 +22,34 @@ pub async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>
     Ok(groups.into_iter().collect())
 }
 
-/// A live token's subject, role, organisation, provider and one group it
-/// carries (none if it carries none).
+/// A live token's id, subject, role, organisation, provider and whether it is
+/// capped, with one membership of its subject (kind, scope, and whether it
+/// was recorded from a token's grant; none if it has none).
 pub type TokenRow = (
     String,
     String,
+    String,
     Option<String>,
     Option<String>,
+    i64,
     Option<String>,
+    Option<String>,
+    Option<i64>,
 );
 
-/// The token with this hash, once per group it carries (once with no group if
-/// none), if it is unrevoked and unexpired at `now`. One indexed read.
+/// The token with this hash, once per membership its subject holds now (once
+/// with none if none), if it is unrevoked and unexpired at `now`. One indexed
+/// read: what the caller may work on comes from its memberships.
 pub async fn live_token(
     pool: &DbPool,
     token_sha256: &str,
     now: Timestamp,
 ) -> Result<Vec<TokenRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT t.subject, t.role, t.org, t.provider, g.group_id FROM access_tokens t \
-         LEFT JOIN access_token_groups g ON g.token_id = t.token_id \
+        "SELECT t.token_id, t.subject, t.role, t.org, t.provider, t.capped, \
+         m.kind, m.scope, m.by_token \
+         FROM access_tokens t \
+         LEFT JOIN memberships m ON m.subject = t.subject \
          WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
          AND (t.expires_at IS NULL OR t.expires_at > $2)",
     )
@@ -63,27 +71,6 @@ pub async fn expiry(
             .fetch_optional(pool)
             .await?;
     Ok(found.map(|expires| expires.and_then(|micros| Timestamp::from_microsecond(micros).ok())))
-}
-
-/// Whether `subject` holds a shifter token for `group` that is live at `now`.
-pub async fn has_live_shifter_token(
-    pool: &DbPool,
-    subject: &str,
-    group: &str,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let found: Option<String> = sqlx::query_scalar(
-        "SELECT t.token_id FROM access_tokens t \
-         JOIN access_token_groups g ON g.token_id = t.token_id \
-         WHERE t.subject = $1 AND t.role = 'shifter' AND g.group_id = $2 \
-         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $3) LIMIT 1",
-    )
-    .bind(subject)
-    .bind(group)
-    .bind(now.as_microsecond())
-    .fetch_optional(pool)
-    .await?;
-    Ok(found.is_some())
 }
 
 /// token id, subject, role, organisation, provider, issued, expires and
@@ -170,10 +157,13 @@ impl InlineProjection for TokenTable {
             let at = event.recorded_at.as_microsecond();
             match decoded {
                 AccessEvent::TokenIssued(issued) => {
+                    // A token not issued by an admin (or pactum) acts with at
+                    // most what it names: someone narrowing its own rights.
+                    let capped = !matches!(event.actor.role.as_str(), "admin" | "system");
                     sqlx::query(
                         "INSERT INTO access_tokens (token_id, token_sha256, subject, role, org, \
-                         provider, issued_at, expires_at, email) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                         provider, issued_at, expires_at, email, capped) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(&issued.token_id)
                     .bind(&issued.token_sha256)
@@ -184,6 +174,7 @@ impl InlineProjection for TokenTable {
                     .bind(at)
                     .bind(issued.expires_at.map(|t| t.as_microsecond()))
                     .bind(&issued.email)
+                    .bind(i64::from(capped))
                     .execute(&mut *conn)
                     .await?;
                     for group in &issued.groups {

@@ -21,9 +21,11 @@ use crate::access::queries::{self, TokenFilter};
 use crate::access::{Principal, Role};
 use crate::catalogue::Catalogue;
 use crate::execute::CommandMeta;
+use crate::members;
 use crate::runner::{self, CommandRequest, Effect, Ran, RunError, Source, Step};
 use crate::store::{DbPool, EventStore, StoreError};
 use crate::validation::{self, FieldError};
+use pactum_events::membership::MemberOf;
 
 /// Prefix of every token, so that a leaked one is recognisable in logs and scanners.
 pub const TOKEN_PREFIX: &str = "pct_";
@@ -79,6 +81,8 @@ impl TokenRequest {
                     None
                 }
             },
+            // A shifter's token names the groups it grants (recorded as
+            // memberships when an admin issues it).
             "shifter" => {
                 if self.groups.is_empty() {
                     errors.push(FieldError::new(
@@ -101,7 +105,7 @@ impl TokenRequest {
             }
             "provider" => match &self.provider {
                 Some(provider) if catalogue.has_provider(provider) => Some(Role::Provider {
-                    provider: provider.clone(),
+                    providers: BTreeSet::from([provider.clone()]),
                 }),
                 Some(provider) => {
                     errors.push(FieldError::new(
@@ -128,7 +132,7 @@ impl TokenRequest {
             }
         };
         match (subject, role) {
-            (Ok(subject), Some(role)) if errors.is_empty() => Ok(Principal { subject, role }),
+            (Ok(subject), Some(role)) if errors.is_empty() => Ok(Principal::new(subject, role)),
             _ => Err(errors),
         }
     }
@@ -171,6 +175,18 @@ pub enum IssueError {
     Run(#[from] RunError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<members::MembersError> for IssueError {
+    fn from(error: members::MembersError) -> Self {
+        match error {
+            members::MembersError::Run(e) => Self::Run(e),
+            members::MembersError::Store(e) => Self::Store(e),
+            // Joining a group the token names was checked against the
+            // catalogue already; anything else is refused as not allowed.
+            _ => Self::Refused(AccessError::NotAllowed),
+        }
+    }
 }
 
 fn join_errors(errors: &[FieldError]) -> String {
@@ -224,6 +240,21 @@ pub async fn issue(
         },
     );
     let command = &command;
+    // What an admin's token grants a shifter or an operator is recorded as
+    // memberships, in the same commit: they are where rights come from.
+    let grants_members = policy::may_do(&meta.principal, policy::Capability::ManageMembers);
+    let joins: Vec<(MemberOf, &String)> = match &grant.role {
+        Role::Shifter { groups } if grants_members => {
+            groups.iter().map(|g| (MemberOf::Group, g)).collect()
+        }
+        Role::Provider { providers } if grants_members => {
+            providers.iter().map(|p| (MemberOf::Provider, p)).collect()
+        }
+        _ => Vec::new(),
+    };
+    let joins = &joins;
+    let token_ref = &token_id;
+    let subject = &grant.subject;
     let run_request = CommandRequest {
         meta: meta.clone(),
         if_match: None,
@@ -234,7 +265,17 @@ pub async fn issue(
         &token_id,
         &run_request,
         Source::Log,
-        async |_| Ok(Step::alone(command.clone())),
+        async |_| {
+            let mut step = Step::alone(command.clone());
+            for (of, scope) in joins {
+                step.together.extend(
+                    members::joining(store, *of, [scope.as_str()], subject, token_ref, meta)
+                        .await
+                        .map_err(IssueError::from)?,
+                );
+            }
+            Ok(step)
+        },
         |_, _| {
             Ok(KeptIssue {
                 token_id: token_id.clone(),
@@ -310,36 +351,81 @@ pub async fn authenticate(
         return Ok(None);
     }
     let rows = queries::live_token(pool, &hash_token(token), now).await?;
-    let Some((subject, role, org, provider, _)) = rows.first().cloned() else {
+    let Some((token_id, subject, role, org, provider, capped, ..)) = rows.first().cloned() else {
         return Ok(None);
     };
-    let role = match (role.as_str(), org, provider) {
-        ("customer", Some(org), _) => Role::Customer { org },
-        ("shifter", _, _) => Role::Shifter {
-            groups: rows.into_iter().filter_map(|row| row.4).collect(),
-        },
-        ("provider", _, Some(provider)) => Role::Provider { provider },
-        ("auditor", _, _) => Role::Auditor,
-        ("admin", _, _) => Role::Admin,
+    // What a token grants (a shifter's groups, an operator's provider) holds
+    // while its holder is still a member there; memberships an admin gave the
+    // person directly hold for every token it has (ADR 0014), unless the
+    // token is capped (its holder narrowed it).
+    let (mut member_groups, mut member_providers) = (BTreeSet::new(), BTreeSet::new());
+    let (mut direct_groups, mut direct_providers) = (BTreeSet::new(), BTreeSet::new());
+    for (.., kind, scope, by_token) in rows {
+        let (Some(kind), Some(scope)) = (kind, scope) else {
+            continue;
+        };
+        let direct = by_token == Some(0);
+        let (all, only_direct) = match kind.as_str() {
+            "group" => (&mut member_groups, &mut direct_groups),
+            "provider" => (&mut member_providers, &mut direct_providers),
+            _ => continue,
+        };
+        if direct {
+            only_direct.insert(scope.clone());
+        }
+        all.insert(scope);
+    }
+    if capped != 0 {
+        direct_groups.clear();
+        direct_providers.clear();
+    }
+    let granted_groups = if role == "shifter" {
+        queries::groups_of(pool, &token_id).await?
+    } else {
+        BTreeSet::new()
+    };
+    let mut groups: BTreeSet<String> = granted_groups
+        .intersection(&member_groups)
+        .cloned()
+        .collect();
+    let mut providers: BTreeSet<String> = provider
+        .into_iter()
+        .filter(|p| role == "provider" && member_providers.contains(p))
+        .collect();
+    let (mut other_groups, mut other_providers) = (BTreeSet::new(), BTreeSet::new());
+    match role.as_str() {
+        "shifter" => groups.extend(direct_groups),
+        _ => other_groups = direct_groups,
+    }
+    match role.as_str() {
+        "provider" => providers.extend(direct_providers),
+        _ => other_providers = direct_providers,
+    }
+    let role = match (role.as_str(), org) {
+        ("customer", Some(org)) => Role::Customer { org },
+        ("shifter", _) => Role::Shifter { groups },
+        ("provider", _) => Role::Provider { providers },
+        ("auditor", _) => Role::Auditor,
+        ("admin", _) => Role::Admin,
         _ => return Ok(None),
     };
-    Ok(Some(Principal { subject, role }))
+    let mut principal = Principal::new(subject, role);
+    if !other_groups.is_empty() {
+        principal.also.push(Role::Shifter {
+            groups: other_groups,
+        });
+    }
+    if !other_providers.is_empty() {
+        principal.also.push(Role::Provider {
+            providers: other_providers,
+        });
+    }
+    Ok(Some(principal))
 }
 
 /// When the bearer token `token` expires (`None`: never, or no such token).
 pub async fn expiry_of(pool: &DbPool, token: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(queries::expiry(pool, &hash_token(token)).await?.flatten())
-}
-
-/// Whether `subject` holds a live shifter token for `group`: the central list of
-/// shifters that the replaced system lacked.
-pub async fn is_group_shifter(
-    pool: &DbPool,
-    subject: &str,
-    group: &str,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    queries::has_live_shifter_token(pool, subject, group, now).await
 }
 
 /// One row of `pactum token list`.

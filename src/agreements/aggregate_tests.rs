@@ -22,6 +22,7 @@ fn sam() -> Principal {
         role: Role::Shifter {
             groups: BTreeSet::from(["compute".to_owned()]),
         },
+        also: Vec::new(),
     }
 }
 
@@ -31,6 +32,7 @@ fn stella() -> Principal {
         role: Role::Shifter {
             groups: BTreeSet::from(["storage".to_owned()]),
         },
+        also: Vec::new(),
     }
 }
 
@@ -38,6 +40,7 @@ fn alice() -> Principal {
     Principal {
         subject: "alice".into(),
         role: Role::Customer { org: "acme".into() },
+        also: Vec::new(),
     }
 }
 
@@ -45,8 +48,9 @@ fn operator() -> Principal {
     Principal {
         subject: "op".into(),
         role: Role::Provider {
-            provider: "cesnet-mcc".into(),
+            providers: std::collections::BTreeSet::from(["cesnet-mcc".into()]),
         },
+        also: Vec::new(),
     }
 }
 

@@ -75,7 +75,7 @@ pub fn content(
     let order = ctx.order;
     let service = ctx
         .catalogue
-        .service(&order.service)
+        .service_at(&order.service, order.service_version)
         .ok_or_else(|| ContentError::UnknownService(order.service.clone()))?;
     let kind = if provider.is_some() {
         AgreementKind::Ola

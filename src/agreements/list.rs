@@ -70,27 +70,37 @@ pub enum AgreementListError {
 }
 
 /// The scans that answer `query` for `principal`; none if nothing is visible.
+/// What the caller's roles pin, whatever it asks (`access::policy`): the
+/// union of each role's scope.
 pub fn scans(principal: &Principal, query: &AgreementQuery) -> Vec<Scan> {
+    policy::agreement_list_scopes(principal)
+        .iter()
+        .flat_map(|scope| scans_within(scope, query))
+        .collect()
+}
+
+/// The scans of `query` within one role's scope.
+fn scans_within(scope: &policy::ListScope, query: &AgreementQuery) -> Vec<Scan> {
     let mut fixed: Vec<(&'static str, String)> = Vec::new();
     fn push(fixed: &mut Vec<(&'static str, String)>, column: &'static str, value: &Option<String>) {
         if let Some(value) = value {
             fixed.push((column, value.clone()));
         }
     }
-    // What the caller's role pins, whatever it asks (`access::policy`).
-    let scope = policy::agreement_list_scope(principal);
     if let Some(org) = &scope.org {
         if query.customer.as_ref().is_some_and(|c| c != org) {
             return Vec::new();
         }
         fixed.push(("org", org.clone()));
     }
-    if let Some(provider) = &scope.provider {
-        if query.provider.as_ref().is_some_and(|p| p != provider) {
-            return Vec::new();
-        }
-        fixed.push(("provider", provider.clone()));
-    }
+    let providers: Vec<Option<String>> = match &scope.providers {
+        Some(own) => own
+            .iter()
+            .filter(|p| query.provider.as_ref().is_none_or(|asked| asked == *p))
+            .map(|p| Some(p.clone()))
+            .collect(),
+        None => vec![None],
+    };
     let forced_kind = scope.kind;
     let groups: Vec<Option<String>> = match &scope.groups {
         Some(groups) => groups
@@ -109,23 +119,27 @@ pub fn scans(principal: &Principal, query: &AgreementQuery) -> Vec<Scan> {
     if scope.org.is_none() {
         push(&mut fixed, "org", &query.customer);
     }
-    if scope.provider.is_none() {
+    if scope.providers.is_none() {
         push(&mut fixed, "provider", &query.provider);
     }
     let kind = forced_kind.map(str::to_owned).or(query.kind.clone());
     push(&mut fixed, "kind", &kind);
     push(&mut fixed, "status", &query.status);
     push(&mut fixed, "order_id", &query.order);
-    groups
-        .into_iter()
-        .map(|group| {
+    let mut scans = Vec::new();
+    for group in &groups {
+        for provider in &providers {
             let mut equals = fixed.clone();
             if let Some(group) = group {
-                equals.push(("group_id", group));
+                equals.push(("group_id", group.clone()));
             }
-            Scan { equals }
-        })
-        .collect()
+            if let Some(provider) = provider {
+                equals.push(("provider", provider.clone()));
+            }
+            scans.push(Scan { equals });
+        }
+    }
+    scans
 }
 
 /// A page of agreements (read from the `agreements` projection, `index`), as
@@ -186,6 +200,7 @@ mod tests {
         Principal {
             subject: "x".into(),
             role,
+            also: Vec::new(),
         }
     }
 
@@ -207,9 +222,9 @@ mod tests {
         };
         assert!(scans(&alice, &olas).is_empty());
         let op = principal(Role::Provider {
-            provider: "surf".into(),
+            providers: std::collections::BTreeSet::from(["surf".into()]),
         });
-        assert_eq!(columns(&scans(&op, &all)), [["provider", "kind"]]);
+        assert_eq!(columns(&scans(&op, &all)), [["kind", "provider"]]);
         let other = AgreementQuery {
             provider: Some("csc".into()),
             ..Default::default()

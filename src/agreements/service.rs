@@ -210,7 +210,7 @@ pub async fn activate(
             for provider in parties {
                 let agreement_id = uuid::Uuid::now_v7().to_string();
                 let defaults = catalogue
-                    .service(&order.service)
+                    .service_at(&order.service, order.service_version)
                     .map(content::default_targets);
                 let mut targets = defaults;
                 for patch in [
@@ -306,6 +306,7 @@ async fn run_agreement(
                 },
                 together: step.together,
                 attachments: step.attachments,
+                acting: None,
             })
         },
         |loaded, events| {

@@ -85,6 +85,7 @@ mod tests {
         Principal {
             subject: "ada".into(),
             role: Role::Admin,
+            also: Vec::new(),
         }
     }
 
@@ -131,6 +132,7 @@ mod tests {
         let customer = Principal {
             subject: "alice".into(),
             role: Role::Customer { org: "acme".into() },
+            also: Vec::new(),
         };
         TestFramework::<Brand>::with(())
             .given(vec![BrandEvent::BrandDefined(acme())])

@@ -108,4 +108,30 @@ pub enum CatalogueError {
     NotAllowed,
     #[error("the catalogue is already loaded")]
     AlreadySeeded,
+    /// The catalogue after the change would break one of its rules (422).
+    #[error("{reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// A retired entry is never defined again, and takes no new use (409).
+    #[error("{what} {id} is retired{detail}")]
+    Retired {
+        what: &'static str,
+        id: String,
+        detail: &'static str,
+    },
+    /// Orders, queues and handling targets key on a service's group (409).
+    #[error(
+        "service {service} belongs to group {from}; a service never changes group (its orders, queues and handling targets key on it): define a new service in {to} and retire this one"
+    )]
+    GroupChange {
+        service: String,
+        from: String,
+        to: String,
+    },
+    #[error("group {group} still has live services ({services}): retire them first")]
+    GroupInUse { group: String, services: String },
+    #[error("no {what} {id:?}")]
+    NotFound { what: &'static str, id: String },
+    /// `If-Match` named another version of the entry (412).
+    #[error("the {what} is at version {current}, not the one given in If-Match")]
+    VersionMismatch { what: &'static str, current: u32 },
 }

@@ -13,26 +13,45 @@ pub mod aggregate;
 pub mod commands;
 pub mod errors;
 pub mod params;
+pub mod queries;
 pub mod rules;
 pub mod shipped;
 
 use std::collections::BTreeMap;
 
 use pactum_events::catalogue::{
-    CatalogueEvent, GroupDefined, IssuerDefined, ProviderRegistered, ServiceDefined,
+    CatalogueEvent, GroupDefined, GroupRetired, IssuerDefined, ProviderRegistered, ProviderRetired,
+    ServiceDefined, ServiceRetired,
 };
 
 /// The aggregate id of the one catalogue.
 pub const CATALOGUE_ID: &str = "catalogue";
 
-/// The current catalogue: the fold of every catalogue event so far.
+/// The catalogue: the fold of every catalogue event so far, with every version
+/// of every service and what was retired.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Catalogue {
     pub groups: BTreeMap<String, GroupDefined>,
+    /// The current version of each service, retired ones too (their orders go
+    /// on). `version` is always set here.
     pub services: BTreeMap<String, ServiceDefined>,
     pub providers: BTreeMap<String, ProviderRegistered>,
     /// Who issues agreements.
     pub issuer: Option<IssuerDefined>,
+    /// Every version of each service, oldest first: version `n` is at `n - 1`.
+    pub versions: BTreeMap<String, Vec<ServiceDefined>>,
+    /// How many definitions each group and provider has had (their versions).
+    pub group_versions: BTreeMap<String, u32>,
+    pub provider_versions: BTreeMap<String, u32>,
+    pub retired: Retirements,
+}
+
+/// What was retired, by id.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Retirements {
+    pub services: BTreeMap<String, ServiceRetired>,
+    pub groups: BTreeMap<String, GroupRetired>,
+    pub providers: BTreeMap<String, ProviderRetired>,
 }
 
 impl Catalogue {
@@ -47,22 +66,63 @@ impl Catalogue {
     pub fn apply(&mut self, event: &CatalogueEvent) {
         match event {
             CatalogueEvent::GroupDefined(group) => {
+                *self
+                    .group_versions
+                    .entry(group.group_id.clone())
+                    .or_default() += 1;
                 self.groups.insert(group.group_id.clone(), group.clone());
             }
             CatalogueEvent::ServiceDefined(service) => {
-                self.services
-                    .insert(service.service_id.clone(), service.clone());
+                let versions = self.versions.entry(service.service_id.clone()).or_default();
+                let mut service = service.clone();
+                // The stream's order is the version, whether or not it was written.
+                service.version = Some(versions.len() as u32 + 1);
+                versions.push(service.clone());
+                self.services.insert(service.service_id.clone(), service);
             }
             CatalogueEvent::ProviderRegistered(provider) => {
+                *self
+                    .provider_versions
+                    .entry(provider.provider_id.clone())
+                    .or_default() += 1;
                 self.providers
                     .insert(provider.provider_id.clone(), provider.clone());
             }
             CatalogueEvent::IssuerDefined(issuer) => self.issuer = Some(issuer.clone()),
+            CatalogueEvent::ServiceRetired(retired) => {
+                self.retired
+                    .services
+                    .insert(retired.service_id.clone(), retired.clone());
+            }
+            CatalogueEvent::GroupRetired(retired) => {
+                self.retired
+                    .groups
+                    .insert(retired.group_id.clone(), retired.clone());
+            }
+            CatalogueEvent::ProviderRetired(retired) => {
+                self.retired
+                    .providers
+                    .insert(retired.provider_id.clone(), retired.clone());
+            }
         }
     }
 
+    /// The current version of a service (retired or not).
     pub fn service(&self, id: &str) -> Option<&ServiceDefined> {
         self.services.get(id)
+    }
+
+    /// Version `version` of a service; `None` asks for version 1, which is what
+    /// orders from before versions were validated against.
+    pub fn service_at(&self, id: &str, version: Option<u32>) -> Option<&ServiceDefined> {
+        let index = version.unwrap_or(1).checked_sub(1)? as usize;
+        self.versions.get(id)?.get(index)
+    }
+
+    /// The current version of a service that takes new orders (not retired).
+    pub fn live_service(&self, id: &str) -> Option<&ServiceDefined> {
+        self.service(id)
+            .filter(|_| !self.retired.services.contains_key(id))
     }
 
     /// Finds a service by its legacy path, ignoring case and runs of whitespace
@@ -80,6 +140,86 @@ impl Catalogue {
 
     pub fn has_provider(&self, id: &str) -> bool {
         self.providers.contains_key(id)
+    }
+
+    /// The providers that offer a service now.
+    pub fn providers_of(&self, service: &str) -> Vec<String> {
+        self.providers
+            .values()
+            .filter(|p| p.services.iter().any(|s| s == service))
+            .map(|p| p.provider_id.clone())
+            .collect()
+    }
+
+    /// The catalogue as a new one would be written: groups, then services, then
+    /// providers (each at its current version), then the issuer. What
+    /// [`rules::check_catalogue`] checks a changed catalogue as.
+    pub fn as_definitions(&self) -> Vec<CatalogueEvent> {
+        let groups = self
+            .groups
+            .values()
+            .cloned()
+            .map(CatalogueEvent::GroupDefined);
+        let services = self
+            .services
+            .values()
+            .cloned()
+            .map(CatalogueEvent::ServiceDefined);
+        let providers = self
+            .providers
+            .values()
+            .cloned()
+            .map(CatalogueEvent::ProviderRegistered);
+        let issuer = self
+            .issuer
+            .iter()
+            .cloned()
+            .map(CatalogueEvent::IssuerDefined);
+        groups
+            .chain(services)
+            .chain(providers)
+            .chain(issuer)
+            .collect()
+    }
+}
+
+/// The catalogue as this process last read it, read again when the stream
+/// moved: a change any process makes holds from the next request on, at the
+/// cost of one indexed read.
+#[derive(Clone, Debug)]
+pub struct Current {
+    held: std::sync::Arc<std::sync::RwLock<(u64, std::sync::Arc<Catalogue>)>>,
+}
+
+impl Current {
+    pub fn new(version: u64, catalogue: Catalogue) -> Self {
+        Self {
+            held: std::sync::Arc::new(std::sync::RwLock::new((
+                version,
+                std::sync::Arc::new(catalogue),
+            ))),
+        }
+    }
+
+    /// The catalogue now.
+    pub async fn get(
+        &self,
+        store: &crate::store::EventStore,
+    ) -> Result<std::sync::Arc<Catalogue>, crate::store::StoreError> {
+        let version = queries::catalogue_version(store).await?;
+        {
+            let held = self.held.read().unwrap_or_else(|e| e.into_inner());
+            if held.0 >= version {
+                return Ok(held.1.clone());
+            }
+        }
+        let loaded = crate::execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
+        let catalogue = std::sync::Arc::new(loaded.aggregate);
+        let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
+        if held.0 < loaded.version {
+            *held = (loaded.version, catalogue.clone());
+        }
+        Ok(catalogue)
     }
 }
 
@@ -103,7 +243,16 @@ pub fn normalize_label(label: &str) -> String {
 pub async fn load_or_seed(
     store: &crate::store::EventStore,
     now: jiff::Timestamp,
-) -> Result<Catalogue, SeedError> {
+) -> Result<Current, ChangeError> {
+    seed_if_empty(store, now).await?;
+    let loaded = crate::execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
+    Ok(Current::new(loaded.version, loaded.aggregate))
+}
+
+async fn seed_if_empty(
+    store: &crate::store::EventStore,
+    now: jiff::Timestamp,
+) -> Result<Catalogue, ChangeError> {
     use crate::execute::CommandMeta;
     use crate::runner::{self, CommandRequest, Ran, Source, Step};
     let loaded = crate::execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
@@ -128,7 +277,7 @@ pub async fn load_or_seed(
     match seeded {
         Ok(Ran::Done { answer, .. }) => Ok(answer),
         // Another process seeded it first.
-        Ok(Ran::Replayed(_)) | Err(SeedError::Refused(errors::CatalogueError::AlreadySeeded)) => {
+        Ok(Ran::Replayed(_)) | Err(ChangeError::Refused(errors::CatalogueError::AlreadySeeded)) => {
             Ok(crate::execute::load::<Catalogue>(store, CATALOGUE_ID)
                 .await?
                 .aggregate)
@@ -137,8 +286,35 @@ pub async fn load_or_seed(
     }
 }
 
+/// Runs one admin change of the catalogue (`PUT`, `POST`, `DELETE` of a
+/// service, group or provider) on the command path, answering `view` of the
+/// catalogue after it. `If-Match` is the entry's version, carried in the
+/// command: the aggregate's own version moves with every entry.
+pub async fn change<T: serde::Serialize>(
+    store: &crate::store::EventStore,
+    request: &crate::runner::CommandRequest,
+    command: commands::CatalogueCommand,
+    view: impl Fn(&Catalogue) -> T,
+) -> Result<crate::runner::Ran<T>, ChangeError> {
+    use crate::runner::{self, CommandRequest, Source, Step};
+    let request = CommandRequest {
+        if_match: None,
+        ..request.clone()
+    };
+    let command = &command;
+    runner::run(
+        store,
+        CATALOGUE_ID,
+        &request,
+        Source::Log,
+        async |_| Ok(Step::alone(command.clone())),
+        |loaded, events| Ok(view(&loaded.after(events))),
+    )
+    .await
+}
+
 #[derive(Debug, thiserror::Error)]
-pub enum SeedError {
+pub enum ChangeError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]

@@ -705,6 +705,7 @@ mod tests {
             targets: None,
             support: None,
             validity: None,
+            version: None,
         }
     }
 

@@ -82,6 +82,10 @@ pub fn check_catalogue(events: &[CatalogueEvent]) -> Result<(), CatalogueFileErr
                 check_not_blank("issuer", "name", &issuer.name)?;
                 check_colour("issuer", &issuer.colour)?;
             }
+            // Retiring is decided by the aggregate (what may retire when).
+            CatalogueEvent::ServiceRetired(_)
+            | CatalogueEvent::GroupRetired(_)
+            | CatalogueEvent::ProviderRetired(_) => {}
         }
     }
     Ok(())

@@ -59,6 +59,7 @@ pub fn parse_catalogue(toml: &str) -> Result<Vec<CatalogueEvent>, CatalogueFileE
             targets: service.targets,
             support: service.support,
             validity: service.validity,
+            version: None,
         }));
     }
     for provider in file.provider {
@@ -275,6 +276,9 @@ mod tests {
                 CatalogueEvent::ServiceDefined(_) => "service",
                 CatalogueEvent::ProviderRegistered(_) => "provider",
                 CatalogueEvent::IssuerDefined(_) => "issuer",
+                CatalogueEvent::ServiceRetired(_)
+                | CatalogueEvent::GroupRetired(_)
+                | CatalogueEvent::ProviderRetired(_) => "retirement",
             })
             .collect();
         let mut sorted = kinds.clone();

@@ -62,7 +62,12 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, String> {
 
     let app = args.storage.open().await?;
     let now = app.now();
-    let prepared = match import::prepare(&app.catalogue, rows, &file_name, now) {
+    let prepared = match import::prepare(
+        &*app.catalogue().await.map_err(|e| e.to_string())?,
+        rows,
+        &file_name,
+        now,
+    ) {
         Ok(prepared) => prepared,
         Err(errors) => {
             app.store.close().await;

@@ -111,7 +111,7 @@ async fn create(args: CreateArgs) -> Result<ExitCode, String> {
     };
     let result = tokens::issue(
         &app.store,
-        &app.catalogue,
+        &*app.catalogue().await.map_err(|e| e.to_string())?,
         &request,
         &CommandMeta::system(OPERATOR, app.now()),
     )

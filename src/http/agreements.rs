@@ -217,7 +217,14 @@ async fn document(
                 .map_err(|_| ApiError::BadRequest("version must be a version number".into()))
         })
         .transpose()?;
-    let download = service::document(&app.issuing(), &principal, &id, version, app.now()).await?;
+    let download = service::document(
+        &app.issuing(&*app.catalogue().await?),
+        &principal,
+        &id,
+        version,
+        app.now(),
+    )
+    .await?;
     let tag = format!("\"{}\"", download.sha256);
     let matches = headers
         .get(header::IF_NONE_MATCH)

@@ -1,104 +1,332 @@
-//! `GET /v1/services` and `GET /v1/providers`: the catalogue, for every role.
+//! The catalogue over the API: services, groups and providers, read by every
+//! role and changed by admins. Each change is an event and makes the entry's
+//! next version (ADR 0014).
+//!
+//! - `GET /v1/services`, `GET /v1/services/{id}[?version=N]`, `GET /v1/groups`,
+//!   `GET /v1/groups/{id}[?as_of=]`, `GET /v1/providers`, `GET /v1/providers/{id}`.
+//! - `PUT` (or `POST`) `/v1/services/{id}`, `/v1/groups/{id}`,
+//!   `/v1/providers/{id}` take the JSON that `GET` answers, changed: what a
+//!   client reads it can edit and send back. Read-only fields (`version`,
+//!   `latest_version`, `retired_at`, `retired_reason`, `members`) may be sent
+//!   back: `id` must be the path's, and `version`, without `If-Match`, is
+//!   checked like it. A definition equal to the current one changes nothing.
+//!   `POST /v1/services` (and `/v1/groups`, `/v1/providers`) adds a new one,
+//!   its id in the body. 201 for a new entry, else 200; `ETag` is the entry's
+//!   version.
+//! - `DELETE` retires (`?reason=`): no new orders (services), services
+//!   (groups) or steps (providers); everything already there goes on, and the
+//!   id is never used again.
+
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
-use pactum_events::catalogue::{ParameterSpec, ProviderRegistered, ServiceDefined};
-use serde::Serialize;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use pactum_events::catalogue::{
+    GroupDefined, ParameterSpec, ProviderRegistered, ServiceDefined, SupportLevel, Targets,
+    ValiditySpec,
+};
+use pactum_events::membership::MemberOf;
+use serde::{Deserialize, Serialize};
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::policy::Capability;
+use crate::access::{Principal, Role};
 use crate::app::App;
-use crate::http::error::ApiError;
-use crate::http::extract::{Caller, Path};
+use crate::catalogue::commands::{CatalogueCommand, Entry};
+use crate::catalogue::{self, Catalogue};
+use crate::http::error::{ApiError, require};
+use crate::http::extract::{Caller, CommandInput, Path, Query, parse_instant};
+use crate::http::response::{etag, respond};
+use crate::members::{self, Member};
+use crate::runner::{Effect, Ran};
+use crate::validation::FieldError;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
-        .routes(routes!(list_services))
-        .routes(routes!(get_service))
-        .routes(routes!(list_providers))
+        .routes(routes!(list_services, add_service))
+        .routes(routes!(
+            get_service,
+            put_service,
+            post_service,
+            retire_service
+        ))
+        .routes(routes!(list_groups, add_group))
+        .routes(routes!(get_group, put_group, post_group, retire_group))
+        .routes(routes!(list_providers, add_provider))
+        .routes(routes!(
+            get_provider,
+            put_provider,
+            post_provider,
+            retire_provider
+        ))
 }
 
-#[derive(Serialize)]
-struct GroupView<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
+/// A service as `GET` shows it and `PUT` takes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceDoc {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latest_version: Option<u32>,
+    name: String,
+    group: String,
+    legacy_path: String,
+    #[serde(default)]
+    description: Option<String>,
+    parameters: Vec<ParameterSpec>,
+    #[serde(default)]
+    targets: Option<Targets>,
+    #[serde(default)]
+    support: Option<SupportLevel>,
+    #[serde(default)]
+    validity: Option<ValiditySpec>,
+    /// The providers that offer it (now).
+    #[serde(default)]
+    providers: Option<BTreeSet<String>>,
+    #[serde(default)]
+    retired_at: Option<Timestamp>,
+    #[serde(default)]
+    retired_reason: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ServiceView<'a> {
-    id: &'a str,
-    name: &'a str,
-    group: &'a str,
-    legacy_path: &'a str,
-    description: Option<&'a str>,
-    parameters: &'a [ParameterSpec],
-}
-
-impl<'a> From<&'a ServiceDefined> for ServiceView<'a> {
-    fn from(s: &'a ServiceDefined) -> Self {
+impl ServiceDoc {
+    fn of(catalogue: &Catalogue, service: &ServiceDefined) -> Self {
+        let id = &service.service_id;
+        let retired = catalogue.retired.services.get(id);
         Self {
-            id: &s.service_id,
-            name: &s.name,
-            group: &s.group,
-            legacy_path: &s.legacy_path,
-            description: s.description.as_deref(),
-            parameters: &s.parameters,
+            id: Some(id.clone()),
+            version: service.version,
+            latest_version: catalogue.service(id).and_then(|s| s.version),
+            name: service.name.clone(),
+            group: service.group.clone(),
+            legacy_path: service.legacy_path.clone(),
+            description: service.description.clone(),
+            parameters: service.parameters.clone(),
+            targets: service.targets.clone(),
+            support: service.support.clone(),
+            validity: service.validity.clone(),
+            providers: Some(catalogue.providers_of(id).into_iter().collect()),
+            retired_at: retired.map(|r| r.retired_at),
+            retired_reason: retired.and_then(|r| r.reason.clone()),
+        }
+    }
+
+    fn definition(self, id: String) -> ServiceDefined {
+        ServiceDefined {
+            service_id: id,
+            name: self.name,
+            group: self.group,
+            legacy_path: self.legacy_path,
+            description: self.description,
+            parameters: self.parameters,
+            targets: self.targets,
+            support: self.support,
+            validity: self.validity,
+            version: None,
         }
     }
 }
 
-#[derive(Serialize)]
-struct ProviderView<'a> {
-    id: &'a str,
-    name: &'a str,
-    country: &'a str,
-    services: &'a [String],
-    contact_email: Option<&'a str>,
+/// A group as `GET` shows it and `PUT` takes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupDoc {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    retired_at: Option<Timestamp>,
+    #[serde(default)]
+    retired_reason: Option<String>,
+    /// Its shifters (shown to staff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    members: Option<Vec<MemberDoc>>,
 }
 
-impl<'a> From<&'a ProviderRegistered> for ProviderView<'a> {
-    fn from(p: &'a ProviderRegistered) -> Self {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberDoc {
+    subject: String,
+    since: Timestamp,
+}
+
+impl From<Member> for MemberDoc {
+    fn from(member: Member) -> Self {
         Self {
-            id: &p.provider_id,
-            name: &p.name,
-            country: &p.country,
-            services: &p.services,
-            contact_email: p.contact_email.as_deref(),
+            subject: member.subject,
+            since: member.since,
         }
     }
+}
+
+impl GroupDoc {
+    fn of(catalogue: &Catalogue, group: &GroupDefined) -> Self {
+        let id = &group.group_id;
+        let retired = catalogue.retired.groups.get(id);
+        Self {
+            id: Some(id.clone()),
+            version: catalogue.group_versions.get(id).copied(),
+            name: group.name.clone(),
+            description: group.description.clone(),
+            retired_at: retired.map(|r| r.retired_at),
+            retired_reason: retired.and_then(|r| r.reason.clone()),
+            members: None,
+        }
+    }
+}
+
+/// A provider as `GET` shows it and `PUT` takes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderDoc {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    name: String,
+    country: String,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    contact_email: Option<String>,
+    #[serde(default)]
+    retired_at: Option<Timestamp>,
+    #[serde(default)]
+    retired_reason: Option<String>,
+    /// Its operators (shown to staff and to its own operators).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    members: Option<Vec<MemberDoc>>,
+}
+
+impl ProviderDoc {
+    fn of(catalogue: &Catalogue, provider: &ProviderRegistered) -> Self {
+        let id = &provider.provider_id;
+        let retired = catalogue.retired.providers.get(id);
+        Self {
+            id: Some(id.clone()),
+            version: catalogue.provider_versions.get(id).copied(),
+            name: provider.name.clone(),
+            country: provider.country.clone(),
+            services: provider.services.clone(),
+            contact_email: provider.contact_email.clone(),
+            retired_at: retired.map(|r| r.retired_at),
+            retired_reason: retired.and_then(|r| r.reason.clone()),
+            members: None,
+        }
+    }
+}
+
+/// Whether `principal` sees who the members of `of` `scope` are: staff, and
+/// a provider's own operators.
+fn sees_members(principal: &Principal, of: MemberOf, scope: &str) -> bool {
+    principal.roles().any(|role| match role {
+        Role::Admin | Role::Auditor | Role::System | Role::Shifter { .. } => true,
+        Role::Provider { providers } => of == MemberOf::Provider && providers.contains(scope),
+        Role::Customer { .. } => false,
+    })
+}
+
+/// The id a body names must be the path's.
+fn same_id(path: &str, body: Option<&String>) -> Result<(), ApiError> {
+    match body {
+        Some(id) if id != path => Err(ApiError::Validation(vec![FieldError::new(
+            "id",
+            format!("is {id:?}, but the path names {path:?}"),
+        )])),
+        _ => Ok(()),
+    }
+}
+
+/// The version a change must find: `If-Match`, else the body's `version`.
+fn expected(input: &CommandInput, body: Option<u32>) -> Option<u32> {
+    input
+        .if_match
+        .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+        .or(body)
+}
+
+/// Answers a change: 201 with `Location` for a new entry, else 200; the
+/// `ETag` is the entry's version (in the answer's `version`).
+fn changed<T: Serialize>(ran: Ran<T>, created: bool, location: String, version: u64) -> Response {
+    let ran = match ran {
+        Ran::Done {
+            answer, position, ..
+        } => Ran::Done {
+            answer,
+            version,
+            position,
+        },
+        replayed => replayed,
+    };
+    respond(ran, created.then_some(location))
+}
+
+fn entry_version<T: Serialize>(answer: &Ran<T>) -> u64 {
+    match answer {
+        Ran::Done { answer, .. } => serde_json::to_value(answer)
+            .ok()
+            .and_then(|v| v.get("version")?.as_u64())
+            .unwrap_or(0),
+        Ran::Replayed(_) => 0,
+    }
+}
+
+#[derive(Deserialize)]
+struct VersionQuery {
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AsOfQuery {
+    as_of: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RetireQuery {
+    reason: Option<String>,
 }
 
 #[utoipa::path(
     get,
     path = "/v1/services",
     tag = "catalogue",
-    summary = "Groups and services",
+    summary = "Groups and services (every version's current one, retired ones too)",
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
-async fn list_services(State(app): State<App>, _: Caller) -> Json<serde_json::Value> {
-    let catalogue = &app.catalogue;
-    let groups: Vec<GroupView> = catalogue
+async fn list_services(State(app): State<App>, _: Caller) -> Result<Response, ApiError> {
+    let catalogue = app.catalogue().await?;
+    let groups: Vec<GroupDoc> = catalogue
         .groups
         .values()
-        .map(|g| GroupView {
-            id: &g.group_id,
-            name: &g.name,
-            description: g.description.as_deref(),
-        })
+        .map(|g| GroupDoc::of(&catalogue, g))
         .collect();
-    let services: Vec<ServiceView> = catalogue.services.values().map(Into::into).collect();
-    Json(serde_json::json!({ "groups": groups, "services": services }))
+    let services: Vec<ServiceDoc> = catalogue
+        .services
+        .values()
+        .map(|s| ServiceDoc::of(&catalogue, s))
+        .collect();
+    Ok(Json(serde_json::json!({ "groups": groups, "services": services })).into_response())
 }
 
 #[utoipa::path(
     get,
     path = "/v1/services/{id}",
     tag = "catalogue",
-    summary = "One service with its parameters",
-    params(("id" = String, Path, description = "The service's id")),
+    summary = "One service with its parameters, now or at a version",
+    params(("id" = String, Path, description = "The service's id"), ("version" = Option<u32>, Query, description = "A version of the service (1 is the first); default the latest")),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -106,12 +334,349 @@ async fn get_service(
     State(app): State<App>,
     _: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let service = app
-        .catalogue
+    Query(query): Query<VersionQuery>,
+) -> Result<Response, ApiError> {
+    let catalogue = app.catalogue().await?;
+    let current = catalogue
         .service(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no service {id:?}")))?;
-    Ok(Json(serde_json::json!(ServiceView::from(service))))
+    let service = match query.version.as_deref().map(str::trim) {
+        None => current,
+        Some(raw) => {
+            let version: u32 = raw.parse().map_err(|_| {
+                ApiError::BadRequest(format!("version must be a positive integer, not {raw:?}"))
+            })?;
+            catalogue.service_at(&id, Some(version)).ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "service {id} has versions 1 to {}",
+                    current.version.unwrap_or(1)
+                ))
+            })?
+        }
+    };
+    let doc = ServiceDoc::of(&catalogue, service);
+    let mut response = Json(&doc).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(u64::from(doc.version.unwrap_or(1))));
+    Ok(response)
+}
+
+async fn define_service(
+    app: &App,
+    path_id: Option<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    require(&input.principal, Capability::ChangeCatalogue)?;
+    let body: ServiceDoc = input.json()?;
+    let id = match (path_id, &body.id) {
+        (Some(path), body_id) => {
+            same_id(&path, body_id.as_ref())?;
+            path
+        }
+        (None, Some(id)) => id.clone(),
+        (None, None) => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "id",
+                "is required to add a service",
+            )]));
+        }
+    };
+    let exists = app.catalogue().await?.service(&id).is_some();
+    let expected = expected(&input, body.version);
+    let providers = body.providers.clone();
+    let command = CatalogueCommand::DefineService {
+        by: input.principal.clone(),
+        service: body.definition(id.clone()),
+        providers,
+        expected,
+    };
+    let effect = if exists {
+        Effect::Changed
+    } else {
+        Effect::Created
+    };
+    let answer_id = id.clone();
+    let ran = catalogue::change(&app.store, &input.request(app, effect), command, |after| {
+        after.service(&answer_id).map(|s| ServiceDoc::of(after, s))
+    })
+    .await?;
+    let version = entry_version(&ran);
+    Ok(changed(ran, !exists, format!("/v1/services/{id}"), version))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/services",
+    tag = "catalogue",
+    summary = "Add a service (admins); its id in the body",
+    params(crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already so", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn add_service(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
+    define_service(&app, None, input).await
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/services/{id}",
+    tag = "catalogue",
+    summary = "Add a service or make its next version (admins): the JSON GET answers, changed",
+    params(("id" = String, Path, description = "The service's id"), crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn put_service(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    define_service(&app, Some(id), input).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/services/{id}",
+    tag = "catalogue",
+    summary = "As PUT",
+    params(("id" = String, Path, description = "The service's id"), crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn post_service(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    define_service(&app, Some(id), input).await
+}
+
+/// Retires an entry: 200 with the entry as it is now, retired.
+async fn retire<T: Serialize>(
+    app: &App,
+    entry: Entry,
+    reason: Option<String>,
+    input: CommandInput,
+    view: impl Fn(&Catalogue) -> Option<T>,
+) -> Result<Response, ApiError> {
+    require(&input.principal, Capability::ChangeCatalogue)?;
+    let reason = reason
+        .map(|r| crate::validation::text("reason", &r, 2000))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let command = CatalogueCommand::Retire {
+        by: input.principal.clone(),
+        entry,
+        reason,
+        at: app.now(),
+        expected: expected(&input, None),
+    };
+    let ran = catalogue::change(
+        &app.store,
+        &input.request(app, Effect::Changed),
+        command,
+        view,
+    )
+    .await?;
+    let version = entry_version(&ran);
+    Ok(changed(ran, false, String::new(), version))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/services/{id}",
+    tag = "catalogue",
+    summary = "Retire a service (admins): no new orders; its orders go on",
+    params(("id" = String, Path, description = "The service's id"), ("reason" = Option<String>, Query, description = "Why"), crate::http::openapi::CommandHeaders),
+    responses((status = 200, description = "Retired", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn retire_service(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(query): Query<RetireQuery>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let shown = id.clone();
+    retire(
+        &app,
+        Entry::Service(id),
+        query.reason,
+        input,
+        move |after| after.service(&shown).map(|s| ServiceDoc::of(after, s)),
+    )
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/groups",
+    tag = "catalogue",
+    summary = "Order-type groups",
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn list_groups(State(app): State<App>, _: Caller) -> Result<Response, ApiError> {
+    let catalogue = app.catalogue().await?;
+    let groups: Vec<GroupDoc> = catalogue
+        .groups
+        .values()
+        .map(|g| GroupDoc::of(&catalogue, g))
+        .collect();
+    Ok(Json(serde_json::json!({ "groups": groups })).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{id}",
+    tag = "catalogue",
+    summary = "One group with its shifters (staff see members), now or as it was",
+    params(("id" = String, Path, description = "The group's id"), ("as_of" = Option<String>, Query, description = "An RFC 3339 instant: the members as they were then")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn get_group(
+    State(app): State<App>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Response, ApiError> {
+    let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
+    let catalogue = app.catalogue().await?;
+    let group = catalogue
+        .groups
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("no group {id:?}")))?;
+    let mut doc = GroupDoc::of(&catalogue, group);
+    if sees_members(&principal, MemberOf::Group, &id) {
+        let members = members::members(&app.store, MemberOf::Group, &id, as_of).await?;
+        doc.members = Some(members.into_iter().map(Into::into).collect());
+    }
+    let mut response = Json(&doc).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(u64::from(doc.version.unwrap_or(1))));
+    Ok(response)
+}
+
+async fn define_group(
+    app: &App,
+    path_id: Option<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    require(&input.principal, Capability::ChangeCatalogue)?;
+    let body: GroupDoc = input.json()?;
+    let id = match (path_id, &body.id) {
+        (Some(path), body_id) => {
+            same_id(&path, body_id.as_ref())?;
+            path
+        }
+        (None, Some(id)) => id.clone(),
+        (None, None) => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "id",
+                "is required to add a group",
+            )]));
+        }
+    };
+    let exists = app.catalogue().await?.has_group(&id);
+    let command = CatalogueCommand::DefineGroup {
+        by: input.principal.clone(),
+        group: GroupDefined {
+            group_id: id.clone(),
+            name: body.name,
+            description: body.description,
+        },
+        expected: expected(&input, body.version),
+    };
+    let effect = if exists {
+        Effect::Changed
+    } else {
+        Effect::Created
+    };
+    let answer_id = id.clone();
+    let ran = catalogue::change(&app.store, &input.request(app, effect), command, |after| {
+        after.groups.get(&answer_id).map(|g| GroupDoc::of(after, g))
+    })
+    .await?;
+    let version = entry_version(&ran);
+    Ok(changed(ran, !exists, format!("/v1/groups/{id}"), version))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/groups",
+    tag = "catalogue",
+    summary = "Add a group (admins); its id in the body",
+    params(crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already so", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn add_group(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
+    define_group(&app, None, input).await
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/groups/{id}",
+    tag = "catalogue",
+    summary = "Add a group or change it (admins): the JSON GET answers, changed",
+    params(("id" = String, Path, description = "The group's id"), crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn put_group(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    define_group(&app, Some(id), input).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{id}",
+    tag = "catalogue",
+    summary = "As PUT",
+    params(("id" = String, Path, description = "The group's id"), crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn post_group(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    define_group(&app, Some(id), input).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/groups/{id}",
+    tag = "catalogue",
+    summary = "Retire a group without live services (admins)",
+    params(("id" = String, Path, description = "The group's id"), ("reason" = Option<String>, Query, description = "Why"), crate::http::openapi::CommandHeaders),
+    responses((status = 200, description = "Retired", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn retire_group(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(query): Query<RetireQuery>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let shown = id.clone();
+    retire(&app, Entry::Group(id), query.reason, input, move |after| {
+        after.groups.get(&shown).map(|g| GroupDoc::of(after, g))
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -122,7 +687,188 @@ async fn get_service(
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
-async fn list_providers(State(app): State<App>, _: Caller) -> Json<serde_json::Value> {
-    let providers: Vec<ProviderView> = app.catalogue.providers.values().map(Into::into).collect();
-    Json(serde_json::json!({ "providers": providers }))
+async fn list_providers(State(app): State<App>, _: Caller) -> Result<Response, ApiError> {
+    let catalogue = app.catalogue().await?;
+    let providers: Vec<ProviderDoc> = catalogue
+        .providers
+        .values()
+        .map(|p| ProviderDoc::of(&catalogue, p))
+        .collect();
+    Ok(Json(serde_json::json!({ "providers": providers })).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/providers/{id}",
+    tag = "catalogue",
+    summary = "One provider with its operators (staff and its own operators see members)",
+    params(("id" = String, Path, description = "The provider's id"), ("as_of" = Option<String>, Query, description = "An RFC 3339 instant: the members as they were then")),
+    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn get_provider(
+    State(app): State<App>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Response, ApiError> {
+    let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
+    let catalogue = app.catalogue().await?;
+    let provider = catalogue
+        .providers
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("no provider {id:?}")))?;
+    let mut doc = ProviderDoc::of(&catalogue, provider);
+    if sees_members(&principal, MemberOf::Provider, &id) {
+        let members = members::members(&app.store, MemberOf::Provider, &id, as_of).await?;
+        doc.members = Some(members.into_iter().map(Into::into).collect());
+    }
+    let mut response = Json(&doc).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(u64::from(doc.version.unwrap_or(1))));
+    Ok(response)
+}
+
+async fn define_provider(
+    app: &App,
+    path_id: Option<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    require(&input.principal, Capability::ChangeCatalogue)?;
+    let body: ProviderDoc = input.json()?;
+    let id = match (path_id, &body.id) {
+        (Some(path), body_id) => {
+            same_id(&path, body_id.as_ref())?;
+            path
+        }
+        (None, Some(id)) => id.clone(),
+        (None, None) => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "id",
+                "is required to add a provider",
+            )]));
+        }
+    };
+    let exists = app.catalogue().await?.has_provider(&id);
+    if let Some(email) = &body.contact_email
+        && email.parse::<lettre::Address>().is_err()
+    {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "contact_email",
+            format!("{email:?} is not an e-mail address"),
+        )]));
+    }
+    let command = CatalogueCommand::DefineProvider {
+        by: input.principal.clone(),
+        provider: ProviderRegistered {
+            provider_id: id.clone(),
+            name: body.name,
+            country: body.country,
+            services: body.services,
+            contact_email: body.contact_email,
+        },
+        expected: expected(&input, body.version),
+    };
+    let effect = if exists {
+        Effect::Changed
+    } else {
+        Effect::Created
+    };
+    let answer_id = id.clone();
+    let ran = catalogue::change(&app.store, &input.request(app, effect), command, |after| {
+        after
+            .providers
+            .get(&answer_id)
+            .map(|p| ProviderDoc::of(after, p))
+    })
+    .await?;
+    let version = entry_version(&ran);
+    Ok(changed(
+        ran,
+        !exists,
+        format!("/v1/providers/{id}"),
+        version,
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/providers",
+    tag = "catalogue",
+    summary = "Add a provider (admins); its id in the body",
+    params(crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already so", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn add_provider(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
+    define_provider(&app, None, input).await
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/providers/{id}",
+    tag = "catalogue",
+    summary = "Add a provider or change it (admins): the JSON GET answers, changed",
+    params(("id" = String, Path, description = "The provider's id"), crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn put_provider(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    define_provider(&app, Some(id), input).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/providers/{id}",
+    tag = "catalogue",
+    summary = "As PUT",
+    params(("id" = String, Path, description = "The provider's id"), crate::http::openapi::CommandHeaders),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn post_provider(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    define_provider(&app, Some(id), input).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/providers/{id}",
+    tag = "catalogue",
+    summary = "Retire a provider (admins): no new provisioning steps; its steps go on",
+    params(("id" = String, Path, description = "The provider's id"), ("reason" = Option<String>, Query, description = "Why"), crate::http::openapi::CommandHeaders),
+    responses((status = 200, description = "Retired", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn retire_provider(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(query): Query<RetireQuery>,
+    input: CommandInput,
+) -> Result<Response, ApiError> {
+    let shown = id.clone();
+    retire(
+        &app,
+        Entry::Provider(id),
+        query.reason,
+        input,
+        move |after| {
+            after
+                .providers
+                .get(&shown)
+                .map(|p| ProviderDoc::of(after, p))
+        },
+    )
+    .await
 }

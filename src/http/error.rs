@@ -542,6 +542,51 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl From<crate::catalogue::ChangeError> for ApiError {
+    fn from(error: crate::catalogue::ChangeError) -> Self {
+        use crate::catalogue::ChangeError;
+        use crate::catalogue::errors::CatalogueError;
+        match error {
+            ChangeError::Store(e) => e.into(),
+            ChangeError::Run(e) => e.into(),
+            ChangeError::Refused(refusal) => {
+                let detail = refusal.to_string();
+                match refusal {
+                    CatalogueError::NotAllowed => Self::Forbidden(detail),
+                    CatalogueError::Invalid { field, reason } => {
+                        Self::Validation(vec![FieldError::new(field, reason)])
+                    }
+                    CatalogueError::NotFound { .. } => Self::NotFound(detail),
+                    CatalogueError::VersionMismatch { current, .. } => Self::PreconditionFailed {
+                        current_version: u64::from(current),
+                    },
+                    CatalogueError::AlreadySeeded
+                    | CatalogueError::Retired { .. }
+                    | CatalogueError::GroupChange { .. }
+                    | CatalogueError::GroupInUse { .. } => Self::Conflict(detail),
+                }
+            }
+        }
+    }
+}
+
+impl From<crate::members::MembersError> for ApiError {
+    fn from(error: crate::members::MembersError) -> Self {
+        use crate::members::MembersError;
+        use crate::members::errors::MembershipError;
+        let detail = error.to_string();
+        match error {
+            MembersError::Invalid(errors) => Self::Validation(errors),
+            MembersError::UnknownScope { .. } => Self::NotFound(detail),
+            MembersError::RetiredScope { .. } => Self::Conflict(detail),
+            MembersError::Refused(MembershipError::NotAllowed) => Self::Forbidden(detail),
+            MembersError::Refused(MembershipError::NotAMember { .. }) => Self::NotFound(detail),
+            MembersError::Run(e) => e.into(),
+            MembersError::Store(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod database_error_tests {
     use super::*;

@@ -9,6 +9,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use sha2::{Digest, Sha256};
@@ -250,6 +251,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 /// A trimmed, non-empty query value (`?limit=` reads as no limit).
 pub fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// An RFC 3339 instant; a `+` offset that a query string decoded to a space is
+/// read back as `+`.
+pub fn parse_instant(raw: &str) -> Result<Timestamp, ApiError> {
+    raw.trim().replace(' ', "+").parse().map_err(|e| {
+        ApiError::BadRequest(format!(
+            "as_of must be an RFC 3339 instant like 2026-03-01T12:00:00Z: {e}"
+        ))
+    })
 }
 
 #[cfg(test)]

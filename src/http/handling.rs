@@ -185,7 +185,7 @@ async fn put(
 ) -> Result<Json<TargetsView>, ApiError> {
     require(&input.principal, Capability::DefineHandlingTargets)?;
     let request: TargetsRequest = input.json()?;
-    let (store, catalogue) = (&app.store, &app.catalogue);
+    let (store, catalogue) = (&app.store, &*app.catalogue().await?);
     let defined =
         handling::define(store, catalogue, group, service, &request, &input.meta(app)).await?;
     Ok(Json(defined.into()))

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod handling;
 pub mod health;
 pub mod me;
+pub mod members;
 pub mod openapi;
 pub mod orders;
 pub mod paging;
@@ -55,6 +56,7 @@ pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::Open
         .merge(me::router())
         .merge(brands::router())
         .merge(tokens::router())
+        .merge(members::router())
         .split_for_parts()
 }
 

@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use pactum_events::order::{OrderSource, OrderStatus, Visibility};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -20,7 +19,7 @@ use crate::agreements::service::Activation;
 use crate::app::App;
 use crate::http::agreements::TargetsBody;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, CommandInput, Path, Query, given, parse_json};
+use crate::http::extract::{Caller, CommandInput, Path, Query, given, parse_instant, parse_json};
 use crate::http::paging::ListRequest;
 use crate::http::response::{etag, listed, respond};
 use crate::orders::commands::OrderAction;
@@ -72,7 +71,7 @@ async fn submit(State(app): State<App>, input: CommandInput) -> Result<Response,
     let submission = parse_submission(&input.body)?;
     let request = input.request(&app, Effect::Created);
     let order = service::prepare_json(
-        &app.catalogue,
+        &*app.catalogue().await?,
         &input.principal,
         submission,
         request.meta.now,
@@ -160,7 +159,7 @@ async fn submit_legacy(State(app): State<App>, input: CommandInput) -> Result<Re
     let customer = service::legacy_customer(&input.principal)?;
     let request = input.request(&app, Effect::Created);
     let order = service::prepare_legacy(
-        &app.catalogue,
+        &*app.catalogue().await?,
         customer,
         raw,
         OrderSource::Legacy {
@@ -446,7 +445,7 @@ async fn propose(
     let request = input.request(&app, Effect::Created);
     let answer = service::propose(
         &app.store,
-        &app.catalogue,
+        &*app.catalogue().await?,
         &id,
         body.parameters,
         note,
@@ -550,7 +549,7 @@ async fn plan(
         return Err(ApiError::Validation(errors));
     }
     let request = input.request(&app, Effect::Changed);
-    let answer = service::plan(&app.store, &app.catalogue, &id, steps, &request).await?;
+    let answer = service::plan(&app.store, &*app.catalogue().await?, &id, steps, &request).await?;
     Ok(respond(answer, None))
 }
 
@@ -681,7 +680,13 @@ async fn activate(
         provider_targets,
     };
     let request = input.request(&app, Effect::Changed);
-    let answer = agreements::service::activate(&app.issuing(), &id, activation, &request).await?;
+    let answer = agreements::service::activate(
+        &app.issuing(&*app.catalogue().await?),
+        &id,
+        activation,
+        &request,
+    )
+    .await?;
     Ok(respond(answer, None))
 }
 
@@ -781,16 +786,6 @@ async fn get_order(
         .headers_mut()
         .insert(header::ETAG, etag(view.version));
     Ok(response)
-}
-
-/// An RFC 3339 instant; a `+` offset that a query string decoded to a space is
-/// read back as `+`.
-fn parse_instant(raw: &str) -> Result<Timestamp, ApiError> {
-    raw.trim().replace(' ', "+").parse().map_err(|e| {
-        ApiError::BadRequest(format!(
-            "as_of must be an RFC 3339 instant like 2026-03-01T12:00:00Z: {e}"
-        ))
-    })
 }
 
 /// `GET /v1/orders/{id}/history`

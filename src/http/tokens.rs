@@ -85,7 +85,7 @@ impl From<IssuedToken> for IssuedView {
         let (org, groups, provider) = match issued.principal.role {
             Role::Customer { org } => (Some(org), Vec::new(), None),
             Role::Shifter { groups } => (None, groups.into_iter().collect(), None),
-            Role::Provider { provider } => (None, Vec::new(), Some(provider)),
+            Role::Provider { providers } => (None, Vec::new(), providers.into_iter().next()),
             Role::Auditor | Role::Admin | Role::System => (None, Vec::new(), None),
         };
         Self {
@@ -183,7 +183,13 @@ async fn create(
                 format!("must be no later than your own token's expiry, {latest}"),
             )])
         })?;
-    let issued = tokens::issue(&app.store, &app.catalogue, &request, &input.meta(&app)).await?;
+    let issued = tokens::issue(
+        &app.store,
+        &*app.catalogue().await?,
+        &request,
+        &input.meta(&app),
+    )
+    .await?;
     let location = format!("/v1/tokens/{}", issued.token_id);
     let mut response = (StatusCode::CREATED, Json(IssuedView::from(issued))).into_response();
     // Nothing on the way may keep the one answer that holds the secret.

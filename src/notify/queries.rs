@@ -111,17 +111,9 @@ pub async fn order_facts(
     )
 }
 
-/// Every unrevoked shifter of `group`.
+/// Every shifter of `group` now (its members).
 pub async fn shifters(conn: &mut DbConnection, group: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT t.subject FROM access_tokens t \
-         JOIN access_token_groups g ON g.token_id = t.token_id \
-         WHERE t.role = 'shifter' AND g.group_id = $1 AND t.revoked_at IS NULL \
-         ORDER BY t.subject",
-    )
-    .bind(group)
-    .fetch_all(&mut *conn)
-    .await?)
+    crate::members::queries::group_members(conn, group).await
 }
 
 /// In one statement: the e-mail of `subject`'s newest unrevoked token that has

@@ -110,7 +110,7 @@ impl Order {
         providers
     }
 
-    fn scope(&self) -> Option<OrderScope<'_>> {
+    pub fn scope(&self) -> Option<OrderScope<'_>> {
         self.placed.as_ref().map(|placed| OrderScope {
             org: &placed.org,
             group: &placed.group,
@@ -140,8 +140,15 @@ impl Order {
             };
         }
         let provider = match (&by.role, provider) {
-            (Role::Provider { provider: own }, None) => own.clone(),
-            (Role::Provider { provider: own }, Some(named)) if &named != own => {
+            // An operator writes as its provider on this order, if that is one.
+            (Role::Provider { providers }, None) => {
+                let mut own = self.providers.iter().filter(|p| providers.contains(*p));
+                match (own.next(), own.next()) {
+                    (Some(one), None) => one.clone(),
+                    _ => return Err(OrderError::NoProviderNamed),
+                }
+            }
+            (Role::Provider { providers }, Some(named)) if !providers.contains(&named) => {
                 return Err(OrderError::NotYourProvider { provider: named });
             }
             (_, Some(named)) => named,
@@ -193,6 +200,7 @@ impl Order {
                 note: new.note,
                 submitted_at: new.submitted_at,
                 source: new.source,
+                service_version: new.service_version,
             })];
             if let Some(targets) = targets {
                 events.extend(clocks::start(targets, new.submitted_at));
@@ -445,8 +453,8 @@ impl Order {
             .steps
             .get(&step_id)
             .ok_or(OrderError::NoSuchStep { step_id })?;
-        if let Role::Provider { provider } = &by.role
-            && provider != &step.provider
+        if let Role::Provider { providers } = &by.role
+            && !providers.contains(&step.provider)
         {
             return Err(OrderError::NotYourStep { step_id });
         }

@@ -19,6 +19,7 @@ fn alice() -> Principal {
     Principal {
         subject: "alice".into(),
         role: Role::Customer { org: "acme".into() },
+        also: Vec::new(),
     }
 }
 
@@ -28,6 +29,7 @@ fn mallory() -> Principal {
         role: Role::Customer {
             org: "globex".into(),
         },
+        also: Vec::new(),
     }
 }
 
@@ -37,6 +39,7 @@ fn shifter(subject: &str, group: &str) -> Principal {
         role: Role::Shifter {
             groups: BTreeSet::from([group.to_owned()]),
         },
+        also: Vec::new(),
     }
 }
 
@@ -48,6 +51,7 @@ fn auditor() -> Principal {
     Principal {
         subject: "audrey".into(),
         role: Role::Auditor,
+        also: Vec::new(),
     }
 }
 
@@ -59,6 +63,7 @@ pub(crate) fn new_order() -> NewOrder {
     NewOrder {
         order_id: "o-1".into(),
         service: "cloud-compute".into(),
+        service_version: Some(1),
         group: "compute".into(),
         customer: Customer {
             org: "acme".into(),
@@ -85,6 +90,7 @@ fn submitted() -> OrderEvent {
         note: order.note,
         submitted_at: order.submitted_at,
         source: order.source,
+        service_version: order.service_version,
     })
 }
 
@@ -768,8 +774,9 @@ fn operator(provider: &str) -> Principal {
     Principal {
         subject: format!("op-{provider}"),
         role: Role::Provider {
-            provider: provider.into(),
+            providers: std::collections::BTreeSet::from([provider.into()]),
         },
+        also: Vec::new(),
     }
 }
 

@@ -47,6 +47,7 @@ fn alice() -> Principal {
     Principal {
         subject: "alice".into(),
         role: Role::Customer { org: "acme".into() },
+        also: Vec::new(),
     }
 }
 
@@ -56,6 +57,7 @@ fn sam() -> Principal {
         role: Role::Shifter {
             groups: ["compute".to_owned()].into(),
         },
+        also: Vec::new(),
     }
 }
 

@@ -101,6 +101,8 @@ pub enum OrderAction {
 pub struct NewOrder {
     pub order_id: String,
     pub service: String,
+    /// The version of the service the parameters were validated against.
+    pub service_version: Option<u32>,
     pub group: String,
     pub customer: Customer,
     pub parameters: Parameters,

@@ -96,12 +96,24 @@ pub enum QueueError {
 /// The scans that together answer `query` for `principal`: their union, in
 /// keyset order, is the queue. An empty list means nothing is visible.
 pub fn scans(principal: &Principal, query: &QueueQuery) -> Result<Vec<Scan>, QueueError> {
+    // What the caller's roles pin, whatever it asks (`access::policy`): the
+    // union of each role's scope.
+    let scopes = policy::order_queue_scopes(principal);
+    if scopes.is_empty() {
+        return Err(QueueError::Forbidden);
+    }
+    Ok(scopes
+        .iter()
+        .flat_map(|scope| scans_within(scope, query))
+        .collect())
+}
+
+/// The scans of `query` within one role's scope.
+fn scans_within(scope: &policy::ListScope, query: &QueueQuery) -> Vec<Scan> {
     let mut fixed: Vec<(&'static str, String)> = Vec::new();
-    // What the caller's role pins, whatever it asks (`access::policy`).
-    let scope = policy::order_queue_scope(principal).ok_or(QueueError::Forbidden)?;
     if let Some(org) = &scope.org {
         if query.customer.as_ref().is_some_and(|c| c != org) {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         fixed.push(("org", org.clone()));
     }
@@ -151,7 +163,7 @@ pub fn scans(principal: &Principal, query: &QueueQuery) -> Result<Vec<Scan>, Que
             scans.push(Scan { equals });
         }
     }
-    Ok(scans)
+    scans
 }
 
 /// A page of the queue (read from the `order_queue` projection, `index`), as

@@ -19,6 +19,7 @@ fn principal(role: Role) -> Principal {
     Principal {
         subject: "someone".into(),
         role,
+        also: Vec::new(),
     }
 }
 
@@ -210,7 +211,7 @@ fn customers_are_confined_to_their_organisation() {
     assert!(matches!(
         scans(
             &principal(Role::Provider {
-                provider: "surf".into()
+                providers: std::collections::BTreeSet::from(["surf".into()]),
             }),
             &query()
         ),

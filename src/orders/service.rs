@@ -13,12 +13,12 @@ use pactum_projections::order_view::OrderView;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::access::policy::{self, Capability, OrderAction as PolicyAction};
-use crate::access::tokens::is_group_shifter;
+use crate::access::policy::{self, Capability, OrderAction as PolicyAction, OrderScope};
 use crate::access::{Principal, Role};
 use crate::catalogue::{Catalogue, params};
 use crate::execute::{self, Loaded};
 use crate::handling;
+use crate::members::is_group_shifter;
 use crate::orders::aggregate::Order;
 use crate::orders::commands::{NewOrder, OrderAction, OrderCommand};
 use crate::orders::errors::OrderError;
@@ -96,8 +96,22 @@ pub fn prepare_json(
     now: Timestamp,
 ) -> Result<NewOrder, ServiceError> {
     let customer = customer_of(principal)?;
-    let Some(service) = catalogue.service(&submission.service) else {
-        let known = catalogue.services.keys().cloned().collect::<Vec<_>>();
+    if catalogue.retired.services.contains_key(&submission.service) {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "service",
+            format!(
+                "service {:?} is retired and takes no new orders",
+                submission.service
+            ),
+        )]));
+    }
+    let Some(service) = catalogue.live_service(&submission.service) else {
+        let known = catalogue
+            .services
+            .keys()
+            .filter(|id| catalogue.live_service(id).is_some())
+            .cloned()
+            .collect::<Vec<_>>();
         return Err(ServiceError::Invalid(vec![FieldError::new(
             "service",
             format!(
@@ -112,6 +126,7 @@ pub fn prepare_json(
     Ok(NewOrder {
         order_id: new_order_id(),
         service: service.service_id.clone(),
+        service_version: service.version,
         group: service.group.clone(),
         customer,
         parameters,
@@ -136,9 +151,23 @@ pub fn prepare_legacy(
     let service = catalogue
         .service(&parsed.service_id)
         .expect("the parser returns catalogue services");
+    // An import brings past orders, of services since retired too; a new
+    // legacy order is a new order.
+    if matches!(source, OrderSource::Legacy { .. })
+        && catalogue.live_service(&service.service_id).is_none()
+    {
+        return Err(vec![FieldError::new(
+            "service",
+            format!(
+                "service {:?} is retired and takes no new orders",
+                service.service_id
+            ),
+        )]);
+    }
     Ok(NewOrder {
         order_id: new_order_id(),
         service: service.service_id.clone(),
+        service_version: service.version,
         group: service.group.clone(),
         customer,
         parameters: parsed.parameters,
@@ -174,10 +203,9 @@ pub async fn execute(
     action: OrderAction,
     request: &CommandRequest,
 ) -> Result<Ran<OrderView>, ServiceError> {
-    let now = request.meta.now;
     let action = &action;
     run(store, order_id, request, Source::Hot, async |loaded| {
-        let action = gather_facts(store, loaded, action.clone(), now).await?;
+        let action = gather_facts(store, loaded, action.clone()).await?;
         step(loaded, request, action)
     })
     .await
@@ -221,11 +249,20 @@ pub fn step(
     if !loaded.exists() && !matches!(action, OrderAction::Submit(_)) {
         return Err(OrderError::NotFound.into());
     }
-    Ok(Step::alone(OrderCommand {
-        by: request.meta.principal.clone(),
+    // A person with several roles acts as the most privileged one that may do
+    // this here, and is recorded as that role.
+    let principal = &request.meta.principal;
+    let acting = loaded
+        .aggregate
+        .scope()
+        .and_then(|scope| policy::acting(principal, scope, action.policy_action()));
+    let mut step = Step::alone(OrderCommand {
+        by: acting.clone().unwrap_or_else(|| principal.clone()),
         at: request.meta.now,
         action,
-    }))
+    });
+    step.acting = acting.filter(|one| one != principal);
+    Ok(step)
 }
 
 fn view_of(loaded: &Loaded<Order>) -> Option<OrderView> {
@@ -248,12 +285,16 @@ pub async fn propose(
     run(store, order_id, request, Source::Hot, async |loaded| {
         loaded.aggregate.permits(principal, PolicyAction::Propose)?;
         let view = view_of(loaded).ok_or(OrderError::NotFound)?;
-        let service = catalogue.service(&view.service).ok_or_else(|| {
-            ServiceError::Invalid(vec![FieldError::new(
-                "service",
-                format!("{} is no longer in the catalogue", view.service),
-            )])
-        })?;
+        // Proposals are checked against the version the order was submitted
+        // under, whatever the catalogue says now.
+        let service = catalogue
+            .service_at(&view.service, view.service_version)
+            .ok_or_else(|| {
+                ServiceError::Invalid(vec![FieldError::new(
+                    "service",
+                    format!("{} is no longer in the catalogue", view.service),
+                )])
+            })?;
         let mut merged: Map<String, Value> = view.agreed_parameters.clone().into_iter().collect();
         merged.extend(changes.clone());
         let parameters = params::from_json(service, &merged).map_err(ServiceError::Invalid)?;
@@ -306,6 +347,9 @@ pub async fn plan(
                     field,
                     format!("unknown provider {provider:?}"),
                 )),
+                Some(_) if catalogue.retired.providers.contains_key(provider) => errors.push(
+                    FieldError::new(field, format!("provider {provider} is retired")),
+                ),
                 Some(registered) if !registered.services.contains(&view.service) => {
                     let able: Vec<&str> = catalogue
                         .providers
@@ -344,13 +388,12 @@ async fn gather_facts(
     store: &EventStore,
     loaded: &Loaded<Order>,
     action: OrderAction,
-    now: Timestamp,
 ) -> Result<OrderAction, ServiceError> {
     Ok(match action {
         OrderAction::Assign { assignee, .. } => {
             let group = loaded.aggregate.group().unwrap_or_default();
             let assignee_is_group_shifter =
-                is_group_shifter(store.reader(), &assignee, group, now).await?;
+                is_group_shifter(store.reader(), &assignee, group).await?;
             OrderAction::Assign {
                 assignee,
                 assignee_is_group_shifter,
@@ -384,11 +427,23 @@ pub async fn get(
 }
 
 /// The order as `principal` may see it: customers without internal comments,
-/// providers only their steps and OLA, staff everything.
+/// providers only their steps and OLA, staff everything. A person with several
+/// roles sees it as the most privileged role that sees this order.
 pub fn shape(view: OrderView, principal: &Principal) -> OrderView {
-    match &principal.role {
-        Role::Provider { provider } => view.for_provider(provider),
-        _ => view.for_audience(principal.audience()),
+    let providers: Vec<String> = view
+        .provisioning
+        .iter()
+        .map(|s| s.provider.clone())
+        .collect();
+    let scope = OrderScope {
+        org: &view.customer.org,
+        group: &view.group,
+        providers: &providers,
+    };
+    let seen_as = policy::viewing(principal, scope).unwrap_or_else(|| principal.clone());
+    match &seen_as.role {
+        Role::Provider { providers } => view.for_providers(providers),
+        _ => view.for_audience(seen_as.audience()),
     }
 }
 

@@ -123,7 +123,7 @@ impl TestApp {
     pub async fn token(&self, request: TokenRequest) -> String {
         tokens::issue(
             &self.app.store,
-            &self.app.catalogue,
+            &self.app.catalogue().await.expect("the catalogue reads"),
             &request,
             &CommandMeta::system("test", self.app.now()),
         )

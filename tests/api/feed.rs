@@ -196,7 +196,7 @@ async fn shutting_down_ends_open_streams() {
 async fn auditor_token(app: &TestApp, expires_at: Option<jiff::Timestamp>) -> (String, String) {
     let issued = pactum::access::tokens::issue(
         &app.app.store,
-        &app.app.catalogue,
+        &app.app.catalogue().await.unwrap(),
         &pactum::access::tokens::TokenRequest {
             subject: "audrey".into(),
             role: "auditor".into(),

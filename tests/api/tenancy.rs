@@ -201,7 +201,7 @@ async fn missing_bad_and_revoked_tokens_are_unauthorized() {
 
     let issued = pactum::access::tokens::issue(
         &app.app.store,
-        &app.app.catalogue,
+        &app.app.catalogue().await.unwrap(),
         &pactum::access::tokens::TokenRequest {
             subject: "eve".into(),
             role: "customer".into(),
