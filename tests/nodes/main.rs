@@ -9,6 +9,7 @@ mod support;
 
 mod failures;
 mod gaps;
+mod people;
 mod racing;
 mod relay;
 mod transfer;

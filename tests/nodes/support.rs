@@ -29,7 +29,7 @@ pub fn pactum_ok(args: &[&str]) -> String {
 }
 
 /// `pactum token create` on the store at `url` for `request`; returns the token.
-fn token(url: &str, request: &pactum::access::tokens::TokenRequest) -> String {
+pub fn token(url: &str, request: &pactum::access::tokens::TokenRequest) -> String {
     let mut args = principals::args(request);
     args.extend(["--database-url".to_owned(), url.to_owned()]);
     binary().token(args)
