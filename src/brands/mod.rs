@@ -63,7 +63,7 @@ pub fn logo_of(image: &LogoImage) -> Option<Logo> {
 }
 
 /// A brand as callers see it: the logo by its type, hash and size, not its bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BrandView {
     pub org: String,
     pub name: String,
@@ -74,7 +74,7 @@ pub struct BrandView {
     pub version: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LogoSummary {
     pub media_type: String,
     /// Hex SHA-256 of the image's bytes.

@@ -45,7 +45,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(logo))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BrandBody {
     name: String,
@@ -55,7 +55,7 @@ struct BrandBody {
     logo: Option<LogoBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LogoBody {
     media_type: String,
@@ -97,7 +97,7 @@ fn may_read(principal: &Principal, org: &str) -> Result<(), ApiError> {
     tag = "brands",
     summary = "An organisation's brand (staff; customers their own)",
     params(("org" = String, Path, description = "The organisation")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = crate::brands::BrandView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn show(
@@ -121,7 +121,7 @@ async fn show(
     tag = "brands",
     summary = "The brand's logo image",
     params(("org" = String, Path, description = "The organisation")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "image/*"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = Vec<u8>, content_type = "image/*"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn logo(
@@ -144,8 +144,8 @@ async fn logo(
     tag = "brands",
     summary = "Set an organisation's brand (admins)",
     params(("org" = String, Path, description = "The organisation"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe"), ("If-Match" = Option<String>, Header, description = "The brand version (ETag) last seen")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = BrandBody, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = crate::brands::BrandView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn put(

@@ -30,6 +30,7 @@ use pactum_events::catalogue::{
 };
 use pactum_events::membership::MemberOf;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -67,7 +68,7 @@ pub fn router() -> OpenApiRouter<App> {
 }
 
 /// A service as `GET` shows it and `PUT` takes it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ServiceDoc {
     #[serde(default)]
@@ -81,17 +82,29 @@ struct ServiceDoc {
     legacy_path: String,
     #[serde(default)]
     description: Option<String>,
+    /// Each with `key`, `label`, `type` (`integer`, `number`, `enum`, `date`,
+    /// `boolean`, `text`) and its bounds (`min`, `max`, `values`,
+    /// `max_length`), `required`, `unit`, `description`.
+    #[schema(value_type = Vec<Object>)]
     parameters: Vec<ParameterSpec>,
+    /// Default service level targets of its agreements
+    /// (`availability_pct`, `reliability_pct`, `period`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     targets: Option<Targets>,
+    /// `level` and `response_hours`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     support: Option<SupportLevel>,
+    /// Which parameters give an agreement's validity (`start`, `duration_days`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     validity: Option<ValiditySpec>,
     /// The providers that offer it (now).
     #[serde(default)]
     providers: Option<BTreeSet<String>>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     retired_at: Option<Timestamp>,
     #[serde(default)]
     retired_reason: Option<String>,
@@ -136,7 +149,7 @@ impl ServiceDoc {
 }
 
 /// A group as `GET` shows it and `PUT` takes it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupDoc {
     #[serde(default)]
@@ -147,6 +160,7 @@ struct GroupDoc {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     retired_at: Option<Timestamp>,
     #[serde(default)]
     retired_reason: Option<String>,
@@ -155,10 +169,11 @@ struct GroupDoc {
     members: Option<Vec<MemberDoc>>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemberDoc {
     subject: String,
+    #[schema(value_type = String, format = DateTime)]
     since: Timestamp,
 }
 
@@ -188,7 +203,7 @@ impl GroupDoc {
 }
 
 /// A provider as `GET` shows it and `PUT` takes it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProviderDoc {
     #[serde(default)]
@@ -202,6 +217,7 @@ struct ProviderDoc {
     #[serde(default)]
     contact_email: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     retired_at: Option<Timestamp>,
     #[serde(default)]
     retired_reason: Option<String>,
@@ -283,6 +299,25 @@ fn entry_version<T: Serialize>(answer: &Ran<T>) -> u64 {
     }
 }
 
+/// `GET /v1/services`.
+#[derive(Serialize, ToSchema)]
+struct ServiceList {
+    groups: Vec<GroupDoc>,
+    services: Vec<ServiceDoc>,
+}
+
+/// `GET /v1/groups`.
+#[derive(Serialize, ToSchema)]
+struct GroupList {
+    groups: Vec<GroupDoc>,
+}
+
+/// `GET /v1/providers`.
+#[derive(Serialize, ToSchema)]
+struct ProviderList {
+    providers: Vec<ProviderDoc>,
+}
+
 #[derive(Deserialize)]
 struct VersionQuery {
     version: Option<String>,
@@ -303,7 +338,7 @@ struct RetireQuery {
     path = "/v1/services",
     tag = "catalogue",
     summary = "Groups and services (every version's current one, retired ones too)",
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = ServiceList, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn list_services(State(app): State<App>, _: Caller) -> Result<Response, ApiError> {
@@ -318,7 +353,7 @@ async fn list_services(State(app): State<App>, _: Caller) -> Result<Response, Ap
         .values()
         .map(|s| ServiceDoc::of(&catalogue, s))
         .collect();
-    Ok(Json(serde_json::json!({ "groups": groups, "services": services })).into_response())
+    Ok(Json(ServiceList { groups, services }).into_response())
 }
 
 #[utoipa::path(
@@ -327,7 +362,7 @@ async fn list_services(State(app): State<App>, _: Caller) -> Result<Response, Ap
     tag = "catalogue",
     summary = "One service with its parameters, now or at a version",
     params(("id" = String, Path, description = "The service's id"), ("version" = Option<u32>, Query, description = "A version of the service (1 is the first); default the latest")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = ServiceDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn get_service(
@@ -411,8 +446,8 @@ async fn define_service(
     tag = "catalogue",
     summary = "Add a service (admins); its id in the body",
     params(crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already so", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = ServiceDoc, content_type = "application/json"),
+    responses((status = 201, description = "Added", body = ServiceDoc, content_type = "application/json"), (status = 200, description = "Already so", body = ServiceDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn add_service(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
@@ -425,8 +460,8 @@ async fn add_service(State(app): State<App>, input: CommandInput) -> Result<Resp
     tag = "catalogue",
     summary = "Add a service or make its next version (admins): the JSON GET answers, changed",
     params(("id" = String, Path, description = "The service's id"), crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = ServiceDoc, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = ServiceDoc, content_type = "application/json"), (status = 201, description = "Added", body = ServiceDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn put_service(
@@ -443,8 +478,8 @@ async fn put_service(
     tag = "catalogue",
     summary = "As PUT",
     params(("id" = String, Path, description = "The service's id"), crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = ServiceDoc, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = ServiceDoc, content_type = "application/json"), (status = 201, description = "Added", body = ServiceDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn post_service(
@@ -492,7 +527,7 @@ async fn retire<T: Serialize>(
     tag = "catalogue",
     summary = "Retire a service (admins): no new orders; its orders go on",
     params(("id" = String, Path, description = "The service's id"), ("reason" = Option<String>, Query, description = "Why"), crate::http::openapi::CommandHeaders),
-    responses((status = 200, description = "Retired", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "Retired", body = ServiceDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn retire_service(
@@ -517,7 +552,7 @@ async fn retire_service(
     path = "/v1/groups",
     tag = "catalogue",
     summary = "Order-type groups",
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = GroupList, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn list_groups(State(app): State<App>, _: Caller) -> Result<Response, ApiError> {
@@ -527,7 +562,7 @@ async fn list_groups(State(app): State<App>, _: Caller) -> Result<Response, ApiE
         .values()
         .map(|g| GroupDoc::of(&catalogue, g))
         .collect();
-    Ok(Json(serde_json::json!({ "groups": groups })).into_response())
+    Ok(Json(GroupList { groups }).into_response())
 }
 
 #[utoipa::path(
@@ -536,7 +571,7 @@ async fn list_groups(State(app): State<App>, _: Caller) -> Result<Response, ApiE
     tag = "catalogue",
     summary = "One group with its shifters (staff see members), now or as it was",
     params(("id" = String, Path, description = "The group's id"), ("as_of" = Option<String>, Query, description = "An RFC 3339 instant: the members as they were then")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = GroupDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn get_group(
@@ -613,8 +648,8 @@ async fn define_group(
     tag = "catalogue",
     summary = "Add a group (admins); its id in the body",
     params(crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already so", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = GroupDoc, content_type = "application/json"),
+    responses((status = 201, description = "Added", body = GroupDoc, content_type = "application/json"), (status = 200, description = "Already so", body = GroupDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn add_group(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
@@ -627,8 +662,8 @@ async fn add_group(State(app): State<App>, input: CommandInput) -> Result<Respon
     tag = "catalogue",
     summary = "Add a group or change it (admins): the JSON GET answers, changed",
     params(("id" = String, Path, description = "The group's id"), crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = GroupDoc, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = GroupDoc, content_type = "application/json"), (status = 201, description = "Added", body = GroupDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn put_group(
@@ -645,8 +680,8 @@ async fn put_group(
     tag = "catalogue",
     summary = "As PUT",
     params(("id" = String, Path, description = "The group's id"), crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = GroupDoc, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = GroupDoc, content_type = "application/json"), (status = 201, description = "Added", body = GroupDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn post_group(
@@ -663,7 +698,7 @@ async fn post_group(
     tag = "catalogue",
     summary = "Retire a group without live services (admins)",
     params(("id" = String, Path, description = "The group's id"), ("reason" = Option<String>, Query, description = "Why"), crate::http::openapi::CommandHeaders),
-    responses((status = 200, description = "Retired", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "Retired", body = GroupDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn retire_group(
@@ -684,7 +719,7 @@ async fn retire_group(
     path = "/v1/providers",
     tag = "catalogue",
     summary = "Resource providers",
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = ProviderList, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn list_providers(State(app): State<App>, _: Caller) -> Result<Response, ApiError> {
@@ -694,7 +729,7 @@ async fn list_providers(State(app): State<App>, _: Caller) -> Result<Response, A
         .values()
         .map(|p| ProviderDoc::of(&catalogue, p))
         .collect();
-    Ok(Json(serde_json::json!({ "providers": providers })).into_response())
+    Ok(Json(ProviderList { providers }).into_response())
 }
 
 #[utoipa::path(
@@ -703,7 +738,7 @@ async fn list_providers(State(app): State<App>, _: Caller) -> Result<Response, A
     tag = "catalogue",
     summary = "One provider with its operators (staff and its own operators see members)",
     params(("id" = String, Path, description = "The provider's id"), ("as_of" = Option<String>, Query, description = "An RFC 3339 instant: the members as they were then")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = ProviderDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn get_provider(
@@ -798,8 +833,8 @@ async fn define_provider(
     tag = "catalogue",
     summary = "Add a provider (admins); its id in the body",
     params(crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already so", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = ProviderDoc, content_type = "application/json"),
+    responses((status = 201, description = "Added", body = ProviderDoc, content_type = "application/json"), (status = 200, description = "Already so", body = ProviderDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn add_provider(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
@@ -812,8 +847,8 @@ async fn add_provider(State(app): State<App>, input: CommandInput) -> Result<Res
     tag = "catalogue",
     summary = "Add a provider or change it (admins): the JSON GET answers, changed",
     params(("id" = String, Path, description = "The provider's id"), crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = ProviderDoc, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = ProviderDoc, content_type = "application/json"), (status = 201, description = "Added", body = ProviderDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn put_provider(
@@ -830,8 +865,8 @@ async fn put_provider(
     tag = "catalogue",
     summary = "As PUT",
     params(("id" = String, Path, description = "The provider's id"), crate::http::openapi::CommandHeaders),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "Changed (or already so)", body = serde_json::Value, content_type = "application/json"), (status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = ProviderDoc, content_type = "application/json"),
+    responses((status = 200, description = "Changed (or already so)", body = ProviderDoc, content_type = "application/json"), (status = 201, description = "Added", body = ProviderDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn post_provider(
@@ -848,7 +883,7 @@ async fn post_provider(
     tag = "catalogue",
     summary = "Retire a provider (admins): no new provisioning steps; its steps go on",
     params(("id" = String, Path, description = "The provider's id"), ("reason" = Option<String>, Query, description = "Why"), crate::http::openapi::CommandHeaders),
-    responses((status = 200, description = "Retired", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "Retired", body = ProviderDoc, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn retire_provider(

@@ -98,7 +98,7 @@ async fn remove(
     tag = "people",
     summary = "Make a person a shifter of a group (admins)",
     params(("group" = String, Path, description = "The group's id"), ("subject" = String, Path, description = "The person"), crate::http::openapi::CommandHeaders),
-    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already a member", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 201, description = "Added", body = crate::members::MemberView, content_type = "application/json"), (status = 200, description = "Already a member", body = crate::members::MemberView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn add_shifter(
@@ -132,7 +132,7 @@ async fn remove_shifter(
     tag = "people",
     summary = "Make a person an operator of a provider (admins)",
     params(("provider" = String, Path, description = "The provider's id"), ("subject" = String, Path, description = "The person"), crate::http::openapi::CommandHeaders),
-    responses((status = 201, description = "Added", body = serde_json::Value, content_type = "application/json"), (status = 200, description = "Already a member", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 201, description = "Added", body = crate::members::MemberView, content_type = "application/json"), (status = 200, description = "Already a member", body = crate::members::MemberView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn add_operator(

@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<App> {
 
 /// The body of `POST /v1/tokens`: the options of `pactum token create`, with
 /// an instant for the expiry.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     subject: String,
@@ -45,6 +45,7 @@ struct TokenBody {
     provider: Option<String>,
     email: Option<String>,
     /// RFC 3339; absent: the token does not expire.
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Timestamp>,
 }
 
@@ -63,7 +64,7 @@ impl From<TokenBody> for TokenRequest {
 }
 
 /// A freshly issued token: the only answer that holds its secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct IssuedView {
     /// The secret, shown here once; only its SHA-256 is stored.
     token: String,
@@ -74,7 +75,9 @@ struct IssuedView {
     groups: Vec<String>,
     provider: Option<String>,
     email: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     issued_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Timestamp>,
 }
 
@@ -104,7 +107,7 @@ impl From<IssuedToken> for IssuedView {
 }
 
 /// A token as lists show it: never its secret nor its hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenView {
     token_id: String,
     subject: String,
@@ -113,8 +116,11 @@ struct TokenView {
     groups: Vec<String>,
     provider: Option<String>,
     email: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     issued_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     revoked_at: Option<Timestamp>,
     /// `active`, `expired` or `revoked`.
     status: &'static str,
@@ -138,7 +144,7 @@ impl TokenView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenList {
     tokens: Vec<TokenView>,
 }
@@ -160,8 +166,8 @@ struct ListQuery {
     tag = "tokens",
     summary = "Issue a token (admins for anyone; anyone for itself, within its own role)",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this command safe: the same key and body answer what the first did")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 201, description = "The token with its secret, shown only here", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    request_body(content = TokenBody, content_type = "application/json"),
+    responses((status = 201, description = "The token with its secret, shown only here", body = IssuedView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn create(
@@ -207,7 +213,7 @@ async fn create(
     tag = "tokens",
     summary = "Tokens the caller holds (admins: all)",
     params(("subject" = Option<String>, Query, description = "Admins: only this subject's")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = TokenList, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn list(
@@ -229,7 +235,7 @@ async fn list(
     tag = "tokens",
     summary = "One token (never its secret)",
     params(("id" = String, Path, description = "The token's id")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = TokenView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn show(

@@ -39,11 +39,16 @@ pub struct Member {
 }
 
 /// A membership as `PUT .../members/{subject}` answers it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
+    /// `group` or `provider`.
+    #[schema(value_type = String)]
     pub of: MemberOf,
+    /// The group's or provider's id.
     pub scope: String,
     pub subject: String,
+    /// When it (last) became a member.
+    #[schema(value_type = String, format = DateTime)]
     pub since: Timestamp,
 }
 
