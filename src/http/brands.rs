@@ -26,7 +26,7 @@ use crate::access::policy::{self, Capability};
 use crate::app::App;
 use crate::brands::{self, BrandRequest, LOGO_MAX_BYTES};
 use crate::http::error::{ApiError, require};
-use crate::http::extract::{Caller, CommandInput, Path};
+use crate::http::extract::{BodyLimit, Caller, CommandInput, Path};
 use crate::http::response::{POSITION, etag, respond};
 use crate::runner::{Effect, Ran};
 use crate::validation::FieldError;
@@ -40,7 +40,8 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(show, put, remove))
-                .layer(DefaultBodyLimit::max(BRAND_BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(BRAND_BODY_LIMIT))
+                .layer(axum::Extension(BodyLimit(BRAND_BODY_LIMIT))),
         )
         .routes(routes!(logo))
 }

@@ -45,6 +45,11 @@ where
     }
 }
 
+/// The body limit of a route that has its own (set with `DefaultBodyLimit`
+/// and this extension together), for the 413's text.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
 /// The authenticated caller.
 pub struct Caller(pub Principal);
 
@@ -88,12 +93,16 @@ impl FromRequest<App> for CommandInput {
         let idempotency_key = idempotency_key(&parts.headers)?;
         let if_match = if_match(&parts.headers)?;
         let correlation_id = correlation_id(&parts.headers);
+        let limit = parts
+            .extensions
+            .get::<BodyLimit>()
+            .map_or(BODY_LIMIT, |limit| limit.0);
         let fingerprint = format!("{} {}\n", parts.method, parts.uri.path());
         let body = Bytes::from_request(Request::from_parts(parts, body), app)
             .await
             .map_err(|rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+                    ApiError::PayloadTooLarge { limit }
                 } else {
                     ApiError::Malformed(rejection.body_text())
                 }

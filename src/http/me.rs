@@ -1,5 +1,7 @@
-//! `GET /v1/me/notifications` and `PUT /v1/me/notifications {"opted_out": [...]}`:
-//! the kinds of mail the caller (a customer or shifter) does not want.
+//! `GET /v1/me`: who the caller is, with every role it holds (its token's and
+//! what memberships add). `GET /v1/me/notifications` and `PUT
+//! /v1/me/notifications {"opted_out": [...]}`: the kinds of mail the caller (a
+//! customer or shifter) does not want.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,15 +11,74 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::Principal;
 use crate::access::policy::Capability;
+use crate::access::{Principal, Role};
 use crate::app::App;
 use crate::http::error::{ApiError, require};
 use crate::http::extract::{Caller, CommandInput};
 use crate::notify;
 
 pub fn router() -> OpenApiRouter<App> {
-    OpenApiRouter::new().routes(routes!(show, set))
+    OpenApiRouter::new()
+        .routes(routes!(whoami))
+        .routes(routes!(show, set))
+}
+
+/// The caller and its roles.
+#[derive(Serialize, utoipa::ToSchema)]
+struct MeView {
+    subject: String,
+    /// The token's role first, then what memberships add.
+    roles: Vec<RoleView>,
+}
+
+/// One role, with what scopes it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct RoleView {
+    /// `customer`, `shifter`, `provider`, `auditor` or `admin`.
+    role: &'static str,
+    /// A customer's organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    /// A shifter's groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
+    /// An operator's providers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    providers: Option<Vec<String>>,
+}
+
+impl From<&Role> for RoleView {
+    fn from(role: &Role) -> Self {
+        let list = |set: &std::collections::BTreeSet<String>| Some(set.iter().cloned().collect());
+        let (org, groups, providers) = match role {
+            Role::Customer { org } => (Some(org.clone()), None, None),
+            Role::Shifter { groups } => (None, list(groups), None),
+            Role::Provider { providers } => (None, None, list(providers)),
+            Role::Auditor | Role::Admin | Role::System => (None, None, None),
+        };
+        Self {
+            role: role.name(),
+            org,
+            groups,
+            providers,
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "people",
+    summary = "Who the caller is, with every role it holds",
+    responses((status = 200, description = "OK", body = MeView, content_type = "application/json"), crate::http::openapi::Problems),
+    security(("bearer" = []))
+)]
+async fn whoami(Caller(principal): Caller) -> Json<MeView> {
+    Json(MeView {
+        roles: principal.roles().map(RoleView::from).collect(),
+        subject: principal.subject,
+    })
 }
 
 #[derive(Serialize)]

@@ -439,3 +439,18 @@ async fn bad_logos_and_bodies_are_refused_naming_the_field_and_write_nothing() {
     assert_eq!(status, StatusCode::OK, "{brand}");
     assert_eq!(brand["version"], 1, "nothing refused was written");
 }
+
+#[tokio::test]
+async fn a_body_over_the_brand_limit_is_413_naming_that_limit() {
+    let app = spawn_app().await;
+    let ada = app.role("ada", "admin").await;
+    let mut body = acme(None);
+    body["footer"] = json!("x".repeat(pactum::http::brands::BRAND_BODY_LIMIT));
+    let response = put(&app, "acme", &ada, &body).send().await.unwrap();
+    let problem = expect_problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+    let limit = pactum::http::brands::BRAND_BODY_LIMIT.to_string();
+    assert!(
+        problem["detail"].as_str().unwrap().contains(&limit),
+        "{problem}"
+    );
+}

@@ -270,3 +270,25 @@ async fn a_person_with_two_roles_may_do_what_either_allows() {
     let (_, queue) = app.queue(&pat, "").await;
     assert_eq!(queue["orders"].as_array().unwrap().len(), 1, "{queue}");
 }
+
+#[tokio::test]
+async fn me_says_who_the_caller_is_with_every_role() {
+    let app = spawn_app().await;
+    let ada = app.role("ada", "admin").await;
+    let pat = app.customer("pat", "vo-alpha").await;
+    let (_, me) = app.get_json("/v1/me", &pat).await;
+    assert_eq!(
+        me,
+        json!({"subject": "pat", "roles": [{"role": "customer", "org": "vo-alpha"}]})
+    );
+    send(put(&app, "/v1/groups/compute/members/pat", &ada)).await;
+    send(put(&app, "/v1/groups/storage/members/pat", &ada)).await;
+    let (_, me) = app.get_json("/v1/me", &pat).await;
+    assert_eq!(
+        me["roles"],
+        json!([{"role": "customer", "org": "vo-alpha"},
+               {"role": "shifter", "groups": ["compute", "storage"]}])
+    );
+    let response = app.get("/v1/me", "pct_nothing").send().await.unwrap();
+    expect_problem(response, StatusCode::UNAUTHORIZED).await;
+}
