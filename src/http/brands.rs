@@ -12,7 +12,7 @@
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -27,8 +27,8 @@ use crate::app::App;
 use crate::brands::{self, BrandRequest, LOGO_MAX_BYTES};
 use crate::http::error::{ApiError, require};
 use crate::http::extract::{BodyLimit, Caller, CommandInput, Path};
-use crate::http::response::{POSITION, etag, respond};
-use crate::runner::{Effect, Ran};
+use crate::http::response::{etag, removed, respond};
+use crate::runner::Effect;
 use crate::validation::FieldError;
 
 /// The largest `PUT` body: the largest logo in base64 (4/3 of its bytes) and
@@ -190,13 +190,5 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     require(&input.principal, Capability::DefineBrand)?;
     let ran = brands::remove(&app.store, &org, &input.request(&app, Effect::Changed)).await?;
-    let position = match ran {
-        Ran::Done { position, .. } => position,
-        Ran::Replayed(replayed) => replayed.position,
-    };
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response
-        .headers_mut()
-        .insert(POSITION.clone(), position.into());
-    Ok(response)
+    Ok(removed(ran))
 }

@@ -254,15 +254,66 @@ fn sees_members(principal: &Principal, of: MemberOf, scope: &str) -> bool {
     })
 }
 
-/// The id a body names must be the path's.
-fn same_id(path: &str, body: Option<&String>) -> Result<(), ApiError> {
-    match body {
-        Some(id) if id != path => Err(ApiError::Validation(vec![FieldError::new(
+/// The id of the entry a definition is for: the path's (a body that names
+/// one must name the same), or, to add one, the body's.
+fn entry_id(path: Option<String>, body: Option<&String>, what: &str) -> Result<String, ApiError> {
+    match (path, body) {
+        (Some(path), Some(id)) if *id != path => Err(ApiError::Validation(vec![FieldError::new(
             "id",
             format!("is {id:?}, but the path names {path:?}"),
         )])),
-        _ => Ok(()),
+        (Some(path), _) => Ok(path),
+        (None, Some(id)) => Ok(id.clone()),
+        (None, None) => Err(ApiError::Validation(vec![FieldError::new(
+            "id",
+            format!("is required to add a {what}"),
+        )])),
     }
+}
+
+/// Runs a definition: 201 with `Location` for a new entry, else 200, with
+/// `view` of the entry after it.
+async fn define<T: Serialize>(
+    app: &App,
+    input: &CommandInput,
+    command: CatalogueCommand,
+    exists: bool,
+    location: String,
+    view: impl Fn(&Catalogue) -> Option<T>,
+) -> Result<Response, ApiError> {
+    let effect = if exists {
+        Effect::Changed
+    } else {
+        Effect::Created
+    };
+    let ran = catalogue::change(&app.store, &input.request(app, effect), command, view).await?;
+    let version = entry_version(&ran);
+    Ok(changed(ran, !exists, location, version))
+}
+
+/// An entry as `GET` answers it, its version the `ETag`.
+fn shown<T: Serialize>(doc: &T, version: Option<u32>) -> Response {
+    let mut response = Json(doc).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(u64::from(version.unwrap_or(1))));
+    response
+}
+
+/// The members of `of` `id` (as of `query.as_of`), if `principal` sees them.
+async fn members_seen(
+    app: &App,
+    principal: &Principal,
+    of: MemberOf,
+    id: &str,
+    query: AsOfQuery,
+) -> Result<Option<Vec<MemberDoc>>, ApiError> {
+    let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
+    if !sees_members(principal, of, id) {
+        return Ok(None);
+    }
+    let members = members::members(&app.store, of, id, as_of).await?;
+    Ok(Some(members.into_iter().map(Into::into).collect()))
 }
 
 /// The version a change must find: `If-Match`, else the body's `version`.
@@ -390,11 +441,7 @@ async fn get_service(
         }
     };
     let doc = ServiceDoc::of(&catalogue, service);
-    let mut response = Json(&doc).into_response();
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(u64::from(doc.version.unwrap_or(1))));
-    Ok(response)
+    Ok(shown(&doc, doc.version))
 }
 
 async fn define_service(
@@ -404,40 +451,24 @@ async fn define_service(
 ) -> Result<Response, ApiError> {
     require(&input.principal, Capability::ChangeCatalogue)?;
     let body: ServiceDoc = input.json()?;
-    let id = match (path_id, &body.id) {
-        (Some(path), body_id) => {
-            same_id(&path, body_id.as_ref())?;
-            path
-        }
-        (None, Some(id)) => id.clone(),
-        (None, None) => {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "id",
-                "is required to add a service",
-            )]));
-        }
-    };
+    let id = entry_id(path_id, body.id.as_ref(), "service")?;
     let exists = app.catalogue().await?.service(&id).is_some();
-    let expected = expected(&input, body.version);
-    let providers = body.providers.clone();
     let command = CatalogueCommand::DefineService {
         by: input.principal.clone(),
+        expected: expected(&input, body.version),
+        providers: body.providers.clone(),
         service: body.definition(id.clone()),
-        providers,
-        expected,
     };
-    let effect = if exists {
-        Effect::Changed
-    } else {
-        Effect::Created
-    };
-    let answer_id = id.clone();
-    let ran = catalogue::change(&app.store, &input.request(app, effect), command, |after| {
-        after.service(&answer_id).map(|s| ServiceDoc::of(after, s))
-    })
-    .await?;
-    let version = entry_version(&ran);
-    Ok(changed(ran, !exists, format!("/v1/services/{id}"), version))
+    let view = |after: &Catalogue| after.service(&id).map(|s| ServiceDoc::of(after, s));
+    define(
+        app,
+        &input,
+        command,
+        exists,
+        format!("/v1/services/{id}"),
+        view,
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -580,22 +611,14 @@ async fn get_group(
     Path(id): Path<String>,
     Query(query): Query<AsOfQuery>,
 ) -> Result<Response, ApiError> {
-    let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
     let catalogue = app.catalogue().await?;
     let group = catalogue
         .groups
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no group {id:?}")))?;
     let mut doc = GroupDoc::of(&catalogue, group);
-    if sees_members(&principal, MemberOf::Group, &id) {
-        let members = members::members(&app.store, MemberOf::Group, &id, as_of).await?;
-        doc.members = Some(members.into_iter().map(Into::into).collect());
-    }
-    let mut response = Json(&doc).into_response();
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(u64::from(doc.version.unwrap_or(1))));
-    Ok(response)
+    doc.members = members_seen(&app, &principal, MemberOf::Group, &id, query).await?;
+    Ok(shown(&doc, doc.version))
 }
 
 async fn define_group(
@@ -605,41 +628,27 @@ async fn define_group(
 ) -> Result<Response, ApiError> {
     require(&input.principal, Capability::ChangeCatalogue)?;
     let body: GroupDoc = input.json()?;
-    let id = match (path_id, &body.id) {
-        (Some(path), body_id) => {
-            same_id(&path, body_id.as_ref())?;
-            path
-        }
-        (None, Some(id)) => id.clone(),
-        (None, None) => {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "id",
-                "is required to add a group",
-            )]));
-        }
-    };
+    let id = entry_id(path_id, body.id.as_ref(), "group")?;
     let exists = app.catalogue().await?.has_group(&id);
     let command = CatalogueCommand::DefineGroup {
         by: input.principal.clone(),
+        expected: expected(&input, body.version),
         group: GroupDefined {
             group_id: id.clone(),
             name: body.name,
             description: body.description,
         },
-        expected: expected(&input, body.version),
     };
-    let effect = if exists {
-        Effect::Changed
-    } else {
-        Effect::Created
-    };
-    let answer_id = id.clone();
-    let ran = catalogue::change(&app.store, &input.request(app, effect), command, |after| {
-        after.groups.get(&answer_id).map(|g| GroupDoc::of(after, g))
-    })
-    .await?;
-    let version = entry_version(&ran);
-    Ok(changed(ran, !exists, format!("/v1/groups/{id}"), version))
+    let view = |after: &Catalogue| after.groups.get(&id).map(|g| GroupDoc::of(after, g));
+    define(
+        app,
+        &input,
+        command,
+        exists,
+        format!("/v1/groups/{id}"),
+        view,
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -747,22 +756,14 @@ async fn get_provider(
     Path(id): Path<String>,
     Query(query): Query<AsOfQuery>,
 ) -> Result<Response, ApiError> {
-    let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
     let catalogue = app.catalogue().await?;
     let provider = catalogue
         .providers
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no provider {id:?}")))?;
     let mut doc = ProviderDoc::of(&catalogue, provider);
-    if sees_members(&principal, MemberOf::Provider, &id) {
-        let members = members::members(&app.store, MemberOf::Provider, &id, as_of).await?;
-        doc.members = Some(members.into_iter().map(Into::into).collect());
-    }
-    let mut response = Json(&doc).into_response();
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(u64::from(doc.version.unwrap_or(1))));
-    Ok(response)
+    doc.members = members_seen(&app, &principal, MemberOf::Provider, &id, query).await?;
+    Ok(shown(&doc, doc.version))
 }
 
 async fn define_provider(
@@ -772,20 +773,7 @@ async fn define_provider(
 ) -> Result<Response, ApiError> {
     require(&input.principal, Capability::ChangeCatalogue)?;
     let body: ProviderDoc = input.json()?;
-    let id = match (path_id, &body.id) {
-        (Some(path), body_id) => {
-            same_id(&path, body_id.as_ref())?;
-            path
-        }
-        (None, Some(id)) => id.clone(),
-        (None, None) => {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "id",
-                "is required to add a provider",
-            )]));
-        }
-    };
-    let exists = app.catalogue().await?.has_provider(&id);
+    let id = entry_id(path_id, body.id.as_ref(), "provider")?;
     if let Some(email) = &body.contact_email
         && email.parse::<lettre::Address>().is_err()
     {
@@ -794,8 +782,10 @@ async fn define_provider(
             format!("{email:?} is not an e-mail address"),
         )]));
     }
+    let exists = app.catalogue().await?.has_provider(&id);
     let command = CatalogueCommand::DefineProvider {
         by: input.principal.clone(),
+        expected: expected(&input, body.version),
         provider: ProviderRegistered {
             provider_id: id.clone(),
             name: body.name,
@@ -803,28 +793,17 @@ async fn define_provider(
             services: body.services,
             contact_email: body.contact_email,
         },
-        expected: expected(&input, body.version),
     };
-    let effect = if exists {
-        Effect::Changed
-    } else {
-        Effect::Created
-    };
-    let answer_id = id.clone();
-    let ran = catalogue::change(&app.store, &input.request(app, effect), command, |after| {
-        after
-            .providers
-            .get(&answer_id)
-            .map(|p| ProviderDoc::of(after, p))
-    })
-    .await?;
-    let version = entry_version(&ran);
-    Ok(changed(
-        ran,
-        !exists,
+    let view = |after: &Catalogue| after.providers.get(&id).map(|p| ProviderDoc::of(after, p));
+    define(
+        app,
+        &input,
+        command,
+        exists,
         format!("/v1/providers/{id}"),
-        version,
-    ))
+        view,
+    )
+    .await
 }
 
 #[utoipa::path(

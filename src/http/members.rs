@@ -5,8 +5,7 @@
 //! on every node. `GET /v1/groups/{group}[?as_of=]` lists the members.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use pactum_events::membership::MemberOf;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +15,7 @@ use crate::access::policy::Capability;
 use crate::app::App;
 use crate::http::error::{ApiError, require};
 use crate::http::extract::{CommandInput, Path};
-use crate::http::response::{POSITION, respond};
+use crate::http::response::{removed, respond};
 use crate::members;
 use crate::runner::{Effect, Ran};
 
@@ -81,15 +80,7 @@ async fn remove(
         &input.request(app, Effect::Changed),
     )
     .await?;
-    let position = match ran {
-        Ran::Done { position, .. } => position,
-        Ran::Replayed(replayed) => replayed.position,
-    };
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response
-        .headers_mut()
-        .insert(POSITION.clone(), position.into());
-    Ok(response)
+    Ok(removed(ran))
 }
 
 #[utoipa::path(

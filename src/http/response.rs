@@ -28,6 +28,20 @@ pub fn listed<T: Serialize>(page: &T, position: u64) -> Response {
     response
 }
 
+/// The answer to a removal: 204, with the position of the removal (or of the
+/// first answer, for a retry).
+pub fn removed<T>(answer: Ran<T>) -> Response {
+    let position = match answer {
+        Ran::Done { position, .. } => position,
+        Ran::Replayed(replayed) => replayed.position,
+    };
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(POSITION.clone(), position.into());
+    response
+}
+
 /// Turns a command's answer into the HTTP response: 201 with `Location` for a
 /// creation (`location` says where the created thing lives), else 200; retries
 /// get the first answer.
