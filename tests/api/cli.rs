@@ -65,7 +65,6 @@ async fn token_create_refuses_what_does_not_fit_the_role() {
     let dir = TempDir::new().unwrap();
     for (args, needle) in [
         (vec!["--subject", "a", "--role", "customer"], "--org"),
-        (vec!["--subject", "a", "--role", "shifter"], "--group"),
         (
             vec!["--subject", "a", "--role", "shifter", "--group", "quantum"],
             "quantum",

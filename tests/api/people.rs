@@ -292,3 +292,27 @@ async fn me_says_who_the_caller_is_with_every_role() {
     let response = app.get("/v1/me", "pct_nothing").send().await.unwrap();
     expect_problem(response, StatusCode::UNAUTHORIZED).await;
 }
+
+#[tokio::test]
+async fn a_shifter_token_without_groups_works_where_memberships_say() {
+    let app = spawn_app().await;
+    let ada = app.role("ada", "admin").await;
+    let alice = app.customer("alice", "acme").await;
+    let (status, issued) = app
+        .post_json(
+            "/v1/tokens",
+            &ada,
+            &json!({"subject": "nina", "role": "shifter"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let nina = issued["token"].as_str().unwrap().to_owned();
+    let id = app.submit(&alice).await;
+    let order = format!("/v1/orders/{id}");
+    let (_, queue) = app.queue(&nina, "").await;
+    assert_eq!(queue["orders"], json!([]), "no group yet");
+    send(put(&app, "/v1/groups/compute/members/nina", &ada)).await;
+    assert_eq!(app.get_json(&order, &nina).await.0, StatusCode::OK);
+    send(delete(&app, "/v1/groups/compute/members/nina", &ada)).await;
+    assert_eq!(app.get_json(&order, &nina).await.0, StatusCode::NOT_FOUND);
+}
