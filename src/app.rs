@@ -31,6 +31,8 @@ pub struct App {
     /// What broke this process for good (a background task that panicked):
     /// `/readyz` answers 503 while it holds anything.
     pub health: Health,
+    /// Sign-in with an OpenID provider, if configured (`serve --oidc-issuer`).
+    pub signin: Option<crate::signin::Signin>,
 }
 
 /// Faults that make a process unfit to serve, for readiness.
@@ -110,6 +112,7 @@ impl App {
             projections: Projections::default(),
             shutdown: CancellationToken::new(),
             health: Health::default(),
+            signin: None,
         })
     }
 

@@ -23,6 +23,7 @@ pub mod projector;
 pub mod relay;
 pub mod reports;
 pub mod runner;
+pub mod signin;
 pub mod startup;
 pub mod store;
 pub mod timers;

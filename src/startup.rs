@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub streams: StreamLimits,
     /// Timeouts and caps that keep clients from exhausting the server.
     pub limits: HttpLimits,
+    /// Sign-in with an OpenID provider (`--oidc-issuer` and friends).
+    pub signin: Option<crate::signin::OidcConfig>,
 }
 
 /// Who keeps the read models a server reads.
@@ -80,6 +82,8 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+    #[error("cannot set up sign-in: {0}")]
+    Signin(crate::signin::OidcError),
 }
 
 pub struct Server {
@@ -97,7 +101,15 @@ impl Server {
             ClockConfig::Manual(manual) => (manual.clone(), Some(manual)),
             ClockConfig::System => (Arc::new(SystemClock), None),
         };
-        let app = App::open(&config.storage, clock).await?;
+        let mut app = App::open(&config.storage, clock).await?;
+        if let Some(signin) = config.signin.clone() {
+            let oidc = crate::signin::Oidc::discover(signin)
+                .await
+                .map_err(StartError::Signin)?;
+            app.signin = Some(crate::signin::Signin {
+                oidc: Arc::new(oidc),
+            });
+        }
         let mut projectors: Vec<JoinHandle<()>> = match config.projectors {
             Projectors::InProcess => {
                 projector::start(

@@ -174,6 +174,60 @@ struct ServeArgs {
     mail_from: String,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    signin: SigninArgs,
+}
+
+/// Sign-in with an OpenID provider (EGI Check-in or any OpenID Connect one).
+#[derive(Debug, Args)]
+struct SigninArgs {
+    /// The provider's issuer URL, exactly as it names itself
+    /// (e.g. https://aai.egi.eu/auth/realms/egi).
+    #[arg(long, env = "PACTUM_OIDC_ISSUER", requires_all = ["oidc_client_id", "public_url"])]
+    oidc_issuer: Option<String>,
+    /// The client id pactum is registered under at the provider.
+    #[arg(long, env = "PACTUM_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    /// The client secret (better: the environment variable; never logged).
+    #[arg(long, env = "PACTUM_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    oidc_client_secret: Option<String>,
+    /// Where people reach pactum; the redirect URI is <public url>/auth/callback.
+    #[arg(long, env = "PACTUM_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// How entitlements map to roles (TOML; default: EGI Check-in's, see
+    /// src/signin/default-roles.toml).
+    #[arg(long, env = "PACTUM_OIDC_ROLES")]
+    oidc_roles: Option<PathBuf>,
+}
+
+impl SigninArgs {
+    fn config(self) -> Result<Option<crate::signin::OidcConfig>, String> {
+        let Some(issuer) = self.oidc_issuer else {
+            return Ok(None);
+        };
+        let roles = match &self.oidc_roles {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                crate::signin::RoleMap::parse(&text)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => crate::signin::RoleMap::shipped(),
+        };
+        let public_url = self.public_url.unwrap_or_default();
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            return Err(format!(
+                "--public-url must be an http(s) URL, not {public_url:?}"
+            ));
+        }
+        Ok(Some(crate::signin::OidcConfig {
+            issuer,
+            client_id: self.oidc_client_id.unwrap_or_default(),
+            client_secret: self.oidc_client_secret,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            roles,
+        }))
+    }
 }
 
 /// Limits on what one client may hold or send (durations like `10s`, `500ms`,
@@ -310,6 +364,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         }
     };
     let config = ServeConfig {
+        signin: args.signin.config()?,
         mail,
         streams: StreamLimits {
             per_principal: args.limits.max_streams_per_caller as usize,

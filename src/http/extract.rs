@@ -15,7 +15,7 @@ use serde_json::error::Category;
 use sha2::{Digest, Sha256};
 
 use crate::access::Principal;
-use crate::access::tokens::authenticate;
+use crate::access::tokens::{TOKEN_PREFIX, authenticate};
 use crate::app::App;
 use crate::execute::{CommandMeta, Idempotency};
 use crate::http::BODY_LIMIT;
@@ -58,10 +58,24 @@ impl FromRequestParts<App> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        let principal = authenticate(app.store.reader(), token, app.now())
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        Ok(Caller(principal))
+        let principal = match (&app.signin, token.starts_with(TOKEN_PREFIX)) {
+            // Not pactum's: perhaps the OpenID provider's access token.
+            (Some(signin), false) => signin
+                .principal_of_bearer(app.store.reader(), token, app.now())
+                .await
+                .map_err(|e| match e {
+                    crate::signin::BearerError::Store(e) => e.into(),
+                    crate::signin::BearerError::Provider(e) => {
+                        tracing::warn!(error = %e, "cannot check a bearer token with the provider");
+                        ApiError::Unavailable(
+                            "the OpenID provider cannot be reached to check this token; retry shortly"
+                                .into(),
+                        )
+                    }
+                })?,
+            _ => authenticate(app.store.reader(), token, app.now()).await?,
+        };
+        Ok(Caller(principal.ok_or(ApiError::Unauthenticated)?))
     }
 }
 

@@ -24,6 +24,7 @@ pub mod paging;
 pub mod reports;
 pub mod response;
 pub mod serve;
+pub mod signin;
 pub mod tokens;
 
 use axum::Router;
@@ -63,6 +64,7 @@ pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::Open
 pub fn router(app: App, streams: events::StreamLimits) -> Router {
     let (api, document) = api(streams);
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(signin::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -125,10 +127,14 @@ fn answer_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn problems_only(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
+    // Problems, and the pages pactum writes for people, are answers already.
     let is_problem = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(b"text/html")
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }

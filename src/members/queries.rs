@@ -117,3 +117,18 @@ impl InlineProjection for MembershipTable {
         crate::store::check_decodes::<MembershipEvent>(event)
     }
 }
+
+/// `(kind, scope)` of the memberships an admin gave `subject` directly (not
+/// recorded from a token's grant): they hold for every credential it has.
+pub async fn direct_memberships(
+    pool: &DbPool,
+    subject: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT kind, scope FROM memberships WHERE subject = $1 AND by_token = 0 \
+         ORDER BY kind, scope",
+    )
+    .bind(subject)
+    .fetch_all(pool)
+    .await?)
+}

@@ -52,6 +52,10 @@ pub struct Options {
     pub limits: pactum::startup::HttpLimits,
     /// Publish the log to NATS JetStream (default: no relay).
     pub relay: Option<RelayConfig>,
+    /// Where to listen (default: a free loopback port).
+    pub listen: Option<String>,
+    /// Sign-in with an OpenID provider (default: none).
+    pub signin: Option<pactum::signin::OidcConfig>,
 }
 
 /// A server running in-process; dereferences to its [`Http`] client.
@@ -78,7 +82,8 @@ impl Deref for TestApp {
 pub async fn spawn(storage: StorageLocation, options: Options) -> TestApp {
     init_tracing();
     let server = Server::build(ServeConfig {
-        listen: "127.0.0.1:0".into(),
+        listen: options.listen.unwrap_or_else(|| "127.0.0.1:0".into()),
+        signin: options.signin,
         storage,
         clock: options.clock,
         hooks: options.hooks,

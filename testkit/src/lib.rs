@@ -7,6 +7,8 @@
 //!   `PACTUM_TEST_POSTGRES_URL`; [`Postgres::shared`] uses it, or starts a cluster
 //!   of its own when the variable is unset (a single `cargo test`).
 //! - [`Nats`]: a nats-server with JetStream (Debian package `nats-server`).
+//! - [`OidcProvider`]: an OpenID provider (`oidc-provider` from the npm
+//!   registry, `tests/oidc/`) under the machine's Node.js.
 //!
 //! pactum itself, and how tests talk to it:
 //! - [`harness`]: the server in-process on port 0 over a given store
@@ -26,12 +28,14 @@ pub mod fixtures;
 pub mod harness;
 pub mod http;
 mod nats;
+mod oidc;
 mod postgres;
 pub mod principals;
 pub mod probe;
 pub mod process;
 
 pub use nats::Nats;
+pub use oidc::{CLIENT_ID, CLIENT_SECRET, OidcProvider};
 pub use postgres::{Database, Postgres};
 
 use std::net::TcpListener;

@@ -26,5 +26,6 @@ mod queue;
 mod replay;
 mod reports;
 mod review;
+mod signin;
 mod tenancy;
 mod tokens;
