@@ -345,7 +345,17 @@ pub async fn authenticate(
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let rows = queries::live_token(pool, &hash_token(token), now).await?;
+    authenticate_hash(pool, &hash_token(token), now).await
+}
+
+/// [`authenticate`] by the token's SHA-256 (a console session signed in with
+/// a token keeps only its hash).
+pub async fn authenticate_hash(
+    pool: &DbPool,
+    token_sha256: &str,
+    now: Timestamp,
+) -> Result<Option<Principal>, StoreError> {
+    let rows = queries::live_token(pool, token_sha256, now).await?;
     let Some((token_id, subject, role, org, provider, capped, ..)) = rows.first().cloned() else {
         return Ok(None);
     };

@@ -24,7 +24,6 @@ pub mod paging;
 pub mod reports;
 pub mod response;
 pub mod serve;
-pub mod signin;
 pub mod tokens;
 
 use axum::Router;
@@ -64,7 +63,12 @@ pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::Open
 pub fn router(app: App, streams: events::StreamLimits) -> Router {
     let (api, document) = api(streams);
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document))
-        .merge(signin::router())
+        .merge(
+            crate::console::router().layer(middleware::from_fn_with_state(
+                app.clone(),
+                crate::console::page_policy,
+            )),
+        )
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -26,6 +26,43 @@ use crate::store::{DbPool, StoreError};
 pub use provider::{Identity, Oidc, OidcError};
 pub use roles::RoleMap;
 
+/// Who a browser session is of.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOf {
+    /// Signed in at the OpenID provider: roles from its entitlements.
+    Provider(Identity),
+    /// Signed in with a pactum token, kept as its hash: revoking the token
+    /// ends the session too.
+    Token { token_sha256: String },
+}
+
+impl SessionOf {
+    /// The principal the session acts as now, if it still is one.
+    pub async fn principal(
+        &self,
+        signin: Option<&Signin>,
+        pool: &DbPool,
+        now: Timestamp,
+    ) -> Result<Option<Principal>, StoreError> {
+        match (self, signin) {
+            (Self::Provider(identity), Some(signin)) => signin.principal(pool, identity).await,
+            // The provider is no longer configured: its sessions hold nothing.
+            (Self::Provider(_), None) => Ok(None),
+            (Self::Token { token_sha256 }, _) => {
+                crate::access::tokens::authenticate_hash(pool, token_sha256, now).await
+            }
+        }
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Self::Provider(identity) => Some(&identity.subject),
+            Self::Token { .. } => None,
+        }
+    }
+}
+
 /// How pactum signs people in.
 #[derive(Clone)]
 pub struct OidcConfig {

@@ -80,20 +80,27 @@ pub async fn take(
     )
 }
 
-/// A session: the person (as JSON), the ID token (for signing out at the
-/// provider), until when.
+/// A session: who (as JSON), the ID token (for signing out at the provider),
+/// the token its forms carry.
 pub struct SessionRow {
     pub identity: String,
     pub id_token: Option<String>,
+    pub csrf: String,
+}
+
+/// A session to open.
+pub struct NewSession {
+    pub id_sha256: String,
+    pub subject: String,
+    pub identity: String,
+    pub id_token: Option<String>,
+    pub csrf: String,
 }
 
 /// Opens a session under the hash of its id.
 pub async fn open(
     store: &EventStore,
-    id_sha256: String,
-    subject: String,
-    identity: String,
-    id_token: Option<String>,
+    session: NewSession,
     now: Timestamp,
     until: Timestamp,
 ) -> Result<(), AppendError> {
@@ -106,13 +113,14 @@ pub async fn open(
                         .execute(&mut *conn)
                         .await?;
                     sqlx::query(
-                        "INSERT INTO sessions (id_sha256, subject, identity, id_token, created_at, \
-                         expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO sessions (id_sha256, subject, identity, id_token, csrf, \
+                         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(&id_sha256)
-                    .bind(&subject)
-                    .bind(&identity)
-                    .bind(&id_token)
+                    .bind(&session.id_sha256)
+                    .bind(&session.subject)
+                    .bind(&session.identity)
+                    .bind(&session.id_token)
+                    .bind(&session.csrf)
                     .bind(now.as_microsecond())
                     .bind(until.as_microsecond())
                     .execute(&mut *conn)
@@ -131,14 +139,18 @@ pub async fn find(
     id_sha256: &str,
     now: Timestamp,
 ) -> Result<Option<SessionRow>, StoreError> {
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT identity, id_token FROM sessions WHERE id_sha256 = $1 AND expires_at > $2",
+    let row: Option<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT identity, id_token, csrf FROM sessions WHERE id_sha256 = $1 AND expires_at > $2",
     )
     .bind(id_sha256)
     .bind(now.as_microsecond())
     .fetch_optional(store.reader())
     .await?;
-    Ok(row.map(|(identity, id_token)| SessionRow { identity, id_token }))
+    Ok(row.map(|(identity, id_token, csrf)| SessionRow {
+        identity,
+        id_token,
+        csrf,
+    }))
 }
 
 /// Ends the session with this id hash.

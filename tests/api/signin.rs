@@ -132,6 +132,13 @@ async fn sign_in(fixture: &Fixture, account: &str) -> reqwest::Response {
     fixture.browser.get(&back).send().await.unwrap()
 }
 
+/// The CSRF token a page's forms carry.
+pub fn csrf_of(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = page.find(marker).expect("a form with a CSRF token") + marker.len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
 async fn home(fixture: &Fixture) -> String {
     let response = fixture
         .browser
@@ -214,10 +221,21 @@ async fn a_person_signs_in_with_roles_from_entitlements_and_signs_out() {
         "the old session ended"
     );
 
-    // Signing out ends the session here and at the provider.
+    // Signing out (a form that carries the session's CSRF token; one without
+    // it is refused) ends the session here and at the provider.
     let response = fixture
         .browser
         .post(fixture.app.url("/logout"))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let csrf = csrf_of(&home(&fixture).await);
+    let response = fixture
+        .browser
+        .post(fixture.app.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
@@ -241,11 +259,15 @@ async fn someone_without_entitlements_is_signed_in_with_no_role() {
     let fixture = fixture(600).await;
     let response = sign_in(&fixture, "nobody").await;
     assert_eq!(pactum_location(&response), "/");
-    let page = home(&fixture).await;
-    assert!(
-        page.contains("<strong>nobody</strong>"),
-        "sub is the subject: {page}"
-    );
+    let response = fixture
+        .browser
+        .get(fixture.app.url("/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(">nobody<"), "sub is the subject: {page}");
     assert!(page.contains("ask an admin for a role"), "{page}");
 }
 
