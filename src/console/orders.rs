@@ -113,6 +113,12 @@ async fn rows(app: &App, viewer: &Viewer, filter: &Filter) -> Result<Vec<Row>, A
             _ => Sort::Newest,
         },
     };
+    // What the viewer just did shows: the queue waits (briefly) for the read
+    // model to reach the log's head.
+    app.projections
+        .order_queue
+        .wait_for(app.store.head(), Duration::from_secs(2))
+        .await;
     let page = queue::list(
         &app.store,
         &app.projections.order_queue,
@@ -188,13 +194,13 @@ async fn queue_rows(
     }
 }
 
-/// `changed` each time the log moves (at most twice a second): the queue
-/// page then fetches its rows again.
+/// `changed` each time the order queue's read model moves (at most twice a
+/// second): the queue page then fetches its rows again.
 async fn stream(
     State(app): State<App>,
     _viewer: Viewer,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let head = app.store.subscribe();
+    let head = app.projections.order_queue.subscribe();
     let shutdown = app.shutdown.clone();
     let events = futures::stream::unfold(
         (head, shutdown, true),
@@ -206,7 +212,10 @@ async fn stream(
                 changed = head.changed() => if changed.is_err() { return None },
                 () = shutdown.cancelled() => return None,
             }
-            let position = *head.borrow_and_update();
+            let position = head
+                .borrow_and_update()
+                .as_ref()
+                .map_or(0, |view| view.checkpoint);
             let event = Event::default().event("changed").data(position.to_string());
             Some((Ok(event), (head, shutdown, false)))
         },

@@ -85,6 +85,12 @@ impl ProjectionHandle {
         self.state.borrow().clone()
     }
 
+    /// Notified each time the live generation moves (the console's queue
+    /// refreshes on it).
+    pub fn subscribe(&self) -> watch::Receiver<Option<LiveView>> {
+        self.state.subscribe()
+    }
+
     fn publish(&self, view: Option<LiveView>) {
         self.state.send_replace(view);
     }

@@ -11,6 +11,7 @@ mod brands;
 mod catalogue;
 mod cli;
 mod clocks;
+mod console;
 mod defects;
 mod errors;
 mod feed;

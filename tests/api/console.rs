@@ -1,0 +1,383 @@
+//! The console over HTTP, as a browser uses it: signing in with a pactum token
+//! (no OpenID provider configured), the queue and an order's forms for a
+//! shifter, the generated order form for a customer (refusals at their
+//! fields), a provider's step, an auditor's look into the past; CSRF refused,
+//! output escaped, pages under a strict Content-Security-Policy.
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::signin::csrf_of;
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs `token`'s holder in to the console in `browser`.
+async fn sign_in(app: &TestApp, browser: &reqwest::Client, token: &str) {
+    let form = browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let page = form.text().await.unwrap();
+    let csrf = csrf_of(&page);
+    let response = browser
+        .post(app.url("/login/token"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token),
+            ("return_to", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
+    assert_eq!(response.headers()[LOCATION], "/");
+}
+
+async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let response = browser.get(app.url(path)).send().await.unwrap();
+    let status = response.status();
+    if status == StatusCode::OK {
+        let policy = response.headers()[CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(policy.contains("default-src 'none'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+    (status, response.text().await.unwrap())
+}
+
+async fn post_form(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    browser
+        .post(app.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_visitor_is_sent_to_sign_in_and_a_bad_or_forged_sign_in_is_refused() {
+    let app = spawn_app().await;
+    let browser = browser();
+    let (status, home) = page(&app, &browser, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains("href=\"/login\""), "{home}");
+    let response = browser.get(app.url("/ui/orders")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/login?return_to=%2Fui%2Forders"
+    );
+
+    // The form is tied to the browser it was shown to (a cookie and a field).
+    let form = browser.get(app.url("/login")).send().await.unwrap();
+    assert!(
+        form.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly")
+    );
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let response = post_form(
+        &app,
+        &browser,
+        "/login/token",
+        &[("csrf", csrf.as_str()), ("token", "pct_nonsense")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("not a valid, live pactum token")
+    );
+    let alice = app.customer("alice", "acme").await;
+    let elsewhere = reqwest::Client::new();
+    let response = elsewhere
+        .post(app.url("/login/token"))
+        .form(&[("csrf", csrf.as_str()), ("token", alice.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "no cookie: a forged form"
+    );
+    assert!(!response.headers().contains_key(LOCATION));
+}
+
+#[tokio::test]
+async fn a_shifter_works_an_order_from_the_queue_with_forms() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let id = app.submit(&alice).await;
+    let browser = browser();
+    sign_in(&app, &browser, &sam).await;
+
+    let (status, queue) = page(&app, &browser, "/ui/orders").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(queue.contains(&format!("/ui/orders/{id}")), "{queue}");
+    assert!(queue.contains("Lab cloud"), "{queue}");
+    let order_path = format!("/ui/orders/{id}");
+    let (_, order) = page(&app, &browser, &order_path).await;
+    for form in ["Assign to me", "Approve", "Reject", "staff only (internal)"] {
+        assert!(order.contains(form), "{form}: {order}");
+    }
+    let csrf = csrf_of(&order);
+
+    // A form without the session's token is refused, and changes nothing.
+    let head = app.head();
+    let response = post_form(
+        &app,
+        &browser,
+        &order_path,
+        &[("csrf", "forged"), ("action", "approve")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.head(), head);
+
+    for fields in [
+        vec![("action", "assign")],
+        vec![
+            ("action", "comment"),
+            ("visibility", "internal"),
+            ("body", "quota is tight"),
+        ],
+        vec![("action", "approve"), ("note", "fine")],
+    ] {
+        let mut fields = fields.clone();
+        fields.push(("csrf", csrf.as_str()));
+        let response = post_form(&app, &browser, &order_path, &fields).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{fields:?}");
+        assert_eq!(response.headers()[LOCATION], order_path.as_str());
+    }
+    let (_, view) = app.get_json(&format!("/v1/orders/{id}"), &sam).await;
+    assert_eq!(view["status"], "approved");
+    assert_eq!(view["assignee"], "sam");
+    assert_eq!(view["comments"][0]["visibility"], "internal");
+    let (_, order) = page(&app, &browser, &order_path).await;
+    assert!(
+        order.contains("class=\"internal\""),
+        "the timeline marks it: {order}"
+    );
+
+    // A refusal is shown on the page, with its status.
+    let response = post_form(
+        &app,
+        &browser,
+        &order_path,
+        &[("csrf", csrf.as_str()), ("action", "approve")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("role=\"alert\""));
+
+    // The customer never sees the internal comment, nor staff forms.
+    let customer = browser_signed_in(&app, &alice).await;
+    let (_, to_alice) = page(&app, &customer, &order_path).await;
+    assert!(!to_alice.contains("quota is tight"), "{to_alice}");
+    assert!(!to_alice.contains("Assign to me"), "{to_alice}");
+
+    // The session cookie does nothing under /v1/.
+    let response = browser.get(app.url("/v1/orders")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn browser_signed_in(app: &TestApp, token: &str) -> reqwest::Client {
+    let browser = browser();
+    sign_in(app, &browser, token).await;
+    browser
+}
+
+#[tokio::test]
+async fn a_customer_orders_through_the_generated_form_and_sees_errors_at_their_fields() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let browser = browser_signed_in(&app, &alice).await;
+    let (_, services) = page(&app, &browser, "/ui/services").await;
+    assert!(
+        services.contains("/ui/services/cloud-compute/order"),
+        "{services}"
+    );
+    let (_, form) = page(&app, &browser, "/ui/services/cloud-compute/order").await;
+    for control in [
+        "id=\"p-cpu_cores\" name=\"cpu_cores\" type=\"number\"",
+        "min=\"1\" max=\"1024\"",
+        "<option value=\"guaranteed\"",
+        "name=\"start_date\" type=\"date\"",
+    ] {
+        assert!(form.contains(control), "{control}: {form}");
+    }
+    let csrf = csrf_of(&form);
+    let mut fields = vec![
+        ("csrf", csrf.clone()),
+        ("title", "Lab cloud".to_owned()),
+        ("ram_per_core_gb", "2".to_owned()),
+        ("local_disk_gb", "40".to_owned()),
+        ("vm_instances", "2".to_owned()),
+        ("access_type", "opportunistic".to_owned()),
+        ("start_date", "2027-01-04".to_owned()),
+        ("duration_days", "30".to_owned()),
+        ("cpu_cores", "5000".to_owned()),
+    ];
+    let as_refs =
+        |fields: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { fields.clone() };
+    let response = browser
+        .post(app.url("/ui/services/cloud-compute/order"))
+        .form(&as_refs(&fields))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = response.text().await.unwrap();
+    assert!(
+        refused.contains("id=\"e-cpu_cores\""),
+        "the error at its field: {refused}"
+    );
+    assert!(refused.contains("aria-invalid=\"true\""), "{refused}");
+    assert!(
+        refused.contains("value=\"5000\""),
+        "what was typed stays: {refused}"
+    );
+    assert!(!refused.contains("id=\"e-vm_instances\""), "{refused}");
+
+    fields.last_mut().unwrap().1 = "8".to_owned();
+    let response = browser
+        .post(app.url("/ui/services/cloud-compute/order"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    let id = to.strip_prefix("/ui/orders/").unwrap();
+    let (status, order) = app.get_json(&format!("/v1/orders/{id}"), &alice).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(order["parameters"]["cpu_cores"], 8);
+    assert_eq!(order["title"], "Lab cloud");
+    let (_, mine) = page(&app, &browser, "/ui/orders").await;
+    assert!(mine.contains(&to), "{mine}");
+}
+
+#[tokio::test]
+async fn pages_escape_what_they_show() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let mut order = cloud_order();
+    order["title"] = json!("<script>alert(1)</script>");
+    let (status, created) = app.post_json("/v1/orders", &alice, &order).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_str().unwrap();
+    let browser = browser_signed_in(&app, &sam).await;
+    for path in ["/ui/orders".to_owned(), format!("/ui/orders/{id}")] {
+        let (_, html) = page(&app, &browser, &path).await;
+        assert!(!html.contains("<script>alert"), "{path}: {html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+                || html.contains("&#60;script&#62;"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_provider_reports_its_step_and_an_auditor_sees_the_order_as_it_was() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let olga = app.provider("olga", "cesnet-mcc").await;
+    let audrey = app.role("audrey", "auditor").await;
+    let id = app.submit(&alice).await;
+    app.command(&id, "approve", &sam, json!({})).await;
+    let before_plan = jiff::Timestamp::now();
+    let (status, _) = app
+        .command(
+            &id,
+            "provisioning",
+            &sam,
+            json!({"steps": [{"provider": "cesnet-mcc", "action": "a project"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let provider = browser_signed_in(&app, &olga).await;
+    let path = format!("/ui/orders/{id}");
+    let (status, order) = page(&app, &provider, &path).await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert!(order.contains("value=\"step_done\""), "{order}");
+    let csrf = csrf_of(&order);
+    let response = post_form(
+        &app,
+        &provider,
+        &path,
+        &[
+            ("csrf", csrf.as_str()),
+            ("step", "1"),
+            ("note", "project made"),
+            ("action", "step_done"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, view) = app.get_json(&path.replace("/ui/", "/v1/"), &sam).await;
+    assert_eq!(view["provisioning"][0]["status"], "done");
+
+    let auditor = browser_signed_in(&app, &audrey).await;
+    let then = before_plan.to_string();
+    let query = serde_urlencoded::to_string([("as_of", then.as_str())]).unwrap();
+    let (status, past) = page(&app, &auditor, &format!("{path}?{query}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(past.contains("As it was at"), "{past}");
+    assert!(past.contains(">approved<"), "{past}");
+    assert!(!past.contains("a project"), "no step planned yet: {past}");
+    assert!(!past.contains("value=\"approve\""), "no forms in the past");
+}
+
+#[tokio::test]
+async fn the_queue_page_hears_when_the_log_moves() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let browser = browser_signed_in(&app, &sam).await;
+    let (_, queue) = page(&app, &browser, "/ui/orders").await;
+    assert!(queue.contains("data-live=\"/ui/orders/rows?"), "{queue}");
+    let response = browser.get(app.url("/ui/stream")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut events = response.bytes_stream();
+    let id = app.submit(&alice).await;
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut seen = String::new();
+        while let Some(chunk) = events.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("event: changed") {
+                return seen;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("an event within 10 s");
+    assert!(heard.contains("event: changed"), "{heard}");
+    let (_, rows) = page(&app, &browser, "/ui/orders/rows").await;
+    assert!(rows.contains(&id), "{rows}");
+}
