@@ -8,6 +8,7 @@ mod helpers;
 mod agreements;
 mod audit;
 mod brands;
+mod browser;
 mod catalogue;
 mod cli;
 mod clocks;
