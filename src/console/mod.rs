@@ -16,7 +16,9 @@
 //! Content-Security-Policy without `unsafe-inline`. The API never reads the
 //! session cookie (ADR 0015).
 
+pub mod admin;
 pub mod agreements;
+pub mod audit;
 pub mod catalogue;
 pub mod orders;
 pub mod signin;
@@ -48,6 +50,8 @@ pub fn router() -> Router<App> {
         .merge(orders::router())
         .merge(catalogue::router())
         .merge(agreements::router())
+        .merge(audit::router())
+        .merge(admin::router())
 }
 
 /// Who is looking, as every page's header shows it.
@@ -65,6 +69,7 @@ pub struct SignedIn {
     pub customer: bool,
     pub provider: bool,
     pub auditor: bool,
+    pub admin: bool,
 }
 
 /// The signed-in viewer of a page.
@@ -90,6 +95,7 @@ impl Viewer {
                 customer: has(|r| matches!(r, Role::Customer { .. })),
                 provider: has(|r| matches!(r, Role::Provider { .. })),
                 auditor: has(|r| matches!(r, Role::Auditor | Role::Admin)),
+                admin: has(|r| matches!(r, Role::Admin)),
             }),
         }
     }
@@ -318,6 +324,7 @@ fn no_role(subject: &str, csrf: &str) -> Response {
             customer: false,
             provider: false,
             auditor: false,
+            admin: false,
         }),
     };
     message(

@@ -4,7 +4,8 @@
 //! finds a new order at the top of the queue without reloading, comments
 //! internally and approves by keyboard; a customer makes a typed mistake, sees
 //! it at its field, orders, and downloads the SLA; a provider marks its step
-//! done; an auditor opens an order as it was yesterday. Screenshots are kept in
+//! done; an auditor opens an order as it was yesterday, the log and the report;
+//! an admin adds a shifter to a group. Screenshots are kept in
 //! `target/browser-artifacts/`.
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ async fn the_console_works_in_a_real_browser_for_every_role() {
             "carol": entitled("carol", "urn:mace:egi.eu:group:acme:role=member"),
             "olga": entitled("olga", "urn:mace:egi.eu:group:ops.egi.eu:providers:cesnet-mcc:role=operator"),
             "audrey": entitled("audrey", "urn:mace:egi.eu:group:ops.egi.eu:role=auditor"),
+            "ada": entitled("ada", "urn:mace:egi.eu:group:ops.egi.eu:role=admin"),
         }),
         3600,
     );

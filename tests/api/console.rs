@@ -381,3 +381,145 @@ async fn the_queue_page_hears_when_the_log_moves() {
     let (_, rows) = page(&app, &browser, "/ui/orders/rows").await;
     assert!(rows.contains(&id), "{rows}");
 }
+
+#[tokio::test]
+async fn an_admin_issues_and_revokes_tokens_and_manages_members_from_the_console() {
+    let app = spawn_app().await;
+    let ada = app.role("ada", "admin").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let browser = browser_signed_in(&app, &ada).await;
+    let (status, admin) = page(&app, &browser, "/ui/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(admin.contains("Compute"), "{admin}");
+    let csrf = csrf_of(&admin);
+
+    // A token issued here is shown once and works.
+    let response = post_form(
+        &app,
+        &browser,
+        "/ui/admin/tokens",
+        &[
+            ("csrf", csrf.as_str()),
+            ("subject", "nina"),
+            ("role", "customer"),
+            ("org", "acme"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let shown = response.text().await.unwrap();
+    let at = shown.find("<code>pct_").expect("the secret, once") + 6;
+    let secret = shown[at..].split('<').next().unwrap().to_owned();
+    let (status, me) = app.get_json("/v1/me", &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["subject"], "nina");
+    let (_, again) = page(&app, &browser, "/ui/admin").await;
+    assert!(!again.contains(&secret), "never shown again");
+
+    // A bad one is refused on the page, nothing issued.
+    let response = post_form(
+        &app,
+        &browser,
+        "/ui/admin/tokens",
+        &[
+            ("csrf", csrf.as_str()),
+            ("subject", "x"),
+            ("role", "wizard"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("unknown role"));
+
+    // Revoked from the console: it stops working at once.
+    let (_, tokens) = app.get_json("/v1/tokens?subject=nina", &ada).await;
+    let id = tokens["tokens"][0]["token_id"].as_str().unwrap().to_owned();
+    let response = post_form(
+        &app,
+        &browser,
+        "/ui/admin/revoke",
+        &[("csrf", csrf.as_str()), ("token", id.as_str())],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get_json("/v1/me", &secret).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Members: out of compute, sam no longer sees its orders; back in, he does.
+    let alice = app.customer("alice", "acme").await;
+    let id = app.submit(&alice).await;
+    let order = format!("/v1/orders/{id}");
+    let response = post_form(
+        &app,
+        &browser,
+        "/ui/admin/members",
+        &[
+            ("csrf", csrf.as_str()),
+            ("of", "group"),
+            ("scope", "compute"),
+            ("subject", "sam"),
+            ("op", "remove"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json(&order, &sam).await.0, StatusCode::NOT_FOUND);
+    let response = post_form(
+        &app,
+        &browser,
+        "/ui/admin/members",
+        &[
+            ("csrf", csrf.as_str()),
+            ("of", "group"),
+            ("scope", "compute"),
+            ("subject", "sam"),
+            ("op", "add"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json(&order, &sam).await.0, StatusCode::OK);
+
+    // Forged, or not an admin: refused.
+    let head = app.head();
+    let response = post_form(
+        &app,
+        &browser,
+        "/ui/admin/members",
+        &[("csrf", "forged"), ("scope", "compute"), ("subject", "eve")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let shifter = browser_signed_in(&app, &sam).await;
+    let (status, _) = page(&app, &shifter, "/ui/admin").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.head(), head);
+}
+
+#[tokio::test]
+async fn an_auditor_reads_the_log_and_the_report_a_shifter_does_not_read_the_log() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let audrey = app.role("audrey", "auditor").await;
+    let id = app.submit(&alice).await;
+    app.command(&id, "approve", &sam, json!({})).await;
+    let auditor = browser_signed_in(&app, &audrey).await;
+    let (status, log) = page(&app, &auditor, "/ui/events").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(log.contains("OrderApproved"), "{log}");
+    assert!(log.contains(&format!("/ui/orders/{id}")), "{log}");
+    let (status, report) = page(&app, &auditor, "/ui/reports").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert!(report.contains("<svg"), "a chart: {report}");
+    assert!(
+        report.contains("<td>cloud-compute</td><td>compute</td><td>1</td><td>1</td>"),
+        "{report}"
+    );
+    let shifter = browser_signed_in(&app, &sam).await;
+    let (status, _) = page(&app, &shifter, "/ui/events").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -193,6 +193,24 @@ try {
   check((await auditor.locator('.facts .status').first().textContent()) === 'approved', 'as it was');
   check(await auditor.locator('text=Create the project').count() === 0, 'no step planned yet');
   await audit(auditor, 'auditor-as-of');
+  await auditor.click('nav >> text=Log');
+  check(await auditor.locator('text=OrderApproved').count() > 0, 'the log shows the approval');
+  await audit(auditor, 'auditor-log');
+  await auditor.click('nav >> text=Reports');
+  await auditor.fill('#from', '2026-01-01');
+  await Promise.all([auditor.waitForNavigation(), auditor.click('form.filters button')]);
+  check(await auditor.locator('svg.chart').count() === 1, 'the report has its chart');
+  await audit(auditor, 'auditor-report');
+
+  // --- an admin makes someone a shifter of storage
+  const admin = await (await browser.newContext()).newPage();
+  await signIn(admin, 'ada');
+  await admin.click('nav >> text=Administration');
+  await audit(admin, 'admin');
+  await admin.fill('#add-group-storage', 'nina@egi.eu');
+  await Promise.all([admin.waitForNavigation(), admin.click('#add-group-storage ~ button')]);
+  check(await admin.locator('text=nina@egi.eu').count() > 0, 'nina is a member now');
+  await audit(admin, 'admin-member-added');
 
   console.log(`ok: ${audited.length} pages measured by axe-core, screenshots in ${artifacts}`);
 } finally {
