@@ -213,30 +213,33 @@ async fn order_form(State(app): State<App>, viewer: Viewer, Path(id): Path<Strin
 
 /// The parameters a form gives, typed by the service's spec: what does not
 /// parse goes on as text, for the same refusal the API gives.
-fn parameters(service: &ServiceDefined, form: &HashMap<String, String>) -> Map<String, Value> {
+pub fn parameters(service: &ServiceDefined, form: &HashMap<String, String>) -> Map<String, Value> {
     let mut parameters = Map::new();
     for spec in &service.parameters {
-        let raw = field(form, &spec.key);
-        let value = match (&spec.kind, raw) {
-            (ParameterKind::Boolean, raw) => Some(Value::Bool(raw.is_some())),
-            (_, None) => None,
-            (ParameterKind::Integer { .. }, Some(raw)) => Some(
-                raw.parse::<i64>()
-                    .map(Value::from)
-                    .unwrap_or(Value::String(raw)),
-            ),
-            (ParameterKind::Number { .. }, Some(raw)) => Some(
-                serde_json::from_str::<serde_json::Number>(&raw)
-                    .map(Value::Number)
-                    .unwrap_or(Value::String(raw)),
-            ),
-            (_, Some(raw)) => Some(Value::String(raw)),
-        };
-        if let Some(value) = value {
+        if let Some(value) = typed(spec, field(form, &spec.key)) {
             parameters.insert(spec.key.clone(), value);
         }
     }
     parameters
+}
+
+/// One form value as its parameter's JSON type (a checkbox absent is false).
+pub fn typed(spec: &ParameterSpec, raw: Option<String>) -> Option<Value> {
+    match (&spec.kind, raw) {
+        (ParameterKind::Boolean, raw) => Some(Value::Bool(raw.is_some_and(|r| r != "false"))),
+        (_, None) => None,
+        (ParameterKind::Integer { .. }, Some(raw)) => Some(
+            raw.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(raw)),
+        ),
+        (ParameterKind::Number { .. }, Some(raw)) => Some(
+            serde_json::from_str::<serde_json::Number>(&raw)
+                .map(Value::Number)
+                .unwrap_or(Value::String(raw)),
+        ),
+        (_, Some(raw)) => Some(Value::String(raw)),
+    }
 }
 
 async fn submit(

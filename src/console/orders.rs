@@ -37,6 +37,7 @@ pub fn router() -> Router<App> {
         .route("/ui/orders/rows", get(queue_rows))
         .route("/ui/stream", get(stream))
         .route("/ui/orders/{id}", get(order_page).post(act))
+        .route("/ui/steps", get(steps_page))
 }
 
 /// The name serde gives a value (`in_review`).
@@ -57,6 +58,8 @@ pub struct Row {
     pub assignee: String,
     pub created: String,
     pub due: String,
+    /// Business time left on the clock due first (staff).
+    pub remaining: String,
     /// `at risk` or `breached`, for staff.
     pub badge: &'static str,
 }
@@ -136,6 +139,19 @@ async fn rows(app: &App, viewer: &Viewer, filter: &Filter) -> Result<Vec<Row>, A
                 .clone()
                 .is_some_and(|mut c| c.any(|c| c.remaining_seconds < 0));
             let at_risk = clocks.is_some_and(|mut c| c.any(|c| c.warn_at <= app.now()));
+            let remaining = item
+                .handling
+                .as_ref()
+                .and_then(|h| {
+                    h.clocks
+                        .values()
+                        .filter(|c| {
+                            matches!(c.state, pactum_projections::handling::ClockState::Running)
+                        })
+                        .min_by_key(|c| c.due_at)
+                })
+                .map(|c| business_time(c.remaining_seconds))
+                .unwrap_or_default();
             Row {
                 title: item.title.clone().unwrap_or_else(|| "(untitled)".into()),
                 id: item.id,
@@ -146,6 +162,7 @@ async fn rows(app: &App, viewer: &Viewer, filter: &Filter) -> Result<Vec<Row>, A
                 assignee: item.assignee.unwrap_or_default(),
                 created: when(item.created_at),
                 due: item.due_at.map(when).unwrap_or_default(),
+                remaining,
                 badge: if breached {
                     "breached"
                 } else if at_risk {
@@ -194,6 +211,22 @@ async fn queue_rows(
     }
 }
 
+/// Business time as people read it: `7 h 30 min left`, `15 min over`.
+fn business_time(seconds: i64) -> String {
+    let minutes = seconds.unsigned_abs() / 60;
+    let (h, m) = (minutes / 60, minutes % 60);
+    let amount = match (h, m) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    };
+    if seconds < 0 {
+        format!("{amount} over")
+    } else {
+        format!("{amount} left")
+    }
+}
+
 /// `changed` each time the order queue's read model moves (at most twice a
 /// second): the queue page then fetches its rows again.
 async fn stream(
@@ -221,6 +254,68 @@ async fn stream(
         },
     );
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+pub struct StepItem {
+    pub order: String,
+    pub title: String,
+    pub id: u32,
+    pub provider: String,
+    pub action: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "steps.html")]
+struct StepsPage {
+    chrome: Chrome,
+    steps: Vec<StepItem>,
+}
+
+/// A provider's operator: the steps addressed to its providers, pending first.
+async fn steps_page(State(app): State<App>, viewer: Viewer) -> Response {
+    let providers: Vec<String> = viewer
+        .principal
+        .roles()
+        .flat_map(|role| match role {
+            crate::access::Role::Provider { providers } => providers.iter().cloned().collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut steps = Vec::new();
+    for provider in &providers {
+        let ids =
+            match crate::orders::queries::orders_with_steps_for(app.store.reader(), provider, 200)
+                .await
+            {
+                Ok(ids) => ids,
+                Err(error) => return failed(error.into()),
+            };
+        for id in ids {
+            let Ok(view) = service::get(&app.store, &viewer.principal, &id, None, app.now()).await
+            else {
+                continue;
+            };
+            for step in view.provisioning.iter().filter(|s| &s.provider == provider) {
+                steps.push(StepItem {
+                    order: view.id.clone(),
+                    title: view.title.clone().unwrap_or_else(|| "(untitled)".into()),
+                    id: step.id,
+                    provider: step.provider.clone(),
+                    action: step.action.clone(),
+                    status: name(&step.status),
+                });
+            }
+        }
+    }
+    steps.sort_by_key(|s| s.status != "pending");
+    render(
+        StatusCode::OK,
+        &StepsPage {
+            chrome: viewer.chrome(),
+            steps,
+        },
+    )
 }
 
 pub struct Line {
@@ -274,6 +369,8 @@ pub struct May {
     pub reject: bool,
     pub cancel: bool,
     pub answer_proposal: bool,
+    pub propose: bool,
+    pub plan: bool,
     pub activate: bool,
 }
 
@@ -295,6 +392,9 @@ struct OrderPage {
     proposals: Vec<ProposalRow>,
     agreements: Vec<AgreementRow>,
     providers: Vec<String>,
+    /// Who delivers the order's service (for a plan).
+    deliverers: Vec<String>,
+    plan_rows: Vec<usize>,
     may: May,
     as_of: String,
     error: Option<String>,
@@ -439,6 +539,15 @@ async fn show(
             .iter()
             .map(|s| s.provider.clone())
             .collect(),
+        deliverers: match app.catalogue().await {
+            Ok(catalogue) => catalogue
+                .providers_of(&view.service)
+                .into_iter()
+                .filter(|p| !catalogue.retired.providers.contains_key(p))
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+        plan_rows: (1..=PLAN_ROWS).collect(),
         as_of: as_of.map(|at| at.to_string()).unwrap_or_default(),
         error,
     };
@@ -468,15 +577,23 @@ fn may(viewer: &Viewer, view: &OrderView) -> May {
         reject: can(Action::Reject),
         cancel: can(Action::Cancel),
         answer_proposal: can(Action::AnswerProposal),
+        propose: can(Action::Propose),
+        plan: can(Action::PlanProvisioning),
         activate: can(Action::Activate),
     }
 }
 
 const TEXT_MAX: usize = 20_000;
+/// How many steps the plan form offers at once.
+const PLAN_ROWS: usize = 3;
 
 enum Command {
     Order(OrderAction),
     Activate,
+    /// Changed parameters (`p_<key>` fields), typed by the order's pinned
+    /// service version.
+    Propose,
+    Plan(Vec<(String, String)>),
 }
 
 /// The command a form asks for, validated as the API validates it.
@@ -497,6 +614,21 @@ fn command_of(
     let action = field(form, "action").unwrap_or_default();
     if action == "activate" {
         return Ok((Command::Activate, Effect::Changed));
+    }
+    if action == "propose" {
+        return Ok((Command::Propose, Effect::Created));
+    }
+    if action == "plan" {
+        let steps: Vec<(String, String)> = (1..=PLAN_ROWS)
+            .filter_map(|n| {
+                let provider = field(form, &format!("provider_{n}"))?;
+                Some((
+                    provider,
+                    field(form, &format!("step_{n}")).unwrap_or_default(),
+                ))
+            })
+            .collect();
+        return Ok((Command::Plan(steps), Effect::Changed));
     }
     let (action, effect) = match action.as_str() {
         "assign" => (
@@ -607,6 +739,42 @@ async fn act(
                 .await
                 .map(drop)
                 .map_err(ApiError::from),
+            Command::Propose => {
+                let catalogue = app.catalogue().await?;
+                let view =
+                    service::get(&app.store, &viewer.principal, &id, None, app.now()).await?;
+                let spec = catalogue
+                    .service_at(&view.service, view.service_version)
+                    .ok_or_else(|| ApiError::NotFound(format!("no service {}", view.service)))?;
+                let mut changes = serde_json::Map::new();
+                for parameter in &spec.parameters {
+                    let raw = field(&form, &format!("p_{}", parameter.key));
+                    let value = super::catalogue::typed(parameter, raw);
+                    if value.as_ref() != view.agreed_parameters.get(&parameter.key)
+                        && let Some(value) = value
+                    {
+                        changes.insert(parameter.key.clone(), value);
+                    }
+                }
+                service::propose(
+                    &app.store,
+                    &catalogue,
+                    &id,
+                    changes,
+                    field(&form, "note"),
+                    &request,
+                )
+                .await
+                .map(drop)
+                .map_err(ApiError::from)
+            }
+            Command::Plan(steps) => {
+                let catalogue = app.catalogue().await?;
+                service::plan(&app.store, &catalogue, &id, steps, &request)
+                    .await
+                    .map(drop)
+                    .map_err(ApiError::from)
+            }
             Command::Activate => {
                 let catalogue = app.catalogue().await?;
                 crate::agreements::service::activate(

@@ -14,5 +14,6 @@ pub mod commands;
 pub mod errors;
 pub mod import;
 pub mod legacy;
+pub mod queries;
 pub mod queue;
 pub mod service;

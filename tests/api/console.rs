@@ -523,3 +523,98 @@ async fn an_auditor_reads_the_log_and_the_report_a_shifter_does_not_read_the_log
     let (status, _) = page(&app, &shifter, "/ui/events").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_shifter_proposes_and_plans_a_customer_accepts_a_provider_finds_its_steps() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let olga = app.provider("olga", "cesnet-mcc").await;
+    let id = app.submit(&alice).await;
+    let path = format!("/ui/orders/{id}");
+    let shifter = browser_signed_in(&app, &sam).await;
+    let (_, order) = page(&app, &shifter, &path).await;
+    let csrf = csrf_of(&order);
+    assert!(
+        order.contains("name=\"p_cpu_cores\" value=\"4\""),
+        "{order}"
+    );
+
+    // A proposal of 2 cores instead of 4: the changed parameter only.
+    let response = post_form(
+        &app,
+        &shifter,
+        &path,
+        &[
+            ("csrf", csrf.as_str()),
+            ("action", "propose"),
+            ("p_cpu_cores", "2"),
+            ("p_ram_per_core_gb", "2"),
+            ("p_local_disk_gb", "40"),
+            ("p_vm_instances", "2"),
+            ("p_access_type", "opportunistic"),
+            ("p_start_date", "2019-12-02"),
+            ("p_duration_days", "2"),
+            ("note", "only 2 free"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, view) = app.get_json(&format!("/v1/orders/{id}"), &sam).await;
+    assert_eq!(
+        view["proposals"][0]["changed"],
+        json!(["cpu_cores"]),
+        "{view}"
+    );
+
+    // The customer accepts it from its page.
+    let customer = browser_signed_in(&app, &alice).await;
+    let (_, to_alice) = page(&app, &customer, &path).await;
+    assert!(to_alice.contains("value=\"accept\""), "{to_alice}");
+    let customer_csrf = csrf_of(&to_alice);
+    let response = post_form(
+        &app,
+        &customer,
+        &path,
+        &[
+            ("csrf", customer_csrf.as_str()),
+            ("proposal", "1"),
+            ("action", "accept"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, view) = app.get_json(&format!("/v1/orders/{id}"), &alice).await;
+    assert_eq!(view["agreed_parameters"]["cpu_cores"], 2);
+
+    // Approved, then planned from the form (only providers that deliver the service offered).
+    app.command(&id, "approve", &sam, json!({})).await;
+    let (_, order) = page(&app, &shifter, &path).await;
+    assert!(order.contains("<option value=\"cesnet-mcc\">"), "{order}");
+    assert!(
+        !order.contains("<option value=\"surf\">"),
+        "surf delivers no cloud compute"
+    );
+    let response = post_form(
+        &app,
+        &shifter,
+        &path,
+        &[
+            ("csrf", csrf.as_str()),
+            ("action", "plan"),
+            ("provider_1", "cesnet-mcc"),
+            ("step_1", "Create the project"),
+            ("provider_2", ""),
+            ("step_2", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // The operator finds it among its steps.
+    let operator = browser_signed_in(&app, &olga).await;
+    let (status, steps) = page(&app, &operator, "/ui/steps").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(steps.contains("Create the project"), "{steps}");
+    assert!(steps.contains(&path), "{steps}");
+}
