@@ -27,6 +27,207 @@ pub fn router() -> Router<App> {
         .route("/ui/admin/tokens", post(issue))
         .route("/ui/admin/revoke", post(revoke))
         .route("/ui/admin/members", post(membership))
+        .route("/ui/admin/edit/{kind}/{id}", get(editor).post(save))
+        .route("/ui/admin/new", get(open_editor))
+}
+
+/// The editor of the kind and id a form names.
+async fn open_editor(
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let kind = field(&query, "kind").unwrap_or_default();
+    let id = field(&query, "id").unwrap_or_default();
+    let path = format!("/ui/admin/edit/{}/{}", url_segment(&kind), url_segment(&id));
+    see_other(&path)
+}
+
+/// One path segment, percent-encoded.
+fn url_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// What the editor edits, and where the JSON goes: the API's own handler.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Service,
+    Group,
+    Provider,
+    /// A group's handling targets (`group`) or a service's (`group:service`).
+    Targets,
+    Brand,
+}
+
+impl Kind {
+    fn parse(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "service" => Self::Service,
+            "group" => Self::Group,
+            "provider" => Self::Provider,
+            "targets" => Self::Targets,
+            "brand" => Self::Brand,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Service => "service",
+            Self::Group => "group",
+            Self::Provider => "provider",
+            Self::Targets => "targets",
+            Self::Brand => "brand",
+        }
+    }
+
+    /// What a new one looks like, to start from.
+    fn example(self, id: &str) -> String {
+        let value = match self {
+            Self::Service => {
+                serde_json::json!({"name": id, "group": "compute", "legacy_path": format!("Compute/{id}"),
+                "parameters": [{"key": "start_date", "label": "Start of service", "type": "date"}]})
+            }
+            Self::Group => serde_json::json!({"name": id}),
+            Self::Provider => serde_json::json!({"name": id, "country": "NL", "services": []}),
+            Self::Targets => {
+                let day = serde_json::json!(["09:00-12:00", "13:00-17:00"]);
+                serde_json::json!({"first_response": "PT8H", "decision": "PT40H",
+                    "warning_percent": 80, "calendar": {"time_zone": "Europe/Amsterdam",
+                    "hours": {"monday": day, "tuesday": day, "wednesday": day,
+                              "thursday": day, "friday": day},
+                    "holidays": []}})
+            }
+            Self::Brand => serde_json::json!({"name": id, "colour": "#004a87", "footer": id}),
+        };
+        serde_json::to_string_pretty(&value).expect("examples serialize")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "editor.html")]
+struct EditorPage {
+    chrome: Chrome,
+    csrf: String,
+    kind: &'static str,
+    id: String,
+    json: String,
+    error: Option<String>,
+    saved: bool,
+}
+
+async fn editor(
+    State(app): State<App>,
+    viewer: Viewer,
+    crate::http::extract::Path((kind, id)): crate::http::extract::Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    if !policy::may_do(&viewer.principal, Capability::ChangeCatalogue) {
+        return error_page(StatusCode::FORBIDDEN, "Only admins administer pactum.");
+    }
+    let Some(kind) = Kind::parse(&kind) else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            "Nothing of that kind is edited here.",
+        );
+    };
+    let current = match kind {
+        Kind::Service | Kind::Group | Kind::Provider => match app.catalogue().await {
+            Ok(catalogue) => crate::http::catalogue::entry_json(&catalogue, kind.name(), &id),
+            Err(error) => return failed(error.into()),
+        },
+        Kind::Targets | Kind::Brand => None,
+    };
+    render(
+        StatusCode::OK,
+        &EditorPage {
+            chrome: viewer.chrome(),
+            csrf: viewer.csrf.clone(),
+            kind: kind.name(),
+            json: current.unwrap_or_else(|| kind.example(&id)),
+            id,
+            error: None,
+            saved: query.contains_key("saved"),
+        },
+    )
+}
+
+/// Sends the edited JSON through the API's own handler for it, as the
+/// viewer: the same checks, events and refusals as `PUT` over the API.
+async fn save(
+    State(app): State<App>,
+    viewer: Viewer,
+    crate::http::extract::Path((kind, id)): crate::http::extract::Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = viewer.refuse_forged(form.get("csrf").map(String::as_str)) {
+        return refused;
+    }
+    let Some(kind) = Kind::parse(&kind) else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            "Nothing of that kind is edited here.",
+        );
+    };
+    let json = form.get("json").cloned().unwrap_or_default();
+    let input = || crate::http::extract::CommandInput {
+        principal: viewer.principal.clone(),
+        idempotency_key: None,
+        if_match: None,
+        correlation_id: uuid::Uuid::now_v7().to_string(),
+        request_hash: String::new(),
+        body: axum::body::Bytes::from(json.clone()),
+    };
+    let result = match kind {
+        Kind::Service => crate::http::catalogue::define_service(&app, Some(id.clone()), input())
+            .await
+            .map(drop),
+        Kind::Group => crate::http::catalogue::define_group(&app, Some(id.clone()), input())
+            .await
+            .map(drop),
+        Kind::Provider => crate::http::catalogue::define_provider(&app, Some(id.clone()), input())
+            .await
+            .map(drop),
+        Kind::Targets => {
+            let (group, service) = match id.split_once(':') {
+                Some((group, service)) => (group.to_owned(), Some(service.to_owned())),
+                None => (id.clone(), None),
+            };
+            crate::http::handling::put(&app, &group, service.as_deref(), &input())
+                .await
+                .map(drop)
+        }
+        Kind::Brand => crate::http::brands::put(
+            State(app.clone()),
+            crate::http::extract::Path(id.clone()),
+            input(),
+        )
+        .await
+        .map(drop),
+    };
+    match result {
+        Ok(()) => see_other(&format!("/ui/admin/edit/{}/{id}?saved", kind.name())),
+        Err(error) => {
+            let (text, status) = refusal(error);
+            render(
+                status,
+                &EditorPage {
+                    chrome: viewer.chrome(),
+                    csrf: viewer.csrf.clone(),
+                    kind: kind.name(),
+                    id,
+                    json,
+                    error: Some(text),
+                    saved: false,
+                },
+            )
+        }
+    }
 }
 
 pub struct TokenRow {
@@ -36,6 +237,13 @@ pub struct TokenRow {
     pub scope: String,
     pub issued: String,
     pub status: &'static str,
+}
+
+pub struct Entry {
+    pub kind: &'static str,
+    pub id: String,
+    pub name: String,
+    pub note: String,
 }
 
 pub struct Team {
@@ -52,6 +260,7 @@ struct AdminPage {
     csrf: String,
     tokens: Vec<TokenRow>,
     teams: Vec<Team>,
+    entries: Vec<Entry>,
     issued: Option<(String, String)>,
     error: Option<String>,
 }
@@ -126,10 +335,40 @@ async fn page(
                 members: members.into_iter().map(|m| m.subject).collect(),
             });
         }
-        Ok::<_, crate::store::StoreError>((tokens, teams))
+        let mut entries = Vec::new();
+        for service in catalogue.services.values() {
+            let retired = catalogue.retired.services.contains_key(&service.service_id);
+            entries.push(Entry {
+                kind: "service",
+                id: service.service_id.clone(),
+                name: service.name.clone(),
+                note: format!(
+                    "version {}{}",
+                    service.version.unwrap_or(1),
+                    if retired { ", retired" } else { "" }
+                ),
+            });
+        }
+        for group in catalogue.groups.values() {
+            entries.push(Entry {
+                kind: "group",
+                id: group.group_id.clone(),
+                name: group.name.clone(),
+                note: String::new(),
+            });
+        }
+        for provider in catalogue.providers.values() {
+            entries.push(Entry {
+                kind: "provider",
+                id: provider.provider_id.clone(),
+                name: provider.name.clone(),
+                note: provider.country.clone(),
+            });
+        }
+        Ok::<_, crate::store::StoreError>((tokens, teams, entries))
     }
     .await;
-    let (tokens, teams) = match result {
+    let (tokens, teams, entries) = match result {
         Ok(found) => found,
         Err(error) => return failed(error.into()),
     };
@@ -140,6 +379,7 @@ async fn page(
             csrf: viewer.csrf.clone(),
             tokens,
             teams,
+            entries,
             issued,
             error,
         },

@@ -19,6 +19,7 @@ pub fn router() -> Router<App> {
     Router::new()
         .route("/ui/events", get(events_page))
         .route("/ui/reports", get(reports_page))
+        .route("/ui/verify", get(verify_page))
 }
 
 pub struct EventRow {
@@ -219,4 +220,65 @@ async fn reports_page(
             height,
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    chrome: Chrome,
+    ran: bool,
+    intact: bool,
+    events: u64,
+    aggregates: u64,
+    documents: u64,
+    findings: Vec<String>,
+    more: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct VerifyQuery {
+    run: Option<String>,
+}
+
+/// `pactum verify` from the console: every hash chain, the gap-free
+/// positions, and every document re-rendered against its recorded hash. It
+/// reads the whole log, so it runs when asked (`?run=1`).
+async fn verify_page(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(query): Query<VerifyQuery>,
+) -> Response {
+    if !policy::can_read_log(&viewer.principal) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Only auditors and admins verify the log.",
+        );
+    }
+    let mut page = VerifyPage {
+        chrome: viewer.chrome(),
+        ran: false,
+        intact: false,
+        events: 0,
+        aggregates: 0,
+        documents: 0,
+        findings: Vec::new(),
+        more: 0,
+    };
+    if query.run.is_some() {
+        let mut documents =
+            crate::agreements::verify::DocumentCheck::new(app.store.clone(), app.renderer.clone());
+        let report =
+            match crate::store::verify::verify_with(&app.store, &mut [&mut documents]).await {
+                Ok(report) => report,
+                Err(error) => return failed(error.into()),
+            };
+        page.ran = true;
+        page.intact = report.is_intact();
+        page.events = report.events;
+        page.aggregates = report.aggregates;
+        page.documents = documents.matched;
+        page.more = report.total_findings - report.findings.len() as u64;
+        page.findings = report.findings.iter().map(ToString::to_string).collect();
+    }
+    render(StatusCode::OK, &page)
 }

@@ -149,7 +149,7 @@ async fn logo(
     responses((status = 200, description = "OK", body = crate::brands::BrandView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
-async fn put(
+pub(crate) async fn put(
     State(app): State<App>,
     Path(org): Path<String>,
     input: CommandInput,

@@ -244,6 +244,22 @@ impl ProviderDoc {
     }
 }
 
+/// An entry as `GET` answers it, as pretty JSON (what the console's editor
+/// starts from): `kind` is `service`, `group` or `provider`.
+pub(crate) fn entry_json(catalogue: &Catalogue, kind: &str, id: &str) -> Option<String> {
+    let value = match kind {
+        "service" => serde_json::to_value(ServiceDoc::of(catalogue, catalogue.service(id)?)),
+        "group" => serde_json::to_value(GroupDoc::of(catalogue, catalogue.groups.get(id)?)),
+        "provider" => {
+            serde_json::to_value(ProviderDoc::of(catalogue, catalogue.providers.get(id)?))
+        }
+        _ => return None,
+    };
+    value
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+}
+
 /// Whether `principal` sees who the members of `of` `scope` are: staff, and
 /// a provider's own operators.
 fn sees_members(principal: &Principal, of: MemberOf, scope: &str) -> bool {
@@ -444,7 +460,7 @@ async fn get_service(
     Ok(shown(&doc, doc.version))
 }
 
-async fn define_service(
+pub(crate) async fn define_service(
     app: &App,
     path_id: Option<String>,
     input: CommandInput,
@@ -621,7 +637,7 @@ async fn get_group(
     Ok(shown(&doc, doc.version))
 }
 
-async fn define_group(
+pub(crate) async fn define_group(
     app: &App,
     path_id: Option<String>,
     input: CommandInput,
@@ -766,7 +782,7 @@ async fn get_provider(
     Ok(shown(&doc, doc.version))
 }
 
-async fn define_provider(
+pub(crate) async fn define_provider(
     app: &App,
     path_id: Option<String>,
     input: CommandInput,

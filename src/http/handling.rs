@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<App> {
 
 /// A definition as the API shows it.
 #[derive(Serialize)]
-struct TargetsView {
+pub(crate) struct TargetsView {
     key: String,
     group: String,
     service: Option<String>,
@@ -177,7 +177,7 @@ async fn put_service(
     put(&app, &group, Some(&service), &input).await
 }
 
-async fn put(
+pub(crate) async fn put(
     app: &App,
     group: &str,
     service: Option<&str>,

@@ -618,3 +618,93 @@ async fn a_shifter_proposes_and_plans_a_customer_accepts_a_provider_finds_its_st
     assert!(steps.contains("Create the project"), "{steps}");
     assert!(steps.contains(&path), "{steps}");
 }
+
+#[tokio::test]
+async fn an_admin_edits_the_catalogue_targets_and_brands_as_json_and_an_auditor_verifies() {
+    let app = spawn_app().await;
+    let ada = app.role("ada", "admin").await;
+    let admin = browser_signed_in(&app, &ada).await;
+    let (status, editor) = page(&app, &admin, "/ui/admin/edit/service/cloud-compute").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        editor.contains("&quot;version&quot;: 1") || editor.contains("&#34;version&#34;: 1"),
+        "{editor}"
+    );
+    let csrf = csrf_of(&editor);
+    let (_, mut service) = app.get_json("/v1/services/cloud-compute", &ada).await;
+    service["name"] = json!("EGI Cloud Compute (edited)");
+    let json_text = service.to_string();
+    let response = post_form(
+        &app,
+        &admin,
+        "/ui/admin/edit/service/cloud-compute",
+        &[("csrf", csrf.as_str()), ("json", json_text.as_str())],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, now) = app.get_json("/v1/services/cloud-compute", &ada).await;
+    assert_eq!(
+        (now["version"].clone(), now["name"].clone()),
+        (json!(2), json!("EGI Cloud Compute (edited)"))
+    );
+
+    // A refusal comes back with what was typed.
+    let response = post_form(
+        &app,
+        &admin,
+        "/ui/admin/edit/group/Bad_Id",
+        &[("csrf", csrf.as_str()), ("json", "{\"name\": \"x\"}")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = response.text().await.unwrap();
+    assert!(refused.contains("role=\"alert\""), "{refused}");
+
+    // Handling targets and a brand through the same editor.
+    let (_, targets) = page(&app, &admin, "/ui/admin/edit/targets/compute").await;
+    let example = targets.split("name=\"json\"").nth(1).unwrap();
+    assert!(example.contains("first_response"), "{example}");
+    // The example the editor starts from is a valid definition as it stands.
+    let at = example.find('>').unwrap() + 1;
+    let textarea = &example[at..example.find("</textarea>").unwrap()];
+    let targets = textarea.replace("&quot;", "\"").replace("&#34;", "\"");
+    let response = post_form(
+        &app,
+        &admin,
+        "/ui/admin/edit/targets/compute",
+        &[("csrf", csrf.as_str()), ("json", targets.as_str())],
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let (status, _) = app.get_json("/v1/handling-targets/compute", &ada).await;
+    assert_eq!(status, StatusCode::OK);
+    let brand = json!({"name": "ACME Research", "colour": "#0a5f38", "footer": "ACME"}).to_string();
+    let response = post_form(
+        &app,
+        &admin,
+        "/ui/admin/edit/brand/acme",
+        &[("csrf", csrf.as_str()), ("json", brand.as_str())],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, shown) = app.get_json("/v1/brands/acme", &ada).await;
+    assert_eq!(shown["name"], "ACME Research");
+
+    // Not an admin: no editor.
+    let sam = app.shifter("sam", &["compute"]).await;
+    let shifter = browser_signed_in(&app, &sam).await;
+    let (status, _) = page(&app, &shifter, "/ui/admin/edit/service/cloud-compute").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The log verifies, from the console.
+    let audrey = app.role("audrey", "auditor").await;
+    let auditor = browser_signed_in(&app, &audrey).await;
+    let (status, verified) = page(&app, &auditor, "/ui/verify?run=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(verified.contains("every chain intact"), "{verified}");
+}
