@@ -68,6 +68,19 @@ async function audit(page, name) {
     bad.length === 0,
     `${name} (${page.url()}): ${bad.map((v) => `${v.id}: ${v.help} ${v.nodes.map((n) => n.target).join(' ')}`).join('; ')}`,
   );
+  // Usable at 390 px wide: nothing wider than the screen but tables, which
+  // scroll inside their own box.
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  const [overflow, wide] = await page.evaluate(() => [
+    document.documentElement.scrollWidth,
+    Array.from(document.querySelectorAll('body *'))
+      .filter((e) => e.getBoundingClientRect().right > 391 && !(e.parentElement && e.parentElement.closest('.table')))
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className}`),
+  ]);
+  await page.setViewportSize(size);
+  check(overflow <= 390, `${name} fits 390 px (it is ${overflow} px wide: ${wide.join(', ')})`);
   audited.push(name);
 }
 
