@@ -12,14 +12,13 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use pactum_events::membership::MemberOf;
 
-use super::{Chrome, Viewer, error_page, failed, field, render, see_other, when};
+use super::{Chrome, Viewer, error_page, failed, field, refusal, render, see_other, when};
 use crate::access::policy::{self, Capability};
 use crate::access::tokens::{self, TokenRequest};
 use crate::app::App;
-use crate::execute::CommandMeta;
 use crate::http::error::ApiError;
 use crate::members;
-use crate::runner::{CommandRequest, Effect};
+use crate::runner::Effect;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -265,24 +264,6 @@ struct AdminPage {
     error: Option<String>,
 }
 
-fn command(viewer: &Viewer, app: &App, effect: Effect) -> CommandRequest {
-    CommandRequest {
-        meta: meta(viewer, app),
-        if_match: None,
-        effect,
-    }
-}
-
-fn meta(viewer: &Viewer, app: &App) -> CommandMeta {
-    CommandMeta {
-        principal: viewer.principal.clone(),
-        now: app.now(),
-        correlation_id: uuid::Uuid::now_v7().to_string(),
-        command_id: uuid::Uuid::now_v7().to_string(),
-        idempotency: None,
-    }
-}
-
 async fn page(
     app: &App,
     viewer: &Viewer,
@@ -395,23 +376,6 @@ async fn admin_page(State(app): State<App>, viewer: Viewer) -> Response {
     page(&app, &viewer, None, None, StatusCode::OK).await
 }
 
-fn refusal(error: ApiError) -> (String, StatusCode) {
-    let status = error.status();
-    let text = match &error {
-        ApiError::Validation(errors) => errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        e if status.is_server_error() => {
-            tracing::warn!(error = %e, "an admin form failed");
-            "pactum could not do this right now; retry shortly.".into()
-        }
-        e => e.to_string(),
-    };
-    (text, status)
-}
-
 async fn issue(
     State(app): State<App>,
     viewer: Viewer,
@@ -438,7 +402,7 @@ async fn issue(
     };
     let result = async {
         let catalogue = app.catalogue().await?;
-        tokens::issue(&app.store, &catalogue, &request, &meta(&viewer, &app))
+        tokens::issue(&app.store, &catalogue, &request, &viewer.meta(&app))
             .await
             .map_err(ApiError::from)
     }
@@ -470,7 +434,7 @@ async fn revoke(
         return refused;
     }
     let id = field(&form, "token").unwrap_or_default();
-    match tokens::withdraw(&app.store, &id, &meta(&viewer, &app)).await {
+    match tokens::withdraw(&app.store, &id, &viewer.meta(&app)).await {
         Ok(()) => see_other("/ui/admin"),
         Err(error) => {
             let (text, status) = refusal(error.into());
@@ -496,13 +460,13 @@ async fn membership(
     let result = async {
         let catalogue = app.catalogue().await?;
         if form.get("op").map(String::as_str) == Some("remove") {
-            let request = command(&viewer, &app, Effect::Changed);
+            let request = viewer.request(&app, Effect::Changed);
             members::remove(&app.store, &catalogue, of, &scope, &subject, &request)
                 .await
                 .map(drop)
                 .map_err(ApiError::from)
         } else {
-            let request = command(&viewer, &app, Effect::Created);
+            let request = viewer.request(&app, Effect::Created);
             members::add(&app.store, &catalogue, of, &scope, &subject, &request)
                 .await
                 .map(drop)

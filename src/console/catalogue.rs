@@ -16,11 +16,10 @@ use serde_json::{Map, Value};
 
 use super::{Chrome, Viewer, failed, field, render, see_other};
 use crate::app::App;
-use crate::execute::CommandMeta;
 use crate::http::error::ApiError;
 use crate::http::extract::Path;
 use crate::orders::service::{self, ServiceError, Submission};
-use crate::runner::{CommandRequest, Effect};
+use crate::runner::Effect;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -300,17 +299,7 @@ async fn submit(
         }
         Err(error) => return failed(error.into()),
     };
-    let request = CommandRequest {
-        meta: CommandMeta {
-            principal: viewer.principal.clone(),
-            now,
-            correlation_id: uuid::Uuid::now_v7().to_string(),
-            command_id: uuid::Uuid::now_v7().to_string(),
-            idempotency: None,
-        },
-        if_match: None,
-        effect: Effect::Created,
-    };
+    let request = viewer.request(&app, Effect::Created);
     let order_id = order.order_id.clone();
     match service::submit(&app.store, order, &request).await {
         Ok(_) => see_other(&format!("/ui/orders/{order_id}")),

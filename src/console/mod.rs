@@ -100,6 +100,30 @@ impl Viewer {
         }
     }
 
+    /// A command as this viewer, now, with `effect`.
+    pub fn request(
+        &self,
+        app: &App,
+        effect: crate::runner::Effect,
+    ) -> crate::runner::CommandRequest {
+        crate::runner::CommandRequest {
+            meta: self.meta(app),
+            if_match: None,
+            effect,
+        }
+    }
+
+    /// Who, when and under which ids a console command runs.
+    pub fn meta(&self, app: &App) -> crate::execute::CommandMeta {
+        crate::execute::CommandMeta {
+            principal: self.principal.clone(),
+            now: app.now(),
+            correlation_id: uuid::Uuid::now_v7().to_string(),
+            command_id: uuid::Uuid::now_v7().to_string(),
+            idempotency: None,
+        }
+    }
+
     /// The refusal of a form whose CSRF token is not this session's, if it
     /// is not.
     pub fn refuse_forged(&self, form_csrf: Option<&str>) -> Option<Response> {
@@ -304,6 +328,25 @@ pub fn failed(error: ApiError) -> Response {
         error.to_string()
     };
     error_page(status, &text)
+}
+
+/// What a refused form says on its page, and with which status: every bad
+/// field, or the refusal's words; never internals.
+pub fn refusal(error: ApiError) -> (String, StatusCode) {
+    let status = error.status();
+    let text = match &error {
+        ApiError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        e if status.is_server_error() => {
+            tracing::warn!(error = %e, "a console form failed");
+            "pactum could not do this right now; retry shortly.".into()
+        }
+        e => e.to_string(),
+    };
+    (text, status)
 }
 
 pub fn unavailable(error: impl std::fmt::Display) -> Response {

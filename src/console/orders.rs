@@ -22,14 +22,13 @@ use serde::Serialize;
 use super::{Chrome, Viewer, failed, field, render, see_other, when};
 use crate::access::policy::{self, OrderAction as Action, OrderScope};
 use crate::app::App;
-use crate::execute::CommandMeta;
 use crate::http::error::ApiError;
 use crate::http::extract::{Path, parse_instant};
 use crate::orders::commands::OrderAction;
 use crate::orders::queue::{self, QueueQuery};
 use crate::orders::service;
 use crate::projector::listing::Sort;
-use crate::runner::{CommandRequest, Effect};
+use crate::runner::Effect;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -723,17 +722,7 @@ async fn act(
     }
     let result = async {
         let (action, effect) = command_of(&form, &viewer)?;
-        let request = CommandRequest {
-            meta: CommandMeta {
-                principal: viewer.principal.clone(),
-                now: app.now(),
-                correlation_id: uuid::Uuid::now_v7().to_string(),
-                command_id: uuid::Uuid::now_v7().to_string(),
-                idempotency: None,
-            },
-            if_match: None,
-            effect,
-        };
+        let request = viewer.request(&app, effect);
         match action {
             Command::Order(action) => service::execute(&app.store, &id, action, &request)
                 .await
@@ -793,19 +782,7 @@ async fn act(
     match result {
         Ok(_) => see_other(&format!("/ui/orders/{id}")),
         Err(error) => {
-            let status = error.status();
-            let text = match &error {
-                ApiError::Validation(errors) => errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                e if status.is_server_error() => {
-                    tracing::warn!(error = %e, "a console command failed");
-                    "pactum could not do this right now; retry shortly.".into()
-                }
-                e => e.to_string(),
-            };
+            let (text, status) = super::refusal(error);
             show(&app, &viewer, &id, None, Some(text), status).await
         }
     }
