@@ -101,6 +101,13 @@ const browser = await chromium.launch({
 });
 
 try {
+  // --- the pages before signing in: home, the token form
+  const visitor = await (await browser.newContext()).newPage();
+  await visitor.goto(`${base}/`);
+  await audit(visitor, 'visitor-home');
+  await visitor.goto(`${base}/login/token`);
+  await audit(visitor, 'visitor-token-form');
+
   // --- a shifter finds a new order at the top of the queue, without reloading
   const shifter = await (await browser.newContext()).newPage();
   await signIn(shifter, 'sam');
@@ -191,6 +198,11 @@ try {
   await Promise.all([provider.waitForNavigation(), provider.click('button[value=step_done]')]);
   check((await provider.locator('.list .status').first().textContent()) === 'done', 'the step is done');
   await audit(provider, 'provider-done');
+  await provider.click('nav >> text=Steps');
+  check(await provider.locator('text=Create the project').count() === 1, 'its steps list it');
+  await audit(provider, 'provider-steps');
+  await provider.goto(`${base}/ui/orders/no-such-order`);
+  await audit(provider, 'not-found');
 
   // --- a day later, an auditor opens the order as it was yesterday, approved
   // and not yet provisioned
@@ -214,6 +226,10 @@ try {
   await Promise.all([auditor.waitForNavigation(), auditor.click('form.filters button')]);
   check(await auditor.locator('svg.chart').count() === 1, 'the report has its chart');
   await audit(auditor, 'auditor-report');
+  await auditor.click('nav >> text=Verify');
+  await Promise.all([auditor.waitForNavigation(), auditor.click('button:has-text("Verify now")')]);
+  check(await auditor.locator('text=every chain intact').count() === 1, 'the log verifies');
+  await audit(auditor, 'auditor-verify');
 
   // --- an admin makes someone a shifter of storage
   const admin = await (await browser.newContext()).newPage();
@@ -224,6 +240,8 @@ try {
   await Promise.all([admin.waitForNavigation(), admin.click('#add-group-storage ~ button')]);
   check(await admin.locator('text=nina@egi.eu').count() > 0, 'nina is a member now');
   await audit(admin, 'admin-member-added');
+  await admin.click('a[href="/ui/admin/edit/service/cloud-compute"]');
+  await audit(admin, 'admin-editor');
 
   console.log(`ok: ${audited.length} pages measured by axe-core, screenshots in ${artifacts}`);
 } finally {
