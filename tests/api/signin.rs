@@ -447,3 +447,29 @@ async fn an_expired_access_token_is_refused() {
     let (status, _) = fixture.app.get_json("/v1/me", &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_key_the_provider_rotated_in_is_fetched_when_a_token_names_it() {
+    let fixture = fixture(600).await;
+    let http = reqwest::Client::new();
+    let issuer = fixture.provider.issuer();
+    // The provider starts signing with a key it has just published: pactum
+    // knows only the keys it read at start, and reads them again (no more than
+    // every ten seconds) when a token names one it does not know.
+    http.post(format!("{issuer}/test/rotate"))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    http.post(format!("{issuer}/test/tamper"))
+        .json(&json!({"mode": "rotated"}))
+        .send()
+        .await
+        .unwrap();
+    let response = sign_in(&fixture, "sam").await;
+    assert_eq!(
+        pactum_location(&response),
+        "/",
+        "signed in with the new key"
+    );
+}

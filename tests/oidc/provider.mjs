@@ -14,8 +14,10 @@
 // token response carry an ID token with one defect, signed with the
 // provider's own key unless the defect is the signature: `signature`,
 // `expired`, `audience`, `issuer`, `nonce`, `kid` (an unknown key id, signed by
-// a key the provider never published). `POST /test/mint {claims}` signs a JWT
-// with the provider's key, to send pactum as a bearer token.
+// a key the provider never published), `rotated` (signed by a second key, which
+// `POST /test/rotate` has added to the published keys). `POST /test/mint
+// {claims}` signs a JWT with the provider's key, to send pactum as a bearer
+// token.
 
 import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
@@ -87,6 +89,12 @@ const provider = new Provider(issuer, {
 });
 
 let tamper = null;
+let rotated = false;
+
+function publicKey(key) {
+  const { d, p, q, dp, dq, qi, ...rest } = key;
+  return rest;
+}
 
 async function sign(claims, key = signing) {
   const private_ = await importJWK(key, 'RS256');
@@ -103,6 +111,16 @@ provider.use(async (ctx, next) => {
   if (ctx.method === 'POST' && ctx.path === '/test/tamper') {
     tamper = (await readJson(ctx)).mode;
     ctx.body = { tamper };
+    return;
+  }
+  if (ctx.method === 'POST' && ctx.path === '/test/rotate') {
+    rotated = true;
+    ctx.body = { rotated };
+    return;
+  }
+  if (ctx.method === 'GET' && ctx.path === '/jwks' && rotated) {
+    ctx.type = 'application/jwk-set+json';
+    ctx.body = { keys: [publicKey(signing), publicKey(stranger)] };
     return;
   }
   if (ctx.method === 'POST' && ctx.path === '/test/mint') {
@@ -124,6 +142,7 @@ provider.use(async (ctx, next) => {
       case 'issuer': claims.iss = 'http://127.0.0.1:1/not-the-issuer'; break;
       case 'nonce': claims.nonce = 'not-the-nonce'; break;
       case 'kid': key = stranger; break;
+      case 'rotated': key = stranger; break;
       case 'signature': break;
       default: throw new Error(`unknown tamper mode ${mode}`);
     }
