@@ -11,6 +11,7 @@ pub mod brands;
 pub mod catalogue;
 pub mod cli;
 pub mod clock;
+pub mod compliance;
 pub mod console;
 pub mod documents;
 pub mod execute;
