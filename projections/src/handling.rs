@@ -20,6 +20,7 @@ pub struct HandlingRow {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClockState {
     Running,
     Paused,
@@ -140,21 +141,26 @@ impl HandlingRow {
 
 /// An order's clocks at an instant, as the API shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandlingView {
     /// The handling targets the order is pinned to.
     pub targets: TargetsRef,
     /// The earliest deadline of a running clock.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub due_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub clocks: BTreeMap<HandlingClock, ClockView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetsRef {
     pub key: String,
     pub version: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockView {
     pub state: ClockState,
     pub target_seconds: i64,
@@ -164,7 +170,9 @@ pub struct ClockView {
     pub remaining_seconds: i64,
     /// `remaining_seconds` as an ISO 8601 duration (`PT7H30M`, `-PT15M`).
     pub remaining: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub warn_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub due_at: Timestamp,
     /// Past the warning threshold.
     pub warning: bool,

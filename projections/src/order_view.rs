@@ -16,8 +16,10 @@ use crate::handling::{HandlingRow, HandlingView};
 use pactum_calendar::BusinessCalendar;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderView {
     pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: OrderStatus,
     pub service: String,
     /// The version of the service the order is pinned to (absent: version 1,
@@ -25,17 +27,22 @@ pub struct OrderView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_version: Option<u32>,
     pub group: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub customer: Customer,
     /// The parameters as ordered.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub parameters: BTreeMap<String, Value>,
     /// The parameters agreed so far: as ordered, or as the last accepted proposal.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub agreed_parameters: BTreeMap<String, Value>,
     pub title: Option<String>,
     pub note: Option<String>,
     pub assignee: Option<String>,
     /// The aggregate's last sequence number; send it back in `If-Match`.
     pub version: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// `api`, `legacy` or `legacy_import`.
     pub source: &'static str,
@@ -47,7 +54,9 @@ pub struct OrderView {
     pub cancellation: Option<CancellationView>,
     pub proposals: Vec<ProposalView>,
     pub provisioning: Vec<StepView>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub agreements: Vec<AgreementRef>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub activated_at: Option<Timestamp>,
     pub closed: Option<ClosedView>,
     /// The handling clocks at the instant of the read ([`OrderView::clocks_at`]);
@@ -60,6 +69,7 @@ pub struct OrderView {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProposalStatus {
     Open,
     Accepted,
@@ -72,23 +82,29 @@ pub enum ProposalStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProposalView {
     pub id: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub side: Side,
     pub by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub parameters: BTreeMap<String, Value>,
     pub changed: Vec<String>,
     pub note: Option<String>,
     pub counter_to: Option<u32>,
     pub status: ProposalStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub made_at: Timestamp,
     pub decided_by: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub decided_at: Option<Timestamp>,
     pub decision_note: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StepStatus {
     Pending,
     Done,
@@ -98,6 +114,7 @@ pub enum StepStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepView {
     pub id: u32,
     pub provider: String,
@@ -106,58 +123,73 @@ pub struct StepView {
     pub note: Option<String>,
     /// How many times it was tried (1, then one more per retry).
     pub attempts: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub planned_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClosedView {
     pub reason: String,
     pub agreement_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionView {
     pub id: u32,
     pub body: String,
     pub asked_by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub asked_at: Timestamp,
     pub answer: Option<AnswerView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerView {
     pub body: String,
     pub answered_by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub answered_at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommentView {
     pub id: u32,
     pub body: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub visibility: Visibility,
     /// The provider a `provider` message is between staff and.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     pub author: String,
     pub author_role: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionView {
     /// `approved` or `rejected`.
     pub outcome: &'static str,
     pub by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancellationView {
     pub by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     pub reason: Option<String>,
 }

@@ -64,7 +64,7 @@ pub fn router() -> OpenApiRouter<App> {
     summary = "Submit an order (customers)",
     params(crate::http::openapi::CommandHeaders),
     request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 201, description = "The order, at Location", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 201, description = "The order, at Location", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn submit(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
@@ -151,7 +151,7 @@ fn parse_submission(body: &[u8]) -> Result<Submission, ApiError> {
     summary = "Submit a legacy order string (customers)",
     params(crate::http::openapi::CommandHeaders),
     request_body(content = String, content_type = "text/plain"),
-    responses((status = 201, description = "The order, at Location", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 201, description = "The order, at Location", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn submit_legacy(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
@@ -215,7 +215,7 @@ struct AssignBody {
     summary = "Assign to a shifter of the group",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = AssignBody, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn assign(
@@ -259,7 +259,7 @@ fn public() -> Visibility {
     summary = "Comment (public, internal, or to a provider)",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = CommentBody, content_type = "application/json"),
-    responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 201, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn comment(
@@ -291,7 +291,7 @@ struct TextBody {
     summary = "Ask the customer a question",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = TextBody, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn ask(
@@ -313,7 +313,7 @@ async fn ask(
     summary = "Answer the open question (customers)",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = TextBody, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn answer(
@@ -342,7 +342,7 @@ struct NoteBody {
     summary = "Approve",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn approve(
@@ -370,7 +370,7 @@ struct RejectBody {
     summary = "Reject, with a reason",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = RejectBody, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn reject(
@@ -399,7 +399,7 @@ struct CancelBody {
     summary = "Cancel (customers)",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = CancelBody, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn cancel(
@@ -432,7 +432,7 @@ struct ProposalBody {
     summary = "Propose changed parameters",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = ProposalBody, content_type = "application/json"),
-    responses((status = 201, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 201, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn propose(
@@ -468,7 +468,7 @@ fn number(what: &str, text: &str) -> Result<u32, ApiError> {
     summary = "Accept the open proposal",
     params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn accept_proposal(
@@ -491,7 +491,7 @@ async fn accept_proposal(
     summary = "Decline the open proposal",
     params(("id" = String, Path, description = "The order's id"), ("n" = u32, Path, description = "The proposal's number"), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn decline_proposal(
@@ -528,7 +528,7 @@ struct PlanBody {
     summary = "Plan provisioning steps",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = PlanBody, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn plan(
@@ -576,7 +576,7 @@ async fn step_report(
     summary = "Report a step done (its provider)",
     params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn step_done(
@@ -598,7 +598,7 @@ async fn step_done(
     summary = "Report a step failed (its provider)",
     params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn step_failed(
@@ -620,7 +620,7 @@ async fn step_failed(
     summary = "Retry a failed step (shifters)",
     params(("id" = String, Path, description = "The order's id"), ("step" = u32, Path), crate::http::openapi::CommandHeaders),
     request_body(content = NoteBody, content_type = "application/json"),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn step_retry(
@@ -652,7 +652,7 @@ struct ActivateBody {
     summary = "Activate: issue the SLA and the OLAs",
     params(("id" = String, Path, description = "The order's id"), crate::http::openapi::CommandHeaders),
     request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "The order as the caller sees it", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "The order as the caller sees it", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn activate(
@@ -770,7 +770,7 @@ struct OrderParams {
     tag = "orders",
     summary = "One order, now or as it was",
     params(("id" = String, Path, description = "The order's id"), ("as_of" = Option<String>, Query, description = "An RFC 3339 instant: the order as it was then")),
-    responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "OK", body = pactum_projections::order_view::OrderView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn get_order(
