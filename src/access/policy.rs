@@ -180,22 +180,20 @@ pub enum ReportScope {
 /// Order reports: auditors and admins read every group, shifters their own;
 /// customers and providers none (they would learn about other organisations).
 pub fn order_report_scope(principal: &Principal) -> ReportScope {
-    let mut groups = std::collections::BTreeSet::new();
+    // A shifter's groups, once any role is a shifter's.
+    let mut groups: Option<std::collections::BTreeSet<String>> = None;
     for role in principal.roles() {
         match role {
             Role::Auditor | Role::Admin | Role::System => return ReportScope::All,
-            Role::Shifter { groups: own } => groups.extend(own.iter().cloned()),
+            Role::Shifter { groups: own } => {
+                groups.get_or_insert_default().extend(own.iter().cloned())
+            }
             Role::Customer { .. } | Role::Provider { .. } => {}
         }
     }
-    if principal
-        .roles()
-        .any(|role| matches!(role, Role::Shifter { .. }))
-    {
-        ReportScope::Groups(groups.into_iter().collect())
-    } else {
-        ReportScope::None
-    }
+    groups.map_or(ReportScope::None, |g| {
+        ReportScope::Groups(g.into_iter().collect())
+    })
 }
 
 /// What a principal may do beyond one order or agreement: reading the log or

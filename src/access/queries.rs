@@ -22,18 +22,17 @@ pub async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>
     Ok(groups.into_iter().collect())
 }
 
-/// A live token's id, subject, role, organisation, provider and whether it is
-/// capped, with one membership of its subject (kind, scope, and whether it
-/// was recorded from a token's grant; none if it has none).
+/// A live token's subject, role, organisation and whether it is capped, with
+/// one membership of its subject (none if it has none): kind, scope, whether
+/// it was recorded from a token's grant, and whether this token grants it.
 pub type TokenRow = (
     String,
     String,
-    String,
-    Option<String>,
     Option<String>,
     i64,
     Option<String>,
     Option<String>,
+    Option<i64>,
     Option<i64>,
 );
 
@@ -46,8 +45,11 @@ pub async fn live_token(
     now: Timestamp,
 ) -> Result<Vec<TokenRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT t.token_id, t.subject, t.role, t.org, t.provider, t.capped, \
-         m.kind, m.scope, m.by_token \
+        "SELECT t.subject, t.role, t.org, t.capped, m.kind, m.scope, m.by_token, \
+         CAST(CASE WHEN m.kind = 'provider' AND m.scope = t.provider THEN 1 \
+                   WHEN m.kind = 'group' AND EXISTS (SELECT 1 FROM access_token_groups g \
+                        WHERE g.token_id = t.token_id AND g.group_id = m.scope) THEN 1 \
+                   ELSE 0 END AS BIGINT) \
          FROM access_tokens t \
          LEFT JOIN memberships m ON m.subject = t.subject \
          WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \

@@ -356,55 +356,30 @@ pub async fn authenticate_hash(
     now: Timestamp,
 ) -> Result<Option<Principal>, StoreError> {
     let rows = queries::live_token(pool, token_sha256, now).await?;
-    let Some((token_id, subject, role, org, provider, capped, ..)) = rows.first().cloned() else {
+    let Some((subject, role, org, capped, ..)) = rows.first().cloned() else {
         return Ok(None);
     };
     // What a token grants (a shifter's groups, an operator's provider) holds
     // while its holder is still a member there; memberships an admin gave the
     // person directly hold for every token it has (ADR 0014), unless the
     // token is capped (its holder narrowed it).
-    let (mut member_groups, mut member_providers) = (BTreeSet::new(), BTreeSet::new());
-    let (mut direct_groups, mut direct_providers) = (BTreeSet::new(), BTreeSet::new());
-    for (.., kind, scope, by_token) in rows {
+    let (mut groups, mut providers) = (BTreeSet::new(), BTreeSet::new());
+    let (mut other_groups, mut other_providers) = (BTreeSet::new(), BTreeSet::new());
+    for (.., kind, scope, by_token, granted) in rows {
         let (Some(kind), Some(scope)) = (kind, scope) else {
             continue;
         };
-        let direct = by_token == Some(0);
-        let (all, only_direct) = match kind.as_str() {
-            "group" => (&mut member_groups, &mut direct_groups),
-            "provider" => (&mut member_providers, &mut direct_providers),
+        let direct = by_token == Some(0) && capped == 0;
+        let (own, other, kind_role) = match kind.as_str() {
+            "group" => (&mut groups, &mut other_groups, "shifter"),
+            "provider" => (&mut providers, &mut other_providers, "provider"),
             _ => continue,
         };
-        if direct {
-            only_direct.insert(scope.clone());
+        if role == kind_role && (granted == Some(1) || direct) {
+            own.insert(scope);
+        } else if role != kind_role && direct {
+            other.insert(scope);
         }
-        all.insert(scope);
-    }
-    if capped != 0 {
-        direct_groups.clear();
-        direct_providers.clear();
-    }
-    let granted_groups = if role == "shifter" {
-        queries::groups_of(pool, &token_id).await?
-    } else {
-        BTreeSet::new()
-    };
-    let mut groups: BTreeSet<String> = granted_groups
-        .intersection(&member_groups)
-        .cloned()
-        .collect();
-    let mut providers: BTreeSet<String> = provider
-        .into_iter()
-        .filter(|p| role == "provider" && member_providers.contains(p))
-        .collect();
-    let (mut other_groups, mut other_providers) = (BTreeSet::new(), BTreeSet::new());
-    match role.as_str() {
-        "shifter" => groups.extend(direct_groups),
-        _ => other_groups = direct_groups,
-    }
-    match role.as_str() {
-        "provider" => providers.extend(direct_providers),
-        _ => other_providers = direct_providers,
     }
     let role = match (role.as_str(), org) {
         ("customer", Some(org)) => Role::Customer { org },

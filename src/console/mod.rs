@@ -30,7 +30,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use sha2::{Digest, Sha256};
 
 use crate::access::{Principal, Role};
 use crate::app::App;
@@ -167,8 +166,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
+/// A session id as the table keeps it: its SHA-256, as tokens are kept.
 pub fn hash(id: &str) -> String {
-    hex::encode(Sha256::digest(id.as_bytes()))
+    crate::access::tokens::hash_token(id)
 }
 
 /// The session the request's cookie names, if it is live: who, and its CSRF

@@ -291,7 +291,7 @@ impl Oidc {
     /// any token must be one UserInfo accepts. Answers are kept until the
     /// token expires (an opaque one's for a minute).
     pub async fn bearer(&self, token: &str, now: Timestamp) -> Result<Identity, OidcError> {
-        let key = hex::encode(Sha256::digest(token.as_bytes()));
+        let key = crate::access::tokens::hash_token(token);
         if let Some((identity, until)) = self.cached(&key)
             && until > now
         {
