@@ -708,3 +708,71 @@ async fn an_admin_edits_the_catalogue_targets_and_brands_as_json_and_an_auditor_
     assert_eq!(status, StatusCode::OK);
     assert!(verified.contains("every chain intact"), "{verified}");
 }
+
+#[tokio::test]
+async fn pages_refuse_whom_the_api_refuses() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice", "acme").await;
+    let bob = app.customer("bob", "globex").await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let ada = app.role("ada", "admin").await;
+    // An active order of acme's, with its SLA.
+    let id = app.submit(&alice).await;
+    for action in ["approve", "activate"] {
+        let (status, body) = app.command(&id, action, &sam, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    }
+    let (_, order) = app.get_json(&format!("/v1/orders/{id}"), &sam).await;
+    let sla = order["agreements"][0]["agreement_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let globex = browser_signed_in(&app, &bob).await;
+    for path in [
+        format!("/ui/orders/{id}"),
+        format!("/ui/agreements/{sla}/document"),
+    ] {
+        let (status, _) = page(&app, &globex, &path).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "another organisation's {path}"
+        );
+    }
+    let (status, _) = page(&app, &globex, "/ui/reports").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "customers read no report");
+    let acme = browser_signed_in(&app, &alice).await;
+    let response = acme
+        .get(app.url(&format!("/ui/agreements/{sla}/document")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+
+    let shifter = browser_signed_in(&app, &sam).await;
+    let (status, _) = page(&app, &shifter, "/ui/verify?run=1").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only auditors and admins verify"
+    );
+    // Only customers order.
+    let (_, form) = page(&app, &shifter, "/ui/services/cloud-compute/order").await;
+    let csrf = csrf_of(&form);
+    let head = app.head();
+    let response = post_form(
+        &app,
+        &shifter,
+        "/ui/services/cloud-compute/order",
+        &[("csrf", csrf.as_str()), ("cpu_cores", "4")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.head(), head);
+
+    let admin = browser_signed_in(&app, &ada).await;
+    let (status, _) = page(&app, &admin, "/ui/admin/edit/wizard/x").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
