@@ -244,23 +244,14 @@ pub async fn load_or_seed(
     store: &crate::store::EventStore,
     now: jiff::Timestamp,
 ) -> Result<Current, ChangeError> {
-    seed_if_empty(store, now).await?;
-    let loaded = crate::execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
-    Ok(Current::new(loaded.version, loaded.aggregate))
-}
-
-async fn seed_if_empty(
-    store: &crate::store::EventStore,
-    now: jiff::Timestamp,
-) -> Result<Catalogue, ChangeError> {
     use crate::execute::CommandMeta;
-    use crate::runner::{self, CommandRequest, Ran, Source, Step};
+    use crate::runner::{self, CommandRequest, Source, Step};
     let loaded = crate::execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
     if loaded.exists() {
-        return Ok(loaded.aggregate);
+        return Ok(Current::new(loaded.version, loaded.aggregate));
     }
     let request = CommandRequest::system(CommandMeta::system("pactum", now));
-    let seeded = runner::run(
+    let seeded = runner::run::<Catalogue, _, ChangeError>(
         store,
         CATALOGUE_ID,
         &request,
@@ -271,16 +262,15 @@ async fn seed_if_empty(
                 events: shipped::shipped_events(),
             }))
         },
-        |loaded, events| Ok(loaded.after(events)),
+        |_, _| Ok(()),
     )
     .await;
     match seeded {
-        Ok(Ran::Done { answer, .. }) => Ok(answer),
-        // Another process seeded it first.
-        Ok(Ran::Replayed(_)) | Err(ChangeError::Refused(errors::CatalogueError::AlreadySeeded)) => {
-            Ok(crate::execute::load::<Catalogue>(store, CATALOGUE_ID)
-                .await?
-                .aggregate)
+        // Seeded here, or by another process that got there first: read what
+        // the log holds now.
+        Ok(_) | Err(ChangeError::Refused(errors::CatalogueError::AlreadySeeded)) => {
+            let loaded = crate::execute::load::<Catalogue>(store, CATALOGUE_ID).await?;
+            Ok(Current::new(loaded.version, loaded.aggregate))
         }
         Err(e) => Err(e),
     }
