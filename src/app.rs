@@ -91,6 +91,7 @@ pub fn inline_projections() -> Vec<Arc<dyn InlineProjection>> {
         Arc::new(crate::members::queries::MembershipTable),
         Arc::new(TargetsTable),
         Arc::new(Outbox),
+        Arc::new(crate::compliance::queries::ComplianceTables),
     ]
 }
 
@@ -119,6 +120,29 @@ impl App {
     /// The catalogue now, with every change any process made so far.
     pub async fn catalogue(&self) -> Result<Arc<Catalogue>, StoreError> {
         self.catalogues.get(&self.store).await
+    }
+
+    /// The compliance report as a PDF (typst, off the async threads; the
+    /// renderer is built on first use and kept).
+    pub async fn compliance_pdf(
+        &self,
+        report: &crate::compliance::report::ComplianceReport,
+    ) -> Result<Vec<u8>, String> {
+        static RENDERER: std::sync::OnceLock<crate::compliance::pdf::ReportRenderer> =
+            std::sync::OnceLock::new();
+        let report = report.clone();
+        tokio::task::spawn_blocking(move || {
+            let renderer = match RENDERER.get() {
+                Some(renderer) => renderer,
+                None => {
+                    let built = crate::compliance::pdf::ReportRenderer::new()?;
+                    RENDERER.get_or_init(|| built)
+                }
+            };
+            renderer.render(&report)
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     pub fn now(&self) -> Timestamp {

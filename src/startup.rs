@@ -130,6 +130,11 @@ impl Server {
             app.clock.clone(),
             app.shutdown.child_token(),
         )));
+        projectors.push(tokio::spawn(crate::compliance::timer::run(
+            app.store.clone(),
+            Arc::clone(&app.clock),
+            app.shutdown.child_token(),
+        )));
         projectors.push(tokio::spawn(crate::handling::timer::run(
             app.store.clone(),
             app.projections.order_queue.clone(),

@@ -7,6 +7,7 @@ use crate::brand::BrandEvent;
 use crate::catalogue::CatalogueEvent;
 use crate::handling::HandlingEvent;
 use crate::membership::MembershipEvent;
+use crate::monitoring::{AccountingEvent, ComplianceEvent, EndpointEvent};
 use crate::notification::NotificationEvent;
 use crate::order::OrderEvent;
 
@@ -33,5 +34,8 @@ domain_event!(
     BrandEvent,
     HandlingEvent,
     NotificationEvent,
-    MembershipEvent
+    MembershipEvent,
+    EndpointEvent,
+    ComplianceEvent,
+    AccountingEvent
 );

@@ -11,7 +11,8 @@
 //! [`catalogue::CatalogueEvent`], [`access::AccessEvent`],
 //! [`agreement::AgreementEvent`], [`brand::BrandEvent`],
 //! [`handling::HandlingEvent`], [`notification::NotificationEvent`],
-//! [`membership::MembershipEvent`].
+//! [`membership::MembershipEvent`], and compliance's [`monitoring::EndpointEvent`],
+//! [`monitoring::ComplianceEvent`], [`monitoring::AccountingEvent`].
 //!
 //! **Contract rules.** An event's type string never changes once released. A payload
 //! change that old readers cannot ignore is a new schema version with an upcaster in
@@ -28,6 +29,7 @@ mod cqrs;
 mod envelope;
 pub mod handling;
 pub mod membership;
+pub mod monitoring;
 pub mod notification;
 pub mod order;
 pub mod upcast;

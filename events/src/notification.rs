@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::EventPayload;
 
 /// The kinds of mail pactum sends: stable strings, used for opt-outs.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "comment",
     "question",
     "proposal",
@@ -16,6 +16,7 @@ pub const KINDS: [&str; 9] = [
     "new_order",
     "at_risk",
     "breach",
+    "service_level",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

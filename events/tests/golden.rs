@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use pactum_events::EventPayload;
 use pactum_events::access::*;
 use pactum_events::catalogue::*;
+use pactum_events::monitoring::*;
 use pactum_events::order::*;
 use serde_json::json;
 
@@ -523,6 +524,136 @@ fn check<E: EventPayload + PartialEq + std::fmt::Debug>(samples: Vec<E>) {
     }
 }
 
+fn samples_endpoint() -> Vec<EndpointEvent> {
+    vec![
+        EndpointEvent::EndpointDeclared(EndpointDeclared {
+            endpoint: "cloud.cesnet.cz".into(),
+            provider: Some("cesnet-mcc".into()),
+            heartbeat: Some(Heartbeat {
+                interval_seconds: 60,
+                grace_seconds: 120,
+            }),
+        }),
+        EndpointEvent::EndpointStatusRecorded(EndpointStatusRecorded {
+            source: "push".into(),
+            points: vec![
+                StatusPoint {
+                    at: at("2026-03-01T00:00:00Z"),
+                    status: "OK".into(),
+                },
+                StatusPoint {
+                    at: at("2026-03-01T00:10:00Z"),
+                    status: "CRITICAL".into(),
+                },
+            ],
+        }),
+        EndpointEvent::DailyLevelsImported(DailyLevelsImported {
+            report: "EGI_Critical".into(),
+            days: vec![ImportedDay {
+                day: "2026-03-01".parse().unwrap(),
+                availability: Some(99.5),
+                reliability: None,
+                unknown: 0.25,
+                downtime: 0.0,
+            }],
+        }),
+    ]
+}
+
+fn samples_compliance() -> Vec<ComplianceEvent> {
+    let figures = MonthFigures {
+        availability: Some(79.5),
+        reliability: Some(81.25),
+        unknown_pct: 1.5,
+        downtime_pct: 0.0,
+    };
+    let targets = MeasuredTargets {
+        availability_pct: 80.0,
+        reliability_pct: 85.0,
+    };
+    vec![
+        ComplianceEvent::MonitoringBound(MonitoringBound {
+            agreement_id: "agr_01".into(),
+            endpoints: vec!["cloud.cesnet.cz".into(), "storage.cesnet.cz".into()],
+            combine: "all".into(),
+            time_zone: "Europe/Prague".into(),
+            from: "2026-03-01".parse().unwrap(),
+            until: "2027-02-28".parse().unwrap(),
+            accounting: AccountingMatch {
+                sites: vec!["CESNET-MCC".into()],
+                groups: vec!["vo.alpha.eu".into()],
+            },
+        }),
+        ComplianceEvent::ServiceLevelMeasured(ServiceLevelMeasured {
+            month: "2026-03".into(),
+            figures: figures.clone(),
+            targets: targets.clone(),
+            met: false,
+        }),
+        ComplianceEvent::ServiceLevelMissed(ServiceLevelMissed {
+            month: "2026-03".into(),
+            reference: "OLA-01J9Z3AB-CESNET-MCC".into(),
+            order_id: "ord_01J9Z3AB".into(),
+            kind: "ola".into(),
+            provider: Some("cesnet-mcc".into()),
+            missed: vec!["availability".into(), "reliability".into()],
+            figures: figures.clone(),
+            targets,
+            causes: vec![Cause {
+                endpoint: "cloud.cesnet.cz".into(),
+                status: "CRITICAL".into(),
+                from: at("2026-03-03T01:00:00Z"),
+                to: at("2026-03-09T03:00:00Z"),
+            }],
+        }),
+        ComplianceEvent::ServiceLevelCorrected(ServiceLevelCorrected {
+            month: "2026-03".into(),
+            old: figures,
+            new: MonthFigures {
+                availability: Some(80.5),
+                reliability: Some(85.0),
+                unknown_pct: 0.5,
+                downtime_pct: 0.0,
+            },
+            met: true,
+        }),
+    ]
+}
+
+fn samples_accounting() -> Vec<AccountingEvent> {
+    vec![AccountingEvent::UsageRecorded(UsageRecorded {
+        records: vec![UsageRecord {
+            vm_uuid: "vm-0001".into(),
+            site: "CESNET-MCC".into(),
+            local_group: Some("vo.alpha.eu".into()),
+            fqan: None,
+            status: "completed".into(),
+            start: at("2026-03-01T00:00:00Z"),
+            end: Some(at("2026-03-02T00:00:00Z")),
+            wall_seconds: 86_400,
+            cpu_seconds: Some(80_000),
+            cpu_count: 4,
+            memory_mb: Some(8192),
+            disk_gb: Some(40),
+        }],
+    })]
+}
+
+#[test]
+fn endpoint_events_match_their_fixtures() {
+    check(samples_endpoint());
+}
+
+#[test]
+fn compliance_events_match_their_fixtures() {
+    check(samples_compliance());
+}
+
+#[test]
+fn accounting_events_match_their_fixtures() {
+    check(samples_accounting());
+}
+
 #[test]
 fn membership_events_match_their_fixtures() {
     check(samples_membership());
@@ -621,6 +752,9 @@ fn every_fixture_file_still_decodes() {
                     pactum_events::handling::HandlingEvent::decode(event_type, version, payload)
                         .map(|_| ())
                 }
+                "endpoint" => EndpointEvent::decode(event_type, version, payload).map(|_| ()),
+                "compliance" => ComplianceEvent::decode(event_type, version, payload).map(|_| ()),
+                "accounting" => AccountingEvent::decode(event_type, version, payload).map(|_| ()),
                 other => panic!("fixture folder for unknown aggregate {other}"),
             };
             result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));

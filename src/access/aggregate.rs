@@ -40,7 +40,9 @@ impl AccessToken {
                     Role::Customer { org } => (Some(org.clone()), Vec::new(), None),
                     Role::Shifter { groups } => (None, groups.iter().cloned().collect(), None),
                     Role::Provider { providers } => (None, Vec::new(), providers.first().cloned()),
-                    Role::Auditor | Role::Admin | Role::System => (None, Vec::new(), None),
+                    Role::Auditor | Role::Monitoring | Role::Admin | Role::System => {
+                        (None, Vec::new(), None)
+                    }
                 };
                 Ok(vec![AccessEvent::TokenIssued(TokenIssued {
                     token_id: id.to_owned(),

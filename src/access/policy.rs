@@ -100,6 +100,7 @@ fn sees_order(role: &Role, scope: OrderScope<'_>) -> bool {
         Role::Customer { org } => org == scope.org,
         Role::Shifter { groups } => groups.contains(scope.group),
         Role::Auditor | Role::Admin | Role::System => true,
+        Role::Monitoring => false,
         // Providers see an order only through the steps addressed to them.
         Role::Provider { providers } => scope.providers.iter().any(|p| providers.contains(p)),
     }
@@ -129,6 +130,7 @@ fn sees_agreement(role: &Role, scope: AgreementScope<'_>) -> bool {
         }
         Role::Shifter { groups } => groups.contains(scope.group),
         Role::Auditor | Role::Admin | Role::System => true,
+        Role::Monitoring => false,
     }
 }
 
@@ -165,8 +167,35 @@ pub fn can_read_brand(principal: &Principal, org: &str) -> bool {
     principal.roles().any(|role| match role {
         Role::Customer { org: own } => own == org,
         Role::Shifter { .. } | Role::Auditor | Role::Admin | Role::System => true,
-        Role::Provider { .. } => false,
+        Role::Provider { .. } | Role::Monitoring => false,
     })
+}
+
+/// Whether `principal` may push probe results and heartbeats for an endpoint
+/// of `provider` (none: nobody's yet): a monitoring system, admins and
+/// pactum for any endpoint; a provider's operators for their own only.
+pub fn may_push_monitoring(principal: &Principal, provider: Option<&str>) -> bool {
+    principal.roles().any(|role| match role {
+        Role::Monitoring | Role::Admin | Role::System => true,
+        Role::Provider { providers } => provider.is_some_and(|p| providers.contains(p)),
+        Role::Customer { .. } | Role::Shifter { .. } | Role::Auditor => false,
+    })
+}
+
+/// Whether `principal` may declare monitored endpoints and import accounting
+/// and ARGO's figures: admins and pactum.
+pub fn may_manage_monitoring(principal: &Principal) -> bool {
+    principal
+        .roles()
+        .any(|role| matches!(role, Role::Admin | Role::System))
+}
+
+/// Whether `principal` may push accounting records: admins, pactum and a
+/// monitoring system (the accounting portal's feed).
+pub fn may_record_usage(principal: &Principal) -> bool {
+    principal
+        .roles()
+        .any(|role| matches!(role, Role::Admin | Role::System | Role::Monitoring))
 }
 
 /// Which groups' rows of the order reports a principal may read.
@@ -188,7 +217,7 @@ pub fn order_report_scope(principal: &Principal) -> ReportScope {
             Role::Shifter { groups: own } => {
                 groups.get_or_insert_default().extend(own.iter().cloned())
             }
-            Role::Customer { .. } | Role::Provider { .. } => {}
+            Role::Customer { .. } | Role::Provider { .. } | Role::Monitoring => {}
         }
     }
     groups.map_or(ReportScope::None, |g| {
@@ -375,7 +404,7 @@ pub fn order_queue_scopes(principal: &Principal) -> Vec<ListScope> {
                 ..ListScope::default()
             }),
             Role::Auditor | Role::Admin | Role::System => Some(ListScope::default()),
-            Role::Provider { .. } => None,
+            Role::Provider { .. } | Role::Monitoring => None,
         })
         .collect()
 }
@@ -385,22 +414,23 @@ pub fn order_queue_scopes(principal: &Principal) -> Vec<ListScope> {
 pub fn agreement_list_scopes(principal: &Principal) -> Vec<ListScope> {
     principal
         .roles()
-        .map(|role| match role {
-            Role::Customer { org } => ListScope {
+        .filter_map(|role| match role {
+            Role::Customer { org } => Some(ListScope {
                 org: Some(org.clone()),
                 kind: Some("sla"),
                 ..ListScope::default()
-            },
-            Role::Provider { providers } => ListScope {
+            }),
+            Role::Provider { providers } => Some(ListScope {
                 providers: Some(providers.iter().cloned().collect()),
                 kind: Some("ola"),
                 ..ListScope::default()
-            },
-            Role::Shifter { groups } => ListScope {
+            }),
+            Role::Shifter { groups } => Some(ListScope {
                 groups: Some(groups.iter().cloned().collect()),
                 ..ListScope::default()
-            },
-            Role::Auditor | Role::Admin | Role::System => ListScope::default(),
+            }),
+            Role::Auditor | Role::Admin | Role::System => Some(ListScope::default()),
+            Role::Monitoring => None,
         })
         .collect()
 }
@@ -449,7 +479,7 @@ fn may_as(role: &Role, scope: OrderScope<'_>, action: OrderAction) -> bool {
         // Imports submit on a customer's behalf; expiry closes orders.
         // The handling timer records warnings and breaches.
         Role::System => matches!(action, Submit | Close | CheckClocks),
-        Role::Auditor | Role::Admin => false,
+        Role::Auditor | Role::Admin | Role::Monitoring => false,
     }
 }
 

@@ -15,6 +15,9 @@ pub enum Role {
     Provider { providers: BTreeSet<String> },
     /// Reads everything, changes nothing.
     Auditor,
+    /// A monitoring system: pushes probe results and heartbeats for any
+    /// endpoint, and sees nothing else.
+    Monitoring,
     /// Manages the catalogue, groups and tokens.
     Admin,
     /// pactum itself (catalogue seeding, imports); never a token.
@@ -28,6 +31,7 @@ impl Role {
             Role::Shifter { .. } => "shifter",
             Role::Provider { .. } => "provider",
             Role::Auditor => "auditor",
+            Role::Monitoring => "monitoring",
             Role::Admin => "admin",
             Role::System => "system",
         }
@@ -43,6 +47,7 @@ impl Role {
             Role::Shifter { .. } => 3,
             Role::Provider { .. } => 4,
             Role::Customer { .. } => 5,
+            Role::Monitoring => 6,
         }
     }
 
@@ -52,7 +57,7 @@ impl Role {
             Role::Customer { org } => org.clone(),
             Role::Shifter { groups } => join(groups),
             Role::Provider { providers } => join(providers),
-            Role::Auditor | Role::Admin | Role::System => String::new(),
+            Role::Auditor | Role::Monitoring | Role::Admin | Role::System => String::new(),
         }
     }
 }

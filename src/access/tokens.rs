@@ -115,12 +115,13 @@ impl TokenRequest {
                 }
             },
             "auditor" => Some(Role::Auditor),
+            "monitoring" => Some(Role::Monitoring),
             "admin" => Some(Role::Admin),
             other => {
                 errors.push(FieldError::new(
                     "role",
                     format!(
-                        "unknown role {other:?}: one of customer, shifter, provider, auditor, admin"
+                        "unknown role {other:?}: one of customer, shifter, provider, auditor, monitoring, admin"
                     ),
                 ));
                 None
@@ -386,6 +387,7 @@ pub async fn authenticate_hash(
         ("shifter", _) => Role::Shifter { groups },
         ("provider", _) => Role::Provider { providers },
         ("auditor", _) => Role::Auditor,
+        ("monitoring", _) => Role::Monitoring,
         ("admin", _) => Role::Admin,
         _ => return Ok(None),
     };

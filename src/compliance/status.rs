@@ -105,7 +105,7 @@ pub enum Combine {
 
 /// The statuses of one endpoint over time: each holds from its instant until
 /// the next. Before the first result nothing is known (MISSING).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Timeline {
     points: BTreeMap<Timestamp, Status>,
 }
@@ -116,6 +116,85 @@ impl Timeline {
     /// arrival does not matter.
     pub fn record(&mut self, at: Timestamp, status: Status) {
         self.points.insert(at, status);
+    }
+
+    /// The points of `results` worth keeping, given what is known already:
+    /// the same point again is nothing new, and a result inside a run of its
+    /// own status (its neighbours, known or new, say the same) adds nothing
+    /// but the run's last result, which bounds how long a late result inside
+    /// the run holds. Results are taken in time order; of two for one
+    /// instant, the later listed wins.
+    pub fn worth_keeping(&self, results: &[(Timestamp, Status)]) -> Vec<(Timestamp, Status)> {
+        let mut new: BTreeMap<Timestamp, Status> = BTreeMap::new();
+        for (at, status) in results {
+            new.insert(*at, *status);
+        }
+        new.retain(|at, status| self.points.get(at) != Some(status));
+        let mut merged = self.clone();
+        for (at, status) in &new {
+            merged.record(*at, *status);
+        }
+        let mut kept = Vec::new();
+        for (at, status) in new {
+            let before = merged.points.range(..at).next_back().map(|(_, s)| *s);
+            let after = merged
+                .points
+                .range((std::ops::Bound::Excluded(at), std::ops::Bound::Unbounded))
+                .next()
+                .map(|(_, s)| *s);
+            if before == Some(status) && after == Some(status) {
+                merged.points.remove(&at);
+            } else {
+                kept.push((at, status));
+            }
+        }
+        kept
+    }
+
+    /// How many points it holds.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The last point, if any.
+    pub fn last(&self) -> Option<(Timestamp, Status)> {
+        self.points.last_key_value().map(|(at, s)| (*at, *s))
+    }
+
+    /// The spans within `[from, to)` in which the status was one of `wanted`,
+    /// as `(start, end, status)`, runs of one status merged.
+    pub fn spans(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        wanted: &[Status],
+    ) -> Vec<(Timestamp, Timestamp, Status)> {
+        let mut spans: Vec<(Timestamp, Timestamp, Status)> = Vec::new();
+        let mut cursor = from;
+        let mut status = self.at(from);
+        let mut close = |start: Timestamp, end: Timestamp, status: Status| {
+            if end > start && wanted.contains(&status) {
+                match spans.last_mut() {
+                    Some(last) if last.1 == start && last.2 == status => last.1 = end,
+                    _ => spans.push((start, end, status)),
+                }
+            }
+        };
+        for (at, next) in self.points.range(from..to) {
+            if *at > cursor {
+                close(cursor, *at, status);
+                cursor = *at;
+            }
+            status = *next;
+        }
+        if to > cursor {
+            close(cursor, to, status);
+        }
+        spans
     }
 
     /// The status at `at`.
@@ -269,6 +348,76 @@ mod tests {
         assert_eq!(all.at(at("2026-03-01T01:30:00Z")), Status::Critical);
         assert_eq!(any.at(at("2026-03-01T01:30:00Z")), Status::Warning);
         assert_eq!(any.at(at("2026-03-01T02:30:00Z")), Status::Ok);
+    }
+
+    #[test]
+    fn only_changes_and_the_ends_of_runs_are_kept() {
+        let five =
+            |minute: i64| at("2026-03-01T00:00:00Z") + jiff::SignedDuration::from_mins(minute);
+        let mut t = Timeline::default();
+        // A day of OK with a 10-minute CRITICAL: the run starts, the change,
+        // the change back and the last result.
+        let mut push: Vec<(Timestamp, Status)> =
+            (0..288).map(|i| (five(i * 5), Status::Ok)).collect();
+        push[100].1 = Status::Critical;
+        push[101].1 = Status::Critical;
+        let kept = t.worth_keeping(&push);
+        assert_eq!(
+            kept,
+            [
+                (five(0), Status::Ok),
+                (five(495), Status::Ok),
+                (five(500), Status::Critical),
+                (five(505), Status::Critical),
+                (five(510), Status::Ok),
+                (five(287 * 5), Status::Ok),
+            ]
+        );
+        for (a, s) in &kept {
+            t.record(*a, *s);
+        }
+        // The same push again, or any part of it, adds nothing.
+        assert!(t.worth_keeping(&push).is_empty());
+        assert!(t.worth_keeping(&push[10..20]).is_empty());
+        // The next day's OK results extend the run by their last result only.
+        let next: Vec<(Timestamp, Status)> =
+            (288..576).map(|i| (five(i * 5), Status::Ok)).collect();
+        assert_eq!(t.worth_keeping(&next), [(five(575 * 5), Status::Ok)]);
+        // A late WARNING inside the OK run is kept.
+        assert_eq!(
+            t.worth_keeping(&[(five(42), Status::Warning)]),
+            [(five(42), Status::Warning)]
+        );
+    }
+
+    #[test]
+    fn spans_merge_runs_and_clip_to_the_period() {
+        let mut t = Timeline::default();
+        t.record(at("2026-03-01T00:00:00Z"), Status::Ok);
+        t.record(at("2026-03-01T01:00:00Z"), Status::Critical);
+        t.record(at("2026-03-01T01:30:00Z"), Status::Critical);
+        t.record(at("2026-03-01T02:00:00Z"), Status::Downtime);
+        t.record(at("2026-03-01T03:00:00Z"), Status::Ok);
+        let spans = t.spans(
+            at("2026-03-01T01:15:00Z"),
+            at("2026-03-01T04:00:00Z"),
+            &[Status::Critical, Status::Downtime],
+        );
+        assert_eq!(
+            spans,
+            [
+                (
+                    at("2026-03-01T01:15:00Z"),
+                    at("2026-03-01T02:00:00Z"),
+                    Status::Critical
+                ),
+                (
+                    at("2026-03-01T02:00:00Z"),
+                    at("2026-03-01T03:00:00Z"),
+                    Status::Downtime
+                ),
+            ]
+        );
     }
 
     #[test]

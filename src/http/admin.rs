@@ -81,5 +81,11 @@ async fn move_clock(
     {}
     let app = &state.app;
     crate::agreements::expiry::sweep(&app.store, &app.projections.agreements, now).await?;
+    for _ in 0..1000 {
+        let next = crate::compliance::timer::sweep(&app.store, now).await?;
+        if !next.is_some_and(|next| next <= now) {
+            break;
+        }
+    }
     Ok(Json(json!({ "now": now })))
 }

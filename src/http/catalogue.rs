@@ -266,7 +266,7 @@ fn sees_members(principal: &Principal, of: MemberOf, scope: &str) -> bool {
     principal.roles().any(|role| match role {
         Role::Admin | Role::Auditor | Role::System | Role::Shifter { .. } => true,
         Role::Provider { providers } => of == MemberOf::Provider && providers.contains(scope),
-        Role::Customer { .. } => false,
+        Role::Customer { .. } | Role::Monitoring => false,
     })
 }
 

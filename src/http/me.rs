@@ -55,7 +55,7 @@ impl From<&Role> for RoleView {
             Role::Customer { org } => (Some(org.clone()), None, None),
             Role::Shifter { groups } => (None, list(groups), None),
             Role::Provider { providers } => (None, None, list(providers)),
-            Role::Auditor | Role::Admin | Role::System => (None, None, None),
+            Role::Auditor | Role::Monitoring | Role::Admin | Role::System => (None, None, None),
         };
         Self {
             role: role.name(),

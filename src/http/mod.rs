@@ -11,6 +11,7 @@ pub mod admin;
 pub mod agreements;
 pub mod brands;
 pub mod catalogue;
+pub mod compliance;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -57,6 +58,7 @@ pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::Open
         .merge(brands::router())
         .merge(tokens::router())
         .merge(members::router())
+        .merge(compliance::router())
         .split_for_parts()
 }
 

@@ -30,6 +30,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
         (name = "events", description = "The global log and its live stream"),
         (name = "handling", description = "Handling targets"),
         (name = "reports", description = "Reports read from projections"),
+        (name = "compliance", description = "Service levels measured against agreements: monitoring and accounting in, figures out"),
         (name = "me", description = "The caller's own settings"),
         (name = "tokens", description = "API tokens"),
         (name = "brands", description = "How an organisation's documents present it"),

@@ -89,7 +89,9 @@ impl From<IssuedToken> for IssuedView {
             Role::Customer { org } => (Some(org), Vec::new(), None),
             Role::Shifter { groups } => (None, groups.into_iter().collect(), None),
             Role::Provider { providers } => (None, Vec::new(), providers.into_iter().next()),
-            Role::Auditor | Role::Admin | Role::System => (None, Vec::new(), None),
+            Role::Auditor | Role::Monitoring | Role::Admin | Role::System => {
+                (None, Vec::new(), None)
+            }
         };
         Self {
             token: issued.token,

@@ -8,6 +8,7 @@
 //! statements are in [`super::queries`], with the inline projection's impl.
 
 use pactum_events::RecordedEvent;
+use pactum_events::monitoring::{ComplianceEvent, ServiceLevelMissed};
 use pactum_events::notification::NotificationEvent;
 use pactum_events::order::{OrderEvent, Side, Visibility};
 
@@ -48,6 +49,13 @@ pub(super) async fn fold(
     if let Some(NotificationEvent::NotificationPreferencesSet(set)) = decode_own(event)? {
         return queries::set_opt_outs(conn, &set.subject, &set.opted_out).await;
     }
+    if let Some(ComplianceEvent::ServiceLevelMissed(miss)) = decode_own(event)? {
+        return if mail {
+            missed(conn, event, &miss).await
+        } else {
+            Ok(())
+        };
+    }
     let Some(order) = decode_own::<OrderEvent>(event)? else {
         return Ok(());
     };
@@ -83,6 +91,17 @@ pub(super) async fn fold(
         },
     };
     let drafts = drafts(order_id, &facts, &order, by_customer);
+    send(conn, event, order_id, &facts, drafts).await
+}
+
+/// Addresses and queues `drafts`, caused by `event`, about order `order_id`.
+async fn send(
+    conn: &mut DbConnection,
+    event: &RecordedEvent,
+    order_id: &str,
+    facts: &OrderFacts,
+    drafts: Vec<Draft>,
+) -> Result<(), StoreError> {
     let mut n = 0;
     for draft in drafts {
         let subjects: Vec<String> = match &draft.to {
@@ -109,6 +128,61 @@ pub(super) async fn fold(
         }
     }
     Ok(())
+}
+
+/// A missed service level: the customer hears of an SLA's, the provider of
+/// an OLA's, the order's group of both.
+async fn missed(
+    conn: &mut DbConnection,
+    event: &RecordedEvent,
+    missed: &ServiceLevelMissed,
+) -> Result<(), StoreError> {
+    let Some(facts) = queries::order_facts(conn, &missed.order_id).await? else {
+        return Ok(());
+    };
+    let figure = |v: Option<f64>| v.map_or_else(|| "undefined".to_owned(), |v| format!("{v:.5} %"));
+    let mut lines = vec![
+        format!(
+            "{} missed its service level target(s) in {}: {}.",
+            missed.reference,
+            missed.month,
+            missed.missed.join(", ")
+        ),
+        format!(
+            "Availability {} (target {} %), reliability {} (target {} %).",
+            figure(missed.figures.availability),
+            missed.targets.availability_pct,
+            figure(missed.figures.reliability),
+            missed.targets.reliability_pct
+        ),
+    ];
+    if !missed.causes.is_empty() {
+        lines.push(String::new());
+        lines.push("What caused it:".into());
+        for cause in missed.causes.iter().take(10) {
+            let hours = (cause.to - cause.from).get_seconds() as f64 / 3600.0;
+            lines.push(format!(
+                "- {} {} from {} to {} ({hours:.1} h)",
+                cause.endpoint, cause.status, cause.from, cause.to
+            ));
+        }
+    }
+    let subject_line = format!(
+        "[pactum] Service level missed: {} in {}",
+        missed.reference, missed.month
+    );
+    let draft = |to| Draft {
+        kind: "service_level",
+        to,
+        subject_line: subject_line.clone(),
+        body: lines.join("\n"),
+    };
+    let mut drafts = vec![draft(Audience::Shifters)];
+    match (missed.kind.as_str(), &missed.provider) {
+        ("ola", Some(provider)) => drafts.push(draft(Audience::Provider(provider.clone()))),
+        _ => drafts.push(draft(Audience::Customer)),
+    }
+    send(conn, event, &missed.order_id, &facts, drafts).await
 }
 
 /// Whether an order event calls for any mail (most do not: the order's row is
@@ -366,7 +440,8 @@ impl InlineProjection for Outbox {
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {
         // apply decodes order events too.
         crate::store::check_decodes::<OrderEvent>(event)?;
-        crate::store::check_decodes::<NotificationEvent>(event)
+        crate::store::check_decodes::<NotificationEvent>(event)?;
+        crate::store::check_decodes::<ComplianceEvent>(event)
     }
 }
 
