@@ -136,6 +136,11 @@ impl Timeline {
         }
         let mut kept = Vec::new();
         for (at, status) in new {
+            // A result for an instant already known changes it: kept.
+            if self.points.contains_key(&at) {
+                kept.push((at, status));
+                continue;
+            }
             let before = merged.points.range(..at).next_back().map(|(_, s)| *s);
             let after = merged
                 .points

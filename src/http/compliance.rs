@@ -264,13 +264,13 @@ async fn heartbeat(
     summary = "Usage records in the APEL cloud format (APEL-cloud-message: v0.4), taken whole or refused whole",
     params(crate::http::openapi::CommandHeaders),
     request_body(content = String, content_type = "text/plain"),
-    responses((status = 201, description = "Recorded", body = UsageView, content_type = "application/json"), crate::http::openapi::Problems),
+    responses((status = 200, description = "Recorded", body = UsageView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn records(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
     let text = input.text()?;
     let ran =
-        service::record_usage(&app.store, text, &input.request(&app, Effect::Created)).await?;
+        service::record_usage(&app.store, text, &input.request(&app, Effect::Changed)).await?;
     Ok(respond(ran, None))
 }
 

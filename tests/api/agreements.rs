@@ -13,9 +13,9 @@ use crate::helpers::*;
 /// The people of an agreement's story.
 pub(crate) struct Cast {
     pub(crate) alice: String,
-    sam: String,
-    cesnet: String,
-    in2p3: String,
+    pub(crate) sam: String,
+    pub(crate) cesnet: String,
+    pub(crate) in2p3: String,
     surf: String,
 }
 

@@ -12,6 +12,7 @@ mod browser;
 mod catalogue;
 mod cli;
 mod clocks;
+mod compliance;
 mod console;
 mod defects;
 mod errors;
