@@ -51,6 +51,8 @@ pub struct ServeConfig {
     pub limits: HttpLimits,
     /// Sign-in with an OpenID provider (`--oidc-issuer` and friends).
     pub signin: Option<crate::signin::OidcConfig>,
+    /// Pull ARGO's A/R figures this often (`--argo-url` and friends).
+    pub argo: Option<(crate::compliance::service::ArgoSource, std::time::Duration)>,
 }
 
 /// Who keeps the read models a server reads.
@@ -130,6 +132,15 @@ impl Server {
             app.clock.clone(),
             app.shutdown.child_token(),
         )));
+        if let Some((source, every)) = config.argo.clone() {
+            projectors.push(tokio::spawn(crate::compliance::service::pull_argo_every(
+                app.store.clone(),
+                Arc::clone(&app.clock),
+                source,
+                every,
+                app.shutdown.child_token(),
+            )));
+        }
         projectors.push(tokio::spawn(crate::compliance::timer::run(
             app.store.clone(),
             Arc::clone(&app.clock),

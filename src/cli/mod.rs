@@ -7,6 +7,7 @@
 //! to standard output; progress, logs and errors go to standard error.
 
 mod brand;
+mod compliance;
 mod import_legacy;
 mod log;
 mod projections;
@@ -83,6 +84,12 @@ enum Command {
     /// Keep read models in this process, for servers run with
     /// `--projectors external`; follows the log until stopped.
     Worker(worker::WorkerArgs),
+    /// Monitoring: pull ARGO's availability and reliability figures.
+    #[command(subcommand)]
+    Monitoring(compliance::MonitoringCommand),
+    /// Accounting: record APEL cloud usage records.
+    #[command(subcommand)]
+    Accounting(compliance::AccountingCommand),
     /// Publish every committed event, in order, to a NATS JetStream stream.
     ///
     /// Subjects `pactum.events.<aggregate>.<id>`, header `Nats-Msg-Id` =
@@ -176,6 +183,12 @@ struct ServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     signin: SigninArgs,
+    /// Pull ARGO's A/R figures on a schedule (with --report and --api-key).
+    #[command(flatten)]
+    argo: compliance::ArgoArgs,
+    /// How often to pull from ARGO (seconds).
+    #[arg(long, env = "PACTUM_ARGO_EVERY", default_value_t = 3600)]
+    argo_every: u64,
 }
 
 /// Sign-in with an OpenID provider (EGI Check-in or any OpenID Connect one).
@@ -320,6 +333,8 @@ pub async fn run() -> ExitCode {
         Command::Import(args) => log::import(args).await,
         Command::Worker(args) => worker::run(args).await,
         Command::Relay(args) => relay::run(args).await,
+        Command::Monitoring(command) => compliance::run(command).await,
+        Command::Accounting(command) => compliance::run_accounting(command).await,
     };
     match result {
         Ok(code) => code,
@@ -379,6 +394,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             ProjectorsArg::InProcess => Projectors::InProcess,
             ProjectorsArg::External => Projectors::External,
         },
+        argo: args
+            .argo
+            .source()?
+            .map(|source| (source, Duration::from_secs(args.argo_every.max(60)))),
         relay: args
             .nats_url
             .map(|url| RelayConfig::new(url, crate::relay::DEFAULT_STREAM)),

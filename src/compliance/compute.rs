@@ -78,6 +78,17 @@ pub fn targets_on(agreement: &AgreementView, day: Date, zone: &TimeZone) -> Meas
 
 /// A day's durations by how they count, and where they come from.
 fn day_durations(inputs: &Inputs<'_>, day: Date, zone: &TimeZone) -> (Durations, &'static str) {
+    let (durations, source, _) = day_figures(inputs, day, zone);
+    (durations, source)
+}
+
+/// [`day_durations`], with ARGO's own figures when the day was imported
+/// (durations in whole seconds would round them).
+fn day_figures(
+    inputs: &Inputs<'_>,
+    day: Date,
+    zone: &TimeZone,
+) -> (Durations, &'static str, Option<Levels>) {
     let (start, end) = levels::day_bounds(day, zone);
     let total = (end - start).get_seconds();
     let unknown_day = Durations {
@@ -86,7 +97,7 @@ fn day_durations(inputs: &Inputs<'_>, day: Date, zone: &TimeZone) -> (Durations,
         ..Durations::default()
     };
     let Some(binding) = binding_on(inputs.bindings, day) else {
-        return (unknown_day, "none");
+        return (unknown_day, "none", None);
     };
     let empty = EndpointData::default();
     let data: Vec<&EndpointData> = binding
@@ -95,19 +106,28 @@ fn day_durations(inputs: &Inputs<'_>, day: Date, zone: &TimeZone) -> (Durations,
         .map(|e| inputs.endpoints.get(e).unwrap_or(&empty))
         .collect();
     if data.is_empty() {
-        return (unknown_day, "none");
+        return (unknown_day, "none", None);
     }
     let how = combine_of(binding);
     if data.iter().any(|d| d.imported.contains_key(&day)) {
         // ARGO's figures are per day: endpoints combine as their days do.
-        let per_endpoint: Vec<Durations> = data
+        let per_endpoint: Vec<(Durations, Levels)> = data
             .iter()
             .map(|d| match d.imported.get(&day) {
-                Some(imported) => from_imported(imported, total),
-                None => d.timeline.durations(start, end),
+                Some(imported) => (
+                    from_imported(imported, total),
+                    Levels {
+                        availability: imported.availability,
+                        reliability: imported.reliability,
+                    },
+                ),
+                None => {
+                    let durations = d.timeline.durations(start, end);
+                    (durations, levels::daily(&durations))
+                }
             })
             .collect();
-        let availability = |d: &Durations| levels::daily(d).availability.unwrap_or(-1.0);
+        let availability = |(_, l): &&(Durations, Levels)| l.availability.unwrap_or(-1.0);
         let chosen = match how {
             Combine::All => per_endpoint
                 .iter()
@@ -116,7 +136,10 @@ fn day_durations(inputs: &Inputs<'_>, day: Date, zone: &TimeZone) -> (Durations,
                 .iter()
                 .max_by(|a, b| availability(a).total_cmp(&availability(b))),
         };
-        return (chosen.copied().unwrap_or(unknown_day), "imported");
+        return match chosen {
+            Some((durations, levels)) => (*durations, "imported", Some(*levels)),
+            None => (unknown_day, "none", None),
+        };
     }
     let timelines: Vec<&Timeline> = data.iter().map(|d| &d.timeline).collect();
     let combined = Timeline::combined(&timelines, how);
@@ -126,7 +149,7 @@ fn day_durations(inputs: &Inputs<'_>, day: Date, zone: &TimeZone) -> (Durations,
     } else {
         "measured"
     };
-    (durations, source)
+    (durations, source, None)
 }
 
 /// ARGO's day as durations: up = availability × (day − unknown).
@@ -294,12 +317,12 @@ pub fn compliance(inputs: &Inputs<'_>, from: Date, to: Date, daily: bool) -> Agr
     let mut days_out = Vec::new();
     if daily {
         for day in days(from, to) {
-            let (d, source) = day_durations(inputs, day, &zone);
+            let (d, source, imported) = day_figures(inputs, day, &zone);
             let targets = targets_on(agreement, day, &zone);
             let pct = |part: i64| part as f64 / d.total.max(1) as f64 * 100.0;
             days_out.push(period_levels(
                 day.to_string(),
-                levels::daily(&d),
+                imported.unwrap_or_else(|| levels::daily(&d)),
                 pct(d.unknown),
                 pct(d.downtime),
                 &targets,

@@ -1253,3 +1253,84 @@ pub async fn recheck(
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------- ARGO
+
+/// Where and how to pull ARGO's A/R results.
+#[derive(Clone, Debug)]
+pub struct ArgoSource {
+    /// The web API's root, e.g. `https://api.argo.example.org`.
+    pub url: String,
+    /// The report, e.g. `Critical`.
+    pub report: String,
+    pub api_key: String,
+}
+
+/// Pulls ARGO's daily figures of every endpoint of `source`'s report over
+/// `[from, to]` and imports what is new (as `pactum-argo`); answers
+/// `(figures pulled, days imported)`.
+pub async fn pull_argo(
+    store: &EventStore,
+    source: &ArgoSource,
+    from: Date,
+    to: Date,
+    now: Timestamp,
+) -> Result<(usize, usize), String> {
+    let client = reqwest::Client::builder()
+        .timeout(super::argo::TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let figures = super::argo::pull(
+        &client,
+        &source.url,
+        &source.report,
+        &source.api_key,
+        from,
+        to,
+    )
+    .await
+    .map_err(|e| format!("ARGO: {e}"))?;
+    let pulled = figures.len();
+    let mut days: BTreeMap<String, Vec<ImportedDay>> = BTreeMap::new();
+    for figure in figures {
+        days.entry(figure.endpoint).or_default().push(ImportedDay {
+            day: figure.day,
+            availability: figure.availability,
+            reliability: figure.reliability,
+            unknown: figure.unknown,
+            downtime: figure.downtime,
+        });
+    }
+    let meta = CommandMeta::system("pactum-argo", now);
+    let imported = import_days(store, &source.report, days, &meta)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((pulled, imported))
+}
+
+/// Pulls the last three days from ARGO every `every`, until cancelled
+/// (`serve --argo-url`); a failed pull is logged and retried at the next turn.
+pub async fn pull_argo_every(
+    store: EventStore,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    source: ArgoSource,
+    every: std::time::Duration,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let now = clock.now();
+        let today = now.to_zoned(TimeZone::UTC).date();
+        let from = today.checked_sub(3.days()).unwrap_or(today);
+        let to = today.yesterday().unwrap_or(today);
+        match pull_argo(&store, &source, from, to, now).await {
+            Ok((pulled, imported)) => {
+                tracing::info!(pulled, imported, report = %source.report, "ARGO pulled")
+            }
+            Err(error) => tracing::warn!(%error, "ARGO pull failed; retrying at the next turn"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -56,6 +56,8 @@ pub struct Options {
     pub listen: Option<String>,
     /// Sign-in with an OpenID provider (default: none).
     pub signin: Option<pactum::signin::OidcConfig>,
+    /// Pull ARGO's figures on a schedule (`serve --argo-url`).
+    pub argo: Option<(pactum::compliance::service::ArgoSource, std::time::Duration)>,
 }
 
 /// A server running in-process; dereferences to its [`Http`] client.
@@ -84,6 +86,7 @@ pub async fn spawn(storage: StorageLocation, options: Options) -> TestApp {
     let server = Server::build(ServeConfig {
         listen: options.listen.unwrap_or_else(|| "127.0.0.1:0".into()),
         signin: options.signin,
+        argo: options.argo,
         storage,
         clock: options.clock,
         hooks: options.hooks,

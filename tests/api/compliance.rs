@@ -765,3 +765,127 @@ fn ink_below_title(pdf: &[u8]) -> usize {
         .filter(|p| **p < 128)
         .count()
 }
+
+/// An ARGO web API stand-in: daily endpoint A/R results of report `Critical`
+/// for key `k3y`, numbers as strings, −1 where undefined.
+async fn argo_stand_in() -> String {
+    use axum::extract::{Path, Query};
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    async fn results(
+        Path(report): Path<String>,
+        Query(query): Query<std::collections::HashMap<String, String>>,
+        headers: HeaderMap,
+    ) -> (StatusCode, axum::Json<Value>) {
+        if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some("k3y") {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"status": {"message": "Unauthorized", "code": "401"}})),
+            );
+        }
+        assert_eq!(report, "Critical");
+        assert_eq!(query["granularity"], "daily");
+        assert_eq!(query["start_time"], "2027-03-01T00:00:00Z");
+        let day = |d: &str, a: &str, r: &str, u: &str| json!({"timestamp": d, "availability": a, "reliability": r, "unknown": u, "uptime": "0", "downtime": "0"});
+        (
+            StatusCode::OK,
+            axum::Json(json!({"results": [
+                {"name": "se01.example.org", "service": "webdav", "supergroup": "CESNET-MCC", "type": "endpoint",
+                 "results": [day("2027-03-01", "100", "100", "0"), day("2027-03-02", "75.5", "80", "0.1"), day("2027-03-03", "-1", "-1", "1")]},
+                {"name": "se02.example.org", "service": "webdav", "supergroup": "CESNET-MCC", "type": "endpoint",
+                 "results": [day("2027-03-01", "50", "50", "0")]}
+            ]})),
+        )
+    }
+    let router = axum::Router::new().route("/api/v2/results/{report}/endpoints", get(results));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    address
+}
+
+// The command line runs as a blocking child process: the stand-in answers
+// from another worker thread meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argos_daily_figures_are_pulled_by_the_command_line_and_count_as_the_days() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(
+        "2026-12-07T09:00:00Z".parse().unwrap(),
+    ));
+    let app = spawn_app_at_with(
+        dir.path(),
+        Options {
+            clock: pactum::startup::ClockConfig::Manual(clock),
+            ..Options::default()
+        },
+    )
+    .await;
+    let cast = cast(&app).await;
+    let (_, order) = active_order(&app, &cast).await;
+    let sla = order["agreements"][0]["agreement_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = send(
+        app.client
+            .put(app.url(&format!("/v1/agreements/{sla}/monitoring")))
+            .bearer_auth(&cast.sam)
+            .json(&json!({"endpoints": ["webdav@se01.example.org"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let argo = argo_stand_in().await;
+    let pull = |key: &str| {
+        pactum(
+            &[
+                "monitoring",
+                "pull",
+                "--argo-url",
+                &argo,
+                "--report",
+                "Critical",
+                "--api-key",
+                key,
+                "--from",
+                "2027-03-01",
+                "--to",
+                "2027-03-03",
+            ],
+            dir.path(),
+        )
+    };
+    let refused = pull("wrong");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("401"),
+        "{refused:?}"
+    );
+    let pulled = pull("k3y");
+    assert!(pulled.status.success(), "{pulled:?}");
+    let out = String::from_utf8_lossy(&pulled.stdout);
+    assert!(
+        out.contains("pulled 4 daily figures") && out.contains("4 new day(s)"),
+        "{out}"
+    );
+    // Again: nothing new.
+    let again = pull("k3y");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 new day(s)"),
+        "{again:?}"
+    );
+
+    let (status, view) = app
+        .get_json(
+            &format!("/v1/agreements/{sla}/compliance?from=2027-03-01&to=2027-03-04"),
+            &cast.alice,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let days = view["days"].as_array().unwrap();
+    assert_eq!(days[0]["availability"], 100.0);
+    assert_eq!(days[0]["source"], "imported");
+    assert_eq!(days[1]["availability"], 75.5);
+    assert_eq!(days[1]["unknown_pct"], 10.0);
+    assert_eq!(days[2]["availability"], Value::Null);
+    assert_eq!(days[3]["source"], "none");
+}
