@@ -13,7 +13,7 @@
 pub mod model;
 pub mod sample;
 pub mod templates;
-mod world;
+pub(crate) mod world;
 
 #[cfg(test)]
 mod tests;
@@ -102,7 +102,7 @@ const CACHE_MAX_AGE: usize = 3;
 
 static RENDERINGS: AtomicUsize = AtomicUsize::new(0);
 
-fn evict_now_and_then() {
+pub(crate) fn evict_now_and_then() {
     if RENDERINGS.fetch_add(1, Ordering::Relaxed) % EVICT_EVERY == EVICT_EVERY - 1 {
         typst::comemo::evict(CACHE_MAX_AGE);
     }
@@ -325,7 +325,7 @@ fn date(text: &str, field: &str) -> Result<jiff::civil::Date, RenderError> {
 }
 
 /// typst's diagnostics as one line each: `severity: file:line:col: message (hint: ...)`.
-fn describe(world: &DocumentWorld<'_>, diagnostics: &[SourceDiagnostic]) -> String {
+pub(crate) fn describe(world: &dyn World, diagnostics: &[SourceDiagnostic]) -> String {
     diagnostics
         .iter()
         .map(|diag| {

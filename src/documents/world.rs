@@ -13,7 +13,8 @@
 //! the document's issue date. The [`Shared`] part (library, fonts, parsed template
 //! sources) is built once per [`super::Renderer`]; a [`DocumentWorld`] borrows it
 //! for one compilation, which keeps typst's memoized work valid from one document
-//! to the next.
+//! to the next. [`Typesetting`] (library and fonts) is the part other renderers
+//! reuse (the compliance report, `crate::compliance::pdf`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -57,11 +58,38 @@ pub(crate) struct Template {
     pub sources: HashMap<FileId, Source>,
 }
 
+/// typst's standard library and the fonts: what any document of pactum is
+/// typeset with, whatever its template.
+pub(crate) struct Typesetting {
+    pub library: LazyHash<Library>,
+    pub book: LazyHash<FontBook>,
+    pub fonts: Vec<Font>,
+}
+
+impl Typesetting {
+    /// typst-assets' fonts and the set's own (`sla-templates/fonts/`), in that
+    /// order (font indices are positions in it).
+    pub fn new(set: &TemplateSet) -> Self {
+        let fonts: Vec<Font> = typst_assets::fonts()
+            .chain(set.fonts.iter().map(|file| file.bytes))
+            .flat_map(|bytes| Font::iter(Bytes::new(bytes)))
+            .collect();
+        Self {
+            library: LazyHash::new(Library::builder().build()),
+            book: LazyHash::new(FontBook::from_fonts(&fonts)),
+            fonts,
+        }
+    }
+
+    /// The font at `index` of [`Self::book`], for [`World::font`].
+    pub fn font(&self, index: usize) -> Option<Font> {
+        self.fonts.get(index).cloned()
+    }
+}
+
 /// What every compilation of a renderer shares.
 pub(crate) struct Shared {
-    library: LazyHash<Library>,
-    book: LazyHash<FontBook>,
-    fonts: Vec<Font>,
+    typesetting: Typesetting,
     pub templates: BTreeMap<(String, u32), Template>,
     /// The current (id, version) per kind.
     pub current: HashMap<AgreementKind, (String, u32)>,
@@ -69,12 +97,6 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(set: &TemplateSet) -> Result<Self, String> {
-        let fonts: Vec<Font> = typst_assets::fonts()
-            .chain(set.fonts.iter().map(|file| file.bytes))
-            .flat_map(|bytes| Font::iter(Bytes::new(bytes)))
-            .collect();
-        let book = FontBook::from_fonts(&fonts);
-
         let mut templates = BTreeMap::new();
         for (key, checked) in &set.templates {
             let dir = format!("/templates/{}/v{}", checked.id, checked.version);
@@ -111,9 +133,7 @@ impl Shared {
             .collect();
 
         Ok(Self {
-            library: LazyHash::new(Library::builder().build()),
-            book: LazyHash::new(book),
-            fonts,
+            typesetting: Typesetting::new(set),
             templates,
             current,
         })
@@ -132,11 +152,11 @@ pub(crate) struct DocumentWorld<'a> {
 
 impl World for DocumentWorld<'_> {
     fn library(&self) -> &LazyHash<Library> {
-        &self.shared.library
+        &self.shared.typesetting.library
     }
 
     fn book(&self) -> &LazyHash<FontBook> {
-        &self.shared.book
+        &self.shared.typesetting.book
     }
 
     fn main(&self) -> FileId {
@@ -170,7 +190,7 @@ impl World for DocumentWorld<'_> {
     }
 
     fn font(&self, index: usize) -> Option<Font> {
-        self.shared.fonts.get(index).cloned()
+        self.shared.typesetting.font(index)
     }
 
     fn today(&self, _offset: Option<typst::foundations::Duration>) -> Option<Datetime> {
@@ -178,6 +198,6 @@ impl World for DocumentWorld<'_> {
     }
 }
 
-fn not_found(id: FileId) -> FileError {
+pub(crate) fn not_found(id: FileId) -> FileError {
     FileError::NotFound(id.vpath().get_with_slash().into())
 }
