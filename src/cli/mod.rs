@@ -45,7 +45,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or upgrade the store's schema, then exit.
     Migrate(StorageArgs),
     /// Create, list and revoke API tokens.
@@ -321,7 +321,7 @@ pub async fn run() -> ExitCode {
     };
     init_tracing(default_level);
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(storage) => migrate(storage).await,
         Command::Token(command) => token::run(command).await,
         Command::ImportLegacy(args) => import_legacy::run(args).await,

@@ -83,7 +83,7 @@ async fn move_clock(
     crate::agreements::expiry::sweep(&app.store, &app.projections.agreements, now).await?;
     for _ in 0..1000 {
         let next = crate::compliance::timer::sweep(&app.store, now).await?;
-        if !next.is_some_and(|next| next <= now) {
+        if next.is_none_or(|next| next > now) {
             break;
         }
     }

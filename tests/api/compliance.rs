@@ -567,9 +567,9 @@ async fn customers_see_their_slas_compliance_and_providers_their_olas_only() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(listed(d.cast.alice.clone()).await, [d.sla.clone()]);
+    assert_eq!(listed(d.cast.alice.clone()).await, vec![d.sla.clone()]);
     assert_eq!(listed(bob).await, Vec::<String>::new());
-    assert_eq!(listed(d.cast.cesnet.clone()).await, [d.ola_cesnet.clone()]);
+    assert_eq!(listed(d.cast.cesnet.clone()).await, vec![d.ola_cesnet.clone()]);
     assert_eq!(listed(d.admin.clone()).await.len(), 3);
     let _ = &d.order;
 }
