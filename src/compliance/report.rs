@@ -87,6 +87,14 @@ pub struct ComplianceReport {
     pub agreements: Vec<AgreementCompliance>,
 }
 
+/// The years figures are computed for.
+pub const YEARS: std::ops::RangeInclusive<i16> = 1970..=2199;
+
+/// Whether `day` is within [`YEARS`].
+pub fn in_range(day: Date) -> bool {
+    YEARS.contains(&day.year())
+}
+
 /// The days of `period` (`YYYY-MM`), or why it is not a month.
 pub fn month_days(period: &str) -> Result<(Date, Date), String> {
     let bad = || format!("{period:?} is not a month: YYYY-MM");
@@ -97,6 +105,13 @@ pub fn month_days(period: &str) -> Result<(Date, Date), String> {
     let y: i16 = y.parse().map_err(|_| bad())?;
     let m: i8 = m.parse().map_err(|_| bad())?;
     let first = Date::new(y, m, 1).map_err(|_| bad())?;
+    if !YEARS.contains(&y) {
+        return Err(format!(
+            "{period:?} is out of range: years {} to {}",
+            YEARS.start(),
+            YEARS.end()
+        ));
+    }
     Ok((first, first.last_of_month()))
 }
 

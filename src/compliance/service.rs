@@ -45,6 +45,9 @@ pub enum Error {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     NotFound(String),
+    /// A query's parameters do not fit together.
+    #[error("{0}")]
+    Query(String),
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]
@@ -325,6 +328,15 @@ pub async fn bind(
             TimeZone::UTC
         }
     };
+    if input
+        .from
+        .is_some_and(|from| !super::report::in_range(from))
+    {
+        errors.push(FieldError::new(
+            "from",
+            "must be a day between 1970 and 2199",
+        ));
+    }
     let accounting = input.accounting.unwrap_or_default();
     let sites = strings("accounting.sites", &accounting.sites).map_err(|e| errors.push(e));
     let groups = strings("accounting.groups", &accounting.groups).map_err(|e| errors.push(e));
@@ -611,6 +623,13 @@ pub fn parse_results(
             break;
         }
         let at = match result.timestamp.trim().parse::<Timestamp>() {
+            Ok(at) if at.as_second() < 0 => {
+                errors.push(FieldError::new(
+                    format!("results[{i}].timestamp"),
+                    "is before 1970",
+                ));
+                continue;
+            }
             Ok(at) if at > latest => {
                 errors.push(FieldError::new(
                     format!("results[{i}].timestamp"),
@@ -1020,11 +1039,16 @@ pub async fn view(
     let today = range.as_of.unwrap_or(now).to_zoned(zone).date();
     let from = range.from.unwrap_or_else(|| today.first_of_month());
     let to = range.to.unwrap_or(today);
+    if !super::report::in_range(from) || !super::report::in_range(to) {
+        return Err(Error::Query(
+            "from, to and as_of must fall between 1970 and 2199".into(),
+        ));
+    }
     if to < from {
-        return Err(invalid("to", "is before from"));
+        return Err(Error::Query(format!("to ({to}) is before from ({from})")));
     }
     if to.since(from).map_or(true, |span| span.get_days() > 366) {
-        return Err(invalid("to", "at most 367 days from from"));
+        return Err(Error::Query("to is at most 366 days after from".into()));
     }
     let inputs = Inputs {
         agreement: &agreement,
@@ -1042,7 +1066,7 @@ pub async fn report(
     period: &str,
     as_of: Option<Timestamp>,
 ) -> Result<ComplianceReport, Error> {
-    let (first, last) = super::report::month_days(period).map_err(|m| invalid("period", m))?;
+    let (first, last) = super::report::month_days(period).map_err(Error::Query)?;
     let position = store.head() as i64;
     let bound = super::queries::bound_agreements(store.reader()).await?;
     let (mut cache, mut usage_cache) = (BTreeMap::new(), BTreeMap::new());

@@ -57,6 +57,7 @@ impl From<Error> for ApiError {
         match error {
             Error::Invalid(errors) => Self::Validation(errors),
             Error::NotFound(_) => Self::NotFound(detail),
+            Error::Query(_) => Self::BadRequest(detail),
             Error::Forbidden(_) => Self::Forbidden(detail),
             Error::Refused(
                 ComplianceError::Forbidden { .. } | ComplianceError::NotYourEndpoint,
@@ -126,10 +127,11 @@ struct ComplianceQuery {
 
 fn day(value: &Option<String>, name: &str) -> Result<Option<Date>, ApiError> {
     crate::http::extract::given(value)
-        .map(|text| {
-            text.parse::<Date>().map_err(|_| {
-                ApiError::BadRequest(format!("{name} must be a YYYY-MM-DD date, not {text:?}"))
-            })
+        .map(|text| match text.parse::<Date>() {
+            Ok(day) if crate::compliance::report::in_range(day) => Ok(day),
+            _ => Err(ApiError::BadRequest(format!(
+                "{name} must be a YYYY-MM-DD date between 1970 and 2199, not {text:?}"
+            ))),
         })
         .transpose()
 }

@@ -551,6 +551,18 @@ async fn customers_see_their_slas_compliance_and_providers_their_olas_only() {
         let (status, body) = d.compliance(agreement, query, who).await;
         assert_eq!(status, expected, "{agreement}: {body}");
     }
+    // Ranges that make no sense are named, not computed.
+    for query in [
+        "from=9999-12-31",
+        "as_of=9999-01-01T00:00:00Z",
+        "from=2027-03-01&to=2027-02-01",
+        "from=2027-01-01&to=2028-06-01",
+        "granularity=hourly",
+        "from=March",
+    ] {
+        let (status, body) = d.compliance(&d.sla, query, &d.admin).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
     // The report lists what each may see.
     let listed = |token: String| {
         let app = &d.app;
@@ -569,7 +581,10 @@ async fn customers_see_their_slas_compliance_and_providers_their_olas_only() {
     };
     assert_eq!(listed(d.cast.alice.clone()).await, vec![d.sla.clone()]);
     assert_eq!(listed(bob).await, Vec::<String>::new());
-    assert_eq!(listed(d.cast.cesnet.clone()).await, vec![d.ola_cesnet.clone()]);
+    assert_eq!(
+        listed(d.cast.cesnet.clone()).await,
+        vec![d.ola_cesnet.clone()]
+    );
     assert_eq!(listed(d.admin.clone()).await.len(), 3);
     let _ = &d.order;
 }
