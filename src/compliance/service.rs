@@ -12,7 +12,7 @@ use pactum_events::monitoring::{
     MonitoringBound, ServiceLevelCorrected, ServiceLevelMeasured, ServiceLevelMissed, UsageRecord,
 };
 use pactum_projections::agreement_view::AgreementView;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::aggregate::{Accounting, AgreementLevels, Endpoint};
 use super::apel;
@@ -90,68 +90,51 @@ pub fn endpoint_name(field: &str, name: &str) -> Result<String, FieldError> {
 // ---------------------------------------------------------------- binding
 
 /// An endpoint in a binding: its name, or its name with a declaration.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
+#[derive(Clone, Debug)]
 pub enum EndpointSpec {
     Name(String),
     Declared(EndpointDeclaration),
 }
 
-/// An endpoint declared in a binding or with `PUT /v1/monitoring/endpoints/{endpoint}`.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// An endpoint declared in a binding or on its own (admins).
+#[derive(Clone, Debug, Default)]
 pub struct EndpointDeclaration {
     /// Its name (in a binding).
-    #[serde(default)]
     pub endpoint: Option<String>,
     /// The provider whose endpoint it is (its operators may push for it).
-    #[serde(default)]
     pub provider: Option<String>,
     /// Declared to send heartbeats.
-    #[serde(default)]
     pub heartbeat: Option<HeartbeatSpec>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A heartbeat as asked for.
+#[derive(Clone, Debug)]
 pub struct HeartbeatSpec {
     /// Seconds between beats (10 to 86,400).
     pub interval_seconds: u32,
-    /// Silence tolerated beyond the interval before the endpoint turns
-    /// CRITICAL (0 to 86,400; default: one interval).
-    #[serde(default)]
+    /// Silence tolerated beyond the interval (0 to 86,400; default: one interval).
     pub grace_seconds: Option<u32>,
 }
 
-/// The body of `PUT /v1/agreements/{id}/monitoring`.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A binding as asked for: every field checked by [`bind`].
+#[derive(Clone, Debug)]
 pub struct BindInput {
-    /// The endpoints that deliver the agreement.
     pub endpoints: Vec<EndpointSpec>,
-    /// `all` (default: every endpoint is needed, the worst status holds) or `any`.
-    #[serde(default)]
+    /// `all` (default) or `any`.
     pub combine: Option<String>,
-    /// IANA time zone its days and months are counted in (default `UTC`).
-    #[serde(default)]
+    /// IANA time zone (default `UTC`).
     pub time_zone: Option<String>,
     /// The first day it applies to (default: the agreement's first day for a
     /// first binding, today for a later one).
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
     pub from: Option<Date>,
     /// How accounting records are matched (default: any site, the
     /// customer's organisation as group).
-    #[serde(default)]
     pub accounting: Option<AccountingInput>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct AccountingInput {
-    #[serde(default)]
     pub sites: Vec<String>,
-    #[serde(default)]
     pub groups: Vec<String>,
 }
 
@@ -572,22 +555,17 @@ pub async fn endpoint(
     Ok(endpoint_view(name, e, now))
 }
 
-/// One probe result.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// One probe result as given: checked by [`parse_results`].
+#[derive(Clone, Debug)]
 pub struct ResultInput {
-    /// RFC 3339.
     pub timestamp: String,
-    /// `OK`, `WARNING`, `CRITICAL`, `UNKNOWN`, `MISSING` or `DOWNTIME`.
     pub status: String,
 }
 
-/// The body of `POST /v1/monitoring/status`.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A push of probe results as given.
+#[derive(Clone, Debug)]
 pub struct StatusInput {
     pub endpoint: String,
-    #[serde(alias = "statuses")]
     pub results: Vec<ResultInput>,
 }
 

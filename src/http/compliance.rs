@@ -23,8 +23,8 @@ use utoipa_axum::routes;
 use crate::app::App;
 use crate::compliance::report::{AgreementCompliance, ComplianceReport};
 use crate::compliance::service::{
-    self, BindInput, BindingView, EndpointDeclaration, EndpointView, Error, PushView, Range,
-    StatusInput, UsageView,
+    self, AccountingInput, BindInput, BindingView, EndpointDeclaration, EndpointSpec, EndpointView,
+    Error, HeartbeatSpec, PushView, Range, ResultInput, StatusInput, UsageView,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{BodyLimit, Caller, CommandInput, Path, Query, parse_instant};
@@ -48,6 +48,146 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(report))
         .merge(big(OpenApiRouter::new().routes(routes!(status))))
         .merge(big(OpenApiRouter::new().routes(routes!(records))))
+}
+
+// ---------------------------------------------------------------- bodies
+
+/// An endpoint in a binding: its name, or its name with a declaration.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum EndpointBody {
+    Name(String),
+    Declared(DeclarationBody),
+}
+
+/// An endpoint declared in a binding or with `PUT /v1/monitoring/endpoints/{endpoint}`.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DeclarationBody {
+    /// Its name (in a binding).
+    #[serde(default)]
+    endpoint: Option<String>,
+    /// The provider whose endpoint it is (its operators may push for it).
+    #[serde(default)]
+    provider: Option<String>,
+    /// Declared to send heartbeats.
+    #[serde(default)]
+    heartbeat: Option<HeartbeatBody>,
+}
+
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct HeartbeatBody {
+    /// Seconds between beats (10 to 86,400).
+    interval_seconds: u32,
+    /// Silence tolerated beyond the interval before the endpoint turns
+    /// CRITICAL (0 to 86,400; default: one interval).
+    #[serde(default)]
+    grace_seconds: Option<u32>,
+}
+
+/// The body of `PUT /v1/agreements/{id}/monitoring`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BindBody {
+    /// The endpoints that deliver the agreement.
+    endpoints: Vec<EndpointBody>,
+    /// `all` (default: every endpoint is needed, the worst status holds) or `any`.
+    #[serde(default)]
+    combine: Option<String>,
+    /// IANA time zone its days and months are counted in (default `UTC`).
+    #[serde(default)]
+    time_zone: Option<String>,
+    /// The first day it applies to (default: the agreement's first day for a
+    /// first binding, today for a later one).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    from: Option<Date>,
+    /// How accounting records are matched (default: any site, the
+    /// customer's organisation as group).
+    #[serde(default)]
+    accounting: Option<AccountingBody>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AccountingBody {
+    #[serde(default)]
+    sites: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+/// One probe result.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ResultBody {
+    /// RFC 3339.
+    timestamp: String,
+    /// `OK`, `WARNING`, `CRITICAL`, `UNKNOWN`, `MISSING` or `DOWNTIME`.
+    status: String,
+}
+
+/// The body of `POST /v1/monitoring/status`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    endpoint: String,
+    #[serde(alias = "statuses")]
+    results: Vec<ResultBody>,
+}
+
+impl From<EndpointBody> for EndpointSpec {
+    fn from(body: EndpointBody) -> Self {
+        match body {
+            EndpointBody::Name(name) => Self::Name(name),
+            EndpointBody::Declared(declared) => Self::Declared(declared.into()),
+        }
+    }
+}
+
+impl From<DeclarationBody> for EndpointDeclaration {
+    fn from(body: DeclarationBody) -> Self {
+        Self {
+            endpoint: body.endpoint,
+            provider: body.provider,
+            heartbeat: body.heartbeat.map(|h| HeartbeatSpec {
+                interval_seconds: h.interval_seconds,
+                grace_seconds: h.grace_seconds,
+            }),
+        }
+    }
+}
+
+impl From<BindBody> for BindInput {
+    fn from(body: BindBody) -> Self {
+        Self {
+            endpoints: body.endpoints.into_iter().map(Into::into).collect(),
+            combine: body.combine,
+            time_zone: body.time_zone,
+            from: body.from,
+            accounting: body.accounting.map(|a| AccountingInput {
+                sites: a.sites,
+                groups: a.groups,
+            }),
+        }
+    }
+}
+
+impl From<StatusBody> for StatusInput {
+    fn from(body: StatusBody) -> Self {
+        Self {
+            endpoint: body.endpoint,
+            results: body
+                .results
+                .into_iter()
+                .map(|r| ResultInput {
+                    timestamp: r.timestamp,
+                    status: r.status,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<Error> for ApiError {
@@ -77,7 +217,7 @@ impl From<Error> for ApiError {
     tag = "compliance",
     summary = "Bind an agreement to the monitored endpoints that deliver it (admins, the group's shifters)",
     params(("id" = String, Path, description = "The agreement's id"), crate::http::openapi::CommandHeaders),
-    request_body(content = BindInput, content_type = "application/json"),
+    request_body(content = BindBody, content_type = "application/json"),
     responses((status = 200, description = "Bound", body = BindingView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -86,13 +226,13 @@ async fn bind(
     Path(id): Path<String>,
     input: CommandInput,
 ) -> Result<Response, ApiError> {
-    let body: BindInput = input.json()?;
+    let body: BindBody = input.json()?;
     let catalogue = app.catalogue().await?;
     let ran = service::bind(
         &app.store,
         &catalogue,
         &id,
-        body,
+        body.into(),
         &input.request(&app, Effect::Changed),
     )
     .await?;
@@ -184,7 +324,7 @@ async fn compliance(
     tag = "compliance",
     summary = "Declare a monitored endpoint: its provider, its heartbeat (admins)",
     params(("endpoint" = String, Path, description = "The endpoint's name"), crate::http::openapi::CommandHeaders),
-    request_body(content = EndpointDeclaration, content_type = "application/json"),
+    request_body(content = DeclarationBody, content_type = "application/json"),
     responses((status = 200, description = "Declared", body = EndpointView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -193,13 +333,13 @@ async fn declare(
     Path(name): Path<String>,
     input: CommandInput,
 ) -> Result<Response, ApiError> {
-    let body: EndpointDeclaration = input.json()?;
+    let body: DeclarationBody = input.json()?;
     let catalogue = app.catalogue().await?;
     let ran = service::declare(
         &app.store,
         &catalogue,
         &name,
-        body,
+        body.into(),
         &input.request(&app, Effect::Changed),
     )
     .await?;
@@ -231,12 +371,12 @@ async fn endpoint(
     tag = "compliance",
     summary = "Probe results of an endpoint, in ARGO's statuses (monitoring systems; a provider's operators for their endpoints)",
     params(crate::http::openapi::CommandHeaders),
-    request_body(content = StatusInput, content_type = "application/json"),
+    request_body(content = StatusBody, content_type = "application/json"),
     responses((status = 200, description = "Taken", body = PushView, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
 async fn status(State(app): State<App>, input: CommandInput) -> Result<Response, ApiError> {
-    let body: StatusInput = input.json()?;
+    let body: StatusInput = input.json::<StatusBody>()?.into();
     let ran = service::push(&app.store, &body, &input.request(&app, Effect::Changed)).await?;
     Ok(respond(ran, None))
 }
