@@ -732,6 +732,7 @@ async fn pages_refuse_whom_the_api_refuses() {
     for path in [
         format!("/ui/orders/{id}"),
         format!("/ui/agreements/{sla}/document"),
+        format!("/ui/agreements/{sla}/compliance"),
     ] {
         let (status, _) = page(&app, &globex, &path).await;
         assert_eq!(
@@ -750,6 +751,27 @@ async fn pages_refuse_whom_the_api_refuses() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/pdf");
+    // Its service levels: unbound, so nothing known, said so.
+    let (status, levels) = page(
+        &app,
+        &acme,
+        &format!("/ui/agreements/{sla}/compliance?month=2019-12"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{levels}");
+    assert!(
+        levels.contains("Not bound to any monitored endpoint yet")
+            && levels.contains("2019-12-02")
+            && levels.contains("n/a"),
+        "{levels}"
+    );
+    let (status, _) = page(
+        &app,
+        &acme,
+        &format!("/ui/agreements/{sla}/compliance?month=2019-13"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let shifter = browser_signed_in(&app, &sam).await;
     let (status, _) = page(&app, &shifter, "/ui/verify?run=1").await;

@@ -183,6 +183,10 @@ try {
   const path = `${artifacts}/sla.pdf`;
   await download.saveAs(path);
   check(readFileSync(path).subarray(0, 5).toString() === '%PDF-', 'the SLA is a PDF');
+  // Its service levels, a page of tables.
+  await customer.click('a:has-text("Service levels of")');
+  await audit(customer, 'customer-service-levels');
+  check((await customer.textContent('h1')).startsWith('Service levels of'), 'the service levels page');
 
   // --- an hour later, a provider marks its step done
   const approvedAt = (await api('GET', `/v1/orders/${order.id}`, process.env.SHIFTER_TOKEN)).updated_at;
