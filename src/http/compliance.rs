@@ -64,8 +64,8 @@ enum EndpointBody {
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeclarationBody {
-    /// Its name (in a binding).
-    #[serde(default)]
+    /// Its name (in a binding; also read as `name` or `id`).
+    #[serde(default, alias = "name", alias = "id")]
     endpoint: Option<String>,
     /// The provider whose endpoint it is (its operators may push for it).
     #[serde(default)]
@@ -78,11 +78,12 @@ struct DeclarationBody {
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HeartbeatBody {
-    /// Seconds between beats (10 to 86,400).
+    /// Seconds between beats (10 to 86,400; also read as `interval`).
+    #[serde(alias = "interval")]
     interval_seconds: u32,
     /// Silence tolerated beyond the interval before the endpoint turns
     /// CRITICAL (0 to 86,400; default: one interval).
-    #[serde(default)]
+    #[serde(default, alias = "grace")]
     grace_seconds: Option<u32>,
 }
 
@@ -133,7 +134,8 @@ struct ResultBody {
 #[serde(deny_unknown_fields)]
 struct StatusBody {
     endpoint: String,
-    #[serde(alias = "statuses")]
+    /// Also read as `statuses` or `points`.
+    #[serde(alias = "statuses", alias = "points")]
     results: Vec<ResultBody>,
 }
 

@@ -904,3 +904,77 @@ async fn argos_daily_figures_are_pulled_by_the_command_line_and_count_as_the_day
     assert_eq!(days[2]["availability"], Value::Null);
     assert_eq!(days[3]["source"], "none");
 }
+
+// The command line runs as a blocking child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_figures_are_the_same_from_the_restored_log() {
+    let temp = tempfile::TempDir::new().unwrap();
+    let (original, restored) = (temp.path().join("original"), temp.path().join("restored"));
+    let clock = Arc::new(ManualClock::starting_at(
+        "2026-12-07T09:00:00Z".parse().unwrap(),
+    ));
+    let app = spawn_app_at_with(
+        &original,
+        Options {
+            clock: pactum::startup::ClockConfig::Manual(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let cast = cast(&app).await;
+    let (_, order) = active_order(&app, &cast).await;
+    let sla = order["agreements"][0]["agreement_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = send(
+        app.client
+            .put(app.url(&format!("/v1/agreements/{sla}/monitoring")))
+            .bearer_auth(&cast.sam)
+            .json(&json!({"endpoints": ["cloud.acme.test"], "time_zone": "Europe/Amsterdam"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    clock.set("2027-03-31T21:58:00Z".parse().unwrap()).unwrap();
+    let probe = app.role("argo-probe", "monitoring").await;
+    let all = results(
+        local("2027-03-01", "00:00"),
+        local("2027-04-01", "00:00"),
+        march,
+    );
+    for chunk in all.chunks(4000) {
+        let (status, body) = app
+            .post_json(
+                "/v1/monitoring/status",
+                &probe,
+                &json!({"endpoint": "cloud.acme.test", "results": chunk}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let path = format!("/v1/agreements/{sla}/compliance?from=2027-03-01&to=2027-03-31");
+    let (_, view) = app.get_json(&path, &cast.alice).await;
+    let report_path = "/v1/reports/compliance?period=2027-03";
+    let (_, report) = app.get_json(report_path, &cast.alice).await;
+    assert_eq!(
+        report["agreements"][0]["months"][0]["availability"],
+        99.18699
+    );
+    app.stop().await;
+
+    let export = pactum(&["export"], &original);
+    assert!(export.status.success());
+    let file = temp.path().join("log.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let import = pactum(&["import", file.to_str().unwrap()], &restored);
+    assert!(import.status.success(), "{import:?}");
+    let server = serve(&restored).await;
+    let (status, again) = server.get_json(&path, &cast.alice).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again, view, "the same days and months");
+    let (_, report_again) = server.get_json(report_path, &cast.alice).await;
+    assert_eq!(
+        report_again, report,
+        "the same report, bound agreements included"
+    );
+}
