@@ -933,6 +933,7 @@ async fn load_inputs(
     store: &EventStore,
     agreement_id: &str,
     as_of: Option<Timestamp>,
+    now: Timestamp,
     cache: &mut BTreeMap<String, EndpointData>,
     usage_cache: &mut BTreeMap<String, Vec<UsageRecord>>,
 ) -> Result<Loaded1, Error> {
@@ -952,10 +953,17 @@ async fn load_inputs(
             for (_, event) in before(&loaded, as_of) {
                 cqrs_es::Aggregate::apply(&mut endpoint, event.clone());
             }
+            // Nothing is known of what comes after now (or `as_of`): the
+            // last status holds until then, not into the future.
+            let known_until = as_of.unwrap_or(now);
+            let mut timeline = endpoint.timeline;
+            if timeline.last().is_some_and(|(at, _)| at < known_until) {
+                timeline.record(known_until, Status::Missing);
+            }
             cache.insert(
                 name.clone(),
                 EndpointData {
-                    timeline: endpoint.timeline,
+                    timeline,
                     imported: endpoint.imported,
                 },
             );
@@ -1009,6 +1017,7 @@ pub async fn view(
         store,
         agreement_id,
         range.as_of,
+        now,
         &mut cache,
         &mut usage_cache,
     )
@@ -1043,6 +1052,7 @@ pub async fn report(
     principal: &Principal,
     period: &str,
     as_of: Option<Timestamp>,
+    now: Timestamp,
 ) -> Result<ComplianceReport, Error> {
     let (first, last) = super::report::month_days(period).map_err(Error::Query)?;
     let position = store.head() as i64;
@@ -1054,8 +1064,15 @@ pub async fn report(
         else {
             continue;
         };
-        let loaded =
-            load_inputs(store, &b.agreement_id, as_of, &mut cache, &mut usage_cache).await?;
+        let loaded = load_inputs(
+            store,
+            &b.agreement_id,
+            as_of,
+            now,
+            &mut cache,
+            &mut usage_cache,
+        )
+        .await?;
         if loaded.bindings.is_empty() {
             continue;
         }
@@ -1094,7 +1111,7 @@ async fn measure(
         return Ok(());
     };
     let (mut cache, mut usage_cache) = (BTreeMap::new(), BTreeMap::new());
-    let loaded = load_inputs(store, agreement_id, None, &mut cache, &mut usage_cache).await?;
+    let loaded = load_inputs(store, agreement_id, None, now, &mut cache, &mut usage_cache).await?;
     let inputs = Inputs {
         agreement: &agreement,
         bindings: &loaded.bindings,
@@ -1215,7 +1232,15 @@ pub async fn recheck(
             continue;
         };
         let (mut cache, mut usage_cache) = (BTreeMap::new(), BTreeMap::new());
-        let loaded = load_inputs(store, &agreement_id, None, &mut cache, &mut usage_cache).await?;
+        let loaded = load_inputs(
+            store,
+            &agreement_id,
+            None,
+            now,
+            &mut cache,
+            &mut usage_cache,
+        )
+        .await?;
         let inputs = Inputs {
             agreement: &agreement,
             bindings: &loaded.bindings,

@@ -461,7 +461,7 @@ async fn report(
     let as_of = crate::http::extract::given(&query.as_of)
         .map(parse_instant)
         .transpose()?;
-    let report = service::report(&app.store, &principal, period, as_of).await?;
+    let report = service::report(&app.store, &principal, period, as_of, app.now()).await?;
     Ok(match format {
         "csv" => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],

@@ -192,6 +192,21 @@ async fn a_hand_computed_month_gives_the_stated_figures() {
     );
     assert_eq!(bound["combine"], "all");
     d.push_march("cloud.acme.test", march).await;
+    // The month closes when it has ended in Amsterdam.
+    let events = d.events(&d.sla).await;
+    assert!(
+        !events
+            .iter()
+            .any(|(t, p)| t == "ServiceLevelMeasured" && p["month"] == "2027-03"),
+        "March has not ended yet"
+    );
+    // Nothing is known of what has not happened: the last OK does not hold
+    // into April.
+    let (_, ahead) = d
+        .compliance(&d.sla, "from=2027-04-01&to=2027-04-02", &d.admin)
+        .await;
+    assert_eq!(ahead["days"][0]["availability"], Value::Null, "{ahead}");
+    d.at("2027-04-01T08:00:00Z").await;
 
     // Repeated results were compacted: the changes and the ends of runs.
     let (status, endpoint) = d
@@ -243,15 +258,6 @@ async fn a_hand_computed_month_gives_the_stated_figures() {
     assert_eq!(monthly["days"], json!([]));
     assert_eq!(monthly["months"][0]["availability"], 99.18699);
 
-    // The month closes when it has ended in Amsterdam.
-    let events = d.events(&d.sla).await;
-    assert!(
-        !events
-            .iter()
-            .any(|(t, p)| t == "ServiceLevelMeasured" && p["month"] == "2027-03"),
-        "March has not ended yet"
-    );
-    d.at("2027-04-01T08:00:00Z").await;
     let measured = |events: &[(String, Value)], month: &str| {
         events
             .iter()
@@ -696,6 +702,7 @@ async fn the_monthly_report_renders_as_csv_and_a_pdf_with_its_figures_and_chart(
     )
     .await;
     d.push_march("cloud.acme.test", march).await;
+    d.at("2027-04-01T08:00:00Z").await;
 
     let (status, csv) = {
         let response = d
@@ -952,6 +959,7 @@ async fn the_figures_are_the_same_from_the_restored_log() {
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+    clock.set("2027-04-01T08:00:00Z".parse().unwrap()).unwrap();
     let path = format!("/v1/agreements/{sla}/compliance?from=2027-03-01&to=2027-03-31");
     let (_, view) = app.get_json(&path, &cast.alice).await;
     let report_path = "/v1/reports/compliance?period=2027-03";
