@@ -315,7 +315,43 @@ async fn a_missed_target_records_its_cause_and_mails_and_late_data_corrects_it()
         let (status, body) = d.push(&d.cast.cesnet, "cloud.cesnet.test", chunk).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+    // A spare endpoint, up all month. The SLA needs both (the worst holds);
+    // the other OLA needs either (the best holds).
+    let spare = results(
+        local("2027-03-01", "00:00"),
+        local("2027-04-01", "00:00"),
+        |_| "OK",
+    );
+    let (status, body) = d.push(&d.probe, "spare.acme.test", &spare).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let both = json!(["cloud.cesnet.test", "spare.acme.test"]);
+    d.bind(
+        &d.sla,
+        json!({"endpoints": both, "combine": "all", "from": "2027-01-04"}),
+    )
+    .await;
+    d.bind(
+        &d.ola_in2p3,
+        json!({"endpoints": both, "combine": "any", "from": "2027-01-04"}),
+    )
+    .await;
     d.at("2027-04-01T09:00:00Z").await;
+    let march_of = |agreement: &str| {
+        let (d, agreement) = (&d, agreement.to_owned());
+        async move {
+            let (status, view) = d
+                .compliance(
+                    &agreement,
+                    "from=2027-03-01&to=2027-03-31&granularity=monthly",
+                    &d.admin,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{view}");
+            view["months"][0]["availability"].clone()
+        }
+    };
+    assert_eq!(march_of(&d.sla).await, 77.41935);
+    assert_eq!(march_of(&d.ola_in2p3).await, 100.0);
     let events = d.events(&d.ola_cesnet).await;
     let missed = events
         .iter()
