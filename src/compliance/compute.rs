@@ -142,7 +142,7 @@ fn day_figures(
         };
     }
     let timelines: Vec<&Timeline> = data.iter().map(|d| &d.timeline).collect();
-    let combined = Timeline::combined(&timelines, how);
+    let combined = Timeline::combined_within(&timelines, how, start, end);
     let durations = combined.durations(start, end);
     let source = if durations.unknown == total {
         "none"

@@ -241,6 +241,33 @@ impl Timeline {
         combined
     }
 
+    /// [`Self::combined`] over `[from, to)` only: the status at `from` and
+    /// every change within, so a day costs what its own points cost.
+    pub fn combined_within(
+        timelines: &[&Timeline],
+        how: Combine,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Timeline {
+        let mut instants: std::collections::BTreeSet<Timestamp> = timelines
+            .iter()
+            .flat_map(|t| t.points.range(from..to).map(|(at, _)| *at))
+            .collect();
+        instants.insert(from);
+        let mut combined = Timeline::default();
+        for at in instants {
+            let statuses = timelines.iter().map(|t| t.at(at));
+            let status = match how {
+                Combine::All => statuses.max_by_key(|s| s.badness()),
+                Combine::Any => statuses.min_by_key(|s| s.badness()),
+            };
+            if let Some(status) = status {
+                combined.record(at, status);
+            }
+        }
+        combined
+    }
+
     /// How long each class held within `[from, to)`, in seconds.
     pub fn durations(&self, from: Timestamp, to: Timestamp) -> Durations {
         let mut durations = Durations {
@@ -393,6 +420,22 @@ mod tests {
             t.worth_keeping(&[(five(42), Status::Warning)]),
             [(five(42), Status::Warning)]
         );
+    }
+
+    #[test]
+    fn combining_within_a_period_agrees_with_combining_everything() {
+        let (mut a, mut b) = (Timeline::default(), Timeline::default());
+        a.record(at("2026-03-01T00:00:00Z"), Status::Ok);
+        a.record(at("2026-03-01T05:00:00Z"), Status::Critical);
+        a.record(at("2026-03-02T05:00:00Z"), Status::Ok);
+        b.record(at("2026-03-01T12:00:00Z"), Status::Downtime);
+        b.record(at("2026-03-02T01:00:00Z"), Status::Warning);
+        let (from, to) = (at("2026-03-02T00:00:00Z"), at("2026-03-03T00:00:00Z"));
+        for how in [Combine::All, Combine::Any] {
+            let whole = Timeline::combined(&[&a, &b], how).durations(from, to);
+            let within = Timeline::combined_within(&[&a, &b], how, from, to).durations(from, to);
+            assert_eq!(whole, within, "{how:?}");
+        }
     }
 
     #[test]
