@@ -331,6 +331,17 @@ pub async fn bind(
             "only admins declare endpoints (provider, heartbeat)".into(),
         ));
     }
+    if let Some(from) = input.from
+        && from < view.content.validity.start
+    {
+        return Err(invalid(
+            "from",
+            format!(
+                "{from} is before the agreement's first day ({}): no service level is owed then",
+                view.content.validity.start
+            ),
+        ));
+    }
     let levels = execute::load::<AgreementLevels>(store, agreement_id).await?;
     let first = levels.aggregate.binding.is_none();
     let from = input.from.unwrap_or_else(|| {

@@ -569,6 +569,16 @@ async fn pushes_are_checked_and_only_a_providers_own_endpoints_take_its_results(
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["endpoints", "combine", "time_zone"]);
+    // No service level is owed before the agreement's first day.
+    let (status, body) = d
+        .put(
+            &format!("/v1/agreements/{}/monitoring", d.sla),
+            &d.sam,
+            &json!({"endpoints": ["x.test"], "from": "2025-01-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "from");
 }
 
 #[tokio::test]
