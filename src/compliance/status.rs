@@ -223,22 +223,15 @@ impl Timeline {
 
     /// Several endpoints as one, at every instant any of them changes.
     pub fn combined(timelines: &[&Timeline], how: Combine) -> Timeline {
-        let instants: std::collections::BTreeSet<Timestamp> = timelines
+        let first = timelines
             .iter()
-            .flat_map(|t| t.points.keys().copied())
-            .collect();
-        let mut combined = Timeline::default();
-        for at in instants {
-            let statuses = timelines.iter().map(|t| t.at(at));
-            let status = match how {
-                Combine::All => statuses.max_by_key(|s| s.badness()),
-                Combine::Any => statuses.min_by_key(|s| s.badness()),
-            };
-            if let Some(status) = status {
-                combined.record(at, status);
-            }
+            .filter_map(|t| t.points.keys().next())
+            .min()
+            .copied();
+        match first {
+            Some(from) => Self::combined_within(timelines, how, from, Timestamp::MAX),
+            None => Timeline::default(),
         }
-        combined
     }
 
     /// [`Self::combined`] over `[from, to)` only: the status at `from` and
