@@ -1108,27 +1108,66 @@ fn month_text(first: Date) -> String {
     first.strftime("%Y-%m").to_string()
 }
 
-/// Measures the month of agreement `agreement_id` starting `first`: records
-/// `ServiceLevelMeasured`, and `ServiceLevelMissed` with its causes when a
-/// target was missed.
-async fn measure(
+/// An agreement as it is now, with everything its figures depend on.
+struct Current {
+    agreement: AgreementView,
+    loaded: Loaded1,
+}
+
+impl Current {
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            agreement: &self.agreement,
+            bindings: &self.loaded.bindings,
+            endpoints: &self.loaded.endpoints,
+            usage: &self.loaded.usage,
+        }
+    }
+}
+
+/// Agreement `agreement_id` and its figures' inputs now (`None` if it was
+/// never issued).
+async fn current(
     store: &EventStore,
     agreement_id: &str,
-    first: Date,
     now: Timestamp,
-) -> Result<(), Error> {
+) -> Result<Option<Current>, Error> {
     let loaded_agreement = execute::load::<Agreement>(store, agreement_id).await?;
     let Some(agreement) = AgreementView::fold(loaded_agreement.contexts()) else {
-        return Ok(());
+        return Ok(None);
     };
     let (mut cache, mut usage_cache) = (BTreeMap::new(), BTreeMap::new());
     let loaded = load_inputs(store, agreement_id, None, now, &mut cache, &mut usage_cache).await?;
-    let inputs = Inputs {
-        agreement: &agreement,
-        bindings: &loaded.bindings,
-        endpoints: &loaded.endpoints,
-        usage: &loaded.usage,
+    Ok(Some(Current { agreement, loaded }))
+}
+
+/// Measures the months of agreement `agreement_id` starting on each of
+/// `firsts`, its inputs read once: records `ServiceLevelMeasured` for each,
+/// and `ServiceLevelMissed` with its causes when a target was missed.
+async fn measure(
+    store: &EventStore,
+    agreement_id: &str,
+    firsts: &[Date],
+    now: Timestamp,
+) -> Result<(), Error> {
+    let Some(current) = current(store, agreement_id, now).await? else {
+        return Ok(());
     };
+    for first in firsts {
+        record_month(store, agreement_id, &current, *first, now).await?;
+    }
+    Ok(())
+}
+
+async fn record_month(
+    store: &EventStore,
+    agreement_id: &str,
+    current: &Current,
+    first: Date,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let inputs = current.inputs();
+    let agreement = &current.agreement;
     let month = compute::month(&inputs, first);
     let mut missed = Vec::new();
     if month.levels.availability_met == Some(false) {
@@ -1192,6 +1231,7 @@ pub async fn sweep_months(store: &EventStore, now: Timestamp) -> Result<Option<T
             None => first_day.first_of_month(),
         };
         // At most a year of months per sweep and agreement.
+        let mut due = Vec::new();
         for _ in 0..12 {
             if month > last_day {
                 break;
@@ -1201,11 +1241,14 @@ pub async fn sweep_months(store: &EventStore, now: Timestamp) -> Result<Option<T
                 next = Some(next.map_or(end, |n| n.min(end)));
                 break;
             }
-            measure(store, &b.agreement_id, month, now).await?;
+            due.push(month);
             month = match month.checked_add(1.month()) {
                 Ok(m) => m,
                 Err(_) => break,
             };
+        }
+        if !due.is_empty() {
+            measure(store, &b.agreement_id, &due, now).await?;
         }
     }
     Ok(next)
@@ -1238,26 +1281,10 @@ pub async fn recheck(
         if months.is_empty() {
             continue;
         }
-        let loaded_agreement = execute::load::<Agreement>(store, &agreement_id).await?;
-        let Some(agreement) = AgreementView::fold(loaded_agreement.contexts()) else {
+        let Some(current) = current(store, &agreement_id, now).await? else {
             continue;
         };
-        let (mut cache, mut usage_cache) = (BTreeMap::new(), BTreeMap::new());
-        let loaded = load_inputs(
-            store,
-            &agreement_id,
-            None,
-            now,
-            &mut cache,
-            &mut usage_cache,
-        )
-        .await?;
-        let inputs = Inputs {
-            agreement: &agreement,
-            bindings: &loaded.bindings,
-            endpoints: &loaded.endpoints,
-            usage: &loaded.usage,
-        };
+        let inputs = current.inputs();
         for m in months {
             let Ok((first, _)) = super::report::month_days(&m) else {
                 continue;

@@ -433,6 +433,28 @@ async fn heartbeats_that_stop_turn_the_endpoint_down_until_the_next() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{declared}");
+    // Only admins declare endpoints; a customer does not see them.
+    let (status, _) = d
+        .put(
+            "/v1/monitoring/endpoints/hb.acme.test",
+            &d.sam,
+            &json!({"heartbeat": {"interval_seconds": 10}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = d
+        .put(
+            "/v1/monitoring/endpoints/hb.acme.test",
+            &d.admin,
+            &json!({"heartbeat": {"interval_seconds": 5}, "provider": "nobody"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = d
+        .app
+        .get_json("/v1/monitoring/endpoints/hb.acme.test", &d.cast.alice)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let beat = |token: String| {
         let app = &d.app;
         async move {
