@@ -10,7 +10,8 @@ use jiff::Timestamp;
 use pactum_events::RecordedEvent;
 use pactum_events::access::AccessEvent;
 
-use crate::store::{DbConnection, DbPool, InlineProjection, StoreError, decode_own};
+use crate::store::direct::Param;
+use crate::store::{DbConnection, DbPool, EventStore, InlineProjection, StoreError, decode_own};
 
 /// The groups a token carries.
 pub async fn groups_of(pool: &DbPool, token_id: &str) -> Result<BTreeSet<String>, StoreError> {
@@ -38,14 +39,15 @@ pub type TokenRow = (
 
 /// The token with this hash, once per membership its subject holds now (once
 /// with none if none), if it is unrevoked and unexpired at `now`. One indexed
-/// read: what the caller may work on comes from its memberships.
+/// read: what the caller may work on comes from its memberships. Every
+/// request makes it: on SQLite it runs on the caller's thread
+/// ([`EventStore::read_rows`]).
 pub async fn live_token(
-    pool: &DbPool,
+    store: &EventStore,
     token_sha256: &str,
     now: Timestamp,
 ) -> Result<Vec<TokenRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT t.subject, t.role, t.org, t.capped, m.kind, m.scope, m.by_token, \
+    const LIVE_TOKEN: &str = "SELECT t.subject, t.role, t.org, t.capped, m.kind, m.scope, m.by_token, \
          CAST(CASE WHEN m.kind = 'provider' AND m.scope = t.provider THEN 1 \
                    WHEN m.kind = 'group' AND EXISTS (SELECT 1 FROM access_token_groups g \
                         WHERE g.token_id = t.token_id AND g.group_id = m.scope) THEN 1 \
@@ -53,12 +55,22 @@ pub async fn live_token(
          FROM access_tokens t \
          LEFT JOIN memberships m ON m.subject = t.subject \
          WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL \
-         AND (t.expires_at IS NULL OR t.expires_at > $2)",
-    )
-    .bind(token_sha256)
-    .bind(now.as_microsecond())
-    .fetch_all(pool)
-    .await?)
+         AND (t.expires_at IS NULL OR t.expires_at > $2)";
+    let params = [Param::Text(token_sha256), Param::Int(now.as_microsecond())];
+    store
+        .read_rows(LIVE_TOKEN, &params, |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+            ))
+        })
+        .await
 }
 
 /// When the token with this hash expires: `None` if there is no such token,

@@ -339,24 +339,24 @@ pub async fn withdraw(
 /// holds from the next request; the hash is one SHA-256 of a 256-bit random
 /// token, no slow password hash.
 pub async fn authenticate(
-    pool: &DbPool,
+    store: &EventStore,
     token: &str,
     now: Timestamp,
 ) -> Result<Option<Principal>, StoreError> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    authenticate_hash(pool, &hash_token(token), now).await
+    authenticate_hash(store, &hash_token(token), now).await
 }
 
 /// [`authenticate`] by the token's SHA-256 (a console session signed in with
 /// a token keeps only its hash).
 pub async fn authenticate_hash(
-    pool: &DbPool,
+    store: &EventStore,
     token_sha256: &str,
     now: Timestamp,
 ) -> Result<Option<Principal>, StoreError> {
-    let rows = queries::live_token(pool, token_sha256, now).await?;
+    let rows = queries::live_token(store, token_sha256, now).await?;
     let Some((subject, role, org, capped, ..)) = rows.first().cloned() else {
         return Ok(None);
     };

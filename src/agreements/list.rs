@@ -153,8 +153,7 @@ pub async fn list(
     let live = index.current().ok_or(AgreementListError::NotReady)?;
     let page = AGREEMENTS
         .page(
-            store.reader(),
-            store.dialect(),
+            store,
             &live.table,
             &scans(principal, query),
             query.cursor.as_ref(),

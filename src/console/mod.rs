@@ -206,7 +206,7 @@ impl FromRequestParts<App> for Viewer {
             return Err(to_login());
         };
         let principal = of
-            .principal(app.signin.as_ref(), app.store.reader(), app.now())
+            .principal(app.signin.as_ref(), &app.store, app.now())
             .await
             .map_err(unavailable)?;
         match principal {
@@ -400,7 +400,7 @@ async fn home(State(app): State<App>, headers: HeaderMap) -> Response {
         );
     };
     match of
-        .principal(app.signin.as_ref(), app.store.reader(), app.now())
+        .principal(app.signin.as_ref(), &app.store, app.now())
         .await
     {
         Ok(Some(principal)) => render(

@@ -151,7 +151,7 @@ async fn token_login(
     }
     let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
     let principal = if token.starts_with(TOKEN_PREFIX) {
-        match authenticate(app.store.reader(), token, app.now()).await {
+        match authenticate(&app.store, token, app.now()).await {
             Ok(principal) => principal,
             Err(error) => return unavailable(error),
         }

@@ -11,6 +11,7 @@ use pactum_projections::order_queue::TABLE;
 
 use super::TargetsTable;
 use crate::projector::tables;
+use crate::store::direct::Param;
 use crate::store::{DbConnection, EventStore, InlineProjection, StoreError, decode_own};
 
 const TARGETS: &str = "handling_targets";
@@ -24,14 +25,15 @@ pub async fn newest_first(
     store: &EventStore,
     keys: [&str; 2],
 ) -> Result<Vec<StoredDefinition>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT target_key, version, definition FROM handling_targets \
-         WHERE target_key IN ($1, $2) ORDER BY version DESC",
-    )
-    .bind(keys[0])
-    .bind(keys[1])
-    .fetch_all(store.reader())
-    .await?)
+    // Every submission asks: on SQLite a read on the caller's thread.
+    store
+        .read_rows(
+            "SELECT target_key, version, definition FROM handling_targets \
+             WHERE target_key IN ($1, $2) ORDER BY version DESC",
+            &[Param::Text(keys[0]), Param::Text(keys[1])],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .await
 }
 
 /// One version of one key's targets.

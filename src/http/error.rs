@@ -367,6 +367,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Database(cause) => cause.into(),
+            StoreError::Direct(cause) if crate::store::direct::is_busy(&cause) => {
+                Self::DatabaseUnavailable(cause.to_string())
+            }
             other => Self::internal(other),
         }
     }
@@ -377,7 +380,7 @@ impl From<crate::projector::listing::ListError> for ApiError {
         use crate::projector::listing::ListError;
         match error {
             ListError::CursorMismatch => Self::BadRequest(error.to_string()),
-            ListError::Database(e) => e.into(),
+            ListError::Store(e) => e.into(),
             ListError::Row(e) => Self::internal(e),
         }
     }

@@ -317,7 +317,7 @@ impl Follower {
     /// Whether the stream's token still reads the log: asked before every batch,
     /// and so at least every [`RECHECK`] while the stream waits.
     async fn may_still_read(&mut self) -> bool {
-        match authenticate(self.app.store.reader(), &self.token, self.app.now()).await {
+        match authenticate(&self.app.store, &self.token, self.app.now()).await {
             Ok(Some(principal)) if can_read_log(&principal) => {
                 self.checked_at = Instant::now();
                 true

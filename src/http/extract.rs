@@ -73,7 +73,7 @@ impl FromRequestParts<App> for Caller {
                         )
                     }
                 })?,
-            _ => authenticate(app.store.reader(), token, app.now()).await?,
+            _ => authenticate(&app.store, token, app.now()).await?,
         };
         Ok(Caller(principal.ok_or(ApiError::Unauthenticated)?))
     }

@@ -35,7 +35,7 @@ async fn add(
     require(&input.principal, Capability::ManageMembers)?;
     let catalogue = app.catalogue().await?;
     let already =
-        members::queries::is_member(app.store.reader(), of.as_str(), scope, subject.trim()).await?;
+        members::queries::is_member(&app.store, of.as_str(), scope, subject.trim()).await?;
     let effect = if already {
         Effect::Changed
     } else {

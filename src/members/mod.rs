@@ -291,9 +291,9 @@ pub async fn upgrade_from_tokens(
 
 /// Whether `subject` is one of `group`'s shifters now.
 pub async fn is_group_shifter(
-    pool: &crate::store::DbPool,
+    store: &crate::store::EventStore,
     subject: &str,
     group: &str,
 ) -> Result<bool, StoreError> {
-    queries::is_member(pool, "group", group, subject).await
+    queries::is_member(store, "group", group, subject).await
 }

@@ -7,24 +7,24 @@ use futures::future::BoxFuture;
 use pactum_events::RecordedEvent;
 use pactum_events::membership::MembershipEvent;
 
-use crate::store::{DbConnection, DbPool, InlineProjection, StoreError, decode_own};
+use crate::store::direct::Param;
+use crate::store::{DbConnection, DbPool, EventStore, InlineProjection, StoreError, decode_own};
 
 /// Whether `subject` is a member of `kind` `scope` now.
 pub async fn is_member(
-    pool: &DbPool,
+    store: &EventStore,
     kind: &str,
     scope: &str,
     subject: &str,
 ) -> Result<bool, StoreError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM memberships WHERE kind = $1 AND scope = $2 AND subject = $3",
-    )
-    .bind(kind)
-    .bind(scope)
-    .bind(subject)
-    .fetch_optional(pool)
-    .await?;
-    Ok(found.is_some())
+    let found = store
+        .read_rows(
+            "SELECT 1 FROM memberships WHERE kind = $1 AND scope = $2 AND subject = $3",
+            &[Param::Text(kind), Param::Text(scope), Param::Text(subject)],
+            |row| row.get::<i64>(0),
+        )
+        .await?;
+    Ok(!found.is_empty())
 }
 
 /// The members of group `group` now, by subject (for mail to a group's shifters).

@@ -185,8 +185,7 @@ pub async fn list(
     };
     let page = listing
         .page(
-            store.reader(),
-            store.dialect(),
+            store,
             &live.table,
             &scans,
             query.cursor.as_ref(),

@@ -392,8 +392,7 @@ async fn gather_facts(
     Ok(match action {
         OrderAction::Assign { assignee, .. } => {
             let group = loaded.aggregate.group().unwrap_or_default();
-            let assignee_is_group_shifter =
-                is_group_shifter(store.reader(), &assignee, group).await?;
+            let assignee_is_group_shifter = is_group_shifter(store, &assignee, group).await?;
             OrderAction::Assign {
                 assignee,
                 assignee_is_group_shifter,

@@ -8,9 +8,9 @@
 //! here. A page resumes after an opaque [`Cursor`]; no OFFSET, no sort of the
 //! matches.
 
-use crate::store::{DbArguments, DbPool, Dialect};
+use crate::store::direct::Param;
+use crate::store::{Dialect, EventStore, StoreError};
 use pactum_projections::projection::{ApplyError, Column, TableSpec};
-use sqlx::Arguments;
 
 use super::tables;
 
@@ -95,7 +95,7 @@ pub enum ListError {
     #[error("the cursor was made for the other sort order")]
     CursorMismatch,
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Store(#[from] StoreError),
     #[error(transparent)]
     Row(#[from] ApplyError),
 }
@@ -127,7 +127,7 @@ impl Listing {
             .expect("an index on (sort column, key) serves every scan")
     }
 
-    /// The SQL and arguments of one scan of one page.
+    /// The SQL and parameters of one scan of one page.
     pub fn scan_sql<'q>(
         &self,
         dialect: Dialect,
@@ -136,14 +136,14 @@ impl Listing {
         cursor: Option<&'q Cursor>,
         sort: Sort,
         limit: u32,
-    ) -> (String, DbArguments<'q>) {
+    ) -> (String, Vec<Param<'q>>) {
         let key = self.spec.key;
         let order = self.sort_column;
         let hint = tables::index_hint(dialect, table, self.index_for(scan));
-        let mut args = DbArguments::default();
+        let mut args = Vec::new();
         let mut conditions = Vec::new();
         for (column, value) in &scan.equals {
-            args.add(value.as_str()).expect("binds a string");
+            args.push(Param::Text(value));
             conditions.push(format!("{column} = ${}", args.len()));
         }
         let (direction, compare) = if sort.ascending() {
@@ -152,8 +152,8 @@ impl Listing {
             ("DESC", "<")
         };
         if let Some(cursor) = cursor {
-            args.add(cursor.at).expect("binds an integer");
-            args.add(cursor.key.as_str()).expect("binds a string");
+            args.push(Param::Int(cursor.at));
+            args.push(Param::Text(&cursor.key));
             let (at, key_at) = (args.len() - 1, args.len());
             conditions.push(format!("({order}, {key}) {compare} (${at}, ${key_at})"));
         }
@@ -174,12 +174,13 @@ impl Listing {
     }
 
     /// One page: every scan read up to `limit + 1` rows, merged in sort order.
-    /// `sort_key` gives a row's (sort value, key).
+    /// `sort_key` gives a row's (sort value, key). Each scan reads a page's
+    /// worth of rows by an index: on SQLite on this thread
+    /// ([`EventStore::read_rows`]).
     #[allow(clippy::too_many_arguments)]
     pub async fn page<R>(
         &self,
-        pool: &DbPool,
-        dialect: Dialect,
+        store: &EventStore,
         table: &str,
         scans: &[Scan],
         cursor: Option<&Cursor>,
@@ -195,9 +196,11 @@ impl Listing {
         // One more than a page tells whether there is a next one.
         let fetch = limit + 1;
         for scan in scans {
-            let (sql, args) = self.scan_sql(dialect, table, scan, cursor, sort, fetch);
-            for row in sqlx::query_with(&sql, args).fetch_all(pool).await? {
-                let (key, columns) = tables::row_columns(self.spec, &row)?;
+            let (sql, args) = self.scan_sql(store.dialect(), table, scan, cursor, sort, fetch);
+            let read = store
+                .read_rows(&sql, &args, |row| tables::columns_of(self.spec, row))
+                .await?;
+            for (key, columns) in read {
                 rows.push(decode(key, columns)?);
             }
         }
@@ -256,10 +259,15 @@ pub(crate) mod plans {
         sort: Sort,
     ) -> String {
         let (sql, args) = listing.scan_sql(Dialect::Sqlite, table, scan, cursor, sort, 51);
-        let rows = sqlx::query_with(&format!("EXPLAIN QUERY PLAN {sql}"), args)
-            .fetch_all(conn)
-            .await
-            .unwrap();
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&explain);
+        for arg in args {
+            query = match arg {
+                super::Param::Text(text) => query.bind(text),
+                super::Param::Int(int) => query.bind(int),
+            };
+        }
+        let rows = query.fetch_all(conn).await.unwrap();
         rows.iter()
             .map(|r| r.get::<String, _>("detail"))
             .collect::<Vec<_>>()

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use pactum_projections::projection::{ApplyError, Projection};
+use pactum_projections::projection::{ApplyError, Column, Projection, TableSpec};
 use tokio::sync::Semaphore;
 
 use super::errors::ProjectorError;
@@ -26,6 +26,15 @@ use crate::store::{DbConnection, Dialect, EventStore};
 
 /// Events read per batch.
 pub const BATCH: u32 = 2_000;
+
+/// How far a run of batches with none of a projection's events may move its
+/// checkpoint in memory only. Such a batch writes nothing else, and under load
+/// every commit brings one per projection (the agreement index reads four
+/// event types of dozens): writing each would be a write task per commit for
+/// nothing. The checkpoint as stored then trails by at most this many
+/// positions, and is written when the log goes quiet; a restart re-reads the
+/// positions in between and finds nothing in them.
+const UNWRITTEN: u64 = 10_000;
 
 /// Decides, given a projection's name and a batch's last position, whether to
 /// fail that batch just before its commit.
@@ -95,6 +104,35 @@ async fn write_batch<P: Projection>(
         return Ok(());
     }
     let spec = projection.table();
+    let keys = touched(&events);
+    let stored = tables::load(conn, dialect, spec, table, &keys).await?;
+    let folded = fold_rows(projection, &events, stored)?;
+    write_folded(conn, dialect, spec, table, &folded).await
+}
+
+/// The keys of the rows a batch touches, each once, in the order it first
+/// touches them.
+fn touched<E>(events: &[Keyed<E>]) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    events
+        .iter()
+        .map(|e| e.key.as_str())
+        .filter(|key| seen.insert(*key))
+        .collect()
+}
+
+/// What a folded batch writes: rows in key order, and keys to delete.
+struct Folded {
+    upserts: Vec<(String, Vec<Column>)>,
+    deletes: Vec<String>,
+}
+
+/// Folds `events` onto the `stored` rows they touch.
+fn fold_rows<P: Projection>(
+    projection: &P,
+    events: &Events<P>,
+    stored: HashMap<String, Vec<Column>>,
+) -> Result<Folded, BatchError> {
     // Each touched row once, in the order the batch first touches it; `slot_of`
     // gives each event its row's place, so the fold does not hash keys again.
     let mut slots: HashMap<&str, usize> = HashMap::new();
@@ -108,8 +146,7 @@ async fn write_batch<P: Projection>(
             })
         })
         .collect();
-    let keys: Vec<&str> = rows.iter().map(|(key, _)| *key).collect();
-    for (key, columns) in tables::load(conn, dialect, spec, table, &keys).await? {
+    for (key, columns) in stored {
         let row = projection
             .row_from_columns(key.clone(), columns)
             .map_err(|e| BatchError::Apply {
@@ -135,16 +172,31 @@ async fn write_batch<P: Projection>(
     }
     // In key order: neighbours in the table's b-tree are written together.
     rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let mut upserts = Vec::with_capacity(rows.len());
-    let mut deletes = Vec::new();
+    let mut folded = Folded {
+        upserts: Vec::with_capacity(rows.len()),
+        deletes: Vec::new(),
+    };
     for (key, row) in &rows {
         match row {
-            Some(row) => upserts.push((*key, projection.row_to_columns(row))),
-            None => deletes.push(*key),
+            Some(row) => folded
+                .upserts
+                .push(((*key).to_owned(), projection.row_to_columns(row))),
+            None => folded.deletes.push((*key).to_owned()),
         }
     }
-    tables::upsert_all(conn, dialect, spec, table, &upserts).await?;
-    tables::delete_all(conn, dialect, spec, table, &deletes).await?;
+    Ok(folded)
+}
+
+/// Writes a folded batch.
+async fn write_folded(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    spec: &TableSpec,
+    table: &str,
+    folded: &Folded,
+) -> Result<(), BatchError> {
+    tables::upsert_all(conn, dialect, spec, table, &folded.upserts).await?;
+    tables::delete_all(conn, dialect, spec, table, &folded.deletes).await?;
     Ok(())
 }
 
@@ -168,6 +220,9 @@ pub struct Runner<P: Projection> {
     projection: Arc<P>,
     store: EventStore,
     generation: Generation,
+    /// The checkpoint as the registry has it (`generation.checkpoint` may be
+    /// ahead of it by batches with none of this projection's events).
+    stored: u64,
     hooks: Hooks,
     batch: u32,
 }
@@ -182,6 +237,7 @@ impl<P: Projection> Runner<P> {
         Self {
             projection,
             store,
+            stored: generation.checkpoint,
             generation,
             hooks,
             batch: BATCH,
@@ -228,32 +284,66 @@ impl<P: Projection> Runner<P> {
             permit.forget();
         }
         let after = self.generation.checkpoint;
-        let head = source::head(self.store.reader()).await?;
-        let upto = head.min(after + u64::from(self.batch));
+        let (upto, events) =
+            source::next_batch(&self.store, &self.projection, after, u64::from(self.batch)).await?;
         if upto <= after {
+            if self.stored < after {
+                // The log is quiet: write down where empty batches moved to.
+                return match self.apply(Vec::new(), after).await? {
+                    Step::Applied { .. } => Ok(Step::CaughtUp),
+                    other => Ok(other),
+                };
+            }
             return Ok(Step::CaughtUp);
         }
-        let events = source::read(self.store.reader(), &*self.projection, after, upto).await?;
+        if events.is_empty() && upto - self.stored <= UNWRITTEN {
+            self.generation.checkpoint = upto;
+            return Ok(Step::Applied {
+                checkpoint: upto,
+                events: 0,
+            });
+        }
         self.apply(events, upto).await
     }
 
     /// Folds `events`, the events this projection reads in `(checkpoint, upto]`,
-    /// into the table and moves the checkpoint to `upto`, in one write task.
+    /// into the table and moves the checkpoint to `upto`.
+    ///
+    /// The rows the batch touches are read as committed and folded here, and
+    /// only the writes go to the writer, in one task that first checks the
+    /// checkpoint is still the one those rows were read at ([`claim`]): every
+    /// write to the table moves the checkpoint in the same transaction, so an
+    /// unmoved checkpoint means unchanged rows. The writer, which every command
+    /// waits for, then spends on a batch its writes alone.
     pub async fn apply(&mut self, events: Events<P>, upto: u64) -> Result<Step, ProjectorError> {
         let count = events.len();
-        let projection = Arc::clone(&self.projection);
         let name = self.generation.name.clone();
         let number = self.generation.generation;
         let table = self.generation.table();
-        let expected = self.generation.checkpoint;
+        let expected = self.stored;
         let fail = self.hooks.fail_before_commit.clone();
         let dialect = self.store.dialect();
+        let spec = self.projection.table();
+        let folded = if events.is_empty() {
+            Folded {
+                upserts: Vec::new(),
+                deletes: Vec::new(),
+            }
+        } else {
+            let keys = touched(&events);
+            let stored = tables::load_committed(&self.store, spec, &table, &keys).await?;
+            match fold_rows(&*self.projection, &events, stored) {
+                Ok(folded) => folded,
+                Err(error) => return self.error(error),
+            }
+        };
+        drop(events);
         let outcome = self
             .store
             .write(move |conn| {
                 Box::pin(async move {
                     claim(conn, &name, number, expected).await?;
-                    write_batch(conn, dialect, &*projection, &table, events).await?;
+                    write_folded(conn, dialect, spec, &table, &folded).await?;
                     registry::set_checkpoint(conn, &name, number, upto).await?;
                     if fail.is_some_and(|fail| fail(&name, upto)) {
                         return Err(BatchError::Injected(upto));
@@ -265,6 +355,7 @@ impl<P: Projection> Runner<P> {
         match outcome {
             Ok(()) => {
                 self.generation.checkpoint = upto;
+                self.stored = upto;
                 Ok(Step::Applied {
                     checkpoint: upto,
                     events: count,
@@ -272,6 +363,7 @@ impl<P: Projection> Runner<P> {
             }
             Err(BatchError::Moved(checkpoint)) => {
                 self.generation.checkpoint = checkpoint;
+                self.stored = checkpoint;
                 Ok(Step::Moved { checkpoint })
             }
             Err(error) => self.error(error),
@@ -304,7 +396,7 @@ impl<P: Projection> Runner<P> {
         let name = self.generation.name.clone();
         let number = self.generation.generation;
         let table = self.generation.table();
-        let expected = self.generation.checkpoint;
+        let expected = self.stored;
         let dialect = self.store.dialect();
         let outcome = self
             .store
@@ -329,12 +421,14 @@ impl<P: Projection> Runner<P> {
         match outcome {
             Ok(Some(checkpoint)) => {
                 self.generation.checkpoint = checkpoint;
+                self.stored = checkpoint;
                 self.generation.state = State::Live;
                 Ok(true)
             }
             Ok(None) => Ok(false),
             Err(BatchError::Moved(checkpoint)) => {
                 self.generation.checkpoint = checkpoint;
+                self.stored = checkpoint;
                 Ok(false)
             }
             Err(error) => self.error(error).map(|_| false),

@@ -152,6 +152,49 @@ pub async fn read<'e, P: Projection>(
         .collect()
 }
 
+/// The next batch after `after`, at most `batch` positions: the newest
+/// committed position as `upto` (at most `after + batch`) and the events of
+/// `(after, upto]` that `projection` reads. On SQLite a batch that follows a
+/// commit or two is read on this thread ([`crate::store::direct`]), a longer
+/// one on a blocking thread; on PostgreSQL through the read pool.
+pub async fn next_batch<P: Projection>(
+    store: &EventStore,
+    projection: &Arc<P>,
+    after: u64,
+    batch: u64,
+) -> Result<(u64, Events<P>), ProjectorError> {
+    /// The most positions read on the caller's thread.
+    const ON_THIS_THREAD: u64 = 256;
+    let Some(direct) = store.direct() else {
+        let upto = head(store.reader()).await?.min(after + batch);
+        if upto <= after {
+            return Ok((upto, Vec::new()));
+        }
+        let events = read(store.reader(), &**projection, after, upto).await?;
+        return Ok((upto, events));
+    };
+    let newest = direct.read(|conn| {
+        conn.prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")?
+            .query_row((), |row| row.get::<_, i64>(0))
+    })? as u64;
+    let upto = newest.min(after + batch);
+    if upto <= after {
+        return Ok((upto, Vec::new()));
+    }
+    if upto - after <= ON_THIS_THREAD {
+        let events = direct.read(|conn| Ok(read_sqlite(conn, &**projection, after, upto)))??;
+        return Ok((upto, events));
+    }
+    let (store, projection) = (store.clone(), Arc::clone(projection));
+    let events = tokio::task::spawn_blocking(move || {
+        let direct = store.direct().expect("a direct reader on SQLite");
+        direct.read(|conn| Ok(read_sqlite(conn, &*projection, after, upto)))?
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    Ok((upto, events))
+}
+
 /// A read-only connection of its own to the SQLite file, for bulk reads.
 #[derive(Clone)]
 pub struct SqliteLog {

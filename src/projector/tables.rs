@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use pactum_projections::projection::{Column, ColumnKind, TableSpec};
 use serde_json::{Map, Value, json};
-use sqlx::{Executor, Row};
+use sqlx::Executor;
 
-use crate::store::{DbConnection, DbPool, DbRow, Dialect};
+use crate::store::direct::{Param, Row};
+use crate::store::{DbConnection, DbPool, DbRow, Dialect, EventStore, StoreError};
 
 /// The table of one generation of a projection.
 pub fn table_name(projection: &str, generation: u64) -> String {
@@ -87,15 +88,23 @@ fn select_columns(spec: &TableSpec) -> String {
 
 /// Reads a row as its key and columns.
 pub fn row_columns(spec: &TableSpec, row: &DbRow) -> Result<(String, Vec<Column>), sqlx::Error> {
-    let key: String = row.try_get(0)?;
+    columns_of(spec, &Row::Pool(row)).map_err(crate::store::inline_failure)
+}
+
+/// [`row_columns`] of a row either driver read.
+pub fn columns_of(
+    spec: &TableSpec,
+    row: &Row<'_, '_>,
+) -> Result<(String, Vec<Column>), StoreError> {
+    let key: String = row.get(0)?;
     let mut columns = Vec::with_capacity(spec.columns.len());
     for (i, column) in spec.columns.iter().enumerate() {
         let value = match column.kind {
             ColumnKind::Text => row
-                .try_get::<Option<String>, _>(i + 1)?
+                .get::<Option<String>>(i + 1)?
                 .map_or(Column::Null, Column::Text),
             ColumnKind::Integer => row
-                .try_get::<Option<i64>, _>(i + 1)?
+                .get::<Option<i64>>(i + 1)?
                 .map_or(Column::Null, Column::Int),
         };
         columns.push(value);
@@ -174,6 +183,31 @@ pub async fn load(
     Ok(rows)
 }
 
+/// [`load`], but committed rows, read outside any transaction
+/// ([`EventStore::read_rows`]: on SQLite on this thread).
+pub async fn load_committed(
+    store: &EventStore,
+    spec: &TableSpec,
+    table: &str,
+    keys: &[&str],
+) -> Result<HashMap<String, Vec<Column>>, StoreError> {
+    let mut rows = HashMap::with_capacity(keys.len());
+    for chunk in chunks(keys, KEYS_PER_QUERY) {
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE {} IN ({})",
+            select_columns(spec),
+            spec.key,
+            placeholders(1, chunk.len())
+        );
+        let params: Vec<Param<'_>> = chunk.iter().map(|key| Param::Text(key)).collect();
+        let read = store
+            .read_rows(&sql, &params, |row| columns_of(spec, row))
+            .await?;
+        rows.extend(read);
+    }
+    Ok(rows)
+}
+
 /// `$from, $from+1, ...`: `count` placeholders.
 pub fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
@@ -188,13 +222,13 @@ pub async fn upsert_all(
     dialect: Dialect,
     spec: &TableSpec,
     table: &str,
-    rows: &[(&str, Vec<Column>)],
+    rows: &[(impl AsRef<str>, Vec<Column>)],
 ) -> Result<(), sqlx::Error> {
     for chunk in chunks(rows, ROWS_PER_STATEMENT) {
         let sql = upsert_sql(dialect, spec, table, chunk.len());
         let mut query = sqlx::query(&sql);
         for (key, columns) in chunk {
-            query = query.bind(*key);
+            query = query.bind(key.as_ref());
             for (column, column_spec) in columns.iter().zip(spec.columns) {
                 query = match column {
                     // A typed NULL: PostgreSQL refuses a text NULL for an integer column.
@@ -237,7 +271,7 @@ pub async fn delete_all(
     dialect: Dialect,
     spec: &TableSpec,
     table: &str,
-    keys: &[&str],
+    keys: &[impl AsRef<str>],
 ) -> Result<(), sqlx::Error> {
     for chunk in chunks(keys, KEYS_PER_QUERY) {
         let sql = format!(
@@ -247,7 +281,7 @@ pub async fn delete_all(
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {
-            query = query.bind(*key);
+            query = query.bind(key.as_ref());
         }
         query.execute(&mut *conn).await?;
     }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::access::{Principal, Role};
-use crate::store::{DbPool, StoreError};
+use crate::store::{DbPool, EventStore, StoreError};
 pub use provider::{Identity, Oidc, OidcError};
 pub use roles::RoleMap;
 
@@ -42,15 +42,17 @@ impl SessionOf {
     pub async fn principal(
         &self,
         signin: Option<&Signin>,
-        pool: &DbPool,
+        store: &EventStore,
         now: Timestamp,
     ) -> Result<Option<Principal>, StoreError> {
         match (self, signin) {
-            (Self::Provider(identity), Some(signin)) => signin.principal(pool, identity).await,
+            (Self::Provider(identity), Some(signin)) => {
+                signin.principal(store.reader(), identity).await
+            }
             // The provider is no longer configured: its sessions hold nothing.
             (Self::Provider(_), None) => Ok(None),
             (Self::Token { token_sha256 }, _) => {
-                crate::access::tokens::authenticate_hash(pool, token_sha256, now).await
+                crate::access::tokens::authenticate_hash(store, token_sha256, now).await
             }
         }
     }

@@ -21,6 +21,7 @@
 //! (`pactum export | import`).
 
 mod cache;
+pub mod direct;
 mod hash;
 mod location;
 mod rows;
@@ -167,6 +168,9 @@ pub enum StoreError {
     Unsupported(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read on the caller's thread ([`direct`]) failed.
+    #[error("database: {0}")]
+    Direct(#[from] rusqlite::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored event at position {position} is unreadable: {reason}")]
@@ -270,6 +274,8 @@ struct Inner {
     turns: turns::AggregateTurns,
     /// The database file, on SQLite.
     sqlite_file: Option<std::path::PathBuf>,
+    /// Short reads on the caller's thread, on SQLite.
+    direct: Option<direct::DirectReader>,
 }
 
 const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -304,6 +310,10 @@ impl EventStore {
         let reader = AnyPoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            // sqlx pings a connection before lending it out: on SQLite a round
+            // trip to the connection's thread and back for nothing (the file
+            // cannot go away under an open connection). PostgreSQL keeps it.
+            .test_before_acquire(dialect == Dialect::Postgres)
             // On PostgreSQL a database that went away fails requests within two
             // seconds (503 with Retry-After); a busy SQLite file waits longer.
             .acquire_timeout(match dialect {
@@ -333,6 +343,12 @@ impl EventStore {
                 Arc::clone(&head_tx),
             ));
         }
+        let direct = match location.sqlite_file() {
+            Some(file) if file != std::path::Path::new(":memory:") => {
+                Some(direct::DirectReader::open(&file)?)
+            }
+            _ => None,
+        };
         let cache = Arc::new(cache::AggregateCache::new());
         tokio::spawn(writer::run(
             conn,
@@ -353,6 +369,7 @@ impl EventStore {
                 cache,
                 turns: turns::AggregateTurns::default(),
                 sqlite_file: location.sqlite_file(),
+                direct,
             }),
         })
     }
@@ -621,6 +638,38 @@ impl EventStore {
     /// own (`pactum replay`), which never write.
     pub fn sqlite_file(&self) -> Option<&std::path::Path> {
         self.inner.sqlite_file.as_deref()
+    }
+
+    /// Reads on the caller's thread without a hand-off, on SQLite
+    /// ([`direct`]); `None` on PostgreSQL, where the pool is the way.
+    pub fn direct(&self) -> Option<&direct::DirectReader> {
+        self.inner.direct.as_ref()
+    }
+
+    /// Runs a short read (`$N` parameters, as everywhere) and maps its rows:
+    /// on SQLite on this thread ([`direct`]), on PostgreSQL through the pool.
+    /// For the point reads every request makes (its token, a group's
+    /// membership, the targets in force), not for long ones.
+    pub async fn read_rows<T>(
+        &self,
+        sql: &str,
+        params: &[direct::Param<'_>],
+        map: impl Fn(&direct::Row<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        if let Some(reader) = self.direct() {
+            return reader.read(|conn| Ok(direct::query_rows(conn, sql, params, &map)))?;
+        }
+        let mut query = sqlx::query(sql);
+        for param in params {
+            query = match *param {
+                direct::Param::Text(text) => query.bind(text),
+                direct::Param::Int(int) => query.bind(int),
+            };
+        }
+        let rows = query.fetch_all(&self.inner.reader).await?;
+        rows.iter()
+            .map(|row| map(&direct::Row::Pool(row)))
+            .collect()
     }
 
     /// Checks that the database answers.

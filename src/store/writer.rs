@@ -268,7 +268,14 @@ async fn commit_batch(
     let mut batch = Batch::starting_at(first);
     // Whether a job wrote events the writer did not number itself (an import).
     let mut foreign = false;
-    let mut work = jobs.into_iter();
+    // Write tasks (projectors' batches, mostly) run after the commands: they
+    // came in concurrently, so any order is one they could have arrived in,
+    // and the commands' events are then written in one go rather than once
+    // before each task (a task sees what is staged before it).
+    let (tasks, jobs): (Vec<Work>, Vec<Work>) = jobs
+        .into_iter()
+        .partition(|job| matches!(job, Work::Task(_)));
+    let mut work = jobs.into_iter().chain(tasks);
     while let Some(job) = work.next() {
         let ran = match job {
             Work::Append { requests, reply } => {
