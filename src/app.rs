@@ -90,7 +90,7 @@ pub fn inline_projections() -> Vec<Arc<dyn InlineProjection>> {
         Arc::new(TokenTable),
         Arc::new(crate::members::queries::MembershipTable),
         Arc::new(TargetsTable),
-        Arc::new(Outbox),
+        Arc::new(Outbox::default()),
         Arc::new(crate::compliance::queries::ComplianceTables),
     ]
 }

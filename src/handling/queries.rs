@@ -42,14 +42,18 @@ pub async fn version(
     key: &str,
     version: u32,
 ) -> Result<Option<HandlingTargetsDefined>, StoreError> {
-    let row: Option<String> = sqlx::query_scalar(
-        "SELECT definition FROM handling_targets WHERE target_key = $1 AND version = $2",
-    )
-    .bind(key)
-    .bind(i64::from(version))
-    .fetch_optional(store.reader())
-    .await?;
-    row.map(|definition| decode(&(key.to_owned(), version.into(), definition)))
+    // Each queue page asks (for the calendars of its clocks): on SQLite a
+    // read on the caller's thread.
+    let rows: Vec<String> = store
+        .read_rows(
+            "SELECT definition FROM handling_targets WHERE target_key = $1 AND version = $2",
+            &[Param::Text(key), Param::Int(i64::from(version))],
+            |row| row.get(0),
+        )
+        .await?;
+    rows.into_iter()
+        .next()
+        .map(|definition| decode(&(key.to_owned(), version.into(), definition)))
         .transpose()
 }
 

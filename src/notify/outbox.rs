@@ -7,8 +7,14 @@
 //! (its `ProviderRegistered` event). Delivery is [`super::deliver`]'s job; the
 //! statements are in [`super::queries`], with the inline projection's impl.
 
-use pactum_events::RecordedEvent;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pactum_events::access::AccessEvent;
+use pactum_events::membership::MembershipEvent;
 use pactum_events::monitoring::{ComplianceEvent, ServiceLevelMissed};
+use pactum_events::{EventPayload, RecordedEvent};
 use pactum_events::notification::NotificationEvent;
 use pactum_events::order::{OrderEvent, Side, Visibility};
 
@@ -18,8 +24,91 @@ use super::queries::{self, OrderFacts, QueuedMail};
 use crate::orders::clocks::human;
 use crate::store::{DbConnection, InlineProjection, StoreError, decode_own};
 
-/// Keeps `outbox`, `notification_orders` and `notification_opt_outs`.
-pub struct Outbox;
+/// Keeps `outbox`, `notification_orders` and `notification_opt_outs`, and
+/// remembers what it wrote and read to address mails ([`Memo`]).
+#[derive(Default)]
+pub struct Outbox {
+    memo: Mutex<Memo>,
+}
+
+/// What the outbox wrote or read before, so that the mails of an order's
+/// next events need no read in the writer's transaction (each read there is
+/// a round trip every command of the batch waits for): an order's facts, a
+/// group's shifters, a subject's address for a kind of mail.
+///
+/// It holds what the tables hold as long as this writer alone changes them
+/// and its writes stand. So it is emptied of shifters and addresses when an
+/// event that could change them is folded (a token's, a membership's, a
+/// preference's), and of everything when the writer says its writes were
+/// undone or another process appended ([`InlineProjection::forget`]).
+#[derive(Default)]
+struct Memo {
+    facts: HashMap<String, OrderFacts>,
+    shifters: HashMap<String, Vec<String>>,
+    addresses: HashMap<(String, &'static str), Option<String>>,
+}
+
+/// The most entries of each kind remembered; all are dropped beyond it.
+const MEMO_MOST: usize = 8192;
+
+fn remember<K: Eq + Hash, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= MEMO_MOST {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+impl Outbox {
+    fn memo(&self) -> MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What the outbox knows of order `order_id`.
+    async fn facts(
+        &self,
+        conn: &mut DbConnection,
+        order_id: &str,
+    ) -> Result<Option<OrderFacts>, StoreError> {
+        if let Some(facts) = self.memo().facts.get(order_id) {
+            return Ok(Some(facts.clone()));
+        }
+        let facts = queries::order_facts(conn, order_id).await?;
+        if let Some(facts) = &facts {
+            remember(&mut self.memo().facts, order_id.to_owned(), facts.clone());
+        }
+        Ok(facts)
+    }
+
+    /// Every shifter of `group` now.
+    async fn shifters(
+        &self,
+        conn: &mut DbConnection,
+        group: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        if let Some(shifters) = self.memo().shifters.get(group) {
+            return Ok(shifters.clone());
+        }
+        let shifters = queries::shifters(conn, group).await?;
+        remember(&mut self.memo().shifters, group.to_owned(), shifters.clone());
+        Ok(shifters)
+    }
+
+    /// Where a mail of `kind` for `subject` goes ([`recipient`]).
+    async fn recipient(
+        &self,
+        conn: &mut DbConnection,
+        subject: &str,
+        kind: &'static str,
+    ) -> Result<Option<String>, StoreError> {
+        let key = (subject.to_owned(), kind);
+        if let Some(address) = self.memo().addresses.get(&key) {
+            return Ok(address.clone());
+        }
+        let address = recipient(conn, subject, kind).await?;
+        remember(&mut self.memo().addresses, key, address.clone());
+        Ok(address)
+    }
+}
 
 /// One mail before it is addressed.
 struct Draft {
@@ -42,16 +131,27 @@ enum Audience {
 /// Folds one event: the order's row and the opt-outs, and, if `mail`, the mails
 /// it calls for.
 pub(super) async fn fold(
+    outbox: &Outbox,
     conn: &mut DbConnection,
     event: &RecordedEvent,
     mail: bool,
 ) -> Result<(), StoreError> {
+    let kind = event.aggregate_type.as_str();
+    if kind == AccessEvent::AGGREGATE_TYPE
+        || kind == MembershipEvent::AGGREGATE_TYPE
+        || kind == NotificationEvent::AGGREGATE_TYPE
+    {
+        // Addresses, opt-outs or a group's members may change with it.
+        let mut memo = outbox.memo();
+        memo.shifters.clear();
+        memo.addresses.clear();
+    }
     if let Some(NotificationEvent::NotificationPreferencesSet(set)) = decode_own(event)? {
         return queries::set_opt_outs(conn, &set.subject, &set.opted_out).await;
     }
     if let Some(ComplianceEvent::ServiceLevelMissed(miss)) = decode_own(event)? {
         return if mail {
-            missed(conn, event, &miss).await
+            missed(outbox, conn, event, &miss).await
         } else {
             Ok(())
         };
@@ -70,10 +170,14 @@ pub(super) async fn fold(
                 assignee: None,
             };
             queries::insert_order(conn, order_id, &facts).await?;
+            remember(&mut outbox.memo().facts, order_id.to_owned(), facts.clone());
             Some(facts)
         }
         OrderEvent::OrderAssigned(assigned) => {
             queries::set_assignee(conn, order_id, &assigned.assignee).await?;
+            if let Some(facts) = outbox.memo().facts.get_mut(order_id) {
+                facts.assignee = Some(assigned.assignee.clone());
+            }
             None
         }
         _ => None,
@@ -85,17 +189,18 @@ pub(super) async fn fold(
     let facts = match submitted {
         // Just written above: no need to read it back.
         Some(facts) => facts,
-        None => match queries::order_facts(conn, order_id).await? {
+        None => match outbox.facts(conn, order_id).await? {
             Some(facts) => facts,
             None => return Ok(()),
         },
     };
     let drafts = drafts(order_id, &facts, &order, by_customer);
-    send(conn, event, order_id, &facts, drafts).await
+    send(outbox, conn, event, order_id, &facts, drafts).await
 }
 
 /// Addresses and queues `drafts`, caused by `event`, about order `order_id`.
 async fn send(
+    outbox: &Outbox,
     conn: &mut DbConnection,
     event: &RecordedEvent,
     order_id: &str,
@@ -106,10 +211,10 @@ async fn send(
     for draft in drafts {
         let subjects: Vec<String> = match &draft.to {
             Audience::Customer => vec![facts.customer.clone()],
-            Audience::Shifters => queries::shifters(conn, &facts.group).await?,
+            Audience::Shifters => outbox.shifters(conn, &facts.group).await?,
             Audience::AssigneeOrShifters => match &facts.assignee {
                 Some(assignee) => vec![assignee.clone()],
-                None => queries::shifters(conn, &facts.group).await?,
+                None => outbox.shifters(conn, &facts.group).await?,
             },
             Audience::Provider(provider) => {
                 if let Some(address) = queries::provider_contact(conn, provider).await? {
@@ -120,7 +225,7 @@ async fn send(
             }
         };
         for subject in subjects {
-            let Some(address) = recipient(conn, &subject, draft.kind).await? else {
+            let Some(address) = outbox.recipient(conn, &subject, draft.kind).await? else {
                 continue;
             };
             n += 1;
@@ -133,11 +238,12 @@ async fn send(
 /// A missed service level: the customer hears of an SLA's, the provider of
 /// an OLA's, the order's group of both.
 async fn missed(
+    outbox: &Outbox,
     conn: &mut DbConnection,
     event: &RecordedEvent,
     missed: &ServiceLevelMissed,
 ) -> Result<(), StoreError> {
-    let Some(facts) = queries::order_facts(conn, &missed.order_id).await? else {
+    let Some(facts) = outbox.facts(conn, &missed.order_id).await? else {
         return Ok(());
     };
     let figure = |v: Option<f64>| v.map_or_else(|| "undefined".to_owned(), |v| format!("{v:.5} %"));
@@ -182,7 +288,7 @@ async fn missed(
         ("ola", Some(provider)) => drafts.push(draft(Audience::Provider(provider.clone()))),
         _ => drafts.push(draft(Audience::Customer)),
     }
-    send(conn, event, &missed.order_id, &facts, drafts).await
+    send(outbox, conn, event, &missed.order_id, &facts, drafts).await
 }
 
 /// Whether an order event calls for any mail (most do not: the order's row is
@@ -426,7 +532,7 @@ impl InlineProjection for Outbox {
         conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { fold(conn, event, true).await })
+        Box::pin(async move { fold(self, conn, event, true).await })
     }
 
     fn apply_imported<'a>(
@@ -434,7 +540,11 @@ impl InlineProjection for Outbox {
         conn: &'a mut DbConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { fold(conn, event, false).await })
+        Box::pin(async move { fold(self, conn, event, false).await })
+    }
+
+    fn forget(&self) {
+        *self.memo() = Memo::default();
     }
 
     fn check(&self, event: &RecordedEvent) -> Result<(), String> {

@@ -12,6 +12,7 @@ use pactum_events::catalogue::CatalogueEvent;
 use crate::store::{DbConnection, EventStore, StoreError};
 
 /// What the outbox knows of an order.
+#[derive(Clone, Debug)]
 pub struct OrderFacts {
     pub customer: String,
     pub group: String,

@@ -100,22 +100,19 @@ impl AggregateCache {
         };
         let key = (first.aggregate_type.clone(), first.aggregate_id.clone());
         let mut entries = self.lock();
-        let extended = match entries.peek(&key) {
+        if expected_sequence > 0
+            && let Some(Entry::Events(held)) = entries.get_mut(&key)
+            && held.last().map_or(0, |e| e.sequence) == expected_sequence
+        {
+            // Extended in place: readers clone the history out and let go of
+            // it at once, so it is rarely shared (and copied only then).
+            Arc::make_mut(held).extend_from_slice(events);
+            return;
+        }
+        let entry = match expected_sequence {
             // A new aggregate: these events are its whole history.
-            _ if expected_sequence == 0 => Some(events.to_vec()),
-            Some(Entry::Events(held))
-                if held.last().map_or(0, |e| e.sequence) == expected_sequence =>
-            {
-                let mut all = Vec::with_capacity(held.len() + events.len());
-                all.extend_from_slice(held);
-                all.extend_from_slice(events);
-                Some(all)
-            }
-            _ => None,
-        };
-        let entry = match extended {
-            Some(all) => Entry::Events(Arc::new(all)),
-            None => Entry::CommittedUpTo(last.sequence),
+            0 => Entry::Events(Arc::new(events.to_vec())),
+            _ => Entry::CommittedUpTo(last.sequence),
         };
         entries.put(key, entry);
     }

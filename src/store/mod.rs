@@ -205,6 +205,12 @@ pub trait InlineProjection: Send + Sync + 'static {
         self.apply(conn, event)
     }
 
+    /// Drops whatever the projection remembers of its tables between events:
+    /// the writer calls it when writes it applied are undone (a failed batch,
+    /// a refused import) and when another process appended since its last
+    /// commit. A projection that remembers nothing ignores it.
+    fn forget(&self) {}
+
     /// Whether [`apply`](Self::apply) can fold `event`, judged without the
     /// database. `pactum import` asks this of every event before inserting any, so
     /// an event this build cannot read is refused up front, not halfway through.

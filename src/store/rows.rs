@@ -17,15 +17,28 @@ const INSERT_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 const EVENT_INSERT_COLUMNS: usize = 15;
 
-/// `INSERT INTO events ... VALUES (...), (...)` for each of [`INSERT_ROWS`].
-static INSERT_SQL: LazyLock<Vec<(usize, String)>> = LazyLock::new(|| {
+/// `INSERT INTO events ... VALUES (...), (...)` for each of [`INSERT_ROWS`],
+/// with numbered placeholders (PostgreSQL).
+static INSERT_SQL: LazyLock<Vec<(usize, String)>> = LazyLock::new(|| insert_sql(true));
+
+/// The same with anonymous `?`s, bound in order (SQLite): sqlx's SQLite driver
+/// looks each numbered parameter's name up in a list, quadratic in a statement
+/// of 960 of them; it was 6 % of the server's time under load (docs/adr/0011
+/// found the same in replay).
+static INSERT_SQL_ANONYMOUS: LazyLock<Vec<(usize, String)>> =
+    LazyLock::new(|| insert_sql(false));
+
+fn insert_sql(numbered: bool) -> Vec<(usize, String)> {
     INSERT_ROWS
         .iter()
         .map(|&rows| {
             let values: Vec<String> = (0..rows)
                 .map(|row| {
                     let placeholders: Vec<String> = (1..=EVENT_INSERT_COLUMNS)
-                        .map(|column| format!("${}", row * EVENT_INSERT_COLUMNS + column))
+                        .map(|column| match numbered {
+                            true => format!("${}", row * EVENT_INSERT_COLUMNS + column),
+                            false => "?".to_owned(),
+                        })
                         .collect();
                     format!("({})", placeholders.join(", "))
                 })
@@ -42,7 +55,7 @@ static INSERT_SQL: LazyLock<Vec<(usize, String)>> = LazyLock::new(|| {
             )
         })
         .collect()
-});
+}
 
 /// Inserts `events` exactly as they are (positions and hashes included), in
 /// statements of 64, 32, ... 1 rows.
@@ -69,7 +82,11 @@ async fn insert_chunk(
     conn: &mut DbConnection,
     events: &[RecordedEvent],
 ) -> Result<(), sqlx::Error> {
-    let sql = INSERT_SQL
+    let statements = match conn.backend_name() {
+        "SQLite" => &INSERT_SQL_ANONYMOUS,
+        _ => &INSERT_SQL,
+    };
+    let sql = statements
         .iter()
         .find(|(rows, _)| *rows == events.len())
         .map(|(_, sql)| sql.as_str())

@@ -188,6 +188,7 @@ pub(super) async fn run(
             Err(error) => {
                 tracing::error!(%error, jobs, "commit of a batch failed");
                 known.position = None;
+                forget(&inline);
                 Err(AppendError::from(error))
             }
         };
@@ -263,6 +264,7 @@ async fn commit_batch(
         // know): what it remembers of aggregates may be stale.
         known.heads.clear();
         cache.clear();
+        forget(inline);
     }
     let first = head + 1;
     let mut batch = Batch::starting_at(first);
@@ -443,6 +445,7 @@ async fn isolated(
     let finished = if keep {
         savepoint.commit().await
     } else {
+        forget(inline);
         savepoint.rollback().await
     };
     done.push(Done {
@@ -450,6 +453,13 @@ async fn isolated(
         appended: Vec::new(),
     });
     finished
+}
+
+/// Tells the inline projections that what they remember may be stale.
+fn forget(inline: &[Arc<dyn InlineProjection>]) {
+    for projection in inline {
+        projection.forget();
+    }
 }
 
 /// Whether an error means the connection itself is gone (the server stopped or
