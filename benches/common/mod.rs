@@ -81,3 +81,41 @@ pub fn arg(flag: &str) -> Option<String> {
 pub fn flag(flag: &str) -> bool {
     std::env::args().any(|a| a == flag)
 }
+
+/// A token for `request`, minted by `pactum token create STORAGE…`.
+pub fn token(storage: &[&str], request: &pactum::access::tokens::TokenRequest) -> String {
+    let mut args = principals::args(request);
+    args.extend(storage.iter().map(|s| s.to_string()));
+    binary().token(args)
+}
+
+/// [`cast`] with e-mail addresses on both tokens, so the flow's events queue
+/// mail (`alice@acme.example`, `sam@egi.example`).
+pub fn cast_with_mail(storage: &[&str]) -> (String, String) {
+    let with_mail = |mut request: pactum::access::tokens::TokenRequest, address: &str| {
+        request.email = Some(address.to_owned());
+        request
+    };
+    (
+        token(
+            storage,
+            &with_mail(principals::customer("alice", "acme"), "alice@acme.example"),
+        ),
+        token(
+            storage,
+            &with_mail(principals::shifter("sam", &["compute"]), "sam@egi.example"),
+        ),
+    )
+}
+
+/// An admin's token (`ada`), minted like [`cast`]'s.
+pub fn admin(storage: &[&str]) -> String {
+    token(storage, &principals::role("ada", "admin"))
+}
+
+/// Where `program` is on `PATH`, if it is.
+pub fn on_path(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
