@@ -14,9 +14,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use pactum_events::access::AccessEvent;
 use pactum_events::membership::MembershipEvent;
 use pactum_events::monitoring::{ComplianceEvent, ServiceLevelMissed};
-use pactum_events::{EventPayload, RecordedEvent};
 use pactum_events::notification::NotificationEvent;
 use pactum_events::order::{OrderEvent, Side, Visibility};
+use pactum_events::{EventPayload, RecordedEvent};
 
 use futures::future::BoxFuture;
 
@@ -89,7 +89,11 @@ impl Outbox {
             return Ok(shifters.clone());
         }
         let shifters = queries::shifters(conn, group).await?;
-        remember(&mut self.memo().shifters, group.to_owned(), shifters.clone());
+        remember(
+            &mut self.memo().shifters,
+            group.to_owned(),
+            shifters.clone(),
+        );
         Ok(shifters)
     }
 

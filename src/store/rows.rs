@@ -25,8 +25,7 @@ static INSERT_SQL: LazyLock<Vec<(usize, String)>> = LazyLock::new(|| insert_sql(
 /// looks each numbered parameter's name up in a list, quadratic in a statement
 /// of 960 of them; it was 6 % of the server's time under load (docs/adr/0011
 /// found the same in replay).
-static INSERT_SQL_ANONYMOUS: LazyLock<Vec<(usize, String)>> =
-    LazyLock::new(|| insert_sql(false));
+static INSERT_SQL_ANONYMOUS: LazyLock<Vec<(usize, String)>> = LazyLock::new(|| insert_sql(false));
 
 fn insert_sql(numbered: bool) -> Vec<(usize, String)> {
     INSERT_ROWS
