@@ -165,12 +165,7 @@ pub async fn load(
 ) -> Result<HashMap<String, Vec<Column>>, sqlx::Error> {
     let mut rows = HashMap::with_capacity(keys.len());
     for chunk in chunks(keys, KEYS_PER_QUERY) {
-        let sql = format!(
-            "SELECT {} FROM {table} WHERE {} IN ({})",
-            select_columns(spec),
-            spec.key,
-            placeholders_for(dialect, 1, chunk.len())
-        );
+        let sql = select_keys(spec, table, &placeholders_for(dialect, 1, chunk.len()));
         let mut query = sqlx::query(&sql);
         for key in chunk {
             query = query.bind(*key);
@@ -183,6 +178,15 @@ pub async fn load(
     Ok(rows)
 }
 
+/// The rows of `table` whose keys are among `placeholders`.
+fn select_keys(spec: &TableSpec, table: &str, placeholders: &str) -> String {
+    format!(
+        "SELECT {} FROM {table} WHERE {} IN ({placeholders})",
+        select_columns(spec),
+        spec.key
+    )
+}
+
 /// [`load`], but committed rows, read outside any transaction
 /// ([`EventStore::read_rows`]: on SQLite on this thread).
 pub async fn load_committed(
@@ -193,12 +197,7 @@ pub async fn load_committed(
 ) -> Result<HashMap<String, Vec<Column>>, StoreError> {
     let mut rows = HashMap::with_capacity(keys.len());
     for chunk in chunks(keys, KEYS_PER_QUERY) {
-        let sql = format!(
-            "SELECT {} FROM {table} WHERE {} IN ({})",
-            select_columns(spec),
-            spec.key,
-            placeholders(1, chunk.len())
-        );
+        let sql = select_keys(spec, table, &placeholders(1, chunk.len()));
         let params: Vec<Param<'_>> = chunk.iter().map(|key| Param::Text(key)).collect();
         let read = store
             .read_rows(&sql, &params, |row| columns_of(spec, row))
