@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::helpers::{Options, TestApp, send, spawn_app_at_with};
+use crate::helpers::{Options, TestApp, create_token, send, spawn_app_at_with};
 
 struct Office {
     app: TestApp,
@@ -210,6 +210,84 @@ async fn mails_are_queued_with_their_event_and_written_as_eml_files() {
             .iter()
             .any(|m| to(m) == "cesnet-mcc@example.org" && m.contains("create the project"))
     );
+}
+
+/// The outbox remembers a group's shifters and people's addresses between
+/// events (ADR 0017). Whoever joins a group, through the API or by a token
+/// the command line mints beside the running server (another process), and
+/// whoever opts out after being mailed, is heard from the next mail on.
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_follows_who_joins_and_who_opts_out_whatever_process_recorded_it() {
+    let o = office(files(|dir| {
+        MailConfig::new(None, dir.to_owned(), "pactum@egi.example").unwrap()
+    }))
+    .await;
+    let new_orders = async || -> Vec<String> {
+        outbox(&o.app)
+            .await
+            .into_iter()
+            .filter(|(kind, _)| kind == "new_order")
+            .map(|(_, recipient)| recipient)
+            .collect()
+    };
+    let first = o.app.submit(&o.alice).await;
+    assert_eq!(new_orders().await, ["sam@egi.example", "tess@egi.example"]);
+
+    o.app.shifter("una@egi.example", &["compute"]).await;
+    o.app.submit(&o.alice).await;
+    assert_eq!(
+        new_orders().await[2..],
+        ["sam@egi.example", "tess@egi.example", "una@egi.example"]
+    );
+
+    create_token(
+        o._dir.path(),
+        &[
+            "--subject",
+            "vic",
+            "--role",
+            "shifter",
+            "--group",
+            "compute",
+            "--email",
+            "vic@egi.example",
+        ],
+    );
+    o.app.submit(&o.alice).await;
+    assert_eq!(
+        new_orders().await[5..],
+        [
+            "sam@egi.example",
+            "tess@egi.example",
+            "una@egi.example",
+            "vic@egi.example"
+        ]
+    );
+
+    // Mailed once, then opted out: the next comment mails nobody.
+    let comment = json!({"body": "on it", "visibility": "public"});
+    let to_alice = async || -> usize {
+        outbox(&o.app)
+            .await
+            .iter()
+            .filter(|(kind, recipient)| kind == "comment" && recipient == "alice@acme.example")
+            .count()
+    };
+    o.app
+        .command(&first, "comments", &o.sam, comment.clone())
+        .await;
+    assert_eq!(to_alice().await, 1);
+    let (status, prefs) = send(
+        o.app
+            .client
+            .put(o.app.url("/v1/me/notifications"))
+            .bearer_auth(&o.alice)
+            .json(&json!({"opted_out": ["comment"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{prefs}");
+    o.app.command(&first, "comments", &o.sam, comment).await;
+    assert_eq!(to_alice().await, 1);
 }
 
 #[tokio::test]
