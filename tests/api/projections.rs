@@ -368,3 +368,33 @@ async fn a_version_bump_rebuilds_into_fresh_tables_while_the_old_version_serves(
     );
     store.close().await;
 }
+
+/// A batch with none of a read model's events moves its checkpoint in memory
+/// only (ADR 0017): the agreement index reads none of an order queue's
+/// events. Once the log is quiet, the checkpoint as stored catches up with
+/// the log all the same, so a restart or `pactum projections status` finds it
+/// there.
+#[tokio::test]
+async fn a_read_model_fed_none_of_the_new_events_stores_its_checkpoint_once_the_log_is_quiet() {
+    let dir = TempDir::new().unwrap();
+    let app = busy_store(&dir, 6).await;
+    let store = app.store.clone();
+    let head = store.head();
+    let mut stored = 0;
+    for _ in 0..400 {
+        stored = registry::of(store.reader(), "agreements")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|g| g.state == registry::State::Live)
+            .map(|g| g.checkpoint)
+            .max()
+            .unwrap_or(0);
+        if stored == head {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(stored, head, "the agreement index's stored checkpoint");
+    store.close().await;
+}
