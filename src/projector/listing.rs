@@ -260,14 +260,10 @@ pub(crate) mod plans {
     ) -> String {
         let (sql, args) = listing.scan_sql(Dialect::Sqlite, table, scan, cursor, sort, 51);
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query(&explain);
-        for arg in args {
-            query = match arg {
-                super::Param::Text(text) => query.bind(text),
-                super::Param::Int(int) => query.bind(int),
-            };
-        }
-        let rows = query.fetch_all(conn).await.unwrap();
+        let rows = crate::store::direct::bind(sqlx::query(&explain), &args)
+            .fetch_all(conn)
+            .await
+            .unwrap();
         rows.iter()
             .map(|r| r.get::<String, _>("detail"))
             .collect::<Vec<_>>()

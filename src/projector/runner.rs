@@ -122,6 +122,7 @@ fn touched<E>(events: &[Keyed<E>]) -> Vec<&str> {
 }
 
 /// What a folded batch writes: rows in key order, and keys to delete.
+#[derive(Default)]
 struct Folded {
     upserts: Vec<(String, Vec<Column>)>,
     deletes: Vec<String>,
@@ -325,10 +326,7 @@ impl<P: Projection> Runner<P> {
         let dialect = self.store.dialect();
         let spec = self.projection.table();
         let folded = if events.is_empty() {
-            Folded {
-                upserts: Vec::new(),
-                deletes: Vec::new(),
-            }
+            Folded::default()
         } else {
             let keys = touched(&events);
             let stored = tables::load_committed(&self.store, spec, &table, &keys).await?;

@@ -36,11 +36,12 @@ pub struct Keyed<E> {
 /// What one read brings: the events a projection reads, in position order.
 pub type Events<P> = Vec<Keyed<<P as Projection>::Event>>;
 
+/// The newest committed position, as a statement.
+const HEAD: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
+
 /// The newest committed position.
 pub async fn head(pool: &DbPool) -> Result<u64, sqlx::Error> {
-    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-        .fetch_one(pool)
-        .await?;
+    let head: i64 = sqlx::query_scalar(HEAD).fetch_one(pool).await?;
     Ok(head as u64)
 }
 
@@ -165,33 +166,26 @@ pub async fn next_batch<P: Projection>(
 ) -> Result<(u64, Events<P>), ProjectorError> {
     /// The most positions read on the caller's thread.
     const ON_THIS_THREAD: u64 = 256;
-    let Some(direct) = store.direct() else {
-        let upto = head(store.reader()).await?.min(after + batch);
-        if upto <= after {
-            return Ok((upto, Vec::new()));
-        }
-        let events = read(store.reader(), &**projection, after, upto).await?;
-        return Ok((upto, events));
-    };
-    let newest = direct.read(|conn| {
-        conn.prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")?
-            .query_row((), |row| row.get::<_, i64>(0))
-    })? as u64;
-    let upto = newest.min(after + batch);
+    let newest: Vec<i64> = store.read_rows(HEAD, &[], |row| row.get(0)).await?;
+    let upto = (newest.first().copied().unwrap_or(0) as u64).min(after + batch);
     if upto <= after {
         return Ok((upto, Vec::new()));
     }
-    if upto - after <= ON_THIS_THREAD {
-        let events = direct.read(|conn| Ok(read_sqlite(conn, &**projection, after, upto)))??;
-        return Ok((upto, events));
-    }
-    let (store, projection) = (store.clone(), Arc::clone(projection));
-    let events = tokio::task::spawn_blocking(move || {
-        let direct = store.direct().expect("a direct reader on SQLite");
-        direct.read(|conn| Ok(read_sqlite(conn, &*projection, after, upto)))?
-    })
-    .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let events = match store.direct() {
+        None => read(store.reader(), &**projection, after, upto).await?,
+        Some(direct) if upto - after <= ON_THIS_THREAD => {
+            direct.read(|conn| Ok(read_sqlite(conn, &**projection, after, upto)))??
+        }
+        Some(_) => {
+            let (store, projection) = (store.clone(), Arc::clone(projection));
+            tokio::task::spawn_blocking(move || {
+                let direct = store.direct().expect("a direct reader on SQLite");
+                direct.read(|conn| Ok(read_sqlite(conn, &*projection, after, upto)))?
+            })
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?
+        }
+    };
     Ok((upto, events))
 }
 

@@ -124,6 +124,17 @@ impl Row<'_, '_> {
     }
 }
 
+/// Binds `params` to a query for the pool, in order.
+pub fn bind<'q>(
+    query: sqlx::query::Query<'q, super::Db, super::DbArguments<'q>>,
+    params: &[Param<'q>],
+) -> sqlx::query::Query<'q, super::Db, super::DbArguments<'q>> {
+    params.iter().fold(query, |query, param| match *param {
+        Param::Text(text) => query.bind(text),
+        Param::Int(int) => query.bind(int),
+    })
+}
+
 /// Runs `sql` on `conn` and maps each row.
 pub(super) fn query_rows<T>(
     conn: &rusqlite::Connection,

@@ -665,14 +665,9 @@ impl EventStore {
         if let Some(reader) = self.direct() {
             return reader.read(|conn| Ok(direct::query_rows(conn, sql, params, &map)))?;
         }
-        let mut query = sqlx::query(sql);
-        for param in params {
-            query = match *param {
-                direct::Param::Text(text) => query.bind(text),
-                direct::Param::Int(int) => query.bind(int),
-            };
-        }
-        let rows = query.fetch_all(&self.inner.reader).await?;
+        let rows = direct::bind(sqlx::query(sql), params)
+            .fetch_all(&self.inner.reader)
+            .await?;
         rows.iter()
             .map(|row| map(&direct::Row::Pool(row)))
             .collect()

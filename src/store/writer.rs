@@ -433,6 +433,9 @@ async fn isolated(
             if result.is_ok() {
                 batch.next = next;
                 *foreign = true;
+            } else {
+                // Its inline projections' writes are rolled back below.
+                forget(inline);
             }
             let keep = result.is_ok();
             let deliver: Deliver = Box::new(move |commit| {
@@ -445,7 +448,6 @@ async fn isolated(
     let finished = if keep {
         savepoint.commit().await
     } else {
-        forget(inline);
         savepoint.rollback().await
     };
     done.push(Done {
