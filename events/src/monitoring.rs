@@ -150,6 +150,30 @@ pub struct MeasuredTargets {
     pub reliability_pct: f64,
 }
 
+/// One day's figures, in percent (`None`: undefined), as the month they
+/// belong to was measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayLevels {
+    pub day: Date,
+    pub availability: Option<f64>,
+    pub reliability: Option<f64>,
+    pub unknown_pct: f64,
+    pub downtime_pct: f64,
+}
+
+/// A month's usage against commitment, in core-hours.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonthUsage {
+    pub used_core_hours: f64,
+    pub committed_core_hours: f64,
+    /// used / committed, percent; `None` with nothing committed.
+    pub used_pct: Option<f64>,
+    /// `under`, `over`, `within`, or `none` with nothing committed.
+    pub flag: String,
+    /// How many usage records were matched.
+    pub records: u64,
+}
+
 /// A month ended (in the agreement's time zone) and was measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceLevelMeasured {
@@ -159,6 +183,13 @@ pub struct ServiceLevelMeasured {
     pub targets: MeasuredTargets,
     /// Every target met (or nothing known to judge by).
     pub met: bool,
+    /// Each day of the month, oldest first (empty in events recorded before
+    /// days were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<DayLevels>,
+    /// The month's usage (absent in events recorded before usage was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<MonthUsage>,
 }
 
 /// A span in which an endpoint was down or in scheduled downtime.
@@ -199,6 +230,14 @@ pub struct ServiceLevelCorrected {
     pub old: MonthFigures,
     pub new: MonthFigures,
     pub met: bool,
+    /// Each day of the month as now computed, oldest first (empty in events
+    /// recorded before days were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<DayLevels>,
+    /// The month's usage as now computed (absent in events recorded before
+    /// usage was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<MonthUsage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

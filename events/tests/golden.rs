@@ -589,6 +589,8 @@ fn samples_compliance() -> Vec<ComplianceEvent> {
             figures: figures.clone(),
             targets: targets.clone(),
             met: false,
+            days: Vec::new(),
+            usage: None,
         }),
         ComplianceEvent::ServiceLevelMissed(ServiceLevelMissed {
             month: "2026-03".into(),
@@ -616,6 +618,8 @@ fn samples_compliance() -> Vec<ComplianceEvent> {
                 downtime_pct: 0.0,
             },
             met: true,
+            days: Vec::new(),
+            usage: None,
         }),
     ]
 }
@@ -711,6 +715,113 @@ fn service_definitions_without_agreement_defaults_still_decode() {
         (service.targets, service.support, service.validity),
         (None, None, None)
     );
+}
+
+#[test]
+fn service_levels_with_days_and_usage_keep_their_shape() {
+    // Days and usage were added to ServiceLevelMeasured and
+    // ServiceLevelCorrected v1 as optional fields: the fixtures above are
+    // events from before them (and still decode, to none); this pins the JSON
+    // of events that carry them, which reporting jobs read.
+    let days = vec![
+        DayLevels {
+            day: "2026-03-01".parse().unwrap(),
+            availability: Some(99.5),
+            reliability: None,
+            unknown_pct: 2.5,
+            downtime_pct: 0.0,
+        },
+        DayLevels {
+            day: "2026-03-02".parse().unwrap(),
+            availability: None,
+            reliability: None,
+            unknown_pct: 100.0,
+            downtime_pct: 0.0,
+        },
+    ];
+    let usage = MonthUsage {
+        used_core_hours: 1234.5,
+        committed_core_hours: 2976.0,
+        used_pct: Some(41.48),
+        flag: "under".into(),
+        records: 3,
+    };
+    let figures = MonthFigures {
+        availability: Some(99.5),
+        reliability: None,
+        unknown_pct: 51.25,
+        downtime_pct: 0.0,
+    };
+    let days_json = json!([
+        {"day": "2026-03-01", "availability": 99.5, "reliability": null,
+         "unknown_pct": 2.5, "downtime_pct": 0.0},
+        {"day": "2026-03-02", "availability": null, "reliability": null,
+         "unknown_pct": 100.0, "downtime_pct": 0.0},
+    ]);
+    let usage_json = json!({
+        "used_core_hours": 1234.5, "committed_core_hours": 2976.0, "used_pct": 41.48,
+        "flag": "under", "records": 3,
+    });
+    let figures_json = json!({
+        "availability": 99.5, "reliability": null, "unknown_pct": 51.25, "downtime_pct": 0.0,
+    });
+    let measured = ComplianceEvent::ServiceLevelMeasured(ServiceLevelMeasured {
+        month: "2026-03".into(),
+        figures: figures.clone(),
+        targets: MeasuredTargets {
+            availability_pct: 80.0,
+            reliability_pct: 85.0,
+        },
+        met: true,
+        days: days.clone(),
+        usage: Some(usage.clone()),
+    });
+    let corrected = ComplianceEvent::ServiceLevelCorrected(ServiceLevelCorrected {
+        month: "2026-03".into(),
+        old: figures.clone(),
+        new: figures,
+        met: true,
+        days,
+        usage: Some(usage),
+    });
+    for (event, golden) in [
+        (
+            measured,
+            json!({
+                "month": "2026-03", "figures": figures_json, "met": true,
+                "targets": {"availability_pct": 80.0, "reliability_pct": 85.0},
+                "days": days_json, "usage": usage_json,
+            }),
+        ),
+        (
+            corrected,
+            json!({
+                "month": "2026-03", "old": figures_json, "new": figures_json, "met": true,
+                "days": days_json, "usage": usage_json,
+            }),
+        ),
+    ] {
+        let (event_type, version, payload) = event.encode();
+        assert_eq!(version, 1, "{event_type}");
+        assert_eq!(payload, golden, "{event_type}");
+        let text = serde_json::to_string(&golden).unwrap();
+        assert_eq!(
+            ComplianceEvent::decode_str(event_type, version, &text).unwrap(),
+            event
+        );
+    }
+
+    for event_type in ["ServiceLevelMeasured", "ServiceLevelCorrected"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("fixtures/compliance/{event_type}.v1.json"));
+        let stored = std::fs::read_to_string(path).unwrap();
+        let (days, usage) = match ComplianceEvent::decode_str(event_type, 1, &stored).unwrap() {
+            ComplianceEvent::ServiceLevelMeasured(m) => (m.days, m.usage),
+            ComplianceEvent::ServiceLevelCorrected(c) => (c.days, c.usage),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((days, usage), (Vec::new(), None), "{event_type}");
+    }
 }
 
 #[test]
