@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use pactum_events::monitoring::{
-    Cause, ImportedDay, MeasuredTargets, MonitoringBound, MonthFigures, UsageRecord,
+    Cause, DayLevels, ImportedDay, MeasuredTargets, MonitoringBound, MonthFigures, UsageRecord,
 };
 use pactum_projections::agreement_view::AgreementView;
 
@@ -76,14 +76,9 @@ pub fn targets_on(agreement: &AgreementView, day: Date, zone: &TimeZone) -> Meas
     }
 }
 
-/// A day's durations by how they count, and where they come from.
-fn day_durations(inputs: &Inputs<'_>, day: Date, zone: &TimeZone) -> (Durations, &'static str) {
-    let (durations, source, _) = day_figures(inputs, day, zone);
-    (durations, source)
-}
-
-/// [`day_durations`], with ARGO's own figures when the day was imported
-/// (durations in whole seconds would round them).
+/// A day's durations by how they count, where they come from, and ARGO's own
+/// figures when the day was imported (durations in whole seconds would round
+/// them).
 fn day_figures(
     inputs: &Inputs<'_>,
     day: Date,
@@ -215,22 +210,51 @@ fn days(from: Date, to: Date) -> impl Iterator<Item = Date> {
     .take_while(move |d| *d <= to)
 }
 
+/// One day's levels against the targets in force that day, and the
+/// durations they come from.
+fn day_levels(inputs: &Inputs<'_>, day: Date, zone: &TimeZone) -> (Durations, PeriodLevels) {
+    let (d, source, imported) = day_figures(inputs, day, zone);
+    let targets = targets_on(inputs.agreement, day, zone);
+    let pct = |part: i64| part as f64 / d.total.max(1) as f64 * 100.0;
+    let levels = period_levels(
+        day.to_string(),
+        imported.unwrap_or_else(|| levels::daily(&d)),
+        pct(d.unknown),
+        pct(d.downtime),
+        &targets,
+        source,
+    );
+    (d, levels)
+}
+
 /// One month's figures, as closing it records them.
 pub struct Month {
     pub levels: PeriodLevels,
     pub figures: MonthFigures,
     pub targets: MeasuredTargets,
+    /// Each day's figures, oldest first.
+    pub days: Vec<DayLevels>,
+    pub usage: Usage,
 }
 
-/// The figures of the month holding `first` (its first day).
+/// The figures of the month holding `first` (its first day), its days' and
+/// its usage.
 pub fn month(inputs: &Inputs<'_>, first: Date) -> Month {
     let zone = zone_of(inputs.bindings);
     let (first, last) = month_of(first);
     let mut all = Vec::new();
+    let mut days_out = Vec::new();
     let mut sources = std::collections::BTreeSet::new();
     for day in days(first, last) {
-        let (d, source) = day_durations(inputs, day, &zone);
-        sources.insert(source);
+        let (d, of_day) = day_levels(inputs, day, &zone);
+        days_out.push(DayLevels {
+            day,
+            availability: of_day.availability,
+            reliability: of_day.reliability,
+            unknown_pct: of_day.unknown_pct,
+            downtime_pct: of_day.downtime_pct,
+        });
+        sources.insert(of_day.source);
         all.push(d);
     }
     let levels = levels::monthly(&all);
@@ -244,6 +268,13 @@ pub fn month(inputs: &Inputs<'_>, first: Date) -> Month {
     let unknown_pct = share(|d| d.unknown);
     let downtime_pct = share(|d| d.downtime);
     let targets = targets_on(inputs.agreement, last, &zone);
+    let usage = usage::month(
+        inputs.agreement,
+        binding_on(inputs.bindings, last).map(|b| &b.accounting),
+        inputs.usage,
+        first,
+        &zone,
+    );
     let source = if sources.contains("imported") {
         "imported"
     } else if sources.contains("measured") {
@@ -262,6 +293,8 @@ pub fn month(inputs: &Inputs<'_>, first: Date) -> Month {
         },
         levels,
         targets,
+        days: days_out,
+        usage,
     }
 }
 
@@ -317,32 +350,16 @@ pub fn compliance(inputs: &Inputs<'_>, from: Date, to: Date, daily: bool) -> Agr
     let mut days_out = Vec::new();
     if daily {
         for day in days(from, to) {
-            let (d, source, imported) = day_figures(inputs, day, &zone);
-            let targets = targets_on(agreement, day, &zone);
-            let pct = |part: i64| part as f64 / d.total.max(1) as f64 * 100.0;
-            days_out.push(period_levels(
-                day.to_string(),
-                imported.unwrap_or_else(|| levels::daily(&d)),
-                pct(d.unknown),
-                pct(d.downtime),
-                &targets,
-                source,
-            ));
+            days_out.push(day_levels(inputs, day, &zone).1);
         }
     }
     let mut months = Vec::new();
     let mut usages: Vec<Usage> = Vec::new();
     let mut first = from.first_of_month();
     while first <= to {
-        months.push(month(inputs, first).levels);
-        let binding = binding_on(inputs.bindings, first.last_of_month());
-        usages.push(usage::month(
-            agreement,
-            binding.map(|b| &b.accounting),
-            inputs.usage,
-            first,
-            &zone,
-        ));
+        let month = month(inputs, first);
+        months.push(month.levels);
+        usages.push(month.usage);
         match first.checked_add(1.month()) {
             Ok(next) => first = next,
             Err(_) => break,

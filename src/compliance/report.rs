@@ -50,6 +50,18 @@ pub struct Usage {
     pub records: u64,
 }
 
+impl From<&Usage> for pactum_events::monitoring::MonthUsage {
+    fn from(usage: &Usage) -> Self {
+        Self {
+            used_core_hours: usage.used_core_hours,
+            committed_core_hours: usage.committed_core_hours,
+            used_pct: usage.used_pct,
+            flag: usage.flag.clone(),
+            records: usage.records,
+        }
+    }
+}
+
 /// One agreement's compliance over a range of days.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgreementCompliance {

@@ -1191,8 +1191,10 @@ async fn record_month(
     let measured = ServiceLevelMeasured {
         month: month_text(first),
         met: missed_event.is_none(),
+        usage: Some((&month.usage).into()),
         figures: month.figures,
         targets: month.targets,
+        days: month.days,
     };
     let command = ComplianceCommand::Measure {
         measured,
@@ -1300,8 +1302,10 @@ pub async fn recheck(
                 corrected: ServiceLevelCorrected {
                     month: m.clone(),
                     old: old.clone(),
+                    usage: Some((&month.usage).into()),
                     new: month.figures,
                     met,
+                    days: month.days,
                 },
             };
             let meta = CommandMeta::system(TIMER, now);

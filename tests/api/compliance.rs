@@ -268,6 +268,28 @@ async fn a_hand_computed_month_gives_the_stated_figures() {
     let march_measured = measured(&events, "2027-03").expect("March measured");
     assert_eq!(march_measured["figures"]["availability"], 99.18699);
     assert_eq!(march_measured["met"], true);
+    // It carries each day as the view shows it, and the month's usage.
+    let measured_days = march_measured["days"].as_array().unwrap();
+    assert_eq!(measured_days.len(), 31, "{march_measured}");
+    for (n, day) in measured_days.iter().enumerate() {
+        let shown = &view["days"][n];
+        assert_eq!(day["day"], shown["period"]);
+        for figure in ["availability", "reliability", "unknown_pct", "downtime_pct"] {
+            assert_eq!(day[figure], shown[figure], "{} {figure}", shown["period"]);
+        }
+    }
+    for field in [
+        "used_core_hours",
+        "committed_core_hours",
+        "used_pct",
+        "records",
+    ] {
+        assert_eq!(
+            march_measured["usage"][field], view["usage"][0][field],
+            "{field}"
+        );
+    }
+    assert_eq!(march_measured["usage"]["flag"], view["usage"][0]["flag"]);
     assert!(measured(&events, "2027-01").is_some() && measured(&events, "2027-02").is_some());
     assert!(
         measured(&events, "2027-04").is_none(),
@@ -405,6 +427,11 @@ async fn a_missed_target_records_its_cause_and_mails_and_late_data_corrects_it()
     // Down 3 days now: (31 − 3) / 31.
     assert_eq!(corrected[0]["new"]["availability"], 90.32258);
     assert_eq!(corrected[0]["met"], true);
+    // With the month's days as now computed: the 9th was up after all.
+    assert_eq!(corrected[0]["days"].as_array().unwrap().len(), 31);
+    assert_eq!(corrected[0]["days"][8]["day"], "2027-03-09");
+    assert_eq!(corrected[0]["days"][8]["availability"], 100.0);
+    assert!(corrected[0]["usage"].is_object(), "{}", corrected[0]);
     // The measured event stays as it was.
     assert_eq!(
         events
