@@ -1,8 +1,9 @@
-//! One row per order with what `GET /v1/reports/orders` counts: its service and
-//! group, when it was submitted, whether it was ever approved, rejected or
-//! cancelled, and for each handling clock that reached what it measures, the
-//! business time it counted and whether that was within target (copied from
-//! `HandlingClockStopped`, never recomputed).
+//! One row per order with what `GET /v1/reports/orders` counts: its service,
+//! group and customer organisation, when it was submitted, whether it was ever
+//! approved, rejected or cancelled, how and when it was decided, and for each
+//! handling clock that reached what it measures, the business time it counted
+//! and whether that was within target (copied from `HandlingClockStopped`,
+//! never recomputed).
 
 use jiff::Timestamp;
 use pactum_events::order::{HandlingClock, OrderEvent};
@@ -16,6 +17,8 @@ pub struct ReportRow {
     pub order_id: String,
     pub service: String,
     pub group: String,
+    /// The customer's organisation.
+    pub org: String,
     pub submitted_at: Timestamp,
     pub approved: bool,
     pub rejected: bool,
@@ -23,6 +26,41 @@ pub struct ReportRow {
     /// Business seconds to the first response, and whether within target.
     pub first_response: Option<Measured>,
     pub decision: Option<Measured>,
+    /// How the order was decided, and when.
+    pub decided: Option<Decided>,
+}
+
+/// An order's outcome as a report counts it: approved or rejected (the
+/// decisions: at most one is made, and a cancellation after it does not undo
+/// it), or cancelled before any decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approved,
+    Rejected,
+    Cancelled,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Approved, Self::Rejected, Self::Cancelled]
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub decision: Decision,
+    /// When the deciding event was recorded.
+    pub at: Timestamp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +90,9 @@ pub static TABLE: TableSpec = TableSpec {
         column("first_response_within", ColumnKind::Integer, true),
         column("decision_seconds", ColumnKind::Integer, true),
         column("decision_within", ColumnKind::Integer, true),
+        column("org", ColumnKind::Text, false),
+        column("decision", ColumnKind::Text, true),
+        column("decided_at", ColumnKind::Integer, true),
     ],
     // The report reads the orders submitted in a range.
     indexes: &[&["submitted_at", "order_id"]],
@@ -72,7 +113,7 @@ impl Projection for OrderReport {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn event_types(&self) -> EventTypes {
@@ -106,6 +147,7 @@ impl Projection for OrderReport {
                 order_id: submitted.order_id.clone(),
                 service: submitted.service.clone(),
                 group: submitted.group.clone(),
+                org: submitted.customer.org.clone(),
                 submitted_at: submitted.submitted_at,
                 ..ReportRow::default()
             }));
@@ -116,10 +158,28 @@ impl Projection for OrderReport {
                 envelope.event_type, envelope.aggregate_id, envelope.position
             ))
         })?;
+        // None of these events carries its own time: the log's is when it happened.
+        let decided = |decision| {
+            Some(Decided {
+                decision,
+                at: envelope.recorded_at,
+            })
+        };
         match event {
-            OrderEvent::OrderApproved(_) => row.approved = true,
-            OrderEvent::OrderRejected(_) => row.rejected = true,
-            OrderEvent::OrderCancelled(_) => row.cancelled = true,
+            OrderEvent::OrderApproved(_) => {
+                row.approved = true;
+                row.decided = decided(Decision::Approved);
+            }
+            OrderEvent::OrderRejected(_) => {
+                row.rejected = true;
+                row.decided = decided(Decision::Rejected);
+            }
+            OrderEvent::OrderCancelled(_) => {
+                row.cancelled = true;
+                if row.decided.is_none() {
+                    row.decided = decided(Decision::Cancelled);
+                }
+            }
             OrderEvent::HandlingClockStopped(stopped) if stopped.reached => {
                 let measured = Some(Measured {
                     seconds: stopped.elapsed_seconds,
@@ -153,6 +213,11 @@ impl Projection for OrderReport {
         ];
         columns.extend(measured(row.first_response));
         columns.extend(measured(row.decision));
+        columns.extend([
+            Column::text(&row.org),
+            Column::opt_text(row.decided.map(|d| d.decision.as_str())),
+            Column::opt_int(row.decided.map(|d| d.at.as_microsecond())),
+        ]);
         columns
     }
 
@@ -166,6 +231,7 @@ impl Projection for OrderReport {
             Column::Int(v) => Ok(*v),
             _ => Err(bad()),
         };
+        let timestamp = |c: &Column| Timestamp::from_microsecond(int(c)?).map_err(|_| bad());
         let measured =
             |seconds: &Column, within: &Column| -> Result<Option<Measured>, ApplyError> {
                 match (seconds, within) {
@@ -187,20 +253,32 @@ impl Projection for OrderReport {
             fr_within,
             decision_seconds,
             decision_within,
+            org,
+            decision,
+            decided_at,
         ] = columns.as_slice()
         else {
             return Err(bad());
+        };
+        let decided = match decision {
+            Column::Null => None,
+            decision => Some(Decided {
+                decision: Decision::parse(&text(decision)?).ok_or_else(bad)?,
+                at: timestamp(decided_at)?,
+            }),
         };
         Ok(ReportRow {
             order_id: key.clone(),
             service: text(service)?,
             group: text(group)?,
-            submitted_at: Timestamp::from_microsecond(int(submitted_at)?).map_err(|_| bad())?,
+            org: text(org)?,
+            submitted_at: timestamp(submitted_at)?,
             approved: int(approved)? != 0,
             rejected: int(rejected)? != 0,
             cancelled: int(cancelled)? != 0,
             first_response: measured(fr_seconds, fr_within)?,
             decision: measured(decision_seconds, decision_within)?,
+            decided,
         })
     }
 }
@@ -219,13 +297,19 @@ mod tests {
             sequence: position,
             event_type: event.event_type().into(),
             schema_version: 1,
-            recorded_at: "2026-11-27T16:30:00Z".parse().unwrap(),
+            recorded_at: recorded_at(position),
             actor: pactum_events::Actor {
                 subject: "sam".into(),
                 role: "shifter".into(),
                 org: None,
             },
         }
+    }
+
+    /// Event `position` was recorded `position` minutes after 16:30.
+    fn recorded_at(position: u64) -> Timestamp {
+        "2026-11-27T16:30:00Z".parse::<Timestamp>().unwrap()
+            + jiff::SignedDuration::from_mins(position as i64)
     }
 
     fn stopped(clock: HandlingClock, seconds: i64, reached: bool) -> OrderEvent {
@@ -338,6 +422,68 @@ mod tests {
             })
         );
         assert_eq!(row.decision, None);
+    }
+
+    #[test]
+    fn the_decision_is_the_approval_or_rejection_or_a_cancellation_before_either() {
+        let approved = OrderEvent::OrderApproved(OrderApproved { note: None });
+        let rejected = OrderEvent::OrderRejected(OrderRejected {
+            reason: "no capacity".into(),
+        });
+        let cancelled = OrderEvent::OrderCancelled(OrderCancelled { reason: None });
+        let cases = [
+            // Approved (position 2), then cancelled before activation: approved.
+            (
+                vec![submitted(), approved, cancelled.clone()],
+                Some((Decision::Approved, 2)),
+            ),
+            (vec![submitted(), rejected], Some((Decision::Rejected, 2))),
+            (
+                vec![
+                    submitted(),
+                    stopped(HandlingClock::FirstResponse, 600, true),
+                    cancelled,
+                ],
+                Some((Decision::Cancelled, 3)),
+            ),
+            (vec![submitted()], None),
+        ];
+        for (events, expected) in cases {
+            let row = fold(&events).unwrap().unwrap();
+            assert_eq!(row.org, "acme");
+            assert_eq!(
+                row.decided,
+                expected.map(|(decision, position)| Decided {
+                    decision,
+                    at: recorded_at(position),
+                }),
+                "{events:?}"
+            );
+            let columns = OrderReport.row_to_columns(&row);
+            assert_eq!(columns.len(), TABLE.columns.len());
+            let expected_columns = match expected {
+                Some((decision, position)) => [
+                    Column::text("acme"),
+                    Column::text(decision.as_str()),
+                    Column::Int(recorded_at(position).as_microsecond()),
+                ],
+                None => [Column::text("acme"), Column::Null, Column::Null],
+            };
+            assert_eq!(columns[columns.len() - 3..], expected_columns);
+            let back = OrderReport.row_from_columns("o-1".into(), columns).unwrap();
+            assert_eq!(back, row);
+        }
+    }
+
+    #[test]
+    fn the_columns_added_in_version_2_come_last() {
+        let names: Vec<&str> = TABLE.columns.iter().map(|c| c.name).collect();
+        assert_eq!(names[names.len() - 3..], ["org", "decision", "decided_at"]);
+        let nullable: Vec<bool> = TABLE.columns[names.len() - 3..]
+            .iter()
+            .map(|c| c.nullable)
+            .collect();
+        assert_eq!(nullable, [false, true, true]);
     }
 
     #[test]
