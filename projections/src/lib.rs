@@ -10,6 +10,9 @@
 //! - [`audience`]: who may see which event — the one place role filtering happens.
 //! - [`projection`]: what a stored projection is (name, version, event types,
 //!   table, fold); [`order_queue`] is the first one.
+//! - [`service_levels`] and [`usage_records`]: compliance figures per agreement
+//!   and month, and the latest usage record of each VM per site, for
+//!   reporting jobs.
 
 pub mod agreement_index;
 pub mod agreement_view;
@@ -19,8 +22,10 @@ pub mod order_queue;
 pub mod order_report;
 pub mod order_view;
 pub mod projection;
+pub mod service_levels;
 #[cfg(test)]
 mod test_events;
+pub mod usage_records;
 
 use jiff::Timestamp;
 use pactum_events::Actor;

@@ -5,13 +5,21 @@ use std::collections::BTreeSet;
 
 use pactum_events::type_names;
 use pactum_events::{
-    access::AccessEvent, agreement::AgreementEvent, brand::BrandEvent, catalogue::CatalogueEvent,
-    handling::HandlingEvent, notification::NotificationEvent, order::OrderEvent,
+    access::AccessEvent,
+    agreement::AgreementEvent,
+    brand::BrandEvent,
+    catalogue::CatalogueEvent,
+    handling::HandlingEvent,
+    monitoring::{AccountingEvent, ComplianceEvent},
+    notification::NotificationEvent,
+    order::OrderEvent,
 };
 use pactum_projections::agreement_index::AgreementIndex;
 use pactum_projections::order_queue::OrderQueue;
 use pactum_projections::order_report::OrderReport;
 use pactum_projections::projection::{EventTypes, Projection};
+use pactum_projections::service_levels::ServiceLevels;
+use pactum_projections::usage_records::UsageRecords;
 
 fn defined() -> BTreeSet<String> {
     [
@@ -22,6 +30,8 @@ fn defined() -> BTreeSet<String> {
         type_names::<CatalogueEvent>(),
         type_names::<HandlingEvent>(),
         type_names::<NotificationEvent>(),
+        type_names::<ComplianceEvent>(),
+        type_names::<AccountingEvent>(),
     ]
     .into_iter()
     .flatten()
@@ -46,4 +56,6 @@ fn every_projection_reads_only_event_types_that_exist() {
     check(&OrderQueue);
     check(&OrderReport);
     check(&AgreementIndex);
+    check(&ServiceLevels);
+    check(&UsageRecords);
 }
