@@ -32,6 +32,8 @@ use pactum_projections::agreement_index::AgreementIndex;
 use pactum_projections::order_queue::OrderQueue;
 use pactum_projections::order_report::OrderReport;
 use pactum_projections::projection::{Projection, TableSpec};
+use pactum_projections::service_levels::ServiceLevels;
+use pactum_projections::usage_records::UsageRecords;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -133,6 +135,8 @@ pub struct Projections {
     pub order_queue: ProjectionHandle,
     pub agreements: ProjectionHandle,
     pub order_report: ProjectionHandle,
+    pub service_levels: ProjectionHandle,
+    pub usage_records: ProjectionHandle,
 }
 
 impl Projections {
@@ -218,6 +222,8 @@ pub fn all() -> Vec<Box<dyn AnyProjection>> {
         Box::new(Registered(Arc::new(OrderQueue))),
         Box::new(Registered(Arc::new(AgreementIndex))),
         Box::new(Registered(Arc::new(OrderReport))),
+        Box::new(Registered(Arc::new(ServiceLevels))),
+        Box::new(Registered(Arc::new(UsageRecords))),
     ]
 }
 
@@ -226,6 +232,8 @@ fn handle_of<'a>(projections: &'a Projections, name: &str) -> Option<&'a Project
         OrderQueue::NAME => Some(&projections.order_queue),
         AgreementIndex::NAME => Some(&projections.agreements),
         OrderReport::NAME => Some(&projections.order_report),
+        ServiceLevels::NAME => Some(&projections.service_levels),
+        UsageRecords::NAME => Some(&projections.usage_records),
         _ => None,
     }
 }

@@ -160,6 +160,23 @@ impl Desk {
             .collect()
     }
 
+    /// The rows of stored projection `name`, once it has caught up with the log.
+    async fn rows(&self, name: &str) -> Vec<Value> {
+        let app = &self.app.app;
+        app.projections
+            .handle(name)
+            .unwrap()
+            .wait_for(self.app.head(), std::time::Duration::from_secs(10))
+            .await
+            .expect("the projection catches up");
+        pactum::projector::dump(&app.store, name)
+            .await
+            .unwrap()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
     /// March pushed week by week, out of order, one week twice.
     async fn push_march(&self, endpoint: &str, status: impl Fn(Timestamp) -> &'static str) {
         let all = results(
@@ -432,6 +449,24 @@ async fn a_missed_target_records_its_cause_and_mails_and_late_data_corrects_it()
     assert_eq!(corrected[0]["days"][8]["day"], "2027-03-09");
     assert_eq!(corrected[0]["days"][8]["availability"], 100.0);
     assert!(corrected[0]["usage"].is_object(), "{}", corrected[0]);
+    // The stored service levels follow the correction.
+    let rows = d.rows("service_levels").await;
+    let row = rows
+        .iter()
+        .find(|r| r["agreement_id"] == d.ola_cesnet.as_str() && r["month"] == "2027-03")
+        .expect("a row for the OLA's March");
+    assert_eq!(row["availability"], "90.32258", "{row}");
+    assert_eq!(
+        (row["met"].clone(), row["corrections"].clone()),
+        (json!(1), json!(1))
+    );
+    let days: Value = serde_json::from_str(row["days"].as_str().unwrap()).unwrap();
+    assert_eq!(days, corrected[0]["days"]);
+    assert_eq!(row["usage_flag"], corrected[0]["usage"]["flag"]);
+    assert!(
+        row["measured_at"].is_i64() && row["updated_at"].is_i64(),
+        "{row}"
+    );
     // The measured event stays as it was.
     assert_eq!(
         events
@@ -785,6 +820,18 @@ async fn apel_records_are_taken_whole_and_matched_to_the_customers_agreement() {
     assert_eq!(usage["committed_core_hours"], 5952.0);
     assert_eq!(usage["records"], 2);
     assert_eq!(usage["flag"], "under");
+    // The stored usage records: the site's, each VM's latest.
+    let rows = d.rows("usage_records").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["site"], "CESNET-MCC");
+    let records: Value = serde_json::from_str(rows[0]["records"].as_str().unwrap()).unwrap();
+    let vms: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["vm_uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(vms, ["vm-0001", "vm-0002", "vm-0003"]);
 }
 
 #[tokio::test]
