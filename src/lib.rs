@@ -23,6 +23,7 @@ pub mod notify;
 pub mod orders;
 pub mod projector;
 pub mod relay;
+pub mod reporting;
 pub mod reports;
 pub mod runner;
 pub mod signin;

@@ -12,6 +12,7 @@ mod import_legacy;
 mod log;
 mod projections;
 mod relay;
+mod reporting;
 mod token;
 mod worker;
 
@@ -97,6 +98,9 @@ enum Command {
     /// resumes from it; retries while NATS is down. Only one relay per store is
     /// active at a time (the others wait). Runs until Ctrl-C or SIGTERM.
     Relay(relay::RelayArgs),
+    /// Reporting views for dashboards: a read-only role, a snapshot file.
+    #[command(subcommand)]
+    Reporting(reporting::ReportingCommand),
 }
 
 /// Where the store is.
@@ -333,6 +337,7 @@ pub async fn run() -> ExitCode {
         Command::Import(args) => log::import(args).await,
         Command::Worker(args) => worker::run(args).await,
         Command::Relay(args) => relay::run(args).await,
+        Command::Reporting(command) => reporting::run(command).await,
         Command::Monitoring(command) => compliance::run(command).await,
         Command::Accounting(command) => compliance::run_accounting(command).await,
     };
@@ -412,6 +417,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
 
 async fn migrate(storage: StorageArgs) -> Result<ExitCode, String> {
     let app = storage.open().await?;
+    crate::reporting::ensure(&app.store)
+        .await
+        .map_err(|e| format!("cannot create the reporting views: {e}"))?;
     eprintln!("store at {} is up to date", storage.location());
     app.store.close().await;
     Ok(ExitCode::SUCCESS)

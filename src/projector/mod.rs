@@ -249,6 +249,11 @@ pub async fn start(
     cancel: &CancellationToken,
     only: Option<&[String]>,
 ) -> Vec<JoinHandle<()>> {
+    // The reporting views exist from the start (empty until a generation is
+    // live), and point at what is live now.
+    if let Err(error) = crate::reporting::ensure(store).await {
+        tracing::error!(%error, "cannot create the reporting views");
+    }
     let mut tasks = Vec::new();
     let mut waiting = Vec::new();
     let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));

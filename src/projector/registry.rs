@@ -193,6 +193,15 @@ pub async fn drop_stale(
     .bind(i64::from(version))
     .fetch_all(&mut *conn)
     .await?;
+    if !retired.is_empty() {
+        // No reporting view may still read a table about to go (PostgreSQL
+        // would refuse the DROP; SQLite would leave the view broken).
+        let dialect = match conn.backend_name() {
+            "PostgreSQL" => Dialect::Postgres,
+            _ => Dialect::Sqlite,
+        };
+        crate::reporting::refresh(conn, dialect).await?;
+    }
     for generation in &retired {
         let table = tables::table_name(name, *generation as u64);
         sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))

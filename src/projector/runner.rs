@@ -412,6 +412,8 @@ impl<P: Projection> Runner<P> {
                     // generation without indexes (tables::Indexes::AfterLoad).
                     tables::create_indexes(conn, projection.table(), &table).await?;
                     registry::promote(conn, &name, number, now).await?;
+                    // The reporting views follow, in the same transaction.
+                    crate::reporting::refresh(conn, dialect).await?;
                     Ok(Some(last))
                 })
             })

@@ -177,6 +177,41 @@ impl Desk {
             .collect()
     }
 
+    /// `columns` of the reporting view `view` (as text) where `filter` holds,
+    /// once `projection` has caught up, ordered by the first two columns.
+    async fn view(
+        &self,
+        projection: &str,
+        view: &str,
+        columns: &[&str],
+        filter: &str,
+    ) -> Vec<Vec<Option<String>>> {
+        self.rows(projection).await;
+        let name = match crate::backend::backend() {
+            crate::backend::Backend::Sqlite => format!("reporting_{view}"),
+            crate::backend::Backend::Postgres => format!("reporting.{view}"),
+        };
+        let select: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST({c} AS TEXT)"))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {name} WHERE {filter} ORDER BY 1, 2",
+            select.join(", ")
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(self.app.app.store.reader())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter()
+            .map(|r| {
+                (0..columns.len())
+                    .map(|i| sqlx::Row::get::<Option<String>, _>(r, i))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// March pushed week by week, out of order, one week twice.
     async fn push_march(&self, endpoint: &str, status: impl Fn(Timestamp) -> &'static str) {
         let all = results(
@@ -466,6 +501,57 @@ async fn a_missed_target_records_its_cause_and_mails_and_late_data_corrects_it()
     assert!(
         row["measured_at"].is_i64() && row["updated_at"].is_i64(),
         "{row}"
+    );
+    // Reporting jobs read the same through the views.
+    let ola = format!("agreement_id = '{}'", d.ola_cesnet);
+    let monthly = d
+        .view(
+            "service_levels",
+            "service_levels_monthly",
+            &[
+                "month",
+                "kind",
+                "provider",
+                "availability",
+                "corrections",
+                "met",
+            ],
+            &ola,
+        )
+        .await;
+    assert_eq!(monthly.len(), 3, "January to March: {monthly:?}");
+    let march = &monthly[2];
+    assert_eq!(march[0].as_deref(), Some("2027-03"));
+    assert_eq!(march[1].as_deref(), Some("ola"));
+    assert!(march[2].is_some(), "an OLA names its provider");
+    assert_eq!(
+        march[3].as_deref().map(|a| a.parse::<f64>().unwrap()),
+        Some(90.32258)
+    );
+    assert_eq!(march[4].as_deref(), Some("1"));
+    assert!(
+        matches!(march[5].as_deref(), Some("true" | "1")),
+        "{march:?}"
+    );
+    let daily = d
+        .view(
+            "service_levels",
+            "service_levels_daily",
+            &["day", "availability"],
+            &format!("{ola} AND month = '2027-03'"),
+        )
+        .await;
+    assert_eq!(daily.len(), 31);
+    let day = |n: usize| daily[n - 1][1].as_deref().unwrap().parse::<f64>().unwrap();
+    assert_eq!(daily[8][0].as_deref(), Some("2027-03-09"));
+    assert_eq!(day(9), 100.0);
+    assert!(day(6) < 100.0, "the 6th was down: {:?}", daily[5]);
+    let usage = d
+        .view("service_levels", "usage_monthly", &["month", "flag"], &ola)
+        .await;
+    assert_eq!(
+        usage[2][1].as_deref(),
+        corrected[0]["usage"]["flag"].as_str()
     );
     // The measured event stays as it was.
     assert_eq!(
@@ -832,6 +918,20 @@ async fn apel_records_are_taken_whole_and_matched_to_the_customers_agreement() {
         .map(|r| r["vm_uuid"].as_str().unwrap())
         .collect();
     assert_eq!(vms, ["vm-0001", "vm-0002", "vm-0003"]);
+    let viewed = d
+        .view(
+            "usage_records",
+            "usage_records",
+            &["site", "vm_uuid", "start_time", "cpu_count"],
+            "site = 'CESNET-MCC'",
+        )
+        .await;
+    let vms: Vec<&str> = viewed.iter().map(|r| r[1].as_deref().unwrap()).collect();
+    assert_eq!(vms, ["vm-0001", "vm-0002", "vm-0003"]);
+    assert!(
+        viewed[0][2].as_deref().unwrap().starts_with("2027-03-03"),
+        "{viewed:?}"
+    );
 }
 
 #[tokio::test]

@@ -27,6 +27,7 @@ mod people;
 mod projections;
 mod queue;
 mod replay;
+mod reporting;
 mod reports;
 mod review;
 mod signin;
