@@ -5,6 +5,7 @@ use crate::access::AccessEvent;
 use crate::agreement::AgreementEvent;
 use crate::brand::BrandEvent;
 use crate::catalogue::CatalogueEvent;
+use crate::eosc::EoscEvent;
 use crate::handling::HandlingEvent;
 use crate::membership::MembershipEvent;
 use crate::monitoring::{AccountingEvent, ComplianceEvent, EndpointEvent};
@@ -37,5 +38,6 @@ domain_event!(
     MembershipEvent,
     EndpointEvent,
     ComplianceEvent,
-    AccountingEvent
+    AccountingEvent,
+    EoscEvent
 );

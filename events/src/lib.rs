@@ -11,8 +11,9 @@
 //! [`catalogue::CatalogueEvent`], [`access::AccessEvent`],
 //! [`agreement::AgreementEvent`], [`brand::BrandEvent`],
 //! [`handling::HandlingEvent`], [`notification::NotificationEvent`],
-//! [`membership::MembershipEvent`], and compliance's [`monitoring::EndpointEvent`],
-//! [`monitoring::ComplianceEvent`], [`monitoring::AccountingEvent`].
+//! [`membership::MembershipEvent`], compliance's [`monitoring::EndpointEvent`],
+//! [`monitoring::ComplianceEvent`], [`monitoring::AccountingEvent`], and the EOSC
+//! Marketplace adapter's [`eosc::EoscEvent`].
 //!
 //! **Contract rules.** An event's type string never changes once released. A payload
 //! change that old readers cannot ignore is a new schema version with an upcaster in
@@ -27,6 +28,7 @@ mod codec;
 #[cfg(feature = "cqrs")]
 mod cqrs;
 mod envelope;
+pub mod eosc;
 pub mod handling;
 pub mod membership;
 pub mod monitoring;
