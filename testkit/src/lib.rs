@@ -9,6 +9,8 @@
 //! - [`Nats`]: a nats-server with JetStream (Debian package `nats-server`).
 //! - [`OidcProvider`]: an OpenID provider (`oidc-provider` from the npm
 //!   registry, `tests/oidc/`) under the machine's Node.js.
+//! - [`eosc::Marketplace`]: a stand-in for the EOSC Marketplace's Ordering
+//!   API, in-process, for the tests of pactum as an OMS.
 //!
 //! pactum itself, and how tests talk to it:
 //! - [`harness`]: the server in-process on port 0 over a given store
@@ -24,6 +26,7 @@
 //! PostgreSQL refuses to run as root: as root, the cluster runs as the `postgres`
 //! user the Debian package creates.
 
+pub mod eosc;
 pub mod fixtures;
 pub mod harness;
 pub mod http;
