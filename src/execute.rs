@@ -266,5 +266,6 @@ where
             _ => None,
         },
         attachments: Vec::new(),
+        history: false,
     }
 }

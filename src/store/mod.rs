@@ -113,6 +113,11 @@ pub struct AppendRequest {
     pub response: Option<IdempotentResponse>,
     /// Documents the events refer to by hash, stored in the same transaction.
     pub attachments: Vec<Attachment>,
+    /// The events are history brought over from another system (`pactum
+    /// import-jira`), not news: inline projections fold them as they fold what
+    /// `pactum import` restores ([`InlineProjection::apply_imported`]), so the
+    /// outbox mails nobody about them.
+    pub history: bool,
 }
 
 /// A document stored by content beside the events that record its hash.
@@ -196,7 +201,8 @@ pub trait InlineProjection: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Called instead of [`apply`](Self::apply) for events `pactum import`
-    /// restores: history, not news (the outbox mails nobody about it).
+    /// restores and for history another system kept ([`AppendRequest::history`]):
+    /// history, not news (the outbox mails nobody about it).
     fn apply_imported<'a>(
         &'a self,
         conn: &'a mut DbConnection,

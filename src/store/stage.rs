@@ -40,6 +40,8 @@ pub(super) struct Head {
 #[derive(Debug, Default)]
 pub(super) struct Staged {
     pub(super) events: Vec<RecordedEvent>,
+    /// Whether each of `events` is history ([`AppendRequest::history`]).
+    pub(super) history: Vec<bool>,
     /// Responses to store under (scope, key), with the instant (µs) they were recorded.
     pub(super) responses: Vec<(String, String, StoredResponse, i64)>,
     /// Documents to store, with the instant (µs) they were recorded.
@@ -49,6 +51,7 @@ pub(super) struct Staged {
 impl Staged {
     fn take_from(&mut self, other: &mut Staged) {
         self.events.append(&mut other.events);
+        self.history.append(&mut other.history);
         self.responses.append(&mut other.responses);
         self.attachments.append(&mut other.attachments);
     }
@@ -183,6 +186,10 @@ async fn check_and_stage<L: Lookup>(
 
     let recorded_at_us = request.meta.recorded_at.as_microsecond();
     command.staged.events.extend(recorded.iter().cloned());
+    command
+        .staged
+        .history
+        .extend(std::iter::repeat_n(request.history, recorded.len()));
     command.staged.attachments.extend(
         request
             .attachments
@@ -345,6 +352,7 @@ mod tests {
             },
             response: None,
             attachments: Vec::new(),
+            history: false,
         }
     }
 

@@ -373,13 +373,16 @@ async fn flush(
     inline: &[Arc<dyn InlineProjection>],
 ) -> Result<(), sqlx::Error> {
     let events = std::mem::take(&mut staged.events);
+    let history = std::mem::take(&mut staged.history);
     rows::insert_events(&mut *conn, &events).await?;
-    for event in &events {
+    for (event, history) in events.iter().zip(history) {
         for projection in inline {
-            projection
-                .apply(&mut *conn, event)
-                .await
-                .map_err(super::inline_failure)?;
+            let applied = if history {
+                projection.apply_imported(&mut *conn, event).await
+            } else {
+                projection.apply(&mut *conn, event).await
+            };
+            applied.map_err(super::inline_failure)?;
         }
     }
     for (scope, key, stored, at_us) in std::mem::take(&mut staged.responses) {

@@ -41,5 +41,6 @@ pub fn append(id: &str, expected_sequence: u64, events: u64, by: &str) -> Append
         },
         response: None,
         attachments: Vec::new(),
+        history: false,
     }
 }
