@@ -102,6 +102,26 @@ pub enum OrderSource {
         file: String,
         line: u64,
     },
+    /// `pactum import-jira`: a ticket of the replaced JIRA back office, brought
+    /// over with its history; `raw` is its description (the legacy order string)
+    /// verbatim, `file` the export's name.
+    JiraImport {
+        key: String,
+        raw: String,
+        file: String,
+    },
+}
+
+impl OrderSource {
+    /// The order's reference in the system it came from, which the queue
+    /// can be filtered by (`GET /v1/orders?reference=`): a JIRA ticket's key.
+    /// `None` for orders placed in pactum. A new source adds its arm here.
+    pub fn reference(&self) -> Option<String> {
+        match self {
+            Self::Api | Self::Legacy { .. } | Self::LegacyImport { .. } => None,
+            Self::JiraImport { key, .. } => Some(key.clone()),
+        }
+    }
 }
 
 /// Who can read a comment: everyone on the order, shifters (and auditors) only,
@@ -267,6 +287,28 @@ pub struct OrderActivated {
     pub agreements: Vec<AgreementRef>,
 }
 
+/// A status the order had in the system it was brought over from: a JIRA
+/// ticket's workflow status, mapped to pactum's by `pactum import-jira`. It is
+/// history recorded as it happened there, not a decision taken here, so it
+/// follows that workflow's rules (a ticket closed straight from open, or
+/// reopened) rather than pactum's lifecycle: readers set the order's status to
+/// `status`, whatever it was before (`docs/adr/0019`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusImported {
+    pub status: OrderStatus,
+    /// The status's name in JIRA, e.g. `Waiting for Customer`.
+    pub jira_status: String,
+    /// The name of the JIRA status it left; absent for the status the ticket
+    /// was created in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_jira_status: Option<String>,
+    /// Set when the order starts waiting for the customer: the wait stands for
+    /// this question (numbered with the order's questions), which the
+    /// customer's answer in pactum answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question_id: Option<u32>,
+}
+
 /// The service ended: its SLA was terminated or expired.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderClosed {
@@ -424,6 +466,7 @@ pub enum OrderEvent {
     HandlingClockStopped(HandlingClockStopped),
     HandlingTargetAtRisk(HandlingTargetAtRisk),
     HandlingTargetBreached(HandlingTargetBreached),
+    OrderStatusImported(OrderStatusImported),
 }
 
 impl EventPayload for OrderEvent {
@@ -455,6 +498,7 @@ impl EventPayload for OrderEvent {
             Self::HandlingClockStopped(_) => "HandlingClockStopped",
             Self::HandlingTargetAtRisk(_) => "HandlingTargetAtRisk",
             Self::HandlingTargetBreached(_) => "HandlingTargetBreached",
+            Self::OrderStatusImported(_) => "OrderStatusImported",
         }
     }
 
@@ -483,7 +527,8 @@ impl EventPayload for OrderEvent {
             | "HandlingClockResumed"
             | "HandlingClockStopped"
             | "HandlingTargetAtRisk"
-            | "HandlingTargetBreached" => Some(1),
+            | "HandlingTargetBreached"
+            | "OrderStatusImported" => Some(1),
             _ => None,
         }
     }

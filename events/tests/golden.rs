@@ -176,6 +176,12 @@ fn samples_order() -> Vec<OrderEvent> {
             within_target: false,
             cause: "order approved".into(),
         }),
+        OrderEvent::OrderStatusImported(OrderStatusImported {
+            status: OrderStatus::WaitingForCustomer,
+            jira_status: "Waiting for Customer".into(),
+            previous_jira_status: Some("In Progress".into()),
+            question_id: Some(1),
+        }),
     ]
 }
 
@@ -882,6 +888,30 @@ fn service_levels_with_days_and_usage_keep_their_shape() {
         };
         assert_eq!((days, usage), (Vec::new(), None), "{event_type}");
     }
+}
+
+#[test]
+fn jira_imported_orders_keep_their_source() {
+    // OrderSubmitted's fixture is a legacy import; this pins the JSON of the
+    // source of an order brought over from JIRA, which reporting jobs read.
+    let source = OrderSource::JiraImport {
+        key: "EGISO-42".into(),
+        raw: "SO-1-legacy : Compute/EGI Cloud compute/General purpose?Number of CPU Cores=4".into(),
+        file: "export.json".into(),
+    };
+    let golden = json!({
+        "kind": "jira_import",
+        "key": "EGISO-42",
+        "raw": "SO-1-legacy : Compute/EGI Cloud compute/General purpose?Number of CPU Cores=4",
+        "file": "export.json",
+    });
+    assert_eq!(serde_json::to_value(&source).unwrap(), golden);
+    assert_eq!(
+        serde_json::from_value::<OrderSource>(golden).unwrap(),
+        source
+    );
+    assert_eq!(source.reference().as_deref(), Some("EGISO-42"));
+    assert_eq!(OrderSource::Api.reference(), None);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `GET /v1/orders`.
 
 use jiff::Timestamp;
-use pactum_events::order::{OrderEvent, OrderStatus, Visibility};
+use pactum_events::order::{OrderEvent, OrderSource, OrderStatus, Visibility};
 
 use crate::handling::HandlingRow;
 use crate::projection::{
@@ -32,6 +32,9 @@ pub struct QueueRow {
     pub version: u64,
     /// The order's handling clocks, when it was submitted under targets.
     pub handling: Option<HandlingRow>,
+    /// Its reference in the system it came from (a JIRA ticket's key), copied
+    /// from its source ([`OrderSource::reference`]).
+    pub reference: Option<String>,
 }
 
 /// The sort value of an order without a running clock: after every deadline.
@@ -79,12 +82,17 @@ pub static TABLE: TableSpec = TableSpec {
         // The earliest running deadline ([`NO_DEADLINE`] if none), for `sort=due_at`.
         int("due_at"),
         nullable(int("next_alarm_at")),
+        nullable(text("reference")),
     ],
     // Keyset pagination runs newest/oldest first on (created_at, order_id); each
     // index puts the equality filters a queue uses in front of that keyset, so a
     // page is one index range scan whatever the store's size.
     indexes: &[
         &["created_at", "order_id"],
+        // Before the scopes' indexes: a reference names one order or a few, so
+        // a shifter's or customer's search by it reads those and checks their
+        // group or organisation (an index wins a tie by coming first).
+        &["reference", "created_at", "order_id"],
         &["group_id", "created_at", "order_id"],
         &["group_id", "status", "created_at", "order_id"],
         &["group_id", "assignee", "created_at", "order_id"],
@@ -124,7 +132,8 @@ impl Projection for OrderQueue {
     fn version(&self) -> u32 {
         // 2: negotiation, provisioning, activation and closing events.
         // 3: handling clocks.
-        3
+        // 4: imported JIRA history (`OrderStatusImported`) and the reference.
+        4
     }
 
     fn event_types(&self) -> EventTypes {
@@ -153,6 +162,7 @@ impl Projection for OrderQueue {
             "HandlingClockStopped",
             "HandlingTargetAtRisk",
             "HandlingTargetBreached",
+            "OrderStatusImported",
         ])
     }
 
@@ -185,6 +195,7 @@ impl Projection for OrderQueue {
                     waiting_since: None,
                     version: envelope.sequence,
                     handling: None,
+                    reference: OrderSource::reference(&submitted.source),
                 }));
             }
             (Some(_), OrderEvent::OrderSubmitted(_)) => {
@@ -244,6 +255,11 @@ impl Projection for OrderQueue {
             | OrderEvent::ProvisioningStepRetried(_) => {}
             OrderEvent::OrderActivated(_) => enter(&mut row, OrderStatus::Active),
             OrderEvent::OrderClosed(_) => enter(&mut row, OrderStatus::Closed),
+            OrderEvent::OrderStatusImported(imported) => {
+                enter(&mut row, imported.status);
+                row.waiting_since =
+                    (imported.status == OrderStatus::WaitingForCustomer).then_some(at);
+            }
             OrderEvent::HandlingTargetsPinned(pinned) => {
                 activity = false;
                 row.handling = Some(HandlingRow::pinned(pinned));
@@ -309,6 +325,7 @@ impl Projection for OrderQueue {
                     .and_then(HandlingRow::next_alarm_at)
                     .map(|t| t.as_microsecond()),
             ),
+            Column::opt_text(row.reference.as_deref()),
         ]
     }
 
@@ -354,6 +371,11 @@ impl Projection for OrderQueue {
             _ => return Err(bad("handling")),
         };
         // due_at and next_alarm_at follow from the clocks.
+        let reference = match it.nth(2) {
+            Some(Column::Text(reference)) => Some(reference),
+            Some(Column::Null) => None,
+            _ => return Err(bad("reference")),
+        };
         Ok(QueueRow {
             order_id: key,
             service,
@@ -370,6 +392,7 @@ impl Projection for OrderQueue {
             waiting_since,
             version,
             handling,
+            reference,
         })
     }
 }
@@ -482,6 +505,51 @@ mod tests {
         let row = fold(&events).unwrap().unwrap();
         assert_eq!(row.status, OrderStatus::Cancelled);
         assert_eq!(row.waiting_since, None);
+    }
+
+    #[test]
+    fn imported_history_sets_the_status_as_jira_had_it() {
+        let mut submitted = submitted();
+        if let OrderEvent::OrderSubmitted(s) = &mut submitted {
+            s.source = OrderSource::JiraImport {
+                key: "EGISO-7".into(),
+                raw: "x".into(),
+                file: "export.json".into(),
+            };
+        }
+        let imported = |status, question_id| {
+            OrderEvent::OrderStatusImported(OrderStatusImported {
+                status,
+                jira_status: "x".into(),
+                previous_jira_status: None,
+                question_id,
+            })
+        };
+        let events = [
+            submitted,
+            imported(OrderStatus::WaitingForCustomer, Some(1)),
+            imported(OrderStatus::Closed, None),
+            imported(OrderStatus::InReview, None),
+        ];
+        let waiting = fold(&events[..2]).unwrap().unwrap();
+        assert_eq!(waiting.status, OrderStatus::WaitingForCustomer);
+        assert_eq!(waiting.waiting_since, Some(at(2)));
+        assert_eq!(waiting.reference.as_deref(), Some("EGISO-7"));
+        // Closed straight from a wait, then reopened: what pactum would refuse.
+        let closed = fold(&events[..3]).unwrap().unwrap();
+        assert_eq!(
+            (closed.status, closed.status_since),
+            (OrderStatus::Closed, at(3))
+        );
+        assert_eq!(closed.waiting_since, None);
+        let reopened = fold(&events).unwrap().unwrap();
+        assert_eq!(reopened.status, OrderStatus::InReview);
+        assert_eq!(reopened.handling, None);
+        let columns = OrderQueue.row_to_columns(&reopened);
+        assert_eq!(
+            OrderQueue.row_from_columns("o-1".into(), columns).unwrap(),
+            reopened
+        );
     }
 
     #[test]

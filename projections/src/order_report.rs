@@ -6,7 +6,7 @@
 //! never recomputed).
 
 use jiff::Timestamp;
-use pactum_events::order::{HandlingClock, OrderEvent};
+use pactum_events::order::{HandlingClock, OrderEvent, OrderStatus};
 
 use crate::projection::{
     ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
@@ -113,7 +113,8 @@ impl Projection for OrderReport {
     }
 
     fn version(&self) -> u32 {
-        2
+        // 3: decisions in imported JIRA history (`OrderStatusImported`).
+        3
     }
 
     fn event_types(&self) -> EventTypes {
@@ -123,6 +124,7 @@ impl Projection for OrderReport {
             "OrderRejected",
             "OrderCancelled",
             "HandlingClockStopped",
+            "OrderStatusImported",
         ])
     }
 
@@ -180,6 +182,25 @@ impl Projection for OrderReport {
                     row.decided = decided(Decision::Cancelled);
                 }
             }
+            // JIRA's history may decide twice (a ticket reopened and decided
+            // again): the last decision is the order's.
+            OrderEvent::OrderStatusImported(imported) => match imported.status {
+                OrderStatus::Approved => {
+                    row.approved = true;
+                    row.decided = decided(Decision::Approved);
+                }
+                OrderStatus::Rejected => {
+                    row.rejected = true;
+                    row.decided = decided(Decision::Rejected);
+                }
+                OrderStatus::Cancelled => {
+                    row.cancelled = true;
+                    if row.decided.is_none() {
+                        row.decided = decided(Decision::Cancelled);
+                    }
+                }
+                _ => {}
+            },
             OrderEvent::HandlingClockStopped(stopped) if stopped.reached => {
                 let measured = Some(Measured {
                     seconds: stopped.elapsed_seconds,
@@ -373,6 +394,42 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(row.decision.unwrap().seconds, 4000);
+    }
+
+    #[test]
+    fn imported_decisions_count_the_last_one_as_the_order_s() {
+        let imported = |status| {
+            OrderEvent::OrderStatusImported(OrderStatusImported {
+                status,
+                jira_status: "x".into(),
+                previous_jira_status: None,
+                question_id: None,
+            })
+        };
+        // Approved, reopened, rejected: JIRA's workflow allowed it.
+        let events = [
+            submitted(),
+            imported(OrderStatus::Approved),
+            imported(OrderStatus::InReview),
+            imported(OrderStatus::Rejected),
+        ];
+        let row = fold(&events).unwrap().unwrap();
+        assert!(row.approved && row.rejected && !row.cancelled);
+        assert_eq!(
+            row.decided,
+            Some(Decided {
+                decision: Decision::Rejected,
+                at: recorded_at(4),
+            })
+        );
+        let cancelled = fold(&[submitted(), imported(OrderStatus::Cancelled)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(cancelled.decided.unwrap().decision, Decision::Cancelled);
+        let closed = fold(&[submitted(), imported(OrderStatus::Closed)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(closed.decided, None, "closed straight away: never decided");
     }
 
     #[test]

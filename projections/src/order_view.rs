@@ -44,10 +44,13 @@ pub struct OrderView {
     pub created_at: Timestamp,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
-    /// `api`, `legacy` or `legacy_import`.
+    /// `api`, `legacy`, `legacy_import` or `jira_import`.
     pub source: &'static str,
     /// The legacy order string, verbatim, for orders that came as one.
     pub legacy_order: Option<String>,
+    /// Its reference in the system it came from (a JIRA ticket's key); the
+    /// queue can be filtered by it.
+    pub reference: Option<String>,
     pub questions: Vec<QuestionView>,
     pub comments: Vec<CommentView>,
     pub decision: Option<DecisionView>,
@@ -214,6 +217,7 @@ impl OrderView {
                     OrderSource::Api => ("api", None),
                     OrderSource::Legacy { raw } => ("legacy", Some(raw.clone())),
                     OrderSource::LegacyImport { raw, .. } => ("legacy_import", Some(raw.clone())),
+                    OrderSource::JiraImport { raw, .. } => ("jira_import", Some(raw.clone())),
                 };
                 return Some(Self {
                     id: submitted.order_id.clone(),
@@ -232,6 +236,7 @@ impl OrderView {
                     updated_at: ctx.recorded_at,
                     source,
                     legacy_order,
+                    reference: submitted.source.reference(),
                     questions: Vec::new(),
                     comments: Vec::new(),
                     decision: None,
@@ -421,6 +426,42 @@ impl OrderView {
                     agreement_id: closed.agreement_id.clone(),
                     at: ctx.recorded_at,
                 });
+            }
+            // JIRA's history: the status as it was there (`docs/adr/0019`).
+            OrderEvent::OrderStatusImported(imported) => {
+                view.status = imported.status;
+                match imported.status {
+                    OrderStatus::Approved | OrderStatus::Rejected => {
+                        let approved = imported.status == OrderStatus::Approved;
+                        if !approved {
+                            view.close_open_proposals();
+                        }
+                        view.decision = Some(DecisionView {
+                            outcome: if approved { "approved" } else { "rejected" },
+                            by,
+                            at: ctx.recorded_at,
+                            note: None,
+                        });
+                    }
+                    OrderStatus::Cancelled => {
+                        view.close_open_proposals();
+                        view.cancellation = Some(CancellationView {
+                            by,
+                            at: ctx.recorded_at,
+                            reason: None,
+                        });
+                    }
+                    _ => {}
+                }
+                if let Some(question_id) = imported.question_id {
+                    view.questions.push(QuestionView {
+                        id: question_id,
+                        body: imported.jira_status.clone(),
+                        asked_by: ctx.actor.subject.clone(),
+                        asked_at: ctx.recorded_at,
+                        answer: None,
+                    });
+                }
             }
             OrderEvent::HandlingTargetsPinned(pinned) => {
                 view.clocks = Some((HandlingRow::pinned(pinned), pinned.calendar.clone()));

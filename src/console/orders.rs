@@ -107,6 +107,7 @@ async fn rows(app: &App, viewer: &Viewer, filter: &Filter) -> Result<Vec<Row>, A
         group: None,
         assignee: given(&filter.assignee),
         customer: None,
+        reference: None,
         cursor: None,
         limit: 200,
         sort: match filter.sort.as_str() {

@@ -690,8 +690,8 @@ async fn activate(
     Ok(respond(answer, None))
 }
 
-/// `GET /v1/orders?status=&service=&group=&assignee=&customer=&cursor=&limit=&sort=&min_position=`
-/// `GET /v1/orders?status=&service=&group=&assignee=&customer=` and paging.
+/// `GET /v1/orders?status=&service=&group=&assignee=&customer=&reference=&cursor=&limit=&sort=&min_position=`
+/// `GET /v1/orders?status=&service=&group=&assignee=&customer=&reference=` and paging.
 #[derive(Deserialize)]
 struct QueueParams {
     status: Option<String>,
@@ -699,6 +699,7 @@ struct QueueParams {
     group: Option<String>,
     assignee: Option<String>,
     customer: Option<String>,
+    reference: Option<String>,
 }
 
 #[utoipa::path(
@@ -706,7 +707,7 @@ struct QueueParams {
     path = "/v1/orders",
     tag = "orders",
     summary = "The order queue, as the caller may see it",
-    params(("status" = Option<String>, Query, description = "Statuses, comma-separated"), ("service" = Option<String>, Query), ("group" = Option<String>, Query), ("assignee" = Option<String>, Query), ("customer" = Option<String>, Query), ("cursor" = Option<String>, Query, description = "Where the previous page ended (its next_cursor)"), ("limit" = Option<u32>, Query, description = "At most this many items (default 50, at most 500)"), ("sort" = Option<String>, Query, description = "newest, oldest (or due_at for orders)"), ("min_position" = Option<u64>, Query, description = "Answer only once the list reflects the log up to this position (read your writes)")),
+    params(("status" = Option<String>, Query, description = "Statuses, comma-separated"), ("service" = Option<String>, Query), ("group" = Option<String>, Query), ("assignee" = Option<String>, Query), ("customer" = Option<String>, Query), ("reference" = Option<String>, Query, description = "The order's reference in the system it came from: a JIRA ticket's key"), ("cursor" = Option<String>, Query, description = "Where the previous page ended (its next_cursor)"), ("limit" = Option<u32>, Query, description = "At most this many items (default 50, at most 500)"), ("sort" = Option<String>, Query, description = "newest, oldest (or due_at for orders)"), ("min_position" = Option<u64>, Query, description = "Answer only once the list reflects the log up to this position (read your writes)")),
     responses((status = 200, description = "OK", body = serde_json::Value, content_type = "application/json"), crate::http::openapi::Problems),
     security(("bearer" = []))
 )]
@@ -741,6 +742,7 @@ async fn list(
         group: text(&params.group),
         assignee: text(&params.assignee),
         customer: text(&params.customer),
+        reference: text(&params.reference),
         cursor: paging.cursor,
         limit: paging.limit,
         sort: paging.sort,

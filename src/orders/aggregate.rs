@@ -16,6 +16,10 @@
 //! closed are final: every command on a final order is refused, and an open
 //! proposal or question closes with the order. A command that does not fit the
 //! state is refused with the current status and produces no event.
+//!
+//! A ticket brought over from JIRA (`pactum import-jira`) carries its history as
+//! `OrderStatusImported` events, folded here but never decided: they record what
+//! JIRA's workflow did. From the import on, the rules above apply to it.
 
 use std::collections::BTreeMap;
 
@@ -624,6 +628,23 @@ impl Aggregate for Order {
             }
             OrderEvent::OrderActivated(_) => set_status(self, OrderStatus::Active),
             OrderEvent::OrderClosed(_) => set_status(self, OrderStatus::Closed),
+            // History from JIRA: the status it had there, whatever this
+            // lifecycle would have allowed; a wait stands for a question the
+            // customer answers here (`docs/adr/0019`).
+            OrderEvent::OrderStatusImported(imported) => {
+                self.open_proposal = None;
+                match imported.question_id {
+                    Some(question_id) => {
+                        self.questions = self.questions.max(question_id);
+                        self.open_question = Some(question_id);
+                    }
+                    None if imported.status != OrderStatus::WaitingForCustomer => {
+                        self.open_question = None;
+                    }
+                    None => {}
+                }
+                set_status(self, imported.status);
+            }
             OrderEvent::HandlingTargetsPinned(_)
             | OrderEvent::HandlingClockStarted(_)
             | OrderEvent::HandlingClockPaused(_)

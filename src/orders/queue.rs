@@ -43,6 +43,8 @@ pub struct QueueQuery {
     pub assignee: Option<String>,
     /// The customer organisation.
     pub customer: Option<String>,
+    /// The order's reference in the system it came from (a JIRA ticket's key).
+    pub reference: Option<String>,
     pub cursor: Option<Cursor>,
     pub limit: u32,
     pub sort: Sort,
@@ -64,6 +66,9 @@ pub struct QueueItem {
     /// Set while the order waits for the customer's answer.
     pub waiting_since: Option<Timestamp>,
     pub version: u64,
+    /// Its reference in the system it came from (a JIRA ticket's key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// The earliest deadline of a running handling clock (staff only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due_at: Option<Timestamp>,
@@ -137,6 +142,9 @@ fn scans_within(scope: &policy::ListScope, query: &QueueQuery) -> Vec<Scan> {
     }
     if let Some(assignee) = &query.assignee {
         fixed.push(("assignee", assignee.clone()));
+    }
+    if let Some(reference) = &query.reference {
+        fixed.push(("reference", reference.clone()));
     }
     let statuses: Vec<Option<OrderStatus>> = if query.statuses.is_empty() {
         vec![None]
@@ -238,6 +246,7 @@ pub async fn list(
             status_since: row.status_since,
             waiting_since: row.waiting_since,
             version: row.version,
+            reference: row.reference,
             due_at: handling.as_ref().and_then(|h| h.due_at),
             handling,
         })

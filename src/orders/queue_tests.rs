@@ -59,14 +59,14 @@ async fn every_queue_filter_is_one_index_range_without_a_sort() {
     let status = |s: OrderStatus| vec![s];
     let cases: Vec<(Principal, QueueQuery, &str)> = vec![
         (principal(Role::Auditor), query(), "_i0"),
-        (shifter(&["compute"]), query(), "_i1"),
+        (shifter(&["compute"]), query(), "_i2"),
         (
             shifter(&["compute"]),
             QueueQuery {
                 statuses: status(OrderStatus::Submitted),
                 ..query()
             },
-            "_i2",
+            "_i3",
         ),
         (
             shifter(&["compute"]),
@@ -74,16 +74,16 @@ async fn every_queue_filter_is_one_index_range_without_a_sort() {
                 assignee: Some("sam".into()),
                 ..query()
             },
-            "_i3",
+            "_i4",
         ),
-        (customer(), query(), "_i4"),
+        (customer(), query(), "_i5"),
         (
             customer(),
             QueueQuery {
                 statuses: status(OrderStatus::Approved),
                 ..query()
             },
-            "_i5",
+            "_i6",
         ),
         (
             principal(Role::Admin),
@@ -91,7 +91,7 @@ async fn every_queue_filter_is_one_index_range_without_a_sort() {
                 statuses: status(OrderStatus::Rejected),
                 ..query()
             },
-            "_i6",
+            "_i7",
         ),
         (
             principal(Role::Auditor),
@@ -99,7 +99,7 @@ async fn every_queue_filter_is_one_index_range_without_a_sort() {
                 service: Some("b2safe".into()),
                 ..query()
             },
-            "_i7",
+            "_i8",
         ),
         (
             principal(Role::Auditor),
@@ -107,7 +107,7 @@ async fn every_queue_filter_is_one_index_range_without_a_sort() {
                 assignee: Some("sam".into()),
                 ..query()
             },
-            "_i8",
+            "_i9",
         ),
         (
             principal(Role::Auditor),
@@ -115,7 +115,33 @@ async fn every_queue_filter_is_one_index_range_without_a_sort() {
                 customer: Some("acme".into()),
                 ..query()
             },
-            "_i4",
+            "_i5",
+        ),
+        // A reference names one order or a few: its index wins over the
+        // caller's scope, which is then checked on those rows.
+        (
+            principal(Role::Auditor),
+            QueueQuery {
+                reference: Some("EGISO-42".into()),
+                ..query()
+            },
+            "_i1",
+        ),
+        (
+            shifter(&["compute"]),
+            QueueQuery {
+                reference: Some("EGISO-42".into()),
+                ..query()
+            },
+            "_i1",
+        ),
+        (
+            customer(),
+            QueueQuery {
+                reference: Some("EGISO-42".into()),
+                ..query()
+            },
+            "_i1",
         ),
     ];
     for (who, q, index) in cases {

@@ -149,6 +149,7 @@ pub static VIEWS: &[View] = &[
                 },
             },
             col("version", Integer, "q.version"),
+            col("reference", Text, "q.reference"),
         ],
     },
     View {
