@@ -1,5 +1,5 @@
-//! The command line: `pactum serve | migrate | token | import-legacy | replay |
-//! projections | verify | export | import | relay`.
+//! The command line: `pactum serve | migrate | token | import-legacy |
+//! import-jira | replay | projections | verify | export | import | relay`.
 //!
 //! Every command that touches storage takes `--data-dir DIR` or
 //! `--database-url URL` (also `PACTUM_DATA_DIR`, `PACTUM_DATABASE_URL`), so a
@@ -8,6 +8,7 @@
 
 mod brand;
 mod compliance;
+mod import_jira;
 mod import_legacy;
 mod log;
 mod projections;
@@ -54,6 +55,13 @@ enum Command {
     Token(token::TokenCommand),
     /// Import legacy order strings: one a line, or a CSV export.
     ImportLegacy(import_legacy::ImportArgs),
+    /// Import JIRA tickets (REST search JSON with changelog) as orders with
+    /// their history: statuses, assignees, comments, original times and people.
+    ///
+    /// Every ticket is checked first: one bad ticket stores nothing, every bad
+    /// ticket is named (key, field, reason) and the exit code is 2. A ticket
+    /// imported before is skipped, so running it again appends nothing.
+    ImportJira(import_jira::ImportJiraArgs),
     /// Brands: how an organisation's documents look.
     #[command(subcommand)]
     Brand(brand::BrandCommand),
@@ -329,6 +337,7 @@ pub async fn run() -> ExitCode {
         Command::Migrate(storage) => migrate(storage).await,
         Command::Token(command) => token::run(command).await,
         Command::ImportLegacy(args) => import_legacy::run(args).await,
+        Command::ImportJira(args) => import_jira::run(args).await,
         Command::Brand(command) => brand::run(command).await,
         Command::Replay(args) => projections::replay(args).await,
         Command::Projections(command) => projections::run(command).await,
