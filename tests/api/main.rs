@@ -20,6 +20,7 @@ mod feed;
 mod group_commit;
 mod idempotency;
 mod intake;
+mod jira;
 mod limits;
 mod notifications;
 mod openapi;
