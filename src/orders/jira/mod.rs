@@ -201,6 +201,26 @@ impl<'m> People<'m> {
                 people.learn(user);
             }
         }
+        // A user a changelog names by key or accountId only (an assignee who
+        // never wrote or reported anything) is known by that name.
+        let named = issues
+            .iter()
+            .flat_map(|issue| issue.changelog.iter().flat_map(|c| &c.histories))
+            .flat_map(|history| &history.items)
+            .filter(|item| item.field.eq_ignore_ascii_case("assignee"))
+            .flat_map(|item| [&item.from, &item.to])
+            .flatten();
+        for name in named {
+            let name = name.trim();
+            if !name.is_empty() && !people.by_alias.contains_key(name) {
+                people
+                    .persons
+                    .push((name.to_owned(), vec![name.to_owned()]));
+                people
+                    .by_alias
+                    .insert(name.to_owned(), people.persons.len() - 1);
+            }
+        }
         people
     }
 
@@ -248,12 +268,8 @@ impl<'m> People<'m> {
     /// its display name.
     fn named(&self, name: Option<&str>, display: Option<&str>) -> Result<Option<Person>, String> {
         if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
-            return self
-                .by_alias
-                .get(name)
-                .copied()
-                .map(Some)
-                .ok_or_else(|| format!("user {name:?} appears nowhere else in the export"));
+            // Every name of a changelog's assignee is known (`People::of`).
+            return Ok(self.by_alias.get(name).copied());
         }
         match display.map(str::trim).filter(|d| !d.is_empty()) {
             None => Ok(None),
@@ -495,44 +511,39 @@ impl Ticket<'_> {
             events: submitted,
         }];
 
-        // The ticket as it was created: its first status and assignee.
-        let status_changes = || {
-            issue
-                .changelog
+        // The ticket as it was created: its first status and assignee are
+        // those its first changes of them left (or those it has, if none).
+        let first_change = |name: &str| {
+            happenings
                 .iter()
-                .flat_map(|c| &c.histories)
-                .flat_map(|h| &h.items)
-                .filter(|i| i.field.eq_ignore_ascii_case("status"))
+                .find_map(|(_, happening)| match happening {
+                    Happening::Changed(n, change) => change
+                        .items
+                        .iter()
+                        .enumerate()
+                        .find(|(_, item)| item.field.eq_ignore_ascii_case(name))
+                        .map(|(i, item)| (format!("changelog.histories[{n}].items[{i}]"), item)),
+                    Happening::Commented(..) => None,
+                })
         };
-        let (first_status, first_status_field) = match status_changes().next() {
-            Some(item) => (
+        let (first_status, first_status_field) = match first_change("status") {
+            Some((field, item)) => (
                 item.from_string.clone().unwrap_or_default(),
-                "changelog: the first status change's fromString",
+                format!("{field}.fromString"),
             ),
-            None => (fields.status.name.clone(), "fields.status.name"),
+            None => (fields.status.name.clone(), "fields.status.name".to_owned()),
         };
         let mut first = Vec::new();
-        match self.status(first_status_field, &first_status) {
+        match self.status(&first_status_field, &first_status) {
             Err(e) => errors.push(e),
             Ok(OrderStatus::Submitted) => {}
             Ok(status) => first.push(history.enter(status, &first_status, None)),
         }
-        let first_assignee = match issue
-            .changelog
-            .iter()
-            .flat_map(|c| &c.histories)
-            .flat_map(|h| &h.items)
-            .find(|i| i.field.eq_ignore_ascii_case("assignee"))
-        {
-            Some(item) => self
+        let first_assignee = match first_change("assignee") {
+            Some((field, item)) => self
                 .people
                 .named(item.from.as_deref(), item.from_string.as_deref())
-                .map_err(|m| {
-                    errors.push(FieldError::new(
-                        "changelog: the first assignee change's from",
-                        m,
-                    ))
-                })
+                .map_err(|m| errors.push(FieldError::new(format!("{field}.from"), m)))
                 .ok()
                 .flatten(),
             None => fields.assignee.as_ref().and_then(|u| self.people.user(u)),

@@ -456,3 +456,42 @@ fn every_bad_ticket_is_named_with_its_field() {
     .unwrap_err();
     assert_eq!(errors[0].field, "organisation", "{errors:?}");
 }
+
+#[test]
+fn a_changelog_is_read_in_time_order_and_its_users_by_their_keys() {
+    // Listed newest first; the first assignee appears nowhere but here.
+    let mut t = ticket("EGISO-15", "Approved");
+    t["changelog"]["histories"] = json!([
+        change(
+            "3",
+            "sam",
+            "2019-12-04T11:00:00.000+0100",
+            json!([status("In Progress", "Approved")])
+        ),
+        change(
+            "2",
+            "sam",
+            "2019-12-03T11:00:00.000+0100",
+            json!([
+                {"field": "assignee", "from": "JIRAUSER10999", "fromString": "Former Colleague", "to": "JIRAUSER3", "toString": "SAM"},
+            ])
+        ),
+        change(
+            "1",
+            "sam",
+            "2019-12-02T11:00:00.000+0100",
+            json!([status("Open", "In Progress")])
+        ),
+    ]);
+    let log = log(&prepare_one(t));
+    let assignees: Vec<&str> = log
+        .iter()
+        .filter_map(|(_, _, _, e)| match e {
+            OrderEvent::OrderAssigned(a) => Some(a.assignee.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(assignees, ["JIRAUSER10999", "sam"]);
+    assert!(log.windows(2).all(|w| w[0].1 <= w[1].1));
+    assert_eq!(view(&log).status, OrderStatus::Approved);
+}
