@@ -110,6 +110,13 @@ pub enum OrderSource {
         raw: String,
         file: String,
     },
+    /// A project item of the EOSC Marketplace, taken by pactum as its order
+    /// management system (`oms_id`): `src/eosc/`, `docs/adr/0020`.
+    Eosc {
+        oms_id: String,
+        project_id: u64,
+        project_item_id: u64,
+    },
 }
 
 impl OrderSource {
@@ -120,6 +127,11 @@ impl OrderSource {
         match self {
             Self::Api | Self::Legacy { .. } | Self::LegacyImport { .. } => None,
             Self::JiraImport { key, .. } => Some(key.clone()),
+            Self::Eosc {
+                project_id,
+                project_item_id,
+                ..
+            } => Some(format!("eosc:{project_id}/{project_item_id}")),
         }
     }
 }

@@ -44,7 +44,8 @@ pub struct OrderView {
     pub created_at: Timestamp,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
-    /// `api`, `legacy`, `legacy_import` or `jira_import`.
+    /// `api`, `legacy`, `legacy_import`, `jira_import` or `eosc` (a project
+    /// item of the EOSC Marketplace).
     pub source: &'static str,
     /// The legacy order string, verbatim, for orders that came as one.
     pub legacy_order: Option<String>,
@@ -218,6 +219,7 @@ impl OrderView {
                     OrderSource::Legacy { raw } => ("legacy", Some(raw.clone())),
                     OrderSource::LegacyImport { raw, .. } => ("legacy_import", Some(raw.clone())),
                     OrderSource::JiraImport { raw, .. } => ("jira_import", Some(raw.clone())),
+                    OrderSource::Eosc { .. } => ("eosc", None),
                 };
                 return Some(Self {
                     id: submitted.order_id.clone(),
