@@ -14,6 +14,7 @@ pub mod clock;
 pub mod compliance;
 pub mod console;
 pub mod documents;
+pub mod eosc;
 pub mod execute;
 pub mod handling;
 pub mod http;

@@ -38,6 +38,10 @@ pub struct Metrics {
     pub relay_position: Gauge,
     pub relay_published: Counter,
     pub relay_duplicates: Counter,
+    pub eosc_orders: Counter,
+    pub eosc_pushes: Counter,
+    pub eosc_push_failures: Counter,
+    pub eosc_pushes_pending: Gauge,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -107,6 +111,30 @@ impl Metrics {
             "Events the relay re-published that NATS reported as duplicates",
             relay_duplicates.clone(),
         );
+        let eosc_orders = Counter::default();
+        registry.register(
+            "eosc_orders",
+            "EOSC Marketplace project items this process took as orders",
+            eosc_orders.clone(),
+        );
+        let eosc_pushes = Counter::default();
+        registry.register(
+            "eosc_pushes",
+            "Statuses and messages this process delivered to the EOSC Marketplace",
+            eosc_pushes.clone(),
+        );
+        let eosc_push_failures = Counter::default();
+        registry.register(
+            "eosc_push_failures",
+            "Attempts to deliver a status or message to the EOSC Marketplace that failed (each is retried with backoff)",
+            eosc_push_failures.clone(),
+        );
+        let eosc_pushes_pending = Gauge::default();
+        registry.register(
+            "eosc_pushes_pending",
+            "Statuses and messages waiting to be delivered to the EOSC Marketplace",
+            eosc_pushes_pending.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -119,6 +147,10 @@ impl Metrics {
             relay_position,
             relay_published,
             relay_duplicates,
+            eosc_orders,
+            eosc_pushes,
+            eosc_push_failures,
+            eosc_pushes_pending,
         }
     }
 
