@@ -33,6 +33,9 @@ pub struct App {
     pub health: Health,
     /// Sign-in with an OpenID provider, if configured (`serve --oidc-issuer`).
     pub signin: Option<crate::signin::Signin>,
+    /// The EOSC Marketplace adapter, if this server runs it (`serve
+    /// --eosc-url`): its trigger and its status.
+    pub eosc: Option<crate::eosc::EoscHandle>,
 }
 
 /// Faults that make a process unfit to serve, for readiness.
@@ -114,6 +117,7 @@ impl App {
             shutdown: CancellationToken::new(),
             health: Health::default(),
             signin: None,
+            eosc: None,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Building and running the server: open the store, bind the listener (port 0
 //! works, for tests), start the background work (projections, agreement expiry,
-//! handling clocks, mail delivery, and the NATS relay when configured), serve
-//! until told to stop, then drain the writer.
+//! handling clocks, mail delivery, and the NATS relay and the EOSC Marketplace
+//! adapter when configured), serve until told to stop, then drain the writer.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +53,9 @@ pub struct ServeConfig {
     pub signin: Option<crate::signin::OidcConfig>,
     /// Pull ARGO's A/R figures this often (`--argo-url` and friends).
     pub argo: Option<(crate::compliance::service::ArgoSource, std::time::Duration)>,
+    /// Act as an order management system of the EOSC Marketplace
+    /// (`--eosc-url`, `--eosc-oms-id` and friends).
+    pub eosc: Option<crate::eosc::EoscConfig>,
 }
 
 /// Who keeps the read models a server reads.
@@ -86,6 +89,8 @@ pub enum StartError {
     },
     #[error("cannot set up sign-in: {0}")]
     Signin(crate::signin::OidcError),
+    #[error("cannot start the EOSC Marketplace adapter: {0}")]
+    Eosc(crate::eosc::sync::SyncError),
 }
 
 pub struct Server {
@@ -138,6 +143,25 @@ impl Server {
                 Arc::clone(&app.clock),
                 source,
                 every,
+                app.shutdown.child_token(),
+            )));
+        }
+        if let Some(eosc) = config.eosc.clone() {
+            let handle = crate::eosc::EoscHandle::new(&eosc);
+            let poll_every = eosc.poll_every;
+            let sync = crate::eosc::sync::Sync::open(
+                app.store.clone(),
+                app.catalogues.clone(),
+                Arc::clone(&app.clock),
+                eosc,
+                handle.clone(),
+            )
+            .await
+            .map_err(StartError::Eosc)?;
+            app.eosc = Some(handle);
+            projectors.push(tokio::spawn(crate::eosc::sync::run(
+                sync,
+                poll_every,
                 app.shutdown.child_token(),
             )));
         }

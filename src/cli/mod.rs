@@ -1,5 +1,5 @@
 //! The command line: `pactum serve | migrate | token | import-legacy |
-//! import-jira | replay | projections | verify | export | import | relay`.
+//! import-jira | replay | projections | verify | export | import | relay | eosc`.
 //!
 //! Every command that touches storage takes `--data-dir DIR` or
 //! `--database-url URL` (also `PACTUM_DATA_DIR`, `PACTUM_DATABASE_URL`), so a
@@ -8,6 +8,7 @@
 
 mod brand;
 mod compliance;
+mod eosc;
 mod import_jira;
 mod import_legacy;
 mod log;
@@ -109,6 +110,9 @@ enum Command {
     /// Reporting views for dashboards: a read-only role, a snapshot file.
     #[command(subcommand)]
     Reporting(reporting::ReportingCommand),
+    /// The EOSC Marketplace: pactum as one of its order management systems.
+    #[command(subcommand)]
+    Eosc(eosc::EoscCommand),
 }
 
 /// Where the store is.
@@ -201,6 +205,10 @@ struct ServeArgs {
     /// How often to pull from ARGO (seconds).
     #[arg(long, env = "PACTUM_ARGO_EVERY", default_value_t = 3600)]
     argo_every: u64,
+    /// Act as an order management system of the EOSC Marketplace (with
+    /// --eosc-oms-id and PACTUM_EOSC_TOKEN).
+    #[command(flatten)]
+    eosc: eosc::EoscArgs,
 }
 
 /// Sign-in with an OpenID provider (EGI Check-in or any OpenID Connect one).
@@ -347,6 +355,7 @@ pub async fn run() -> ExitCode {
         Command::Worker(args) => worker::run(args).await,
         Command::Relay(args) => relay::run(args).await,
         Command::Reporting(command) => reporting::run(command).await,
+        Command::Eosc(command) => eosc::run(command).await,
         Command::Monitoring(command) => compliance::run(command).await,
         Command::Accounting(command) => compliance::run_accounting(command).await,
     };
@@ -393,6 +402,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         }
     };
     let config = ServeConfig {
+        eosc: args.eosc.config()?,
         signin: args.signin.config()?,
         mail,
         streams: StreamLimits {

@@ -229,6 +229,38 @@ async fn save(
     }
 }
 
+/// The EOSC Marketplace adapter as admins see it: whom it talks to, how its
+/// last pass went, and every push waiting, the failing ones with their error.
+pub struct EoscSection {
+    pub url: String,
+    pub oms_id: String,
+    pub last_pass: String,
+    pub last_error: Option<String>,
+    pub linked: usize,
+    pub unmapped: usize,
+    pub pending: Vec<crate::eosc::PendingPush>,
+}
+
+impl EoscSection {
+    fn of(handle: &crate::eosc::EoscHandle) -> Self {
+        let status = handle.status();
+        Self {
+            url: handle.url().to_owned(),
+            oms_id: handle.oms_id().to_owned(),
+            last_pass: status.last_pass.map(when).unwrap_or_else(|| "not yet".into()),
+            last_error: status.last_error,
+            linked: status.linked,
+            unmapped: status.unmapped,
+            pending: status.pending,
+        }
+    }
+
+    /// Pushes that failed at least once.
+    pub fn failing(&self) -> usize {
+        self.pending.iter().filter(|p| p.attempts > 0).count()
+    }
+}
+
 pub struct TokenRow {
     pub id: String,
     pub subject: String,
@@ -262,6 +294,8 @@ struct AdminPage {
     entries: Vec<Entry>,
     issued: Option<(String, String)>,
     error: Option<String>,
+    /// `None`: this server runs no EOSC Marketplace adapter.
+    eosc: Option<EoscSection>,
 }
 
 async fn page(
@@ -363,6 +397,7 @@ async fn page(
             entries,
             issued,
             error,
+            eosc: app.eosc.as_ref().map(EoscSection::of),
         },
     );
     // A page that may show a secret is never kept.

@@ -17,6 +17,7 @@ pub mod events;
 pub mod extract;
 pub mod handling;
 pub mod health;
+pub mod integrations;
 pub mod me;
 pub mod members;
 pub mod openapi;
@@ -59,6 +60,7 @@ pub fn api(streams: events::StreamLimits) -> (Router<App>, utoipa::openapi::Open
         .merge(tokens::router())
         .merge(members::router())
         .merge(compliance::router())
+        .merge(integrations::router())
         .split_for_parts()
 }
 

@@ -367,28 +367,37 @@ fn error(status: StatusCode, text: impl Into<String>) -> Response {
     (status, Json(json!({"error": text.into()}))).into_response()
 }
 
+/// An answer refusing a call, before it is one.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
+}
+
 /// Checks the token and the OMS; records the call.
 fn admit(
     market: &mut Market,
     headers: &HeaderMap,
     oms_id: &str,
     call: String,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     let token = headers.get("x-user-token").and_then(|v| v.to_str().ok());
     let refused = if token != Some(market.token.as_str()) {
-        Some(error(
+        Some(Refusal(
             StatusCode::UNAUTHORIZED,
-            "You need to sign in or sign up before continuing.",
+            "You need to sign in or sign up before continuing.".into(),
         ))
     } else if oms_id != market.oms_id {
-        Some(error(
+        Some(Refusal(
             StatusCode::FORBIDDEN,
-            "You are not authorized to perform this action.",
+            "You are not authorized to perform this action.".into(),
         ))
     } else {
         None
     };
-    let status = refused.as_ref().map_or(200, |r| r.status().as_u16());
+    let status = refused.as_ref().map_or(200, |r| r.0.as_u16());
     market.calls.push(format!("{call} → {status}"));
     refused.map_or(Ok(()), Err)
 }
@@ -408,11 +417,11 @@ fn failing(market: &mut Market) -> Option<Response> {
     ))
 }
 
-fn unsigned(query: &BTreeMap<String, String>, name: &str) -> Result<Option<u64>, Response> {
+fn unsigned(query: &BTreeMap<String, String>, name: &str) -> Result<Option<u64>, Refusal> {
     match query.get(name) {
         None => Ok(None),
         Some(text) => text.parse().map(Some).map_err(|_| {
-            error(
+            Refusal(
                 StatusCode::BAD_REQUEST,
                 format!("{name}: {text:?} is not an integer"),
             )
@@ -437,7 +446,7 @@ async fn events(
     let mut market = lock(&state);
     let call = format!("GET /events?{}", rendered(&query));
     if let Err(refused) = admit(&mut market, &headers, &oms_id, call) {
-        return refused;
+        return refused.into_response();
     }
     let Some(text) = query.get("from_timestamp") else {
         return error(StatusCode::BAD_REQUEST, "from_timestamp is required");
@@ -453,7 +462,7 @@ async fn events(
     };
     let limit = match unsigned(&query, "limit") {
         Ok(limit) => limit.unwrap_or(100) as usize,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let from = if std::mem::take(&mut market.repeat_events) {
         Timestamp::UNIX_EPOCH
@@ -483,7 +492,7 @@ async fn project(
     let mut market = lock(&state);
     let call = format!("GET /projects/{project_id}");
     if let Err(refused) = admit(&mut market, &headers, &oms_id, call) {
-        return refused;
+        return refused.into_response();
     }
     match project_id
         .parse::<u64>()
@@ -507,7 +516,7 @@ async fn item(
     let mut market = lock(&state);
     let call = format!("GET /projects/{project_id}/project_items/{item_id}");
     if let Err(refused) = admit(&mut market, &headers, &oms_id, call) {
-        return refused;
+        return refused.into_response();
     }
     let found = ids(&project_id, &item_id).and_then(|(pid, iid)| {
         let item = market.projects.get(&pid)?.items.get(&iid)?;
@@ -553,7 +562,7 @@ async fn update_item(
     let mut market = lock(&state);
     let call = format!("PATCH /projects/{project_id}/project_items/{item_id}");
     if let Err(refused) = admit(&mut market, &headers, &oms_id, call) {
-        return refused;
+        return refused.into_response();
     }
     let Some((pid, iid)) = ids(&project_id, &item_id).filter(|(pid, iid)| {
         market
@@ -630,7 +639,7 @@ async fn messages(
     let mut market = lock(&state);
     let call = format!("GET /messages?{}", rendered(&query));
     if let Err(refused) = admit(&mut market, &headers, &oms_id, call) {
-        return refused;
+        return refused.into_response();
     }
     let read = |name| unsigned(&query, name);
     let (project_id, item_id, from_id, limit) = match (
@@ -641,7 +650,9 @@ async fn messages(
     ) {
         (Ok(Some(p)), Ok(i), Ok(f), Ok(l)) => (p, i, f.unwrap_or(0), l.unwrap_or(20) as usize),
         (Ok(None), ..) => return error(StatusCode::BAD_REQUEST, "project_id is required"),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return e,
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
+            return e.into_response();
+        }
     };
     let Some(project) = market.projects.get(&project_id) else {
         return error(StatusCode::NOT_FOUND, "Project not found");
@@ -735,7 +746,7 @@ async fn create_message(
 ) -> Response {
     let mut market = lock(&state);
     if let Err(refused) = admit(&mut market, &headers, &oms_id, "POST /messages".into()) {
-        return refused;
+        return refused.into_response();
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body must be a JSON object");

@@ -58,6 +58,8 @@ pub struct Options {
     pub signin: Option<pactum::signin::OidcConfig>,
     /// Pull ARGO's figures on a schedule (`serve --argo-url`).
     pub argo: Option<(pactum::compliance::service::ArgoSource, std::time::Duration)>,
+    /// Act as an OMS of the EOSC Marketplace (`serve --eosc-url`).
+    pub eosc: Option<pactum::eosc::EoscConfig>,
 }
 
 /// A server running in-process; dereferences to its [`Http`] client.
@@ -87,6 +89,7 @@ pub async fn spawn(storage: StorageLocation, options: Options) -> TestApp {
         listen: options.listen.unwrap_or_else(|| "127.0.0.1:0".into()),
         signin: options.signin,
         argo: options.argo,
+        eosc: options.eosc,
         storage,
         clock: options.clock,
         hooks: options.hooks,
