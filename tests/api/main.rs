@@ -15,6 +15,7 @@ mod clocks;
 mod compliance;
 mod console;
 mod defects;
+mod eosc;
 mod errors;
 mod feed;
 mod group_commit;
