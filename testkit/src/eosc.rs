@@ -75,6 +75,8 @@ struct Market {
     next_message: u64,
     /// Calls that change something (PATCH, POST) to answer 500 to.
     fail_next: usize,
+    /// The same, for the calls about one project item.
+    fail_item: BTreeMap<(u64, u64), usize>,
     /// The next events call answers the whole feed from its start.
     repeat_events: bool,
     /// Every call of the API, as `METHOD path?query → status`.
@@ -335,6 +337,13 @@ impl Marketplace {
         self.market().fail_next = n;
     }
 
+    /// The next `n` calls that change something about one item answer 500.
+    pub fn fail_item(&self, project_id: u64, project_item_id: u64, n: usize) {
+        self.market()
+            .fail_item
+            .insert((project_id, project_item_id), n);
+    }
+
     /// The next events call answers the feed from its start again, whatever
     /// it asks for: a page seen before, repeated.
     pub fn repeat_events(&self) {
@@ -403,11 +412,15 @@ fn admit(
 }
 
 /// A change the test made fail: 500, nothing changed.
-fn failing(market: &mut Market) -> Option<Response> {
-    if market.fail_next == 0 {
+fn failing(market: &mut Market, item: Option<(u64, u64)>) -> Option<Response> {
+    let for_item = item.and_then(|item| market.fail_item.get_mut(&item).filter(|n| **n > 0));
+    if let Some(remaining) = for_item {
+        *remaining -= 1;
+    } else if market.fail_next > 0 {
+        market.fail_next -= 1;
+    } else {
         return None;
     }
-    market.fail_next -= 1;
     if let Some(last) = market.calls.last_mut() {
         last.push_str(" (failed on purpose: 500)");
     }
@@ -599,7 +612,7 @@ async fn update_item(
         Some(Value::Object(secrets)) => Some(secrets.clone()),
         Some(_) => return error(StatusCode::BAD_REQUEST, "user_secrets: must be an object"),
     };
-    if let Some(failed) = failing(&mut market) {
+    if let Some(failed) = failing(&mut market, Some((pid, iid))) {
         return failed;
     }
     let item = market
@@ -761,7 +774,7 @@ async fn create_message(
     if item_id.is_some_and(|iid| !project.items.contains_key(&iid)) {
         return error(StatusCode::NOT_FOUND, "Project item not found");
     }
-    if let Some(failed) = failing(&mut market) {
+    if let Some(failed) = failing(&mut market, item_id.map(|iid| (project_id, iid))) {
         return failed;
     }
     let message = market.add_message(project_id, item_id, author, content, scope);

@@ -358,6 +358,36 @@ async fn an_item_that_maps_to_no_service_is_answered_internally_and_left_alone()
     app.stop().await;
 }
 
+/// The admin console's page as `token`'s holder sees it.
+async fn admin_page(app: &TestApp, token: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = browser.get(app.url("/login")).send().await.unwrap();
+    let csrf = crate::signin::csrf_of(&form.text().await.unwrap());
+    let signed_in = browser
+        .post(app.url("/login/token"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", token),
+            ("return_to", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    browser
+        .get(app.url("/ui/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The value of an unlabelled metric in Prometheus text.
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
@@ -394,28 +424,7 @@ async fn a_failing_push_is_retried_shown_and_lands_once() {
     assert_eq!(metric(&metrics, "pactum_eosc_pushes_pending"), 1.0);
 
     // The admin console lists it, with the Marketplace's error.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = browser.get(app.url("/login")).send().await.unwrap();
-    let csrf = crate::signin::csrf_of(&form.text().await.unwrap());
-    let signed_in = browser
-        .post(app.url("/login/token"))
-        .form(&[("csrf", csrf.as_str()), ("token", &ada), ("return_to", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let page = browser
-        .get(app.url("/ui/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin_page(&app, &ada).await;
     assert!(
         page.contains("<h2 id=\"eosc\">EOSC Marketplace</h2>"),
         "{page}"
@@ -681,4 +690,157 @@ async fn the_stand_in_speaks_the_ordering_api() {
     assert_eq!(page["messages"].as_array().unwrap().len(), 1);
     assert_eq!(page["messages"][0]["id"], 2);
     assert_eq!(page["messages"][0]["content"], "m1");
+}
+
+#[tokio::test]
+async fn a_marketplace_that_refuses_the_token_is_named_in_the_console() {
+    let market = Marketplace::start(OMS, TOKEN).await;
+    let mut config = config(&market);
+    config.token = pactum::eosc::Secret("a-revoked-token".into());
+    let app = spawn_app_with(Options {
+        eosc: Some(config),
+        ..Options::default()
+    })
+    .await;
+    let ada = app.role("ada", "admin").await;
+    let page = eventually("the console names the refusal", async || {
+        let page = admin_page(&app, &ada).await;
+        page.contains("refused the OMS token (401").then_some(page)
+    })
+    .await;
+    assert!(page.contains("PACTUM_EOSC_TOKEN"), "{page}");
+    app.stop().await;
+}
+
+// The binary runs while this test waits for it: the stand-in answers it from
+// another thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_posted_but_not_recorded_is_not_posted_again() {
+    let market = Marketplace::start(OMS, TOKEN).await;
+    let project = acme_project(&market);
+    let item = cloud_item(&market, project, "General purpose");
+    let dir = TempDir::new().unwrap();
+    let sync = || {
+        let output = pactum(
+            &[
+                "eosc",
+                "sync",
+                "--eosc-url",
+                &market.url,
+                "--eosc-oms-id",
+                OMS,
+                "--eosc-token",
+                TOKEN,
+                "--eosc-author-email",
+                "oms@egi.example.org",
+            ],
+            dir.path(),
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        stderr(&output)
+    };
+    sync();
+    let app = spawn_app_at(dir.path()).await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    let id = orders(&app, &sam).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(app
+        .command(&id, "questions", &sam, json!({"body": "Which VO?"}))
+        .await);
+    app.stop().await;
+    // pactum posted the question and stopped before recording it: the
+    // Marketplace has it, pactum's log does not.
+    let posted = reqwest::Client::new()
+        .post(format!("{}/api/v1/oms/{OMS}/messages", market.url))
+        .header("X-User-Token", TOKEN)
+        .json(&json!({"project_id": project, "project_item_id": item,
+            "author": {"email": "oms@egi.example.org", "name": "sam (pactum)", "role": "mediator"},
+            "content": "Which VO?", "scope": "public"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::CREATED);
+    let report = sync();
+    assert!(report.contains("2 push(es) delivered"), "{report}");
+    assert_eq!(
+        messages(&market, project, item),
+        [(
+            "mediator".to_owned(),
+            "public".to_owned(),
+            "Which VO?".to_owned()
+        )]
+    );
+    assert_eq!(market.status(project, item), "waiting_for_response");
+    // And the adopted message is pactum's: read back, it is not imported.
+    let again = sync();
+    assert!(again.contains("0 message(s) imported"), "{again}");
+}
+
+#[tokio::test]
+async fn a_restart_behind_a_failing_push_re_reads_the_log_and_repeats_nothing() {
+    let market = Marketplace::start(OMS, TOKEN).await;
+    let project = acme_project(&market);
+    let stuck = cloud_item(&market, project, "General purpose");
+    let moving = cloud_item(&market, project, "General purpose");
+    // The first item's pushes fail: following the log cannot be recorded past
+    // its first event, while the second item's pushes land.
+    market.fail_item(project, stuck, usize::MAX);
+    let dir = TempDir::new().unwrap();
+    let app = serve(dir.path(), config(&market)).await;
+    let sam = app.shifter("sam", &["compute"]).await;
+    status_reaches(&market, project, moving, "registered").await;
+    let reference = format!("reference=eosc:{project}/{moving}");
+    let id = eventually("the second item's order", async || {
+        let (_, page) = app.queue(&sam, &reference).await;
+        Some(page["orders"][0]["id"].as_str()?.to_owned())
+    })
+    .await;
+    ok(app
+        .command(&id, "assign", &sam, json!({"assignee": "sam"}))
+        .await);
+    ok(app
+        .command(
+            &id,
+            "comments",
+            &sam,
+            json!({"body": "On it.", "visibility": "public"}),
+        )
+        .await);
+    status_reaches(&market, project, moving, "in_progress").await;
+    eventually("the comment is posted", async || {
+        (messages(&market, project, moving).len() == 1).then_some(())
+    })
+    .await;
+
+    // A restart reads the log again from before the first item's event, past
+    // the second item's events, whose pushes are recorded: none repeats.
+    app.stop().await;
+    let app = serve(dir.path(), config(&market)).await;
+    let polls = |market: &Marketplace| {
+        market
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("GET /events"))
+            .count()
+    };
+    let seen = polls(&market);
+    eventually("a few passes", async || {
+        (polls(&market) >= seen + 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        statuses(&market, project, moving),
+        ["created", "registered", "in_progress"]
+    );
+    assert_eq!(messages(&market, project, moving).len(), 1);
+    assert_eq!(statuses(&market, project, stuck), ["created"]);
+
+    // The first item's Marketplace recovers: its push lands, once.
+    market.fail_item(project, stuck, 0);
+    status_reaches(&market, project, stuck, "registered").await;
+    assert_eq!(statuses(&market, project, stuck), ["created", "registered"]);
+    assert_eq!(orders(&app, &sam).await.len(), 2);
+    app.stop().await;
 }
