@@ -308,6 +308,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_maps_to_services_of_the_catalogue() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("# eosc.toml\n")
+            .expect("the example in README.md");
+        let example = &readme[start..];
+        let example = &example[..example.find("```").unwrap()];
+        let mapping = Mapping::parse(example).unwrap();
+        let catalogue = catalogue();
+        for service in mapping.offers.values() {
+            assert!(catalogue.live_service(service).is_some(), "{service}");
+        }
+        assert_eq!(mapping.organization("Cyfronet AGH"), "cyfronet");
+    }
+
+    #[test]
     fn the_fingerprint_follows_the_text() {
         assert_eq!(
             Mapping::none().fingerprint(),

@@ -251,6 +251,24 @@ async fn an_item_ordered_in_the_marketplace_is_approved_in_pactum_and_ready_ther
     ok(app.command(&id, "activate", &sam, json!({})).await);
     status_reaches(&market, project, item, "ready").await;
 
+    // With no question open, the customer's word is a public comment.
+    market.post_user_message(project, item, "Thanks, it works.");
+    let thanked = eventually("the thanks reach the order", async || {
+        let order = order(&app, &id, &sam).await;
+        (order["comments"].as_array()?.len() == 2).then_some(order)
+    })
+    .await;
+    let thanks = &thanked["comments"][1];
+    assert_eq!(
+        (&thanks["body"], &thanks["visibility"], &thanks["author"]),
+        (
+            &json!("Thanks, it works."),
+            &json!("public"),
+            &json!("alice@egi.eu")
+        ),
+        "{thanks}"
+    );
+
     // Everything once: one order, each status change once, each message once.
     // Let the sync run a few more passes (the trigger reads the feed again).
     for _ in 0..3 {
@@ -292,15 +310,20 @@ async fn an_item_ordered_in_the_marketplace_is_approved_in_pactum_and_ready_ther
                 "public".to_owned(),
                 "Your order is approved: two VMs on CESNET".to_owned()
             ),
+            (
+                "user".to_owned(),
+                "public".to_owned(),
+                "Thanks, it works.".to_owned()
+            ),
         ]
     );
     let active = order(&app, &id, &sam).await;
     assert_eq!(active["status"], "active");
-    // The customer's message was taken once, as the answer, not as a comment
-    // too; the only comment is the internal one.
+    // The customer's answer was taken once, as the answer, not as a comment
+    // too; the comments are the internal one and the thanks.
     assert_eq!(active["questions"].as_array().unwrap().len(), 1);
     let comments = active["comments"].as_array().unwrap();
-    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments.len(), 2, "{comments:?}");
     assert_eq!(comments[0]["visibility"], "internal");
     let messages_by_pactum = market
         .messages(project, item)
