@@ -164,20 +164,24 @@ impl Sync {
         Ok(())
     }
 
-    pub fn handle(&self) -> &EoscHandle {
-        &self.handle
-    }
-
     /// One pass: the feed, then the log, then the pushes that are due.
     pub async fn pass(&mut self) -> Result<PassReport, SyncError> {
+        let (result, report) = self.turn(true).await;
+        result.map(|()| report)
+    }
+
+    /// A pass, with the feed read or not; the status published either way.
+    async fn turn(&mut self, pull: bool) -> (Result<(), SyncError>, PassReport) {
         let mut report = PassReport::default();
         let result = async {
-            self.pull(&mut report).await?;
+            if pull {
+                self.pull(&mut report).await?;
+            }
             self.push_due(&mut report).await
         }
         .await;
         self.finish(&result, &mut report);
-        result.map(|()| report)
+        (result, report)
     }
 
     /// Follows the log and pushes what is due, without reading the feed.
@@ -187,7 +191,7 @@ impl Sync {
         self.record_followed(report.pushed > 0).await
     }
 
-    fn finish(&mut self, result: &Result<(), SyncError>, report: &mut PassReport) {
+    fn finish(&self, result: &Result<(), SyncError>, report: &mut PassReport) {
         report.pending = self.queues.values().map(VecDeque::len).sum();
         let error = result.as_ref().err().map(ToString::to_string);
         let now = self.clock.now();
@@ -905,25 +909,19 @@ pub async fn run(mut sync: Sync, poll_every: Duration, cancel: CancellationToken
     let mut last_error: Option<String> = None;
     loop {
         head.borrow_and_update();
-        let mut report = PassReport::default();
-        let result = if pull {
-            pull = false;
+        if pull {
             next_poll = Instant::now() + poll_every;
-            let result = async {
-                sync.pull(&mut report).await?;
-                sync.push_due(&mut report).await
-            }
-            .await;
-            sync.finish(&result, &mut report);
-            result
-        } else {
-            let result = sync.push_due(&mut report).await;
-            sync.finish(&result, &mut report);
-            result
-        };
+        }
+        let (result, report) = sync.turn(std::mem::take(&mut pull)).await;
         match result {
             Ok(()) => {
-                if report != PassReport::default() {
+                // Re-reading the feed's last second is no news.
+                let quiet = PassReport {
+                    feed_events: report.feed_events,
+                    pending: report.pending,
+                    ..PassReport::default()
+                };
+                if report != quiet {
                     tracing::info!(?report, "EOSC sync");
                 }
                 last_error = None;
