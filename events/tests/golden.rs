@@ -691,6 +691,24 @@ fn samples_eosc() -> Vec<pactum_events::eosc::EoscEvent> {
 }
 
 #[test]
+fn eosc_orders_keep_their_source() {
+    // OrderSubmitted's fixture is a legacy import; this pins the JSON of the
+    // source of an order taken from the EOSC Marketplace, and its reference.
+    let source = OrderSource::Eosc {
+        oms_id: "7".into(),
+        project_id: 12,
+        project_item_id: 1,
+    };
+    let golden = json!({"kind": "eosc", "oms_id": "7", "project_id": 12, "project_item_id": 1});
+    assert_eq!(serde_json::to_value(&source).unwrap(), golden);
+    assert_eq!(
+        serde_json::from_value::<OrderSource>(golden).unwrap(),
+        source
+    );
+    assert_eq!(source.reference().as_deref(), Some("eosc:12/1"));
+}
+
+#[test]
 fn eosc_events_match_their_fixtures() {
     check(samples_eosc());
 }
@@ -956,8 +974,9 @@ fn every_fixture_file_still_decodes() {
                 "endpoint" => EndpointEvent::decode(event_type, version, payload).map(|_| ()),
                 "compliance" => ComplianceEvent::decode(event_type, version, payload).map(|_| ()),
                 "accounting" => AccountingEvent::decode(event_type, version, payload).map(|_| ()),
-                "eosc" => pactum_events::eosc::EoscEvent::decode(event_type, version, payload)
-                    .map(|_| ()),
+                "eosc" => {
+                    pactum_events::eosc::EoscEvent::decode(event_type, version, payload).map(|_| ())
+                }
                 other => panic!("fixture folder for unknown aggregate {other}"),
             };
             result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
