@@ -247,7 +247,10 @@ impl EoscSection {
         Self {
             url: handle.url().to_owned(),
             oms_id: handle.oms_id().to_owned(),
-            last_pass: status.last_pass.map(when).unwrap_or_else(|| "not yet".into()),
+            last_pass: status
+                .last_pass
+                .map(when)
+                .unwrap_or_else(|| "not yet".into()),
             last_error: status.last_error,
             linked: status.linked,
             unmapped: status.unmapped,
