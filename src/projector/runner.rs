@@ -226,6 +226,8 @@ pub struct Runner<P: Projection> {
     stored: u64,
     hooks: Hooks,
     batch: u32,
+    /// See [`Runner::defer_quiet_checkpoints`].
+    defer_quiet: bool,
 }
 
 impl<P: Projection> Runner<P> {
@@ -242,6 +244,7 @@ impl<P: Projection> Runner<P> {
             generation,
             hooks,
             batch: BATCH,
+            defer_quiet: false,
         }
     }
 
@@ -288,12 +291,9 @@ impl<P: Projection> Runner<P> {
         let (upto, events) =
             source::next_batch(&self.store, &self.projection, after, u64::from(self.batch)).await?;
         if upto <= after {
-            if self.stored < after {
+            if self.stored < after && !self.defer_quiet {
                 // The log is quiet: write down where empty batches moved to.
-                return match self.apply(Vec::new(), after).await? {
-                    Step::Applied { .. } => Ok(Step::CaughtUp),
-                    other => Ok(other),
-                };
+                return self.write_checkpoint().await;
             }
             return Ok(Step::CaughtUp);
         }
@@ -365,6 +365,31 @@ impl<P: Projection> Runner<P> {
                 Ok(Step::Moved { checkpoint })
             }
             Err(error) => self.error(error),
+        }
+    }
+
+    /// Whether empty batches moved the checkpoint beyond the stored one.
+    pub fn unwritten(&self) -> bool {
+        self.stored < self.generation.checkpoint
+    }
+
+    /// Leaves the checkpoint that empty batches moved unwritten when the log is
+    /// quiet, for the caller to write with [`Self::write_checkpoint`] once the
+    /// log has stayed quiet a while (the supervisor: a commit every few
+    /// milliseconds would otherwise cost a write of each read model's
+    /// checkpoint after each one).
+    pub fn defer_quiet_checkpoints(&mut self) {
+        self.defer_quiet = true;
+    }
+
+    /// Writes the checkpoint empty batches moved (if they did).
+    pub async fn write_checkpoint(&mut self) -> Result<Step, ProjectorError> {
+        if !self.unwritten() {
+            return Ok(Step::CaughtUp);
+        }
+        match self.apply(Vec::new(), self.generation.checkpoint).await? {
+            Step::Applied { .. } => Ok(Step::CaughtUp),
+            other => Ok(other),
         }
     }
 

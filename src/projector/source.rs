@@ -166,6 +166,13 @@ pub async fn next_batch<P: Projection>(
 ) -> Result<(u64, Events<P>), ProjectorError> {
     /// The most positions read on the caller's thread.
     const ON_THIS_THREAD: u64 = 256;
+    // What this process appended since `after` holds none of the projection's
+    // events: nothing to read (a read model of rare events, after a commit).
+    if let EventTypes::Only(types) = projection.event_types()
+        && let Some(upto) = store.types().none_of_after(types, after, batch)
+    {
+        return Ok((upto, Vec::new()));
+    }
     let newest: Vec<i64> = store.read_rows(HEAD, &[], |row| row.get(0)).await?;
     let upto = (newest.first().copied().unwrap_or(0) as u64).min(after + batch);
     if upto <= after {

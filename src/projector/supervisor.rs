@@ -21,6 +21,10 @@ use crate::store::EventStore;
 /// Appends by other processes (CLI imports, token minting) do not wake the
 /// in-process notification; this slow tick picks them up.
 const CROSS_PROCESS_TICK: Duration = Duration::from_secs(2);
+/// How long the log stays quiet before a read model writes a checkpoint that
+/// batches without its events moved (`pactum projections status`, a restart
+/// and servers whose read models a worker keeps read it).
+const QUIET: Duration = Duration::from_millis(250);
 
 pub struct Supervisor<P: Projection> {
     pub projection: Arc<P>,
@@ -160,6 +164,7 @@ impl<P: Projection> Supervisor<P> {
             generation,
             self.hooks.clone(),
         );
+        runner.defer_quiet_checkpoints();
         let mut head = self.store.subscribe();
         loop {
             head.borrow_and_update();
@@ -169,14 +174,29 @@ impl<P: Projection> Supervisor<P> {
                 }
                 Step::Retired => return Ok(()),
                 Step::CaughtUp => {
+                    // A checkpoint that empty batches moved is written once the
+                    // log stays quiet for a moment, not after every commit.
+                    let unwritten = runner.unwritten();
+                    let wait = if unwritten { QUIET } else { CROSS_PROCESS_TICK };
                     tokio::select! {
                         changed = head.changed() => {
                             if changed.is_err() {
                                 return Ok(());
                             }
                         }
-                        () = tokio::time::sleep(CROSS_PROCESS_TICK) => {}
-                        () = self.cancel.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(wait) => {
+                            if unwritten && runner.write_checkpoint().await? == Step::Retired {
+                                return Ok(());
+                            }
+                        }
+                        () = self.cancel.cancelled() => {
+                            // Stopping: leave the checkpoint where it got to (a
+                            // writer already closed refuses, which is no loss).
+                            if unwritten && let Err(error) = runner.write_checkpoint().await {
+                                tracing::debug!(%error, "checkpoint left unwritten at stop");
+                            }
+                            return Ok(());
+                        }
                     }
                 }
             }

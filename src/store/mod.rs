@@ -28,6 +28,7 @@ mod rows;
 mod stage;
 pub mod transfer;
 mod turns;
+pub mod types;
 pub mod verify;
 mod writer;
 
@@ -288,6 +289,8 @@ struct Inner {
     sqlite_file: Option<std::path::PathBuf>,
     /// Short reads on the caller's thread, on SQLite.
     direct: Option<direct::DirectReader>,
+    /// Which event types the writer appended lately, and where.
+    types: Arc<types::TypeIndex>,
 }
 
 const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -362,14 +365,18 @@ impl EventStore {
             _ => None,
         };
         let cache = Arc::new(cache::AggregateCache::new());
+        let types = Arc::new(types::TypeIndex::default());
         tokio::spawn(writer::run(
             conn,
             writer_url,
             dialect,
             jobs_rx,
-            head_tx,
             inline.clone(),
-            Arc::clone(&cache),
+            writer::Shared {
+                head: head_tx,
+                cache: Arc::clone(&cache),
+                types: Arc::clone(&types),
+            },
         ));
         Ok(Self {
             inner: Arc::new(Inner {
@@ -382,6 +389,7 @@ impl EventStore {
                 turns: turns::AggregateTurns::default(),
                 sqlite_file: location.sqlite_file(),
                 direct,
+                types,
             }),
         })
     }
@@ -644,6 +652,12 @@ impl EventStore {
     /// Which database this is.
     pub fn dialect(&self) -> Dialect {
         self.inner.dialect
+    }
+
+    /// What this process's writer appended lately, by event type: a reader of
+    /// some types asks it before reading the log ([`types::TypeIndex::none_of_after`]).
+    pub fn types(&self) -> &types::TypeIndex {
+        &self.inner.types
     }
 
     /// The database file, on SQLite: for bulk readers with a connection of their

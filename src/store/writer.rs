@@ -32,6 +32,7 @@ use crate::metrics::METRICS;
 use super::cache::AggregateCache;
 use super::rows;
 use super::stage::{self, AggregateKey, Batch, Head, Staged};
+use super::types::TypeIndex;
 use super::{
     AppendError, AppendOutcome, AppendRequest, Db, DbConnection, Dialect, InlineProjection,
 };
@@ -93,6 +94,15 @@ struct Known {
     position: Option<u64>,
     /// Heads of the aggregates the writer appended to or read, as of `position`.
     heads: HashMap<AggregateKey, Head>,
+    /// The event types it appended lately, for the store's readers.
+    types: Arc<TypeIndex>,
+}
+
+/// What the writer keeps for the store's readers.
+pub(super) struct Shared {
+    pub(super) head: Arc<watch::Sender<u64>>,
+    pub(super) cache: Arc<AggregateCache>,
+    pub(super) types: Arc<TypeIndex>,
 }
 
 pub(super) async fn run(
@@ -100,15 +110,16 @@ pub(super) async fn run(
     url: String,
     dialect: Dialect,
     mut messages: mpsc::Receiver<Message>,
-    head: Arc<watch::Sender<u64>>,
     inline: Vec<Arc<dyn InlineProjection>>,
-    cache: Arc<AggregateCache>,
+    shared: Shared,
 ) {
+    let Shared { head, cache, types } = shared;
     let mut closing = None;
     let mut conn = Some(conn);
     let mut known = Known {
         position: None,
         heads: HashMap::new(),
+        types: Arc::clone(&types),
     };
     while closing.is_none() {
         let Some(first) = messages.recv().await else {
@@ -168,6 +179,18 @@ pub(super) async fn run(
                     cache.committed(committed.expected_sequence, &committed.events);
                     appended += committed.events.len();
                     newest = newest.max(committed.events.last().map(|e| e.position));
+                }
+                // Before the head moves, so whoever it wakes finds them.
+                if known.position.is_some() {
+                    let mut events: Vec<&RecordedEvent> = done
+                        .iter()
+                        .flat_map(|d| &d.appended)
+                        .flat_map(|c| &c.events)
+                        .collect();
+                    events.sort_unstable_by_key(|e| e.position);
+                    types.committed(events.into_iter());
+                } else {
+                    types.forget();
                 }
                 METRICS.events_appended.inc_by(appended as u64);
                 METRICS.append_batches.inc();
@@ -265,6 +288,7 @@ async fn commit_batch(
         known.heads.clear();
         cache.clear();
         forget(inline);
+        known.types.restart_at(head);
     }
     let first = head + 1;
     let mut batch = Batch::starting_at(first);
