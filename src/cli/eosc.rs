@@ -45,8 +45,8 @@ pub struct EoscArgs {
     #[arg(long, env = "PACTUM_EOSC_MAPPING")]
     pub eosc_mapping: Option<PathBuf>,
     /// How often to read the Marketplace's events when its trigger does not
-    /// call (`60s`, `5m`...).
-    #[arg(long, env = "PACTUM_EOSC_POLL", default_value = "60s", value_parser = parse_duration)]
+    /// call (`10s`, `5m`...).
+    #[arg(long, env = "PACTUM_EOSC_POLL", default_value = "10s", value_parser = parse_duration)]
     pub eosc_poll: Duration,
     /// The user the Marketplace's trigger calls authenticate as (HTTP Basic on
     /// POST /v1/integrations/eosc/trigger); with the password, the trigger is served.

@@ -275,10 +275,17 @@ impl Client {
             return Err(bad("must not carry a query or fragment"));
         }
         let mut base = root;
-        base.path_segments_mut()
-            .map_err(|()| bad("cannot be a base"))?
-            .pop_if_empty()
-            .extend(["api", "v1", "oms", oms_id, ""]);
+        // The root, or the API's own base (`…/api/v1`) given by mistake.
+        let given_api = base.path().trim_end_matches('/').ends_with("/api/v1");
+        let mut segments = base
+            .path_segments_mut()
+            .map_err(|()| bad("cannot be a base"))?;
+        segments.pop_if_empty();
+        if !given_api {
+            segments.extend(["api", "v1"]);
+        }
+        segments.extend(["oms", oms_id, ""]);
+        drop(segments);
         let mut token = HeaderValue::from_str(token).map_err(|_| ClientError::BadToken)?;
         token.set_sensitive(true);
         Ok(Self {
@@ -475,6 +482,13 @@ mod tests {
             client.base.join("events").unwrap().as_str(),
             "http://127.0.0.1:9/market/api/v1/oms/7/events"
         );
+        for url in [
+            "https://mp.example.org/api/v1",
+            "https://mp.example.org/api/v1/",
+        ] {
+            let client = Client::new(url, "7", "t").unwrap();
+            assert_eq!(client.base.as_str(), "https://mp.example.org/api/v1/oms/7/");
+        }
         assert!(Client::new("ftp://x", "7", "t").is_err());
         assert!(Client::new("not a url", "7", "t").is_err());
         assert!(matches!(

@@ -44,7 +44,7 @@ pub use mapping::Mapping;
 
 /// How long the Marketplace is left alone between polls of its events feed
 /// when nothing wakes the sync (`--eosc-poll`).
-pub const DEFAULT_POLL: Duration = Duration::from_secs(60);
+pub const DEFAULT_POLL: Duration = Duration::from_secs(10);
 
 /// The first wait before a failed push is tried again; it doubles up to
 /// [`RETRY_MAX`].
