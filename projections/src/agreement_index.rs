@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use pactum_events::agreement::AgreementEvent;
 
 use crate::projection::{
-    ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+    ApplyError, Column, ColumnKind, Envelope, EventTypes, Projection, TableSpec, column,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,14 +28,6 @@ pub struct AgreementRow {
     pub end: String,
     pub issued_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-const fn column(name: &'static str, kind: ColumnKind, nullable: bool) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        kind,
-        nullable,
-    }
 }
 
 pub static TABLE: TableSpec = TableSpec {

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use pactum_events::order::{HandlingClock, OrderEvent, OrderStatus};
 
 use crate::projection::{
-    ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+    ApplyError, Column, ColumnKind, Envelope, EventTypes, Projection, TableSpec, column,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,14 +67,6 @@ pub struct Decided {
 pub struct Measured {
     pub seconds: i64,
     pub within_target: bool,
-}
-
-const fn column(name: &'static str, kind: ColumnKind, nullable: bool) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        kind,
-        nullable,
-    }
 }
 
 pub static TABLE: TableSpec = TableSpec {

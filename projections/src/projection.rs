@@ -44,6 +44,15 @@ pub struct ColumnSpec {
     pub nullable: bool,
 }
 
+/// A column of a [`TableSpec`], for the tables' `static` declarations.
+pub const fn column(name: &'static str, kind: ColumnKind, nullable: bool) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        nullable,
+    }
+}
+
 /// A projection's table: a text primary key, its other columns (in the order of
 /// [`Projection::row_to_columns`]) and the indexes its queries need.
 #[derive(Clone, Copy, Debug)]

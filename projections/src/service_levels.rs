@@ -13,7 +13,7 @@ use pactum_events::monitoring::{
 };
 
 use crate::projection::{
-    ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+    ApplyError, Column, ColumnKind, Envelope, EventTypes, Projection, TableSpec, column,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -38,14 +38,6 @@ pub struct ServiceLevelRow {
     pub measured_at: Timestamp,
     /// When the last event changed it.
     pub updated_at: Timestamp,
-}
-
-const fn column(name: &'static str, kind: ColumnKind, nullable: bool) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        kind,
-        nullable,
-    }
 }
 
 pub static TABLE: TableSpec = TableSpec {

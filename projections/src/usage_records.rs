@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use pactum_events::monitoring::{AccountingEvent, UsageRecord};
 
 use crate::projection::{
-    ApplyError, Column, ColumnKind, ColumnSpec, Envelope, EventTypes, Projection, TableSpec,
+    ApplyError, Column, ColumnKind, Envelope, EventTypes, Projection, TableSpec, column,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,14 +23,6 @@ pub struct SiteUsageRow {
     pub records: Vec<UsageRecord>,
     /// When the last records arrived.
     pub updated_at: Timestamp,
-}
-
-const fn column(name: &'static str, kind: ColumnKind, nullable: bool) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        kind,
-        nullable,
-    }
 }
 
 pub static TABLE: TableSpec = TableSpec {

@@ -118,6 +118,14 @@ const fn json(
 
 use Kind::{Boolean, Date, Integer, Real, Text, Timestamp};
 
+/// The measured months with their agreements, which three views read.
+macro_rules! months {
+    () => {
+        "{service_levels} s JOIN {agreements} a ON a.agreement_id = s.agreement_id"
+    };
+}
+const MONTHS: &str = months!();
+
 /// Every reporting view.
 pub static VIEWS: &[View] = &[
     View {
@@ -249,8 +257,8 @@ pub static VIEWS: &[View] = &[
     View {
         name: "service_levels_monthly",
         reads: &["service_levels", "agreements"],
-        from_sqlite: "{service_levels} s JOIN {agreements} a ON a.agreement_id = s.agreement_id",
-        from_postgres: "{service_levels} s JOIN {agreements} a ON a.agreement_id = s.agreement_id",
+        from_sqlite: MONTHS,
+        from_postgres: MONTHS,
         filter: None,
         org: Some("a.org"),
         columns: &[
@@ -276,10 +284,11 @@ pub static VIEWS: &[View] = &[
     View {
         name: "service_levels_daily",
         reads: &["service_levels", "agreements"],
-        from_sqlite: "{service_levels} s JOIN {agreements} a ON a.agreement_id = s.agreement_id, \
-             json_each(s.days) d",
-        from_postgres: "{service_levels} s JOIN {agreements} a ON a.agreement_id = s.agreement_id \
-             CROSS JOIN LATERAL jsonb_array_elements(CAST(s.days AS jsonb)) AS d(value)",
+        from_sqlite: concat!(months!(), ", json_each(s.days) d"),
+        from_postgres: concat!(
+            months!(),
+            " CROSS JOIN LATERAL jsonb_array_elements(CAST(s.days AS jsonb)) AS d(value)"
+        ),
         filter: None,
         org: Some("a.org"),
         columns: &[
@@ -300,8 +309,8 @@ pub static VIEWS: &[View] = &[
     View {
         name: "usage_monthly",
         reads: &["service_levels", "agreements"],
-        from_sqlite: "{service_levels} s JOIN {agreements} a ON a.agreement_id = s.agreement_id",
-        from_postgres: "{service_levels} s JOIN {agreements} a ON a.agreement_id = s.agreement_id",
+        from_sqlite: MONTHS,
+        from_postgres: MONTHS,
         filter: Some("s.used_core_hours IS NOT NULL"),
         org: Some("a.org"),
         columns: &[

@@ -142,6 +142,20 @@ async fn every_view_has_exactly_the_columns_docs_reporting_md_states() {
     app.stop().await;
 }
 
+/// Waits until the order queue and the order report reflect the whole log.
+async fn caught_up(app: &TestApp) {
+    let head = app.head();
+    for handle in [
+        &app.app.projections.order_queue,
+        &app.app.projections.order_report,
+    ] {
+        handle
+            .wait_for(head, std::time::Duration::from_secs(30))
+            .await
+            .expect("the read models caught up");
+    }
+}
+
 /// A customer of `org` submits an order that `sam` approves; returns its id.
 async fn approved_order(app: &TestApp, customer: &str, sam: &str) -> String {
     let id = app.submit(customer).await;
@@ -158,19 +172,7 @@ async fn the_views_show_the_read_models_rows() {
     let sam = app.shifter("sam", &["compute"]).await;
     let approved = approved_order(&app, &alice, &sam).await;
     let waiting = app.submit(&alice).await;
-    let head = app.head();
-    app.app
-        .projections
-        .order_report
-        .wait_for(head, std::time::Duration::from_secs(10))
-        .await
-        .expect("the report caught up");
-    app.app
-        .projections
-        .order_queue
-        .wait_for(head, std::time::Duration::from_secs(10))
-        .await
-        .expect("the queue caught up");
+    caught_up(&app).await;
     let mut conn = raw_connection(dir.path()).await;
     let orders: Vec<(String, String, String)> = sqlx::query_as(&format!(
         "SELECT order_id, org, status FROM {} ORDER BY created_at",
@@ -234,19 +236,7 @@ async fn a_query_running_in_a_loop_never_errors_while_replay_swaps_every_generat
     let app = spawn_app_at(dir.path()).await;
     let alice = app.customer("alice", "acme").await;
     app.submit_many(&alice, 300).await;
-    let head = app.head();
-    app.app
-        .projections
-        .order_queue
-        .wait_for(head, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
-    app.app
-        .projections
-        .order_report
-        .wait_for(head, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
+    caught_up(&app).await;
     app.stop().await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -320,13 +310,7 @@ async fn snapshot_writes_a_read_only_copy_of_the_views() {
     let app = spawn_app_at(dir.path()).await;
     let alice = app.customer("alice", "acme").await;
     app.submit_many(&alice, 3).await;
-    let head = app.head();
-    app.app
-        .projections
-        .order_queue
-        .wait_for(head, std::time::Duration::from_secs(10))
-        .await
-        .unwrap();
+    caught_up(&app).await;
     app.stop().await;
     let out = TempDir::new().unwrap();
     let file = out.path().join("reporting.db");
@@ -425,13 +409,7 @@ async fn a_reporting_role_reads_the_views_and_nothing_else() {
     let app = spawn_app_at(dir.path()).await;
     let alice = app.customer("alice", "acme").await;
     app.submit_many(&alice, 2).await;
-    let head = app.head();
-    app.app
-        .projections
-        .order_queue
-        .wait_for(head, std::time::Duration::from_secs(10))
-        .await
-        .unwrap();
+    caught_up(&app).await;
     let role = unique_role("grafana");
     let out = pactum(&["reporting", "grant", "--role", &role], dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
@@ -517,16 +495,7 @@ async fn an_organisation_scoped_role_sees_only_its_organisations_rows() {
     approved_order(&app, &alice, &sam).await;
     app.submit(&alice).await;
     approved_order(&app, &mallory, &sam).await;
-    let head = app.head();
-    for handle in [
-        &app.app.projections.order_queue,
-        &app.app.projections.order_report,
-    ] {
-        handle
-            .wait_for(head, std::time::Duration::from_secs(10))
-            .await
-            .unwrap();
-    }
+    caught_up(&app).await;
     let acme = unique_role("acme_reports");
     let everyone = unique_role("all_reports");
     for args in [
@@ -616,13 +585,7 @@ async fn the_example_queries_of_the_docs_run_and_count_decisions() {
         .command(&rejected, "reject", &sam, json!({"reason": "no capacity"}))
         .await;
     assert!(status.is_success(), "{body}");
-    let head = app.head();
-    app.app
-        .projections
-        .order_report
-        .wait_for(head, std::time::Duration::from_secs(10))
-        .await
-        .unwrap();
+    caught_up(&app).await;
     let queries = example_queries();
     assert!(queries.len() >= 2, "{queries:?}");
     let mut conn = raw_connection(dir.path()).await;
