@@ -21,7 +21,11 @@
 //!
 //! Labels and paths match ignoring case and runs of whitespace. An
 //! organisation without an entry becomes its name in lower case, with
-//! anything but letters, digits, `.`, `_` and `-` as `-`.
+//! anything but letters, digits, `.`, `_` and `-` as `-` — unless the file
+//! says `only_listed_organizations = true` (before the tables): the
+//! Marketplace's organisation is what its user typed, so a store whose
+//! organisations must not take orders from strangers lists the ones it knows
+//! and an item of any other stays unmapped (answered with an internal message).
 
 use std::collections::BTreeMap;
 
@@ -46,6 +50,8 @@ pub struct Mapping {
     properties: BTreeMap<String, String>,
     /// Organisation name as the Marketplace has it (normalised) → org id.
     organizations: BTreeMap<String, String>,
+    /// Only the organisations of `organizations` take orders.
+    only_listed: bool,
     /// SHA-256 (hex) of the file's text; of the empty text without a file.
     fingerprint: String,
 }
@@ -53,6 +59,8 @@ pub struct Mapping {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
+    #[serde(default)]
+    only_listed_organizations: bool,
     #[serde(default)]
     offers: BTreeMap<String, String>,
     #[serde(default)]
@@ -101,6 +109,7 @@ impl Mapping {
             offers: normalised(file.offers),
             properties: normalised(file.properties),
             organizations: normalised(file.organizations),
+            only_listed: file.only_listed_organizations,
             fingerprint: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }
@@ -257,6 +266,12 @@ fn customer(mapping: &Mapping, project: &Project) -> Result<Customer, String> {
         .attribute("user_group_name")
         .or_else(|| project.attribute("organization"))
         .ok_or("the project names no organization (attributes organization or user_group_name)")?;
+    if mapping.only_listed && !mapping.organizations.contains_key(&normalize_label(name)) {
+        return Err(format!(
+            "the project's organisation \"{name}\" is not one the mapping file lists under \
+             [organizations] (only_listed_organizations)"
+        ));
+    }
     let org = mapping.organization(name);
     validation::identifier("org", &org).map_err(|_| {
         format!("the project's organisation \"{name}\" makes no organisation id; add it under [organizations] in the mapping file")
@@ -415,6 +430,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(grouped.customer.org, "vo.alpha.eu");
+
+        // A store that takes orders only for the organisations it lists.
+        let strict = Mapping::parse(
+            "only_listed_organizations = true\n[organizations]\n\"ACME\" = \"acme\"\n",
+        )
+        .unwrap();
+        let mapped = |org: &str, id: &str| {
+            map(
+                &catalogue,
+                &strict,
+                "7",
+                &project(json!({"organization": org})),
+                &item("General purpose", seed_properties()),
+                id.into(),
+                now(),
+            )
+        };
+        assert_eq!(mapped("acme", "o3").unwrap().customer.org, "acme");
+        let refused = mapped("Globex", "o4").unwrap_err();
+        assert!(
+            refused
+                .iter()
+                .any(|p| p.contains("Globex") && p.contains("only_listed")),
+            "{refused:?}"
+        );
     }
 
     #[test]
