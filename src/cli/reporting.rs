@@ -30,9 +30,9 @@ pub struct GrantArgs {
     /// See only this organisation's rows (repeat for several).
     #[arg(long = "org", value_name = "ORG")]
     orgs: Vec<String>,
-    /// The name of an environment variable holding the role's password; without
-    /// it, a new role has none (trust or peer authentication) and an existing
-    /// one keeps its own.
+    /// The name of an environment variable holding the role's password
+    /// (default: `PACTUM_REPORTING_PASSWORD`, if set); without one, a new role
+    /// has none (trust or peer authentication) and an existing one keeps its own.
     #[arg(long, value_name = "VAR")]
     password_env: Option<String>,
     #[command(flatten)]
@@ -74,7 +74,7 @@ async fn grant(args: GrantArgs) -> Result<ExitCode, String> {
             std::env::var(var)
                 .map_err(|_| format!("--password-env {var}: the variable is not set"))?,
         ),
-        None => None,
+        None => std::env::var("PACTUM_REPORTING_PASSWORD").ok(),
     };
     let store = args.storage.open_existing_log().await?;
     let result = reporting::grant(&store, &args.role, &args.orgs, password).await;

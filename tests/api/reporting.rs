@@ -382,6 +382,15 @@ async fn grant_refuses_bad_role_names_and_the_embedded_store() {
     }
 }
 
+/// Whether `role` has a password (read as the cluster's superuser).
+async fn has_password(owner: &mut DbConnection, role: &str) -> bool {
+    sqlx::query_scalar("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = $1")
+        .bind(role)
+        .fetch_one(owner)
+        .await
+        .unwrap()
+}
+
 /// The store's database URL with `role` as the user (the test cluster trusts
 /// loopback connections).
 fn url_as(dir: &Path, role: &str) -> String {
@@ -468,14 +477,24 @@ async fn a_reporting_role_reads_the_views_and_nothing_else() {
         );
     }
 
-    // Granting again updates the role (and still reads).
-    let again = pactum(&["reporting", "grant", "--role", &role], dir.path());
+    // Granting again updates the role (and still reads); a password comes
+    // from the environment, quotes and all.
+    assert!(!has_password(&mut owner, &role).await);
+    let again = binary()
+        .command()
+        .args(["reporting", "grant", "--role", &role])
+        .args(crate::backend::storage_args(dir.path()))
+        .env("PACTUM_REPORTING_PASSWORD", "it's s3cret")
+        .output()
+        .unwrap();
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stdout(&again).contains("updated role"),
         "{}",
         stdout(&again)
     );
+    assert!(has_password(&mut owner, &role).await);
+    assert!(!stdout(&again).contains("s3cret") && !stderr(&again).contains("s3cret"));
     reader.close().await.unwrap();
     owner.close().await.unwrap();
     app.stop().await;
