@@ -164,14 +164,8 @@ impl Projection for AgreementIndex {
         columns: Vec<Column>,
     ) -> Result<AgreementRow, ApplyError> {
         let bad = || ApplyError(format!("agreements row {key}: unexpected columns"));
-        let text = |c: &Column| match c {
-            Column::Text(v) => Ok(v.clone()),
-            _ => Err(bad()),
-        };
-        let int = |c: &Column| match c {
-            Column::Int(v) => Ok(*v),
-            _ => Err(bad()),
-        };
+        let text = |c: &Column| c.as_text().map(str::to_owned).ok_or_else(bad);
+        let int = |c: &Column| c.as_int().ok_or_else(bad);
         let time = |c: &Column| Timestamp::from_microsecond(int(c)?).map_err(|_| bad());
         let [
             kind,

@@ -236,14 +236,8 @@ impl Projection for OrderReport {
 
     fn row_from_columns(&self, key: String, columns: Vec<Column>) -> Result<ReportRow, ApplyError> {
         let bad = || ApplyError(format!("order_report row {key}: unexpected columns"));
-        let text = |c: &Column| match c {
-            Column::Text(v) => Ok(v.clone()),
-            _ => Err(bad()),
-        };
-        let int = |c: &Column| match c {
-            Column::Int(v) => Ok(*v),
-            _ => Err(bad()),
-        };
+        let text = |c: &Column| c.as_text().map(str::to_owned).ok_or_else(bad);
+        let int = |c: &Column| c.as_int().ok_or_else(bad);
         let timestamp = |c: &Column| Timestamp::from_microsecond(int(c)?).map_err(|_| bad());
         let measured =
             |seconds: &Column, within: &Column| -> Result<Option<Measured>, ApplyError> {

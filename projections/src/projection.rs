@@ -29,6 +29,22 @@ impl Column {
     pub fn opt_int(value: Option<i64>) -> Self {
         value.map_or(Self::Null, Self::Int)
     }
+
+    /// The text, if this is text (for `row_from_columns`).
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one (for `row_from_columns`).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Self::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

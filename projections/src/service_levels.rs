@@ -191,14 +191,8 @@ impl Projection for ServiceLevels {
         columns: Vec<Column>,
     ) -> Result<ServiceLevelRow, ApplyError> {
         let bad = || ApplyError(format!("service_levels row {key}: unexpected columns"));
-        let text = |c: &Column| match c {
-            Column::Text(v) => Ok(v.clone()),
-            _ => Err(bad()),
-        };
-        let int = |c: &Column| match c {
-            Column::Int(v) => Ok(*v),
-            _ => Err(bad()),
-        };
+        let text = |c: &Column| c.as_text().map(str::to_owned).ok_or_else(bad);
+        let int = |c: &Column| c.as_int().ok_or_else(bad);
         let number = |c: &Column| text(c)?.parse::<f64>().map_err(|_| bad());
         let opt_number = |c: &Column| match c {
             Column::Null => Ok(None),

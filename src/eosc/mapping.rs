@@ -35,11 +35,8 @@ use sha2::{Digest, Sha256};
 
 use super::client::{Project, ProjectItem};
 use crate::catalogue::{Catalogue, normalize_label, params};
-use crate::orders::commands::NewOrder;
+use crate::orders::commands::{NewOrder, TITLE_MAX};
 use crate::validation;
-
-/// Longest order title.
-const TITLE_MAX: usize = 200;
 
 /// The mapping file, as read (and its fingerprint).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

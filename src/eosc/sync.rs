@@ -28,7 +28,7 @@ use crate::execute::{self, CommandMeta};
 use crate::handling;
 use crate::metrics::METRICS;
 use crate::orders::aggregate::Order;
-use crate::orders::commands::{NewOrder, OrderAction};
+use crate::orders::commands::{COMMENT_MAX, NewOrder, OrderAction};
 use crate::orders::errors::OrderError;
 use crate::orders::service::{self, ServiceError};
 use crate::runner::{CommandRequest, Ran, Source};
@@ -46,8 +46,6 @@ const LOG_BATCH: u32 = 500;
 /// Following the log records its position after pushes, or after this many
 /// positions without any, so a restart re-reads a bounded stretch.
 const FOLLOW_EVERY: u64 = 10_000;
-/// The longest comment a customer's message becomes (as `POST .../comments`).
-const BODY_MAX: usize = 20_000;
 /// How long the loop lets the log settle before following it.
 const SETTLE: Duration = Duration::from_millis(50);
 
@@ -576,7 +574,7 @@ impl Sync {
             OrderEvent::OrderSubmitted(OrderSubmitted { customer, .. }) => Some(customer.clone()),
             _ => None,
         });
-        let body = validation::text("content", content, BODY_MAX).ok();
+        let body = validation::text("content", content, COMMENT_MAX).ok();
         let status = loaded.aggregate.status();
         let record = |imported_as: &str| {
             LedgerCommand::ImportMessage(EoscMessageImported {

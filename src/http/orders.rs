@@ -22,16 +22,14 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Caller, CommandInput, Path, Query, given, parse_instant, parse_json};
 use crate::http::paging::ListRequest;
 use crate::http::response::{etag, listed, respond};
-use crate::orders::commands::OrderAction;
+use crate::orders::commands::{COMMENT_MAX, OrderAction, TITLE_MAX};
 use crate::orders::queue::{self, QueueQuery};
 use crate::orders::service::{self, Submission};
 use crate::runner::Effect;
 use crate::validation::{self, FieldError};
 use utoipa::ToSchema;
 
-const TITLE_MAX: usize = 200;
 const NOTE_MAX: usize = 4_000;
-const BODY_MAX: usize = 20_000;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -269,7 +267,7 @@ async fn comment(
 ) -> Result<Response, ApiError> {
     let body: CommentBody = input.json()?;
     let action = OrderAction::Comment {
-        body: text("body", &body.body, BODY_MAX)?,
+        body: text("body", &body.body, COMMENT_MAX)?,
         visibility: body.visibility,
         provider: body.provider,
     };
@@ -301,7 +299,7 @@ async fn ask(
 ) -> Result<Response, ApiError> {
     let body: TextBody = input.json()?;
     let action = OrderAction::AskQuestion {
-        body: text("body", &body.body, BODY_MAX)?,
+        body: text("body", &body.body, COMMENT_MAX)?,
     };
     run(&app, &id, &input, action).await
 }
@@ -323,7 +321,7 @@ async fn answer(
 ) -> Result<Response, ApiError> {
     let body: TextBody = input.json()?;
     let action = OrderAction::Answer {
-        body: text("body", &body.body, BODY_MAX)?,
+        body: text("body", &body.body, COMMENT_MAX)?,
     };
     run(&app, &id, &input, action).await
 }

@@ -7,6 +7,11 @@ use crate::access::Principal;
 use crate::access::policy::OrderAction as Action;
 use crate::catalogue::params::Parameters;
 
+/// The longest title an order may have.
+pub const TITLE_MAX: usize = 200;
+/// The longest comment, question or answer (from the API or the Marketplace).
+pub const COMMENT_MAX: usize = 20_000;
+
 /// A command to the order aggregate: who asks, and what.
 #[derive(Clone, Debug)]
 pub struct OrderCommand {

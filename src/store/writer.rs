@@ -181,14 +181,14 @@ pub(super) async fn run(
                     newest = newest.max(committed.events.last().map(|e| e.position));
                 }
                 // Before the head moves, so whoever it wakes finds them.
+                // Staged in position order (a stretch out of order would make
+                // the index forget, never guess).
                 if known.position.is_some() {
-                    let mut events: Vec<&RecordedEvent> = done
-                        .iter()
-                        .flat_map(|d| &d.appended)
-                        .flat_map(|c| &c.events)
-                        .collect();
-                    events.sort_unstable_by_key(|e| e.position);
-                    types.committed(events.into_iter());
+                    types.committed(
+                        done.iter()
+                            .flat_map(|d| &d.appended)
+                            .flat_map(|c| &c.events),
+                    );
                 } else {
                     types.forget();
                 }
