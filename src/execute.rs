@@ -6,6 +6,8 @@
 //! appends through its own store (`docs/adr/0001`). Aggregates never see the clock
 //! or the database: "now" and every outside fact arrive inside the command.
 
+use std::sync::Arc;
+
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use jiff::Timestamp;
@@ -86,13 +88,17 @@ impl CommandMeta {
     }
 }
 
+/// One event of an aggregate's history, as recorded and typed; shared, so a
+/// history is copied by reference counts (the hot aggregates keep theirs).
+pub type Recorded<A> = Arc<(RecordedEvent, <A as Aggregate>::Event)>;
+
 /// An aggregate rebuilt from its events, with its typed history.
 pub struct Loaded<A: Aggregate> {
     pub id: String,
     pub aggregate: A,
     /// The sequence number of its last event (0 if it has none).
     pub version: u64,
-    pub history: Vec<(RecordedEvent, A::Event)>,
+    pub history: Vec<Recorded<A>>,
     /// The store's cache generation if the events came from memory
     /// ([`load_cached`]).
     pub cached: Option<u64>,
@@ -129,9 +135,10 @@ impl<A: Aggregate> Loaded<A> {
 
     /// The history as a read model's fold takes it.
     pub fn contexts(&self) -> impl Iterator<Item = (EventContext<'_>, &A::Event)> {
-        self.history
-            .iter()
-            .map(|(recorded, event)| (EventContext::from(recorded), event))
+        self.history.iter().map(|entry| {
+            let (recorded, event) = &**entry;
+            (EventContext::from(recorded), event)
+        })
     }
 
     /// The history followed by `events`, as if `actor` committed them at `now`:
@@ -163,34 +170,63 @@ where
     A: Aggregate,
     A::Event: EventPayload,
 {
-    fold(id, store.load(A::TYPE, id).await?, None)
+    fold(id, store.load(A::TYPE, id).await?.into_iter(), None, None)
 }
 
 /// Like [`load`], from memory when the aggregate is hot. For commands: if the
 /// append of what was decided on a cached aggregate conflicts after the cache's
 /// generation moved, the cache may have lagged another node's appends, and the
 /// command is decided again on [`load`].
+///
+/// A hot aggregate is kept decoded too ([`EventStore::keep_decoded`]): a
+/// command folds only the events committed since the last one decoded it.
 pub async fn load_cached<A>(store: &EventStore, id: &str) -> Result<Loaded<A>, StoreError>
 where
-    A: Aggregate,
-    A::Event: EventPayload,
+    A: Aggregate + Clone + 'static,
+    A::Event: EventPayload + 'static,
 {
-    let (events, cached) = store.load_cached(A::TYPE, id).await?;
-    fold(id, events, cached)
+    let hot = store.load_cached(A::TYPE, id).await?;
+    let start = hot
+        .decoded
+        .and_then(|(_, decoded)| decoded.downcast::<Decoded<A>>().ok())
+        .map(|decoded| (decoded.aggregate.clone(), decoded.history.clone()));
+    let from = start
+        .as_ref()
+        .and_then(|(_, history)| history.last())
+        .map_or(0, |entry| entry.0.sequence);
+    let mut loaded = fold(id, hot.events.iter().cloned(), start, hot.generation)?;
+    if loaded.version > from {
+        let decoded = Decoded {
+            aggregate: loaded.aggregate.clone(),
+            history: loaded.history.clone(),
+        };
+        store.keep_decoded(A::TYPE, id, loaded.version, Arc::new(decoded));
+    }
+    loaded.cached = hot.generation;
+    Ok(loaded)
 }
 
+/// An aggregate folded from a prefix of its events, kept beside them in memory.
+struct Decoded<A: Aggregate> {
+    aggregate: A,
+    history: Vec<Recorded<A>>,
+}
+
+/// Folds `events` in sequence order onto `start` (the aggregate folded from a
+/// prefix of them, and that prefix), skipping those `start` holds.
 fn fold<A>(
     id: &str,
-    events: Vec<RecordedEvent>,
+    events: impl Iterator<Item = RecordedEvent>,
+    start: Option<(A, Vec<Recorded<A>>)>,
     cached: Option<u64>,
 ) -> Result<Loaded<A>, StoreError>
 where
     A: Aggregate,
     A::Event: EventPayload,
 {
-    let mut aggregate = A::default();
-    let mut history = Vec::with_capacity(events.len());
-    for recorded in events {
+    let (mut aggregate, mut history) = start.unwrap_or_default();
+    let from = history.last().map_or(0, |entry| entry.0.sequence);
+    for recorded in events.skip_while(|recorded| recorded.sequence <= from) {
         let event = A::Event::decode(
             &recorded.event_type,
             recorded.schema_version,
@@ -201,11 +237,11 @@ where
             reason: e.to_string(),
         })?;
         aggregate.apply(event.clone());
-        history.push((recorded, event));
+        history.push(Arc::new((recorded, event)));
     }
     Ok(Loaded {
         id: id.to_owned(),
-        version: history.last().map_or(0, |(recorded, _)| recorded.sequence),
+        version: history.last().map_or(0, |entry| entry.0.sequence),
         aggregate,
         history,
         cached,

@@ -28,7 +28,7 @@ use crate::store::{
 };
 
 /// An aggregate that commands run on.
-pub trait Runnable: Aggregate<Services = ()> + Clone
+pub trait Runnable: Aggregate<Services = (), Event: 'static> + Clone + 'static
 where
     Self::Event: EventPayload,
 {
@@ -373,7 +373,7 @@ where
         return Ok(Ran::Done {
             answer: shown,
             version: loaded.version,
-            position: loaded.history.last().map_or(0, |(r, _)| r.position),
+            position: loaded.history.last().map_or(0, |entry| entry.0.position),
         });
     }
     let kept = meta.idempotency.as_ref().map(|_| {

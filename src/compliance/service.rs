@@ -921,6 +921,7 @@ fn before<A: cqrs_es::Aggregate>(
     loaded
         .history
         .iter()
+        .map(|entry| &**entry)
         .filter(move |(r, _)| as_of.is_none_or(|at| r.recorded_at <= at))
 }
 

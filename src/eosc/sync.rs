@@ -570,7 +570,7 @@ impl Sync {
         content: &str,
     ) -> Result<(), SyncError> {
         let loaded = execute::load::<Order>(&self.store, order_id).await?;
-        let customer = loaded.history.iter().find_map(|(_, event)| match event {
+        let customer = loaded.history.iter().find_map(|entry| match &entry.1 {
             OrderEvent::OrderSubmitted(OrderSubmitted { customer, .. }) => Some(customer.clone()),
             _ => None,
         });

@@ -180,8 +180,8 @@ fn since_of(loaded: &execute::Loaded<Membership>, subject: &str) -> Option<Times
         .history
         .iter()
         .rev()
-        .find_map(|(recorded, event)| match event {
-            MembershipEvent::MemberAdded(added) if added.subject == subject => {
+        .find_map(|entry| match &**entry {
+            (recorded, MembershipEvent::MemberAdded(added)) if added.subject == subject => {
                 Some(recorded.recorded_at)
             }
             _ => None,
@@ -198,7 +198,7 @@ pub async fn members(
 ) -> Result<Vec<Member>, StoreError> {
     let loaded = execute::load::<Membership>(store, &of.aggregate_id(scope)).await?;
     let mut members = BTreeMap::new();
-    for (recorded, event) in &loaded.history {
+    for (recorded, event) in loaded.history.iter().map(|entry| &**entry) {
         if as_of.is_some_and(|at| recorded.recorded_at > at) {
             break;
         }

@@ -417,6 +417,7 @@ pub async fn get(
     let events = loaded
         .history
         .iter()
+        .map(|entry| &**entry)
         .filter(|(recorded, _)| as_of.is_none_or(|at| recorded.recorded_at <= at))
         .map(|(recorded, event)| (EventContext::from(recorded), event));
     let view = OrderView::fold(events)
@@ -484,6 +485,7 @@ pub async fn history(
     Ok(loaded
         .history
         .into_iter()
+        .map(std::sync::Arc::unwrap_or_clone)
         .filter(|(_, event)| audience.sees(event))
         .map(|(recorded, event)| history_entry(recorded, &audience.redact(event), staff))
         .collect())

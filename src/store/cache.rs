@@ -9,6 +9,14 @@
 //! appended), and the command is decided again on events read from the database
 //! ([`crate::execute::load_cached`]).
 //!
+//! Beside an aggregate's events the cache may hold it decoded: the aggregate
+//! folded from a prefix of them and that prefix's typed events, left by the
+//! last command that decoded it ([`AggregateCache::decoded`]). A command then
+//! decodes only the events committed since. The log is append-only, so any two
+//! histories of one aggregate agree on what they both hold: a decoded prefix
+//! stays true of every later history of that aggregate, and is dropped only
+//! with its entry.
+//!
 //! Where the cache may lag the log, it is dropped: the writer empties it when it
 //! finds, at the start of a batch, that someone else appended since its last
 //! commit, and counts that in the cache's generation. A read that raced a commit
@@ -17,6 +25,7 @@
 //! conflicts in the same generation met a real race, and one that conflicts in a
 //! later generation may have been decided on a stale history.
 
+use std::any::Any;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,9 +39,24 @@ const CAPACITY: usize = 2_048;
 
 type Key = (String, String);
 
-enum Entry {
+/// An aggregate folded from its events up to a sequence number, in whatever
+/// type its command path folds it into (see [`crate::execute::load_cached`]).
+pub(crate) type Decoded = Arc<dyn Any + Send + Sync>;
+
+/// What a hot aggregate's reader gets.
+pub(crate) struct Hot {
     /// Every event of the aggregate, in sequence order.
-    Events(Arc<Vec<RecordedEvent>>),
+    pub events: Arc<Vec<RecordedEvent>>,
+    /// The aggregate decoded up to the sequence number given, if it was.
+    pub decoded: Option<(u64, Decoded)>,
+    /// The cache's generation at the read.
+    pub generation: u64,
+}
+
+enum Entry {
+    /// Every event of the aggregate, in sequence order, and the aggregate
+    /// decoded from a prefix of them.
+    Events(Arc<Vec<RecordedEvent>>, Option<(u64, Decoded)>),
     /// The writer committed up to this sequence, but the history is not held:
     /// only a read that reached this sequence may fill the entry.
     CommittedUpTo(u64),
@@ -55,16 +79,35 @@ impl AggregateCache {
     }
 
     /// The aggregate's events, if held, with the cache's generation.
-    pub(crate) fn get(
-        &self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-    ) -> Option<(Arc<Vec<RecordedEvent>>, u64)> {
+    pub(crate) fn get(&self, aggregate_type: &str, aggregate_id: &str) -> Option<Hot> {
         let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
         let mut entries = self.lock();
         match entries.get(&key) {
-            Some(Entry::Events(events)) => Some((Arc::clone(events), self.generation())),
+            Some(Entry::Events(events, decoded)) => Some(Hot {
+                events: Arc::clone(events),
+                decoded: decoded.clone(),
+                generation: self.generation(),
+            }),
             _ => None,
+        }
+    }
+
+    /// Keeps the aggregate decoded up to `sequence` beside its events, if they
+    /// are held and reach that far, and nothing newer is kept.
+    pub(crate) fn decoded(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: u64,
+        decoded: Decoded,
+    ) {
+        let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
+        let mut entries = self.lock();
+        if let Some(Entry::Events(events, kept)) = entries.peek_mut(&key)
+            && events.last().is_some_and(|e| e.sequence >= sequence)
+            && kept.as_ref().is_none_or(|(older, _)| *older < sequence)
+        {
+            *kept = Some((sequence, decoded));
         }
     }
 
@@ -85,10 +128,10 @@ impl AggregateCache {
         let fresh = match entries.peek(&key) {
             None => true,
             Some(Entry::CommittedUpTo(sequence)) => *sequence == last.sequence,
-            Some(Entry::Events(held)) => held.last().map_or(0, |e| e.sequence) < last.sequence,
+            Some(Entry::Events(held, _)) => held.last().map_or(0, |e| e.sequence) < last.sequence,
         };
         if fresh {
-            entries.put(key, Entry::Events(Arc::new(events.to_vec())));
+            entries.put(key, Entry::Events(Arc::new(events.to_vec()), None));
         }
     }
 
@@ -101,7 +144,7 @@ impl AggregateCache {
         let key = (first.aggregate_type.clone(), first.aggregate_id.clone());
         let mut entries = self.lock();
         if expected_sequence > 0
-            && let Some(Entry::Events(held)) = entries.get_mut(&key)
+            && let Some(Entry::Events(held, _)) = entries.get_mut(&key)
             && held.last().map_or(0, |e| e.sequence) == expected_sequence
         {
             // Extended in place: readers clone the history out and let go of
@@ -111,7 +154,7 @@ impl AggregateCache {
         }
         let entry = match expected_sequence {
             // A new aggregate: these events are its whole history.
-            0 => Entry::Events(Arc::new(events.to_vec())),
+            0 => Entry::Events(Arc::new(events.to_vec()), None),
             _ => Entry::CommittedUpTo(last.sequence),
         };
         entries.put(key, entry);
@@ -170,7 +213,7 @@ mod tests {
     fn sequences(cache: &AggregateCache, id: &str) -> Option<Vec<u64>> {
         cache
             .get("order", id)
-            .map(|(events, _)| events.iter().map(|e| e.sequence).collect())
+            .map(|hot| hot.events.iter().map(|e| e.sequence).collect())
     }
 
     #[test]
@@ -216,10 +259,46 @@ mod tests {
     fn dropping_the_cache_starts_a_generation() {
         let cache = AggregateCache::new();
         cache.committed(0, &[event("a", 1)]);
-        let (_, before) = cache.get("order", "a").unwrap();
+        let before = cache.get("order", "a").unwrap().generation;
         cache.clear();
         assert_eq!(sequences(&cache, "a"), None);
         assert_eq!(cache.generation(), before + 1);
+    }
+
+    /// The sequence the held decoded aggregate reaches, and its value.
+    fn decoded(cache: &AggregateCache, id: &str) -> Option<(u64, &'static str)> {
+        let (sequence, decoded) = cache.get("order", id)?.decoded?;
+        Some((sequence, *decoded.downcast::<&'static str>().ok()?))
+    }
+
+    #[test]
+    fn a_decoded_prefix_is_kept_while_commits_extend_its_history() {
+        let cache = AggregateCache::new();
+        cache.committed(0, &[event("a", 1), event("a", 2)]);
+        cache.decoded("order", "a", 2, Arc::new("at 2"));
+        cache.committed(2, &[event("a", 3)]);
+        assert_eq!(decoded(&cache, "a"), Some((2, "at 2")));
+        // An older one never replaces it; a newer one does.
+        cache.decoded("order", "a", 1, Arc::new("at 1"));
+        assert_eq!(decoded(&cache, "a"), Some((2, "at 2")));
+        cache.decoded("order", "a", 3, Arc::new("at 3"));
+        assert_eq!(decoded(&cache, "a"), Some((3, "at 3")));
+    }
+
+    #[test]
+    fn nothing_decoded_is_kept_beyond_the_held_events_or_without_them() {
+        let cache = AggregateCache::new();
+        cache.committed(0, &[event("a", 1)]);
+        cache.decoded("order", "a", 2, Arc::new("at 2"));
+        assert_eq!(decoded(&cache, "a"), None, "beyond the held events");
+        cache.decoded("order", "b", 1, Arc::new("b"));
+        assert!(cache.get("order", "b").is_none(), "no entry is made for it");
+        // A gap drops the events, and what was decoded of them with them.
+        cache.decoded("order", "a", 1, Arc::new("at 1"));
+        cache.committed(2, &[event("a", 3)]);
+        cache.fill("order", "a", &[event("a", 1), event("a", 2), event("a", 3)]);
+        assert_eq!(sequences(&cache, "a"), Some(vec![1, 2, 3]));
+        assert_eq!(decoded(&cache, "a"), None);
     }
 
     #[test]

@@ -268,6 +268,15 @@ pub fn decode_own<E: EventPayload>(event: &RecordedEvent) -> Result<Option<E>, S
     .map_err(|e| StoreError::unreadable(event, e))
 }
 
+/// One aggregate's events as [`EventStore::load_cached`] finds them.
+pub(crate) struct Loaded {
+    pub events: Arc<Vec<RecordedEvent>>,
+    /// The aggregate decoded up to a sequence number, if memory held it.
+    pub decoded: Option<(u64, cache::Decoded)>,
+    /// The cache's generation, if the events came from memory.
+    pub generation: Option<u64>,
+}
+
 /// Handle to the event store. Cheap to clone.
 #[derive(Clone)]
 pub struct EventStore {
@@ -546,17 +555,42 @@ impl EventStore {
     /// a cached history that conflicts while [`EventStore::cache_generation`] is
     /// still that generation met a real race; in a later one, the history may
     /// have lagged another node's or process's appends.
-    pub async fn load_cached(
+    ///
+    /// From memory, it may come with the aggregate decoded from a prefix of its
+    /// events, as [`EventStore::keep_decoded`] left it.
+    pub(crate) async fn load_cached(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
-    ) -> Result<(Vec<RecordedEvent>, Option<u64>), StoreError> {
-        if let Some((events, generation)) = self.inner.cache.get(aggregate_type, aggregate_id) {
-            return Ok((events.as_ref().clone(), Some(generation)));
+    ) -> Result<Loaded, StoreError> {
+        if let Some(hot) = self.inner.cache.get(aggregate_type, aggregate_id) {
+            return Ok(Loaded {
+                events: hot.events,
+                decoded: hot.decoded,
+                generation: Some(hot.generation),
+            });
         }
         let events = self.load(aggregate_type, aggregate_id).await?;
         self.inner.cache.fill(aggregate_type, aggregate_id, &events);
-        Ok((events, None))
+        Ok(Loaded {
+            events: Arc::new(events),
+            decoded: None,
+            generation: None,
+        })
+    }
+
+    /// Keeps `decoded`, the aggregate folded from its events up to `sequence`,
+    /// beside its events in memory if they are held (see [`cache`]).
+    pub(crate) fn keep_decoded(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: u64,
+        decoded: cache::Decoded,
+    ) {
+        self.inner
+            .cache
+            .decoded(aggregate_type, aggregate_id, sequence, decoded);
     }
 
     /// Waits for the turn to run a command on aggregate `id` of `kind` in this
