@@ -40,7 +40,7 @@ use jiff::Timestamp;
 use pactum_events::{Actor, EventPayload, RecordedEvent};
 use serde_json::Value;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{ConnectOptions, Connection, Executor, Row};
+use sqlx::{ConnectOptions, Connection, Executor};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use hash::{HashInput, chain_hash, recorded_hash};
@@ -302,6 +302,9 @@ struct Inner {
     types: Arc<types::TypeIndex>,
 }
 
+/// The longest history [`EventStore::load`] reads on the caller's thread.
+const SHORT_HISTORY: usize = 64;
+
 const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      schema_version, recorded_at, actor_subject, actor_role, actor_org, correlation_id, \
      causation_id, idempotency_key, payload, hash";
@@ -528,7 +531,7 @@ impl EventStore {
         });
         sqlx::query(SQL.as_str())
             .fetch(&self.inner.reader)
-            .map(|row| event_from_row(&row?))
+            .map(|row| event_from(&direct::Row::Pool(&row?)))
     }
 
     /// Every event of one aggregate, in sequence order.
@@ -538,16 +541,34 @@ impl EventStore {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
-        );
-        let rows = sqlx::query(&sql)
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM events \
+                 WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+            )
+        });
+        static SHORT: LazyLock<String> =
+            LazyLock::new(|| format!("{} LIMIT {}", *SQL, SHORT_HISTORY + 1));
+        // On SQLite, a short history (a new order's: none) is read on this
+        // thread; a longer one is read again through the pool.
+        let params = [
+            direct::Param::Text(aggregate_type),
+            direct::Param::Text(aggregate_id),
+        ];
+        if self.direct().is_some() {
+            let short = self.read_rows(&SHORT, &params, event_from).await?;
+            if short.len() <= SHORT_HISTORY {
+                return Ok(short);
+            }
+        }
+        let rows = sqlx::query(&SQL)
             .bind(aggregate_type)
             .bind(aggregate_id)
             .fetch_all(&self.inner.reader)
             .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter()
+            .map(|row| event_from(&direct::Row::Pool(row)))
+            .collect()
     }
 
     /// Every event of one aggregate, from memory if the aggregate is hot (see
@@ -619,7 +640,9 @@ impl EventStore {
             .bind(i64::from(limit))
             .fetch_all(&self.inner.reader)
             .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter()
+            .map(|row| event_from(&direct::Row::Pool(row)))
+            .collect()
     }
 
     /// Like [`EventStore::read_after`], on a given connection (inside a write task,
@@ -639,7 +662,9 @@ impl EventStore {
             .bind(i64::from(limit))
             .fetch_all(conn)
             .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter()
+            .map(|row| event_from(&direct::Row::Pool(row)))
+            .collect()
     }
 
     /// The newest committed position, read on a given connection.
@@ -870,33 +895,34 @@ async fn connect(dialect: Dialect, url: &str) -> Result<DbConnection, sqlx::Erro
     Ok(conn)
 }
 
-fn event_from_row(row: &DbRow) -> Result<RecordedEvent, StoreError> {
-    let position: i64 = row.get("position");
+/// An event from a row of [`EVENT_COLUMNS`], read by column index (either driver).
+fn event_from(row: &direct::Row<'_, '_>) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.get(0)?;
     let corrupt = |reason: String| StoreError::Corrupt {
         position: position as u64,
         reason,
     };
-    let recorded_at: i64 = row.get("recorded_at");
-    let payload: String = row.get("payload");
+    let recorded_at: i64 = row.get(6)?;
+    let payload: String = row.get(13)?;
     Ok(RecordedEvent {
         position: position as u64,
-        aggregate_type: row.get("aggregate_type"),
-        aggregate_id: row.get("aggregate_id"),
-        sequence: row.get::<i64, _>("sequence") as u64,
-        event_type: row.get("event_type"),
-        schema_version: row.get::<i64, _>("schema_version") as u32,
+        aggregate_type: row.get(1)?,
+        aggregate_id: row.get(2)?,
+        sequence: row.get::<i64>(3)? as u64,
+        event_type: row.get(4)?,
+        schema_version: row.get::<i64>(5)? as u32,
         recorded_at: Timestamp::from_microsecond(recorded_at)
             .map_err(|e| corrupt(format!("recorded_at: {e}")))?,
         actor: Actor {
-            subject: row.get("actor_subject"),
-            role: row.get("actor_role"),
-            org: row.get("actor_org"),
+            subject: row.get(7)?,
+            role: row.get(8)?,
+            org: row.get(9)?,
         },
-        correlation_id: row.get("correlation_id"),
-        causation_id: row.get("causation_id"),
-        idempotency_key: row.get("idempotency_key"),
+        correlation_id: row.get(10)?,
+        causation_id: row.get(11)?,
+        idempotency_key: row.get(12)?,
         payload: serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?,
-        hash: row.get("hash"),
+        hash: row.get(14)?,
     })
 }
 

@@ -824,3 +824,24 @@ async fn sigkill_under_load_loses_only_unacknowledged_commands() {
         (head + 1).to_string().as_str()
     );
 }
+
+/// `EventStore::load` reads a short history on the caller's thread (SQLite)
+/// and a longer one through the pool: either way every event, in order, as
+/// the append answered it.
+#[tokio::test]
+async fn histories_of_every_length_load_whole_and_in_order() {
+    let dir = TempDir::new().unwrap();
+    let location = crate::backend::storage(dir.path());
+    let store = EventStore::open(&location, Vec::new()).await.unwrap();
+    assert!(store.load(AGGREGATE, "none").await.unwrap().is_empty());
+    for length in [1_u64, 64, 65, 200] {
+        let id = format!("long-{length}");
+        let appended = committed(&store.append_all(vec![append(&id, 0, length, "t")]).await);
+        let loaded = store.load(AGGREGATE, &id).await.unwrap();
+        assert_eq!(loaded.len() as u64, length);
+        assert_eq!(loaded, appended, "{length} events");
+        let sequences: Vec<u64> = loaded.iter().map(|e| e.sequence).collect();
+        assert_eq!(sequences, (1..=length).collect::<Vec<_>>());
+    }
+    store.close().await;
+}
