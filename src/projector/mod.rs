@@ -24,7 +24,9 @@ pub mod source;
 pub mod supervisor;
 pub mod tables;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -348,4 +350,24 @@ pub async fn dump(store: &EventStore, name: &str) -> Result<Vec<String>, Project
         return Ok(Vec::new());
     };
     Ok(tables::dump(store.reader(), projection.table(), &live.table()).await?)
+}
+
+/// The most SQL texts a [`memo_sql`] keeps; all are dropped beyond it (table
+/// names change with each generation).
+const MEMO_MOST: usize = 4096;
+
+/// The SQL text kept in `memo` under `key`, built by `build` the first time.
+/// Projectors run the same few statements for every batch; building their
+/// text each time (a list of event types, a multi-row upsert) cost more than
+/// running them in a scenario of small batches (BENCHMARKS.md).
+pub(crate) fn memo_sql<K: Hash + Eq>(
+    memo: &Mutex<HashMap<K, Arc<str>>>,
+    key: K,
+    build: impl FnOnce() -> String,
+) -> Arc<str> {
+    let mut kept = memo.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= MEMO_MOST {
+        kept.clear();
+    }
+    Arc::clone(kept.entry(key).or_insert_with(|| build().into()))
 }

@@ -13,8 +13,10 @@
 //! thread to the async side and converts it into an `AnyRow`, which cost more than
 //! everything else replay does (`docs/adr/0011`).
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -48,7 +50,14 @@ pub async fn head(pool: &DbPool) -> Result<u64, sqlx::Error> {
 /// The query of a projection's events in `(after, upto]`, with `$1` and `$2`
 /// (both drivers bind them by position). The type list is the projection's own
 /// constants, written in as literals so that each projection has one statement.
-pub fn query<P: Projection>(projection: &P) -> String {
+///
+/// Built once per projection type and kept ([`super::memo_sql`]).
+pub fn query<P: Projection>(projection: &P) -> Arc<str> {
+    static BUILT: LazyLock<Mutex<HashMap<TypeId, Arc<str>>>> = LazyLock::new(Default::default);
+    super::memo_sql(&BUILT, TypeId::of::<P>(), || build_query(projection))
+}
+
+fn build_query<P: Projection>(projection: &P) -> String {
     let filter = match projection.event_types() {
         EventTypes::All => String::new(),
         EventTypes::Only(types) => {

@@ -2,6 +2,7 @@
 //! rows as [`Column`]s, and dumps for comparing two stores.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use pactum_projections::projection::{Column, ColumnKind, TableSpec};
 use serde_json::{Map, Value, json};
@@ -245,7 +246,15 @@ pub async fn upsert_all(
     Ok(())
 }
 
-fn upsert_sql(dialect: Dialect, spec: &TableSpec, table: &str, rows: usize) -> String {
+/// The upsert of `rows` rows into `table`, built once and kept ([`super::memo_sql`]).
+fn upsert_sql(dialect: Dialect, spec: &TableSpec, table: &str, rows: usize) -> Arc<str> {
+    type Key = (Dialect, String, usize);
+    static BUILT: LazyLock<Mutex<HashMap<Key, Arc<str>>>> = LazyLock::new(Default::default);
+    let key = (dialect, table.to_owned(), rows);
+    super::memo_sql(&BUILT, key, || build_upsert(dialect, spec, table, rows))
+}
+
+fn build_upsert(dialect: Dialect, spec: &TableSpec, table: &str, rows: usize) -> String {
     let width = spec.columns.len() + 1;
     let values = (0..rows)
         .map(|n| format!("({})", placeholders_for(dialect, 1 + n * width, width)))

@@ -58,7 +58,7 @@ pub type DbArguments<'q> = sqlx::any::AnyArguments<'q>;
 
 /// Which database holds the log; the few statements that differ (DDL, locking,
 /// index hints) ask this.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
     Sqlite,
     Postgres,
