@@ -194,7 +194,12 @@ where
         .as_ref()
         .and_then(|(_, history)| history.last())
         .map_or(0, |entry| entry.0.sequence);
-    let mut loaded = fold(id, hot.events.iter().cloned(), start, hot.generation)?;
+    // Only the events after the decoded prefix are copied out of the cache.
+    let newer = hot
+        .events
+        .iter()
+        .skip_while(|recorded| recorded.sequence <= from);
+    let mut loaded = fold(id, newer.cloned(), start, hot.generation)?;
     if loaded.version > from {
         let decoded = Decoded {
             aggregate: loaded.aggregate.clone(),
