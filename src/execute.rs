@@ -188,7 +188,7 @@ where
     let hot = store.load_cached(A::TYPE, id).await?;
     let start = hot
         .decoded
-        .and_then(|(_, decoded)| decoded.downcast::<Decoded<A>>().ok())
+        .and_then(|(_, decoded)| decoded.downcast::<Folded<A>>().ok())
         .map(|decoded| (decoded.aggregate.clone(), decoded.history.clone()));
     let from = start
         .as_ref()
@@ -199,26 +199,25 @@ where
         .events
         .iter()
         .skip_while(|recorded| recorded.sequence <= from);
-    let mut loaded = fold(id, newer.cloned(), start, hot.generation)?;
+    let loaded = fold(id, newer.cloned(), start, hot.generation)?;
     if loaded.version > from {
-        let decoded = Decoded {
+        let folded = Folded {
             aggregate: loaded.aggregate.clone(),
             history: loaded.history.clone(),
         };
-        store.keep_decoded(A::TYPE, id, loaded.version, Arc::new(decoded));
+        store.keep_decoded(A::TYPE, id, loaded.version, Arc::new(folded));
     }
-    loaded.cached = hot.generation;
     Ok(loaded)
 }
 
 /// An aggregate folded from a prefix of its events, kept beside them in memory.
-struct Decoded<A: Aggregate> {
+struct Folded<A: Aggregate> {
     aggregate: A,
     history: Vec<Recorded<A>>,
 }
 
-/// Folds `events` in sequence order onto `start` (the aggregate folded from a
-/// prefix of them, and that prefix), skipping those `start` holds.
+/// Folds `events` in sequence order onto `start` (the aggregate folded from
+/// the events before them, and those events).
 fn fold<A>(
     id: &str,
     events: impl Iterator<Item = RecordedEvent>,
@@ -230,8 +229,7 @@ where
     A::Event: EventPayload,
 {
     let (mut aggregate, mut history) = start.unwrap_or_default();
-    let from = history.last().map_or(0, |entry| entry.0.sequence);
-    for recorded in events.skip_while(|recorded| recorded.sequence <= from) {
+    for recorded in events {
         let event = A::Event::decode(
             &recorded.event_type,
             recorded.schema_version,
@@ -284,17 +282,7 @@ where
         aggregate_type: A::TYPE.to_owned(),
         aggregate_id: loaded.id.clone(),
         expected_sequence: loaded.version,
-        events: events
-            .iter()
-            .map(|event| {
-                let (event_type, schema_version, payload) = event.encode();
-                NewEvent {
-                    event_type: event_type.to_owned(),
-                    schema_version,
-                    payload,
-                }
-            })
-            .collect(),
+        events: events.iter().map(NewEvent::encode).collect(),
         meta: meta.event_meta(),
         response: match (&meta.idempotency, response) {
             (Some(idempotency), Some((effect, body))) => Some(IdempotentResponse {

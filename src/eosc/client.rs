@@ -110,12 +110,18 @@ pub struct Project {
 impl Project {
     /// A text attribute, trimmed; `None` when absent or blank.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
+        text_attribute(&self.attributes, name)
     }
+}
+
+/// Attribute `name` of a project or an item as text, trimmed; `None` when
+/// absent, not text, or blank.
+fn text_attribute<'a>(attributes: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    attributes
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,12 +141,9 @@ pub struct ProjectItem {
 }
 
 impl ProjectItem {
+    /// A text attribute, trimmed; `None` when absent or blank.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
+        text_attribute(&self.attributes, name)
     }
 
     /// `offer_properties` as (label, value) pairs; a value that is not a

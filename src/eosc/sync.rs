@@ -265,17 +265,7 @@ impl Sync {
             aggregate_type: Ledger::TYPE.to_owned(),
             aggregate_id: self.config.oms_id.clone(),
             expected_sequence: self.version,
-            events: events
-                .iter()
-                .map(|event| {
-                    let (event_type, schema_version, payload) = event.encode();
-                    NewEvent {
-                        event_type: event_type.to_owned(),
-                        schema_version,
-                        payload,
-                    }
-                })
-                .collect(),
+            events: events.iter().map(NewEvent::encode).collect(),
             meta: EventMeta {
                 recorded_at: meta.now,
                 actor: meta.principal.actor(),

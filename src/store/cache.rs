@@ -43,14 +43,15 @@ type Key = (String, String);
 /// type its command path folds it into (see [`crate::execute::load_cached`]).
 pub(crate) type Decoded = Arc<dyn Any + Send + Sync>;
 
-/// What a hot aggregate's reader gets.
+/// One aggregate's events as a command finds them, from memory or not
+/// ([`crate::store::EventStore::load_cached`]).
 pub(crate) struct Hot {
     /// Every event of the aggregate, in sequence order.
     pub events: Arc<Vec<RecordedEvent>>,
-    /// The aggregate decoded up to the sequence number given, if it was.
+    /// The aggregate decoded up to the sequence number given, if memory held it.
     pub decoded: Option<(u64, Decoded)>,
-    /// The cache's generation at the read.
-    pub generation: u64,
+    /// The cache's generation at the read, if the events came from memory.
+    pub generation: Option<u64>,
 }
 
 enum Entry {
@@ -86,7 +87,7 @@ impl AggregateCache {
             Some(Entry::Events(events, decoded)) => Some(Hot {
                 events: Arc::clone(events),
                 decoded: decoded.clone(),
-                generation: self.generation(),
+                generation: Some(self.generation()),
             }),
             _ => None,
         }
@@ -259,7 +260,7 @@ mod tests {
     fn dropping_the_cache_starts_a_generation() {
         let cache = AggregateCache::new();
         cache.committed(0, &[event("a", 1)]);
-        let before = cache.get("order", "a").unwrap().generation;
+        let before = cache.get("order", "a").unwrap().generation.unwrap();
         cache.clear();
         assert_eq!(sequences(&cache, "a"), None);
         assert_eq!(cache.generation(), before + 1);

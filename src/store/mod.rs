@@ -72,6 +72,18 @@ pub struct NewEvent {
     pub payload: Value,
 }
 
+impl NewEvent {
+    /// `event` as its type's codec encodes it.
+    pub fn encode(event: &impl EventPayload) -> Self {
+        let (event_type, schema_version, payload) = event.encode();
+        Self {
+            event_type: event_type.to_owned(),
+            schema_version,
+            payload,
+        }
+    }
+}
+
 /// The envelope fields shared by every event a command produces.
 #[derive(Clone, Debug)]
 pub struct EventMeta {
@@ -266,15 +278,6 @@ pub fn decode_own<E: EventPayload>(event: &RecordedEvent) -> Result<Option<E>, S
     )
     .map(Some)
     .map_err(|e| StoreError::unreadable(event, e))
-}
-
-/// One aggregate's events as [`EventStore::load_cached`] finds them.
-pub(crate) struct Loaded {
-    pub events: Arc<Vec<RecordedEvent>>,
-    /// The aggregate decoded up to a sequence number, if memory held it.
-    pub decoded: Option<(u64, cache::Decoded)>,
-    /// The cache's generation, if the events came from memory.
-    pub generation: Option<u64>,
 }
 
 /// Handle to the event store. Cheap to clone.
@@ -583,17 +586,13 @@ impl EventStore {
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
-    ) -> Result<Loaded, StoreError> {
+    ) -> Result<cache::Hot, StoreError> {
         if let Some(hot) = self.inner.cache.get(aggregate_type, aggregate_id) {
-            return Ok(Loaded {
-                events: hot.events,
-                decoded: hot.decoded,
-                generation: Some(hot.generation),
-            });
+            return Ok(hot);
         }
         let events = self.load(aggregate_type, aggregate_id).await?;
         self.inner.cache.fill(aggregate_type, aggregate_id, &events);
-        Ok(Loaded {
+        Ok(cache::Hot {
             events: Arc::new(events),
             decoded: None,
             generation: None,

@@ -21,7 +21,6 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use pactum_events::Actor;
-use pactum_events::EventPayload;
 use pactum_events::order::{
     CommentAdded, Customer, OrderAssigned, OrderEvent, OrderSource, OrderStatus,
     OrderStatusImported, Visibility,
@@ -896,18 +895,7 @@ fn requests(ticket: &Prepared, correlation: &str) -> Vec<AppendRequest> {
                 aggregate_type: "order".into(),
                 aggregate_id: ticket.order_id.clone(),
                 expected_sequence: sequence,
-                events: entry
-                    .events
-                    .iter()
-                    .map(|event| {
-                        let (event_type, schema_version, payload) = event.encode();
-                        NewEvent {
-                            event_type: event_type.to_owned(),
-                            schema_version,
-                            payload,
-                        }
-                    })
-                    .collect(),
+                events: entry.events.iter().map(NewEvent::encode).collect(),
                 meta: EventMeta {
                     recorded_at: entry.at,
                     actor: entry.actor.clone(),

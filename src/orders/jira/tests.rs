@@ -1,7 +1,7 @@
 //! Tickets to histories: what `prepare` makes of a ticket, folded by the order
 //! aggregate and the order view as the log would be.
 
-use pactum_events::Actor;
+use pactum_events::{Actor, EventPayload};
 use pactum_projections::EventContext;
 use pactum_projections::audience::Audience;
 use pactum_projections::order_view::OrderView;
