@@ -5,7 +5,8 @@
 //! Run: `cargo bench --bench replay` (default sizes 1000000 and 5000000 events), or
 //! `cargo bench --bench replay -- 200000 1000000`. Generated stores are kept in
 //! `target/bench-data/` and reused; before each run the tables of generations
-//! earlier runs retired are dropped.
+//! earlier runs retired are dropped. `PACTUM_BENCH_BIN=<path>` replays with
+//! another build.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -236,7 +237,11 @@ struct Rebuilt {
     reason = "the child is reaped by wait4, which also reports its own peak RSS"
 )]
 fn replay(dir: &Path) -> (Vec<Rebuilt>, i64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pactum"))
+    // Another build named by `PACTUM_BENCH_BIN` (as for the load scenario), to
+    // compare two versions on the same logs.
+    let bin = std::env::var("PACTUM_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pactum").to_owned());
+    let mut child = Command::new(bin)
         .args(["replay", "--data-dir"])
         .arg(dir)
         .stdout(Stdio::piped())
@@ -308,8 +313,10 @@ fn main() {
             );
         }
         // All read models: the log's events over the time to rebuild every one.
+        // They are rebuilt together, each timed from the replay's start: the
+        // whole replay took as long as the last to finish.
         let events = rebuilt.iter().map(|r| r.events).max().unwrap_or(0);
-        let seconds: f64 = rebuilt.iter().map(|r| r.seconds).sum();
+        let seconds = rebuilt.iter().map(|r| r.seconds).fold(0.0, f64::max);
         println!(
             "{size}\tall\t{events}\t{seconds:.2}\t{:.0}\t{peak_mib:.1}",
             events as f64 / seconds

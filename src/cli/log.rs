@@ -132,11 +132,12 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, String> {
 
 /// Builds every read model from the freshly imported log.
 async fn build_read_models(store: &EventStore) -> Result<(), ImportError> {
-    for projection in crate::projector::all() {
-        projection
-            .rebuild(store, &crate::clock::SystemClock, &|_| {})
-            .await
-            .map_err(|e| ImportError::ReadModels(e.to_string()))?;
+    let projections = crate::projector::all();
+    let rebuilt =
+        crate::projector::rebuild_all(&projections, store, &crate::clock::SystemClock, &|_, _| {})
+            .await;
+    for (projection, result) in projections.iter().zip(rebuilt) {
+        result.map_err(|e| ImportError::ReadModels(format!("{}: {e}", projection.name())))?;
     }
     Ok(())
 }

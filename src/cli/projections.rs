@@ -1,13 +1,13 @@
 //! `pactum replay` and `pactum projections status | dump`.
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::StorageArgs;
-use crate::projector::{self, registry};
+use crate::projector::{self, Rebuilt, registry};
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -52,30 +52,41 @@ pub async fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     };
     let app = args.storage.open().await?;
     let head = app.store.head();
-    for projection in selected {
-        let bar = ProgressBar::new(head).with_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {human_pos}/{human_len} events, {per_sec}, eta {eta}",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_message(format!("replaying {}", projection.name()));
-        let started = Instant::now();
-        let progress = |checkpoint: u64| {
-            bar.set_length(bar.length().unwrap_or(0).max(checkpoint));
-            bar.set_position(checkpoint);
-        };
-        let result = projection.rebuild(&app.store, &*app.clock, &progress).await;
-        bar.finish_and_clear();
-        let generation = match result {
-            Ok(generation) => generation,
+    // One bar for all: the read models are rebuilt together, from one reading
+    // of the log, and the bar shows the one furthest behind.
+    let bar = ProgressBar::new(head).with_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {human_pos}/{human_len} events, {per_sec}, eta {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let names: Vec<&str> = selected.iter().map(|p| p.name()).collect();
+    bar.set_message(format!("replaying {}", names.join(", ")));
+    let checkpoints: Vec<AtomicU64> = selected.iter().map(|_| AtomicU64::new(0)).collect();
+    let progress = |place: usize, checkpoint: u64| {
+        checkpoints[place].store(checkpoint, Ordering::Relaxed);
+        let behind = checkpoints
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(checkpoint);
+        bar.set_length(bar.length().unwrap_or(0).max(checkpoint));
+        bar.set_position(behind);
+    };
+    let results = projector::rebuild_all(&selected, &app.store, &*app.clock, &progress).await;
+    bar.finish_and_clear();
+    app.store.close().await;
+    let mut failures = Vec::new();
+    for (projection, result) in selected.iter().zip(results) {
+        let Rebuilt { generation, took } = match result {
+            Ok(rebuilt) => rebuilt,
             Err(error) => {
-                app.store.close().await;
-                return Err(format!("replay of {} failed: {error}", projection.name()));
+                failures.push(format!("replay of {} failed: {error}", projection.name()));
+                continue;
             }
         };
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = took.as_secs_f64();
         let events = generation.checkpoint;
         let rate = events as f64 / seconds.max(1e-9);
         eprintln!(
@@ -90,8 +101,11 @@ pub async fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
             generation.generation
         );
     }
-    app.store.close().await;
-    Ok(ExitCode::SUCCESS)
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(failures.join("\n"))
+    }
 }
 
 pub async fn run(command: ProjectionsCommand) -> Result<ExitCode, String> {

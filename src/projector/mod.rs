@@ -12,8 +12,8 @@
 //!   position (read-your-writes).
 //! - [`observe`]: in a server whose read models a worker keeps (`pactum worker`),
 //!   follows their live generations and checkpoints in the registry instead.
-//! - [`rebuild`] ([`replay`]): `pactum replay`, a runner fed by a pipelined bulk
-//!   reader.
+//! - [`rebuild_all`] ([`replay`]): `pactum replay`, runners fed by one
+//!   pipelined bulk reading of the log.
 
 mod errors;
 pub mod listing;
@@ -44,7 +44,7 @@ use crate::clock::Clock;
 use crate::store::EventStore;
 pub use errors::ProjectorError;
 use registry::Generation;
-pub use replay::rebuild;
+pub use replay::{Rebuilding, Rebuilt, rebuild, rebuild_all, rebuild_all_in_chunks};
 pub use runner::{Hooks, Runner, Step};
 use supervisor::Supervisor;
 
@@ -164,13 +164,13 @@ pub trait AnyProjection: Send + Sync {
         cancel: CancellationToken,
     ) -> (JoinHandle<()>, oneshot::Receiver<()>);
 
-    /// Builds a fresh generation from the whole log and swaps it in.
-    fn rebuild<'a>(
+    /// Creates a fresh generation to build from the whole log
+    /// ([`replay::rebuild_all`] loads and swaps it in).
+    fn begin_rebuild<'a>(
         &'a self,
         store: &'a EventStore,
         clock: &'a dyn Clock,
-        progress: &'a (dyn Fn(u64) + Send + Sync),
-    ) -> BoxFuture<'a, Result<Generation, ProjectorError>>;
+    ) -> BoxFuture<'a, Result<Box<dyn Rebuilding>, ProjectorError>>;
 }
 
 struct Registered<P>(Arc<P>);
@@ -208,13 +208,15 @@ impl<P: Projection> AnyProjection for Registered<P> {
         (tokio::spawn(supervisor.run(ready)), is_ready)
     }
 
-    fn rebuild<'a>(
+    fn begin_rebuild<'a>(
         &'a self,
         store: &'a EventStore,
         clock: &'a dyn Clock,
-        progress: &'a (dyn Fn(u64) + Send + Sync),
-    ) -> BoxFuture<'a, Result<Generation, ProjectorError>> {
-        Box::pin(rebuild(Arc::clone(&self.0), store, clock, progress))
+    ) -> BoxFuture<'a, Result<Box<dyn Rebuilding>, ProjectorError>> {
+        Box::pin(async move {
+            let begun = replay::Rebuild::begin(Arc::clone(&self.0), store, clock).await?;
+            Ok(Box::new(begun) as Box<dyn Rebuilding>)
+        })
     }
 }
 

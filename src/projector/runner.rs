@@ -27,6 +27,10 @@ use crate::store::{DbConnection, Dialect, EventStore};
 /// Events read per batch.
 pub const BATCH: u32 = 2_000;
 
+/// Batches of at least this many events (replay's) are folded on a blocking
+/// thread.
+const FOLD_APART: usize = 4_096;
+
 /// How far a run of batches with none of a projection's events may move its
 /// checkpoint in memory only. Such a batch writes nothing else, and under load
 /// every commit brings one per projection (the agreement index reads four
@@ -121,12 +125,40 @@ fn touched<E>(events: &[Keyed<E>]) -> Vec<&str> {
         .collect()
 }
 
-/// What a folded batch writes: rows in key order, and keys to delete.
+/// What a folded batch writes: rows in key order, and keys to delete (in key
+/// order too).
 #[derive(Default)]
 struct Folded {
     upserts: Vec<(String, Vec<Column>)>,
     deletes: Vec<String>,
 }
+
+impl Folded {
+    /// Whether it writes or deletes the row of `key`.
+    fn has(&self, key: &str) -> bool {
+        self.row(key).is_some()
+            || self
+                .deletes
+                .binary_search_by(|k| k.as_str().cmp(key))
+                .is_ok()
+    }
+
+    /// The row of `key` it writes.
+    fn row(&self, key: &str) -> Option<&Vec<Column>> {
+        let found = self.upserts.binary_search_by(|(k, _)| k.as_str().cmp(key));
+        found.ok().map(|at| &self.upserts[at].1)
+    }
+}
+
+/// A batch folded and not yet written ([`Runner::prepare`]).
+pub struct Prepared {
+    folded: Arc<Folded>,
+    upto: u64,
+    events: usize,
+}
+
+/// What writing a [`Prepared`] batch did, for [`Runner::written`].
+pub struct Written(Result<(), BatchError>);
 
 /// Folds `events` onto the `stored` rows they touch.
 fn fold_rows<P: Projection>(
@@ -317,7 +349,78 @@ impl<P: Projection> Runner<P> {
     /// unmoved checkpoint means unchanged rows. The writer, which every command
     /// waits for, then spends on a batch its writes alone.
     pub async fn apply(&mut self, events: Events<P>, upto: u64) -> Result<Step, ProjectorError> {
+        let prepared = self.prepare(events, upto, None).await?;
+        let outcome = self.write(&prepared).await;
+        self.written(outcome, &prepared)
+    }
+
+    /// Folds `events`, the events this projection reads in `(checkpoint, upto]`
+    /// (or, with `pending`, in `(pending.upto, upto]`), for [`Self::write`]. The
+    /// rows they touch are read as committed, except those `pending` (the chunk
+    /// before, folded but not yet written) wrote: those are taken from it. This
+    /// lets replay fold a chunk while the one before is written.
+    pub async fn prepare(
+        &self,
+        events: Events<P>,
+        upto: u64,
+        pending: Option<&Prepared>,
+    ) -> Result<Prepared, ProjectorError> {
         let count = events.len();
+        if events.is_empty() {
+            return Ok(Prepared {
+                folded: Arc::default(),
+                upto,
+                events: 0,
+            });
+        }
+        let spec = self.projection.table();
+        let keys = touched(&events);
+        let (unwritten, committed): (Vec<&str>, Vec<&str>) = keys
+            .iter()
+            .partition(|key| pending.is_some_and(|p| p.folded.has(key)));
+        let mut stored =
+            tables::load_committed(&self.store, spec, &self.generation.table(), &committed).await?;
+        if let Some(pending) = pending {
+            for key in unwritten {
+                if let Some(columns) = pending.folded.row(key) {
+                    stored.insert(key.to_owned(), columns.clone());
+                }
+            }
+        }
+        drop(keys);
+        let folded = if count < FOLD_APART {
+            fold_rows(&*self.projection, &events, stored)
+        } else {
+            // A replay's chunk: folded off the async threads, beside the
+            // writes of the other read models rebuilt together.
+            let projection = Arc::clone(&self.projection);
+            tokio::task::spawn_blocking(move || fold_rows(&*projection, &events, stored))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        };
+        match folded {
+            Ok(folded) => Ok(Prepared {
+                folded: Arc::new(folded),
+                upto,
+                events: count,
+            }),
+            Err(BatchError::Apply { position, reason }) => Err(ProjectorError::Apply {
+                name: self.generation.name.clone(),
+                position,
+                reason,
+            }),
+            Err(other) => Err(self.error(other).expect_err("a fold fails only to apply")),
+        }
+    }
+
+    /// Writes a prepared chunk and moves the checkpoint to its end, in one write
+    /// task that first checks the checkpoint is still the one its rows were read
+    /// at ([`claim`]). Owns what it needs: [`Self::prepare`] may run meanwhile.
+    /// Its outcome goes to [`Self::written`].
+    pub fn write(
+        &self,
+        prepared: &Prepared,
+    ) -> impl Future<Output = Result<Written, ProjectorError>> + Send + 'static {
         let name = self.generation.name.clone();
         let number = self.generation.generation;
         let table = self.generation.table();
@@ -325,38 +428,40 @@ impl<P: Projection> Runner<P> {
         let fail = self.hooks.fail_before_commit.clone();
         let dialect = self.store.dialect();
         let spec = self.projection.table();
-        let folded = if events.is_empty() {
-            Folded::default()
-        } else {
-            let keys = touched(&events);
-            let stored = tables::load_committed(&self.store, spec, &table, &keys).await?;
-            match fold_rows(&*self.projection, &events, stored) {
-                Ok(folded) => folded,
-                Err(error) => return self.error(error),
-            }
-        };
-        drop(events);
-        let outcome = self
-            .store
-            .write(move |conn| {
-                Box::pin(async move {
-                    claim(conn, &name, number, expected).await?;
-                    write_folded(conn, dialect, spec, &table, &folded).await?;
-                    registry::set_checkpoint(conn, &name, number, upto).await?;
-                    if fail.is_some_and(|fail| fail(&name, upto)) {
-                        return Err(BatchError::Injected(upto));
-                    }
-                    Ok(())
+        let store = self.store.clone();
+        let folded = Arc::clone(&prepared.folded);
+        let upto = prepared.upto;
+        async move {
+            let outcome = store
+                .write(move |conn| {
+                    Box::pin(async move {
+                        claim(conn, &name, number, expected).await?;
+                        write_folded(conn, dialect, spec, &table, &folded).await?;
+                        registry::set_checkpoint(conn, &name, number, upto).await?;
+                        if fail.is_some_and(|fail| fail(&name, upto)) {
+                            return Err(BatchError::Injected(upto));
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .await?;
-        match outcome {
+                .await?;
+            Ok(Written(outcome))
+        }
+    }
+
+    /// Takes in what [`Self::write`] of `prepared` did.
+    pub fn written(
+        &mut self,
+        outcome: Result<Written, ProjectorError>,
+        prepared: &Prepared,
+    ) -> Result<Step, ProjectorError> {
+        match outcome?.0 {
             Ok(()) => {
-                self.generation.checkpoint = upto;
-                self.stored = upto;
+                self.generation.checkpoint = prepared.upto;
+                self.stored = prepared.upto;
                 Ok(Step::Applied {
-                    checkpoint: upto,
-                    events: count,
+                    checkpoint: prepared.upto,
+                    events: prepared.events,
                 })
             }
             Err(BatchError::Moved(checkpoint)) => {

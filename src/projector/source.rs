@@ -6,12 +6,15 @@
 //! `(after, upto]` with `upto <= head` is complete once read, and a projector's
 //! checkpoint can move to `upto` even when none of its events fall in the range.
 //!
-//! Two ways in. [`read`] is one query through sqlx's `Any` driver, on the read pool
-//! or on a write task's connection: the runner's path, and replay's on PostgreSQL.
-//! [`SqliteLog`] reads the SQLite file with a read-only connection of its own on a
-//! blocking thread, for replay: sqlx's SQLite driver hands each row from its worker
-//! thread to the async side and converts it into an `AnyRow`, which cost more than
-//! everything else replay does (`docs/adr/0011`).
+//! Two ways in. [`read`] and [`next_batch`] read one projection's events: one
+//! query through sqlx's `Any` driver (the read pool or a write task's
+//! connection), or on SQLite the store's direct reader: the runner's path.
+//! [`Log::read_raw`] reads, undecoded, what any of several projections reads, for
+//! replay to decode once per projection after reading once for all ([`Raw`],
+//! [`Readers`]); on SQLite through a read-only connection of its own on a
+//! blocking thread ([`SqliteLog`]): sqlx's SQLite driver hands each row from its
+//! worker thread to the async side and converts it into an `AnyRow`, which cost
+//! more than everything else replay does (`docs/adr/0011`).
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -31,7 +34,8 @@ use crate::store::{Db, DbPool, DbRow, EventStore};
 /// One event to fold: the key of the row it touches, its envelope, its payload.
 pub struct Keyed<E> {
     pub key: String,
-    pub envelope: Envelope,
+    /// Shared with the other read models a replay rebuilds from the same reading.
+    pub envelope: Arc<Envelope>,
     pub event: E,
 }
 
@@ -58,9 +62,17 @@ pub fn query<P: Projection>(projection: &P) -> Arc<str> {
 }
 
 fn build_query<P: Projection>(projection: &P) -> String {
-    let filter = match projection.event_types() {
-        EventTypes::All => String::new(),
-        EventTypes::Only(types) => {
+    match projection.event_types() {
+        EventTypes::All => log_query(None),
+        EventTypes::Only(types) => log_query(Some(types)),
+    }
+}
+
+/// The query of the events in `(after, upto]` of `types` (of every type: `None`).
+fn log_query(types: Option<&[&str]>) -> String {
+    let filter = match types {
+        None => String::new(),
+        Some(types) => {
             let quoted: Vec<String> = types
                 .iter()
                 .map(|t| format!("'{}'", t.replace('\'', "''")))
@@ -78,7 +90,7 @@ fn build_query<P: Projection>(projection: &P) -> String {
 /// Decodes and keys one event.
 fn keyed<P: Projection>(
     projection: &P,
-    envelope: Envelope,
+    envelope: Arc<Envelope>,
     payload: &str,
 ) -> Result<Keyed<P::Event>, ProjectorError> {
     let event = projection
@@ -140,7 +152,7 @@ fn from_any_row<P: Projection>(
         |i| row.try_get(i),
         |i| row.try_get(i),
     )?;
-    keyed(projection, envelope, row.try_get::<&str, _>(10)?)
+    keyed(projection, Arc::new(envelope), row.try_get::<&str, _>(10)?)
 }
 
 /// The events of `(after, upto]` that `projection` reads, through `executor`:
@@ -223,24 +235,6 @@ impl SqliteLog {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
-
-    /// The events of `(after, upto]` that `projection` reads, read and decoded on a
-    /// blocking thread.
-    pub async fn read<P: Projection>(
-        &self,
-        projection: &Arc<P>,
-        after: u64,
-        upto: u64,
-    ) -> Result<Events<P>, ProjectorError> {
-        let conn = Arc::clone(&self.conn);
-        let projection = Arc::clone(projection);
-        tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            read_sqlite(&conn, &*projection, after, upto)
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-    }
 }
 
 fn read_sqlite<P: Projection>(
@@ -251,16 +245,146 @@ fn read_sqlite<P: Projection>(
 ) -> Result<Events<P>, ProjectorError> {
     let mut statement = conn.prepare_cached(&query(projection))?;
     let mut rows = statement.query((after as i64, upto as i64))?;
-    let mut events = Vec::new();
+    let mut events = Vec::with_capacity((upto - after).min(super::replay::CHUNK as u64) as usize);
     while let Some(row) = rows.next()? {
         let envelope = envelope(|i| row.get::<_, i64>(i), |i| row.get(i), |i| row.get(i))?;
         let payload = row
             .get_ref(10)?
             .as_str()
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, Type::Text, Box::new(e)))?;
-        events.push(keyed(projection, envelope, payload)?);
+        events.push(keyed(projection, Arc::new(envelope), payload)?);
     }
     Ok(events)
+}
+
+/// One event of the log as stored, its payload not yet decoded: what replay reads
+/// once for all the read models it rebuilds ([`Log::read_raw`]).
+pub struct Raw {
+    pub envelope: Arc<Envelope>,
+    pub payload: Box<str>,
+    /// Which readers take it: bit `i` for the `i`th list of [`Readers`].
+    pub readers: u64,
+}
+
+impl Raw {
+    /// Decodes and keys it for `projection`.
+    pub fn keyed<P: Projection>(&self, projection: &P) -> Result<Keyed<P::Event>, ProjectorError> {
+        keyed(projection, Arc::clone(&self.envelope), &self.payload)
+    }
+}
+
+/// The event types each of several readers takes (at most 64), and the one query
+/// that reads what any of them takes.
+pub struct Readers {
+    lists: Vec<EventTypes>,
+    query: String,
+}
+
+impl Readers {
+    pub fn new(lists: Vec<EventTypes>) -> Self {
+        assert!(lists.len() <= 64, "at most 64 readers share a reading");
+        let mut union: Vec<&str> = Vec::new();
+        for list in &lists {
+            match list {
+                EventTypes::All => {
+                    union.clear();
+                    break;
+                }
+                EventTypes::Only(types) => union.extend_from_slice(types),
+            }
+        }
+        union.sort_unstable();
+        union.dedup();
+        let every = lists.iter().any(|list| matches!(list, EventTypes::All));
+        let query = log_query((!every).then_some(&union[..]));
+        Self { lists, query }
+    }
+
+    /// The readers that take an event of `event_type`, as bits.
+    fn mask(&self, event_type: &str) -> u64 {
+        self.lists
+            .iter()
+            .enumerate()
+            .filter(|(_, list)| list.contains(event_type))
+            .fold(0, |mask, (bit, _)| mask | 1 << bit)
+    }
+}
+
+/// Remembers [`Readers::mask`] per event type: a log has a few dozen.
+struct Masks<'a> {
+    readers: &'a Readers,
+    known: HashMap<String, u64>,
+}
+
+impl<'a> Masks<'a> {
+    fn new(readers: &'a Readers) -> Self {
+        Self {
+            readers,
+            known: HashMap::new(),
+        }
+    }
+
+    fn of(&mut self, event_type: &str) -> u64 {
+        if let Some(&mask) = self.known.get(event_type) {
+            return mask;
+        }
+        let mask = self.readers.mask(event_type);
+        self.known.insert(event_type.to_owned(), mask);
+        mask
+    }
+}
+
+fn read_raw_sqlite(
+    conn: &rusqlite::Connection,
+    readers: &Readers,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<Raw>, ProjectorError> {
+    let mut statement = conn.prepare_cached(&readers.query)?;
+    let mut rows = statement.query((after as i64, upto as i64))?;
+    let mut raws = Vec::with_capacity((upto - after).min(super::replay::CHUNK as u64) as usize);
+    let mut masks = Masks::new(readers);
+    while let Some(row) = rows.next()? {
+        let envelope = envelope(|i| row.get::<_, i64>(i), |i| row.get(i), |i| row.get(i))?;
+        let payload = row
+            .get_ref(10)?
+            .as_str()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, Type::Text, Box::new(e)))?;
+        raws.push(Raw {
+            readers: masks.of(&envelope.event_type),
+            envelope: Arc::new(envelope),
+            payload: payload.into(),
+        });
+    }
+    Ok(raws)
+}
+
+async fn read_raw_pool(
+    pool: &DbPool,
+    readers: &Readers,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<Raw>, ProjectorError> {
+    let rows = sqlx::query(&readers.query)
+        .bind(after as i64)
+        .bind(upto as i64)
+        .fetch_all(pool)
+        .await?;
+    let mut masks = Masks::new(readers);
+    rows.iter()
+        .map(|row| {
+            let envelope = envelope(
+                |i| row.try_get::<i64, _>(i),
+                |i| row.try_get(i),
+                |i| row.try_get(i),
+            )?;
+            Ok(Raw {
+                readers: masks.of(&envelope.event_type),
+                envelope: Arc::new(envelope),
+                payload: row.try_get::<&str, _>(10)?.into(),
+            })
+        })
+        .collect()
 }
 
 /// Where a bulk reader reads the log: on SQLite the file, through a connection of
@@ -279,16 +403,24 @@ impl Log {
         })
     }
 
-    /// The events of `(after, upto]` that `projection` reads.
-    pub async fn read<P: Projection>(
+    /// The events of `(after, upto]` that any of `readers` takes, undecoded.
+    pub async fn read_raw(
         &self,
-        projection: &Arc<P>,
+        readers: &Arc<Readers>,
         after: u64,
         upto: u64,
-    ) -> Result<Events<P>, ProjectorError> {
+    ) -> Result<Vec<Raw>, ProjectorError> {
         match self {
-            Self::Sqlite(log) => log.read(projection, after, upto).await,
-            Self::Pool(pool) => read(pool, &**projection, after, upto).await,
+            Self::Sqlite(log) => {
+                let (conn, readers) = (Arc::clone(&log.conn), Arc::clone(readers));
+                tokio::task::spawn_blocking(move || {
+                    let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                    read_raw_sqlite(&conn, &readers, after, upto)
+                })
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+            }
+            Self::Pool(pool) => read_raw_pool(pool, readers, after, upto).await,
         }
     }
 }
