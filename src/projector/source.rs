@@ -243,18 +243,45 @@ fn read_sqlite<P: Projection>(
     after: u64,
     upto: u64,
 ) -> Result<Events<P>, ProjectorError> {
-    let mut statement = conn.prepare_cached(&query(projection))?;
+    let mut events = Vec::with_capacity(capacity(after, upto));
+    each_sqlite_row(
+        conn,
+        &query(projection),
+        after,
+        upto,
+        |envelope, payload| {
+            events.push(keyed(projection, Arc::new(envelope), payload)?);
+            Ok(())
+        },
+    )?;
+    Ok(events)
+}
+
+/// Room for the events of `(after, upto]`, at most a replay chunk's.
+fn capacity(after: u64, upto: u64) -> usize {
+    (upto - after).min(super::replay::CHUNK as u64) as usize
+}
+
+/// Runs `sql` (a [`log_query`]) for `(after, upto]` and hands `each` every
+/// row's envelope and payload text, in position order.
+fn each_sqlite_row(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    after: u64,
+    upto: u64,
+    mut each: impl FnMut(Envelope, &str) -> Result<(), ProjectorError>,
+) -> Result<(), ProjectorError> {
+    let mut statement = conn.prepare_cached(sql)?;
     let mut rows = statement.query((after as i64, upto as i64))?;
-    let mut events = Vec::with_capacity((upto - after).min(super::replay::CHUNK as u64) as usize);
     while let Some(row) = rows.next()? {
         let envelope = envelope(|i| row.get::<_, i64>(i), |i| row.get(i), |i| row.get(i))?;
         let payload = row
             .get_ref(10)?
             .as_str()
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, Type::Text, Box::new(e)))?;
-        events.push(keyed(projection, Arc::new(envelope), payload)?);
+        each(envelope, payload)?;
     }
-    Ok(events)
+    Ok(())
 }
 
 /// One event of the log as stored, its payload not yet decoded: what replay reads
@@ -340,22 +367,16 @@ fn read_raw_sqlite(
     after: u64,
     upto: u64,
 ) -> Result<Vec<Raw>, ProjectorError> {
-    let mut statement = conn.prepare_cached(&readers.query)?;
-    let mut rows = statement.query((after as i64, upto as i64))?;
-    let mut raws = Vec::with_capacity((upto - after).min(super::replay::CHUNK as u64) as usize);
+    let mut raws = Vec::with_capacity(capacity(after, upto));
     let mut masks = Masks::new(readers);
-    while let Some(row) = rows.next()? {
-        let envelope = envelope(|i| row.get::<_, i64>(i), |i| row.get(i), |i| row.get(i))?;
-        let payload = row
-            .get_ref(10)?
-            .as_str()
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, Type::Text, Box::new(e)))?;
+    each_sqlite_row(conn, &readers.query, after, upto, |envelope, payload| {
         raws.push(Raw {
             readers: masks.of(&envelope.event_type),
             envelope: Arc::new(envelope),
             payload: payload.into(),
         });
-    }
+        Ok(())
+    })?;
     Ok(raws)
 }
 
