@@ -134,7 +134,6 @@ pub struct Range {
 /// One projection's rebuild.
 pub struct Rebuild<P: Projection> {
     runner: Runner<P>,
-    store: EventStore,
 }
 
 impl<P: Projection> Rebuild<P> {
@@ -158,10 +157,7 @@ impl<P: Projection> Rebuild<P> {
             })
             .await??;
         let runner = Runner::new(projection, store.clone(), generation, Hooks::default());
-        Ok(Self {
-            runner,
-            store: store.clone(),
-        })
+        Ok(Self { runner })
     }
 
     fn replaced(&self) -> ProjectorError {
@@ -204,7 +200,8 @@ impl<P: Projection> Rebuilding for Rebuild<P> {
             let table = self.runner.generation().table();
             let spec = self.runner.projection().table();
             for statement in tables::index_statements(spec, &table) {
-                self.store
+                self.runner
+                    .store()
                     .write(move |conn| {
                         Box::pin(async move { conn.execute(statement.as_str()).await.map(drop) })
                     })

@@ -290,6 +290,10 @@ impl<P: Projection> Runner<P> {
         &self.projection
     }
 
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
     pub fn generation(&self) -> &Generation {
         &self.generation
     }

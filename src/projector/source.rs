@@ -243,7 +243,7 @@ fn read_sqlite<P: Projection>(
     after: u64,
     upto: u64,
 ) -> Result<Events<P>, ProjectorError> {
-    let mut events = Vec::with_capacity(capacity(after, upto));
+    let mut events = Vec::new();
     each_sqlite_row(
         conn,
         &query(projection),
@@ -255,11 +255,6 @@ fn read_sqlite<P: Projection>(
         },
     )?;
     Ok(events)
-}
-
-/// Room for the events of `(after, upto]`, at most a replay chunk's.
-fn capacity(after: u64, upto: u64) -> usize {
-    (upto - after).min(super::replay::CHUNK as u64) as usize
 }
 
 /// Runs `sql` (a [`log_query`]) for `(after, upto]` and hands `each` every
@@ -310,19 +305,18 @@ pub struct Readers {
 impl Readers {
     pub fn new(lists: Vec<EventTypes>) -> Self {
         assert!(lists.len() <= 64, "at most 64 readers share a reading");
-        let mut union: Vec<&str> = Vec::new();
-        for list in &lists {
-            match list {
-                EventTypes::All => {
-                    union.clear();
-                    break;
-                }
-                EventTypes::Only(types) => union.extend_from_slice(types),
-            }
-        }
+        let every = lists.iter().any(|list| matches!(list, EventTypes::All));
+        let mut union: Vec<&str> = lists
+            .iter()
+            .filter_map(|list| match list {
+                EventTypes::Only(types) => Some(*types),
+                EventTypes::All => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
         union.sort_unstable();
         union.dedup();
-        let every = lists.iter().any(|list| matches!(list, EventTypes::All));
         let query = log_query((!every).then_some(&union[..]));
         Self { lists, query }
     }
@@ -367,7 +361,7 @@ fn read_raw_sqlite(
     after: u64,
     upto: u64,
 ) -> Result<Vec<Raw>, ProjectorError> {
-    let mut raws = Vec::with_capacity(capacity(after, upto));
+    let mut raws = Vec::with_capacity((upto - after).min(super::replay::CHUNK as u64) as usize);
     let mut masks = Masks::new(readers);
     each_sqlite_row(conn, &readers.query, after, upto, |envelope, payload| {
         raws.push(Raw {
