@@ -569,6 +569,74 @@ fn every_listed_version_still_renders() {
     }
 }
 
+/// The PDF's pages rasterized by poppler (`pdftoppm`, grey, 40 dpi), in order.
+fn pages_as_pixels(pdf: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("document.pdf");
+    std::fs::write(&path, pdf).expect("write the PDF");
+    let output = match Command::new("pdftoppm")
+        .args(["-r", "40", "-gray"])
+        .arg(&path)
+        .arg(dir.path().join("page"))
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("SKIPPED: pdftoppm is not installed (apt-get install poppler-utils)");
+            return None;
+        }
+        Err(error) => panic!("pdftoppm: {error}"),
+    };
+    assert!(output.status.success(), "pdftoppm failed");
+    let mut pages: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("the temporary directory")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "pgm"))
+        .collect();
+    pages.sort();
+    Some(
+        pages
+            .iter()
+            .map(|page| std::fs::read(page).expect("a page"))
+            .collect(),
+    )
+}
+
+/// Version 3 changed how the templates are built (no style depends on the
+/// document's data, so typst reuses the boilerplate's layout), not what they
+/// print: every page is the same as version 2's, pixel for pixel, and so is the
+/// text, with long words and an amendment too.
+#[test]
+fn version_3_prints_the_same_pages_as_version_2() {
+    let renderer = renderer();
+    for kind in [AgreementKind::Sla, AgreementKind::Ola] {
+        let mut long_words = with_text(kind, &long_word(90));
+        long_words.title = Some(long_word(190));
+        long_words.signatories[1].party = long_word(80);
+        for (case, data) in [
+            ("sample", sample::cloud_compute(kind)),
+            ("amended", sample::cloud_compute_amended(kind)),
+            ("long words", long_words),
+        ] {
+            let id = kind.as_str();
+            let v2 = renderer.render_with(id, 2, &data, None).unwrap();
+            let v3 = renderer.render_with(id, 3, &data, None).unwrap();
+            assert_ne!(v2.sha256, v3.sha256, "{kind:?} {case}: a new version");
+            let (Some(v2_pages), Some(v3_pages)) =
+                (pages_as_pixels(&v2.bytes), pages_as_pixels(&v3.bytes))
+            else {
+                return;
+            };
+            assert!(!v3_pages.is_empty());
+            assert_eq!(v2_pages.len(), v3_pages.len(), "{kind:?} {case}: pages");
+            for (n, (a, b)) in v2_pages.iter().zip(&v3_pages).enumerate() {
+                assert!(a == b, "{kind:?} {case}: page {} differs", n + 1);
+            }
+            assert_eq!(pdf_text(&v2.bytes), pdf_text(&v3.bytes), "{kind:?} {case}");
+        }
+    }
+}
+
 #[test]
 fn a_broken_manifest_is_reported() {
     use include_dir::{Dir, DirEntry, File};
