@@ -388,7 +388,6 @@ fn finite_non_negative(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::process::Command;
 
     use super::*;
 
@@ -533,38 +532,17 @@ mod tests {
         RENDERER.clone()
     }
 
-    /// Runs a poppler tool on `pdf` written to a temporary directory, with
-    /// `args` before the PDF's path and `after` after it; `None` when poppler
-    /// is not installed.
+    /// Runs a poppler tool on `pdf`, with `args` before the PDF's path and
+    /// `after` after it: its output, or for `pdftoppm -singlefile` the page
+    /// image; `None` when poppler is not installed.
     fn poppler(tool: &str, pdf: &[u8], args: &[&str], after: &[&str]) -> Option<Vec<u8>> {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("report.pdf");
-        std::fs::write(&path, pdf).expect("write the PDF");
-        let output = match Command::new(tool)
-            .current_dir(dir.path())
-            .args(args)
-            .arg(&path)
-            .args(after)
-            .output()
-        {
-            Ok(output) => output,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!("SKIPPED: {tool} is not installed (apt-get install poppler-utils)");
-                return None;
-            }
-            Err(error) => panic!("{tool}: {error}"),
-        };
-        assert!(
-            output.status.success(),
-            "{tool} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let ran = crate::documents::poppler::run(tool, pdf, args, after)?;
         if tool != "pdftoppm" {
-            return Some(output.stdout);
+            return Some(ran.stdout);
         }
         // pdftoppm -gray -singlefile writes `<root>.pgm` in its directory.
         let root = Path::new(after[0]).with_extension("pgm");
-        Some(std::fs::read(dir.path().join(root)).expect("the page image"))
+        Some(std::fs::read(ran.dir.path().join(root)).expect("the page image"))
     }
 
     /// The PDF's text, runs of whitespace as one space.

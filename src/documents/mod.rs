@@ -16,6 +16,8 @@ pub mod templates;
 pub(crate) mod world;
 
 #[cfg(test)]
+pub(crate) mod poppler;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

@@ -5,7 +5,6 @@
 //! the binary is missing they say so on stderr and check only what they can.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use super::model::*;
 use super::sample;
@@ -18,31 +17,9 @@ fn renderer() -> Renderer {
 
 /// Runs a poppler tool on `pdf`: `tool ARGS FILE [-]` (`-`: to standard output).
 fn poppler(tool: &str, pdf: &[u8], args: &[&str]) -> Option<String> {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = dir.path().join("document.pdf");
-    std::fs::write(&path, pdf).expect("write the PDF");
     let to_stdout: &[&str] = if tool == "pdftotext" { &["-"] } else { &[] };
-    let output = match Command::new(tool)
-        .args(args)
-        .arg(&path)
-        .args(to_stdout)
-        .output()
-    {
-        Ok(output) => output,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!(
-                "SKIPPED: {tool} is not installed (apt-get install poppler-utils); not reading the PDF"
-            );
-            return None;
-        }
-        Err(error) => panic!("{tool}: {error}"),
-    };
-    assert!(
-        output.status.success(),
-        "{tool} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some(String::from_utf8(output.stdout).expect("UTF-8 output"))
+    let ran = super::poppler::run(tool, pdf, args, to_stdout)?;
+    Some(String::from_utf8(ran.stdout).expect("UTF-8 output"))
 }
 
 /// The PDF's text in content order, runs of whitespace as one space.
@@ -571,24 +548,8 @@ fn every_listed_version_still_renders() {
 
 /// The PDF's pages rasterized by poppler (`pdftoppm`, grey, 40 dpi), in order.
 fn pages_as_pixels(pdf: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = dir.path().join("document.pdf");
-    std::fs::write(&path, pdf).expect("write the PDF");
-    let output = match Command::new("pdftoppm")
-        .args(["-r", "40", "-gray"])
-        .arg(&path)
-        .arg(dir.path().join("page"))
-        .output()
-    {
-        Ok(output) => output,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("SKIPPED: pdftoppm is not installed (apt-get install poppler-utils)");
-            return None;
-        }
-        Err(error) => panic!("pdftoppm: {error}"),
-    };
-    assert!(output.status.success(), "pdftoppm failed");
-    let mut pages: Vec<_> = std::fs::read_dir(dir.path())
+    let ran = super::poppler::run("pdftoppm", pdf, &["-r", "40", "-gray"], &["page"])?;
+    let mut pages: Vec<_> = std::fs::read_dir(ran.dir.path())
         .expect("the temporary directory")
         .map(|entry| entry.expect("an entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "pgm"))
