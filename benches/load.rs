@@ -36,7 +36,10 @@
 //! comparisons.
 //!
 //! Prints commands/s, p50/p95/p99 latency per request kind, errors (must be 0:
-//! the process exits 1 otherwise) and the server's peak RSS; then, in the same run,
+//! the process exits 1 otherwise), the server's peak RSS and its writer's work
+//! over the window (group commits per second, jobs per commit, and the share of
+//! the window the writer spent in a transaction, from `GET /metrics`); then, in
+//! the same run,
 //! the peer — the same four commands with Python's `eventsourcing` library on its
 //! SQLite recorder at the same durability, in-process without HTTP
 //! (`benches/peer_eventsourcing.py`) — and the raw limit, one durable SQLite
@@ -159,12 +162,14 @@ async fn main() {
         tally.reads.load(Ordering::Relaxed),
     );
     let mails_before = setup.mail_dir.as_deref().map_or(0, eml_files);
+    let writer_before = WriterTotals::read(&setup).await;
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let commands = tally.commands.load(Ordering::Relaxed) - commands_before;
     let reads = tally.reads.load(Ordering::Relaxed) - reads_before;
     let mails_in_window = setup.mail_dir.as_deref().map_or(0, eml_files) - mails_before;
     let elapsed = started.elapsed().as_secs_f64();
+    let writer_after = WriterTotals::read(&setup).await;
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.await.unwrap();
@@ -196,6 +201,14 @@ async fn main() {
             mails_in_window as f64 / elapsed
         );
     }
+    let batches = writer_after.batches - writer_before.batches;
+    println!(
+        "  the store's writer (GET /metrics): {:.0} transactions/s of {:.1} jobs on average, \
+         in a transaction {:.0} % of the window",
+        batches / elapsed,
+        (writer_after.jobs - writer_before.jobs) / batches.max(1.0),
+        (writer_after.seconds - writer_before.seconds) / elapsed * 100.0
+    );
 
     let mut failures = features(&setup, true).await;
     if full && mails_in_window == 0 {
@@ -573,6 +586,42 @@ fn projections(data_dir: &Path) -> Vec<String> {
         missing.push("no read model".to_owned());
     }
     missing
+}
+
+/// The single writer's running totals, from `GET /metrics`: its transactions
+/// (group commits), the jobs they committed, and the time spent in them (from
+/// `BEGIN` to the end of `COMMIT`). Their change over the window says how busy
+/// the writer was: near 100 %, it is what the rate waits on.
+struct WriterTotals {
+    batches: f64,
+    jobs: f64,
+    seconds: f64,
+}
+
+impl WriterTotals {
+    async fn read(setup: &Setup) -> Self {
+        let (_, metrics) = send(
+            setup
+                .node
+                .client
+                .get(setup.node.url("/metrics"))
+                .bearer_auth(&setup.admin),
+        )
+        .await;
+        let metrics = metrics.as_str().unwrap_or("");
+        let value = |name: &str| {
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        Self {
+            batches: value("pactum_append_batches_total"),
+            jobs: value("pactum_append_batch_jobs_sum"),
+            seconds: value("pactum_append_commit_duration_seconds_sum"),
+        }
+    }
 }
 
 /// `pactum_http_requests_total` by status, from `GET /metrics`; only the
