@@ -8,6 +8,12 @@
 //!   `append_all`, reused idempotency keys. The refused jobs leave nothing; all
 //!   the rest is in that one transaction, answered only once it committed, and
 //!   there when the store is reopened.
+//! - `a_writer_checks_...`: two stores on one database (the server and a
+//!   command-line import, say): each writer's checks see what the other
+//!   committed, heads and idempotency keys alike, though it remembers its own.
+//! - `a_command_after_an_import_...`: a command queued behind an import, in
+//!   the same batch, is checked against the imported events, which are in the
+//!   batch's transaction but not yet in the file.
 //! - `sigkill_...`: the real binary, SIGKILLed while 32 clients keep it
 //!   committing in groups (submissions, assignments, approvals, activations
 //!   that issue three agreements). Every acknowledged command is in the log
@@ -126,6 +132,91 @@ fn is_conflict(answer: &Answer, expected: u64, actual: u64) -> bool {
 }
 
 const CONCURRENT: u64 = 300;
+
+#[tokio::test]
+async fn a_writer_checks_against_what_another_writer_committed() {
+    let dir = TempDir::new().unwrap();
+    let location = crate::backend::storage(dir.path());
+    let a = EventStore::open(&location, Vec::new()).await.unwrap();
+    let b = EventStore::open(&location, Vec::new()).await.unwrap();
+
+    // A appends and remembers the aggregate's head; B never saw it.
+    let first = committed(&a.append_all(vec![append("shared", 0, 1, "a")]).await);
+    assert_eq!(first[0].sequence, 1);
+    let stale = b.append_all(vec![append("shared", 0, 1, "b")]).await;
+    assert!(is_conflict(&stale, 0, 1), "{stale:?}");
+    let second = committed(&b.append_all(vec![append("shared", 1, 1, "b")]).await);
+    assert_eq!(second[0].sequence, 2);
+    // A still remembers sequence 1: its next batch must find B's event.
+    let stale = a.append_all(vec![append("shared", 1, 1, "a")]).await;
+    assert!(is_conflict(&stale, 1, 2), "{stale:?}");
+    let third = committed(&a.append_all(vec![append("shared", 2, 1, "a")]).await);
+    assert_eq!(
+        (third[0].sequence, third[0].position),
+        (3, second[0].position + 1)
+    );
+
+    // A key B stored: A replays it for the same request, refuses it for another.
+    let request = || keyed(append("keyed", 0, 1, "b"), "k", "hash-b");
+    let stored = committed(&b.append_all(vec![request()]).await);
+    assert_eq!(stored.len(), 1);
+    let again = a.append_all(vec![request()]).await;
+    assert_eq!(replayed(&again).position, stored[0].position);
+    let reused = a
+        .append_all(vec![keyed(append("other", 0, 1, "a"), "k", "hash-a")])
+        .await;
+    assert!(
+        matches!(reused, Err(AppendError::IdempotencyKeyReused { .. })),
+        "{reused:?}"
+    );
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_command_after_an_import_in_its_batch_is_checked_against_the_import() {
+    // An event recorded elsewhere, at position 1.
+    let elsewhere = TempDir::new().unwrap();
+    let source = EventStore::open(&crate::backend::storage(elsewhere.path()), Vec::new())
+        .await
+        .unwrap();
+    committed(
+        &source
+            .append_all(vec![append("moved", 0, 1, "elsewhere")])
+            .await,
+    );
+    let recorded = source.read_after(0, 10).await.unwrap();
+    source.close().await;
+
+    let dir = TempDir::new().unwrap();
+    let store = EventStore::open(&crate::backend::storage(dir.path()), Vec::new())
+        .await
+        .unwrap();
+    // Held, so that the import and the command land in one batch, in this order.
+    let front = hold(&store).await;
+    front.running.await.unwrap();
+    let importing = {
+        let store = store.clone();
+        let mut import = Box::pin(async move { store.import(recorded).await });
+        assert!(futures::poll!(import.as_mut()).is_pending());
+        tokio::spawn(import)
+    };
+    let after = queue(&store, vec![append("moved", 1, 1, "after")]).await;
+    front.release.send(()).unwrap();
+    front.done.await.unwrap();
+    importing.await.unwrap().unwrap();
+    let after = after.await.unwrap();
+    let events = committed(&after);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.sequence, e.position))
+            .collect::<Vec<_>>(),
+        vec![(2, 2)],
+        "{after:?}"
+    );
+    store.close().await;
+}
 
 #[tokio::test]
 async fn one_batch_of_concurrent_appends_commits_all_but_the_refused_and_survives_a_reopen() {
