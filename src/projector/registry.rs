@@ -99,6 +99,31 @@ pub async fn current(
     Ok(row.map(|(state, checkpoint)| (State::parse(&state), checkpoint as u64)))
 }
 
+/// Moves a generation's checkpoint from `expected` to `checkpoint` if it is
+/// still at `expected` and not retired: one statement that both claims the
+/// generation for a batch of rows and records how far they reach. `false` if it
+/// was not (read [`current`] to say why); the caller's transaction then keeps
+/// nothing of the batch.
+pub async fn advance(
+    conn: &mut DbConnection,
+    name: &str,
+    generation: u64,
+    expected: u64,
+    checkpoint: u64,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE projection_generations SET checkpoint = $1 \
+         WHERE name = $2 AND generation = $3 AND checkpoint = $4 AND state <> 'retired'",
+    )
+    .bind(checkpoint as i64)
+    .bind(name)
+    .bind(generation as i64)
+    .bind(expected as i64)
+    .execute(conn)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 pub async fn set_checkpoint(
     conn: &mut DbConnection,
     name: &str,

@@ -233,6 +233,25 @@ async fn write_folded(
     Ok(())
 }
 
+/// Why [`registry::advance`] found the generation not at `expected`: retired, or
+/// moved on by another runner.
+async fn refusal(
+    conn: &mut DbConnection,
+    name: &str,
+    generation: u64,
+    expected: u64,
+) -> BatchError {
+    match claim(conn, name, generation, expected).await {
+        Err(error) => error,
+        // The UPDATE matched no row, yet the row says it would have: nothing
+        // else writes inside this transaction, so the store is not what it
+        // seems. Fail the batch rather than guess.
+        Ok(()) => BatchError::Database(sqlx::Error::Protocol(format!(
+            "the checkpoint of {name} generation {generation} did not move from {expected}"
+        ))),
+    }
+}
+
 /// Checks, inside the write transaction, that the generation is still ours to
 /// write at the checkpoint we read from: not retired, not moved on by another runner.
 async fn claim(
@@ -347,8 +366,9 @@ impl<P: Projection> Runner<P> {
     /// into the table and moves the checkpoint to `upto`.
     ///
     /// The rows the batch touches are read as committed and folded here, and
-    /// only the writes go to the writer, in one task that first checks the
-    /// checkpoint is still the one those rows were read at ([`claim`]): every
+    /// only the writes go to the writer, in one task that first moves the
+    /// checkpoint on if it is still the one those rows were read at
+    /// ([`registry::advance`], one statement; [`claim`] says why not): every
     /// write to the table moves the checkpoint in the same transaction, so an
     /// unmoved checkpoint means unchanged rows. The writer, which every command
     /// waits for, then spends on a batch its writes alone.
@@ -418,8 +438,8 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Writes a prepared chunk and moves the checkpoint to its end, in one write
-    /// task that first checks the checkpoint is still the one its rows were read
-    /// at ([`claim`]). Owns what it needs: [`Self::prepare`] may run meanwhile.
+    /// task that first moves the checkpoint if it is still the one its rows were
+    /// read at ([`registry::advance`]). Owns what it needs: [`Self::prepare`] may run meanwhile.
     /// Its outcome goes to [`Self::written`].
     pub fn write(
         &self,
@@ -439,9 +459,10 @@ impl<P: Projection> Runner<P> {
             let outcome = store
                 .write(move |conn| {
                     Box::pin(async move {
-                        claim(conn, &name, number, expected).await?;
+                        if !registry::advance(conn, &name, number, expected, upto).await? {
+                            return Err(refusal(conn, &name, number, expected).await);
+                        }
                         write_folded(conn, dialect, spec, &table, &folded).await?;
-                        registry::set_checkpoint(conn, &name, number, upto).await?;
                         if fail.is_some_and(|fail| fail(&name, upto)) {
                             return Err(BatchError::Injected(upto));
                         }

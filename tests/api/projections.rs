@@ -303,6 +303,62 @@ async fn two_runners_on_one_generation_never_apply_a_batch_twice() {
 }
 
 #[tokio::test]
+async fn a_runner_behind_its_generation_or_on_a_retired_one_writes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let app = busy_store(&dir, 10).await;
+    let store = app.store.clone();
+    let runner = |generation: &registry::Generation| {
+        Runner::new(
+            Arc::new(Tally { version: 1 }),
+            store.clone(),
+            generation.clone(),
+            Hooks::default(),
+        )
+        .with_batch(5)
+    };
+    let generation = new_generation(&store, &Tally { version: 1 }).await;
+    let table = generation.table();
+    let (mut ahead, mut behind) = (runner(&generation), runner(&generation));
+
+    // One batch each, in turn: the second finds the checkpoint moved and
+    // writes nothing, then goes on from where the first left it.
+    let moved_to = match ahead.step().await.unwrap() {
+        Step::Applied { checkpoint, .. } => checkpoint,
+        other => panic!("the first batch applies: {other:?}"),
+    };
+    let applied = stored_tally(&store, &table).await;
+    assert_eq!(
+        behind.step().await.unwrap(),
+        Step::Moved {
+            checkpoint: moved_to
+        }
+    );
+    assert_eq!(stored_tally(&store, &table).await, applied);
+    assert_eq!(behind.catch_up(|_| {}).await.unwrap(), Step::CaughtUp);
+    assert_eq!(
+        stored_tally(&store, &table).await,
+        expected_tally(&store).await
+    );
+
+    // This generation goes live, then a newer one replaces it: a runner still
+    // on it is told so and writes nothing.
+    assert!(behind.promote(SystemClock.now()).await.unwrap());
+    let newer = new_generation(&store, &Tally { version: 1 }).await;
+    let mut promoting = runner(&newer);
+    assert_eq!(promoting.catch_up(|_| {}).await.unwrap(), Step::CaughtUp);
+    assert!(promoting.promote(SystemClock.now()).await.unwrap());
+    // Something to write: an event after the checkpoint `behind` holds.
+    store
+        .append(pactum_testkit::probe::append("late", 0, 1, "test"))
+        .await
+        .unwrap();
+    let before = stored_tally(&store, &table).await;
+    assert_eq!(behind.step().await.unwrap(), Step::Retired);
+    assert_eq!(stored_tally(&store, &table).await, before);
+    store.close().await;
+}
+
+#[tokio::test]
 async fn a_version_bump_rebuilds_into_fresh_tables_while_the_old_version_serves() {
     let dir = TempDir::new().unwrap();
     let app = busy_store(&dir, 6).await;
