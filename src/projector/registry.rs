@@ -113,12 +113,13 @@ pub async fn advance(
 ) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query(
         "UPDATE projection_generations SET checkpoint = $1 \
-         WHERE name = $2 AND generation = $3 AND checkpoint = $4 AND state <> 'retired'",
+         WHERE name = $2 AND generation = $3 AND checkpoint = $4 AND state <> $5",
     )
     .bind(checkpoint as i64)
     .bind(name)
     .bind(generation as i64)
     .bind(expected as i64)
+    .bind(State::Retired.as_str())
     .execute(conn)
     .await?;
     Ok(moved.rows_affected() == 1)

@@ -439,8 +439,8 @@ impl<P: Projection> Runner<P> {
 
     /// Writes a prepared chunk and moves the checkpoint to its end, in one write
     /// task that first moves the checkpoint if it is still the one its rows were
-    /// read at ([`registry::advance`]). Owns what it needs: [`Self::prepare`] may run meanwhile.
-    /// Its outcome goes to [`Self::written`].
+    /// read at ([`registry::advance`]). Owns what it needs: [`Self::prepare`] may
+    /// run meanwhile. Its outcome goes to [`Self::written`].
     pub fn write(
         &self,
         prepared: &Prepared,
