@@ -452,29 +452,27 @@ async fn decode_chunks<P: Projection>(
     let (mut reached, mut sent) = (after, after);
     while let Some(range) = feed.recv().await {
         let projection = Arc::clone(&projection);
+        // Decoded onto the end of the chunk being filled, with room made for
+        // the range's events at once: a chunk grown event by event is copied
+        // whenever it doubles, onto fresh pages the kernel must clear.
         let decoded = tokio::task::spawn_blocking(move || {
-            let decoded = range
-                .events
-                .iter()
-                .filter(|raw| raw.readers & mask != 0 && raw.envelope.position > after)
-                .map(|raw| raw.keyed(&*projection))
-                .collect::<Result<Events<P>, _>>();
-            decoded.map(|decoded| (decoded, range.upto))
+            let taken = |raw: &&Raw| raw.readers & mask != 0 && raw.envelope.position > after;
+            events.reserve(range.events.iter().filter(taken).count());
+            for raw in range.events.iter().filter(taken) {
+                events.push(raw.keyed(&*projection)?);
+            }
+            Ok((events, range.upto))
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        let (mut decoded, upto) = match decoded {
+        let upto;
+        (events, upto) = match decoded {
             Ok(decoded) => decoded,
             Err(error) => {
                 let _ = chunks.send(Err(error)).await;
                 return;
             }
         };
-        if events.is_empty() {
-            events = decoded;
-        } else {
-            events.append(&mut decoded);
-        }
         reached = upto;
         // A projection that reads few event types gets few events per range:
         // ranges are joined until the chunk is full, so it commits rarely.

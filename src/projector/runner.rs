@@ -168,17 +168,20 @@ fn fold_rows<P: Projection>(
 ) -> Result<Folded, BatchError> {
     // Each touched row once, in the order the batch first touches it; `slot_of`
     // gives each event its row's place, so the fold does not hash keys again.
+    // The rows are made once they are counted: a vector of rows grown one at a
+    // time would be copied each time it doubled.
     let mut slots: HashMap<&str, usize> = HashMap::new();
-    let mut rows: Vec<(&str, Option<P::Row>)> = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
     let slot_of: Vec<usize> = events
         .iter()
         .map(|e| {
             *slots.entry(e.key.as_str()).or_insert_with(|| {
-                rows.push((e.key.as_str(), None));
-                rows.len() - 1
+                keys.push(e.key.as_str());
+                keys.len() - 1
             })
         })
         .collect();
+    let mut rows: Vec<(&str, Option<P::Row>)> = keys.into_iter().map(|key| (key, None)).collect();
     for (key, columns) in stored {
         let row = projection
             .row_from_columns(key.clone(), columns)
