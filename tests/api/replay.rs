@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pactum::projector;
+use pactum::projector::{self, ProjectorError};
 use pactum_projections::order_queue::OrderQueue;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -236,4 +236,93 @@ fn random_command_sequences_give_the_same_queue_live_and_after_replay() {
             Ok(())
         })
         .unwrap();
+}
+
+/// An event that cannot be decoded fails the rebuilds of the read models that
+/// read it, naming its position, and only those: the others are rebuilt and go
+/// live, and the failed ones keep serving their previous generation unchanged.
+#[tokio::test]
+async fn an_undecodable_event_fails_only_the_rebuilds_that_read_it() {
+    let app = spawn_app().await;
+    let customer = app.customer("alice", "acme").await;
+    let shifter = app.shifter("sam", &["compute"]).await;
+    let mut orders = Vec::new();
+    for _ in 0..4 {
+        orders.push(app.submit(&customer).await);
+    }
+    for id in &orders {
+        app.command(id, "assign", &shifter, json!({"assignee": "sam"}))
+            .await;
+    }
+    let all = projector::all();
+    let mut before = Vec::new();
+    for projection in &all {
+        let handle = app.app.projections.handle(projection.name()).unwrap();
+        handle
+            .wait_for(app.head(), Duration::from_secs(10))
+            .await
+            .expect("the live read model catches up");
+        let live = projector::registry::live(app.app.store.reader(), projection.name())
+            .await
+            .unwrap()
+            .expect("a live generation");
+        let rows = projector::dump(&app.app.store, projection.name())
+            .await
+            .unwrap();
+        before.push((live.generation, rows));
+    }
+
+    // The third order's assignment, rewritten behind the store's back into
+    // something no order event decodes from.
+    let store = &app.app.store;
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "SELECT position FROM events WHERE event_type = 'OrderAssigned' ORDER BY position",
+    )
+    .fetch_all(store.reader())
+    .await
+    .unwrap();
+    let broken = positions[2];
+    store
+        .write(move |conn| {
+            Box::pin(async move {
+                sqlx::query("UPDATE events SET payload = $1 WHERE position = $2")
+                    .bind(r#"{"assignee":17}"#)
+                    .bind(broken)
+                    .execute(conn)
+                    .await
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Chunks of 3: the failure comes after chunks already written.
+    let rebuilt =
+        projector::rebuild_all_in_chunks(&all, store, &*app.app.clock, &|_, _| {}, 3).await;
+    for ((projection, result), (generation, rows)) in all.iter().zip(rebuilt).zip(before) {
+        let name = projection.name();
+        let live = projector::registry::live(store.reader(), name)
+            .await
+            .unwrap()
+            .expect("a live generation");
+        // Of the read models, only the queue reads assignments.
+        let reads_it = name == OrderQueue::NAME;
+        match result {
+            Err(ProjectorError::Apply { position, .. }) if reads_it => {
+                assert_eq!(position, broken as u64, "{name} names the event");
+                assert_eq!(live.generation, generation, "{name} keeps its generation");
+                let now = projector::dump(store, name).await.unwrap();
+                assert_eq!(now, rows, "{name} serves what it served");
+            }
+            Ok(done) if !reads_it => {
+                assert_eq!(
+                    live.generation, done.generation.generation,
+                    "{name} went live"
+                );
+                assert_ne!(live.generation, generation, "{name} is a new generation");
+            }
+            other => panic!("{name}: unexpected outcome {other:?}"),
+        }
+    }
+    app.stop().await;
 }
