@@ -192,16 +192,7 @@ async fn check(ops: Vec<Op>) {
     let all = projector::all();
     let mut live = Vec::new();
     for projection in &all {
-        let handle = app.app.projections.handle(projection.name()).unwrap();
-        handle
-            .wait_for(app.head(), Duration::from_secs(10))
-            .await
-            .expect("the live read model catches up");
-        live.push(
-            projector::dump(&app.app.store, projection.name())
-                .await
-                .unwrap(),
-        );
+        live.push(caught_up(&app, projection.name()).await);
     }
     let rebuilt =
         projector::rebuild_all_in_chunks(&all, &app.app.store, &*app.app.clock, &|_, _| {}, 3)
@@ -220,6 +211,16 @@ async fn check(ops: Vec<Op>) {
         );
     }
     app.stop().await;
+}
+
+/// The rows of read model `name` once it has applied the whole log.
+async fn caught_up(app: &TestApp, name: &str) -> Vec<String> {
+    let handle = app.app.projections.handle(name).unwrap();
+    handle
+        .wait_for(app.head(), Duration::from_secs(10))
+        .await
+        .expect("the live read model catches up");
+    projector::dump(&app.app.store, name).await.unwrap()
 }
 
 #[test]
@@ -257,18 +258,11 @@ async fn an_undecodable_event_fails_only_the_rebuilds_that_read_it() {
     let all = projector::all();
     let mut before = Vec::new();
     for projection in &all {
-        let handle = app.app.projections.handle(projection.name()).unwrap();
-        handle
-            .wait_for(app.head(), Duration::from_secs(10))
-            .await
-            .expect("the live read model catches up");
+        let rows = caught_up(&app, projection.name()).await;
         let live = projector::registry::live(app.app.store.reader(), projection.name())
             .await
             .unwrap()
             .expect("a live generation");
-        let rows = projector::dump(&app.app.store, projection.name())
-            .await
-            .unwrap();
         before.push((live.generation, rows));
     }
 
